@@ -1,0 +1,38 @@
+"""alembic command lines (argv), run inside the api container through compose exec."""
+
+from __future__ import annotations
+
+import shlex
+
+
+def _alembic(program: str, *args: str) -> list[str]:
+    return [*shlex.split(program), *args]
+
+
+def upgrade(program: str, revision: str = "head") -> list[str]:
+    return _alembic(program, "upgrade", revision)
+
+
+def downgrade(program: str, revision: str) -> list[str]:
+    return _alembic(program, "downgrade", revision)
+
+
+def current(program: str) -> list[str]:
+    return _alembic(program, "current")
+
+
+def history(program: str) -> list[str]:
+    return _alembic(program, "history", "--indicate-current")
+
+
+def heads(program: str) -> list[str]:
+    return _alembic(program, "heads")
+
+
+def stamp(program: str, revision: str) -> list[str]:
+    return _alembic(program, "stamp", revision)
+
+
+def revision(program: str, message: str, *, autogenerate: bool) -> list[str]:
+    flags = ["--autogenerate"] if autogenerate else []
+    return _alembic(program, "revision", *flags, "-m", message)

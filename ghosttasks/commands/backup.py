@@ -1,0 +1,71 @@
+"""PostgreSQL backups on the db host: pg_dump -Fc, verification, checksum, retention, restore."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from ghosttasks.commands import compose, qpath
+
+BACKUP_SUFFIX = ".dump"
+LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def backup_name(env: str, label: str, stamp: str) -> str:
+    """`prod-v1.1.0-20261128T203400Z.dump`: environment, version (or purpose) and UTC time."""
+    for part in (env, label, stamp):
+        if not LABEL_RE.fullmatch(part):
+            raise ValueError(f"unsafe backup name part {part!r}")
+    return f"{env}-{label}-{stamp}{BACKUP_SUFFIX}"
+
+
+def dump(project: compose.Project, *, service: str, user: str, database: str, path: str) -> str:
+    """Dump to a .partial file (mode 0600) and rename only when pg_dump succeeded."""
+    directory = qpath(path.rsplit("/", 1)[0])
+    partial = qpath(f"{path}.partial")
+    pg_dump = compose.exec_(project, service, ["pg_dump", "-U", user, "-Fc", database])
+    return (
+        f"umask 077 && mkdir -p {directory} && {{ {pg_dump} > {partial}; }} "
+        f"&& mv -f {partial} {qpath(path)} || {{ status=$?; rm -f {partial}; exit $status; }}"
+    )
+
+
+def verify(project: compose.Project, *, service: str, path: str) -> str:
+    """Non-empty, readable by pg_restore --list; then write and print its sha256 and size."""
+    quoted = qpath(path)
+    checksum = qpath(f"{path}.sha256")
+    pg_restore = compose.exec_(project, service, ["pg_restore", "--list"])
+    return (
+        f"test -s {quoted} && {pg_restore} < {quoted} > /dev/null "
+        f"&& (cd {qpath(path.rsplit('/', 1)[0])} && umask 077 && sha256sum {shlex.quote(path.rsplit('/', 1)[1])}"
+        f" > {checksum}) && stat -c 'size=%s' {quoted} && cat {checksum}"
+    )
+
+
+def check_checksum(path: str) -> str:
+    directory, name = path.rsplit("/", 1)
+    return f"cd {qpath(directory)} && sha256sum --check --strict {shlex.quote(name + '.sha256')}"
+
+
+def prune(directory: str, env: str, keep: int) -> str:
+    """Keep the newest `keep` backups of this environment; remove older dumps and their checksums."""
+    pattern = f"{qpath(directory)}/{shlex.quote(env)}-*{BACKUP_SUFFIX}"
+    return (
+        f"ls -1t {pattern} 2>/dev/null | tail -n +{int(keep) + 1} "
+        '| while read -r old; do rm -f -- "$old" "$old.sha256"; done'
+    )
+
+
+def listing(directory: str, env: str) -> str:
+    """One line per backup, newest first: name, size in bytes, modification time."""
+    pattern = f"{qpath(directory)}/{shlex.quote(env)}-*{BACKUP_SUFFIX}"
+    return f"ls -1t {pattern} 2>/dev/null | while read -r f; do stat -c '%n %s %y' \"$f\"; done; true"
+
+
+def restore(project: compose.Project, *, service: str, user: str, database: str, path: str) -> str:
+    pg_restore = compose.exec_(
+        project,
+        service,
+        ["pg_restore", "-U", user, "-d", database, "--clean", "--if-exists", "--single-transaction", "--no-owner"],
+    )
+    return f"{pg_restore} < {qpath(path)}"

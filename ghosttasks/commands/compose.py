@@ -1,0 +1,80 @@
+"""docker compose commands, always with an explicit project (-p) and file list (-f)."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from ghosttasks.commands import join, qpath
+
+
+@dataclass(frozen=True)
+class Project:
+    """One compose project on one host: where its files are, its name, files and image version."""
+
+    directory: str
+    name: str
+    files: tuple[str, ...]
+    version: str | None = None
+
+    def prefix(self) -> str:
+        env = f"APP_VERSION={shlex.quote(self.version)} " if self.version else ""
+        files = " ".join(f"-f {shlex.quote(name)}" for name in self.files)
+        return f"cd {qpath(self.directory)} && {env}docker compose -p {shlex.quote(self.name)} {files}"
+
+
+def build(project: Project, services: list[str]) -> str:
+    return f"{project.prefix()} build {join(services)}".rstrip()
+
+
+def up(project: Project, services: list[str] | None = None, *, no_deps: bool = True) -> str:
+    """`up -d` for the named services only (per-colour services never start the shared ones)."""
+    if not services:
+        return f"{project.prefix()} up -d"
+    deps = " --no-deps" if no_deps else ""
+    return f"{project.prefix()} up -d{deps} {join(services)}"
+
+
+def down(project: Project) -> str:
+    return f"{project.prefix()} down"
+
+
+def stop(project: Project, services: list[str]) -> str:
+    return f"{project.prefix()} stop {join(services)}"
+
+
+def ps(project: Project) -> str:
+    return f"{project.prefix()} ps --all"
+
+
+def logs(project: Project, service: str, tail: int = 200) -> str:
+    return f"{project.prefix()} logs --no-color --timestamps --tail {int(tail)} {shlex.quote(service)}"
+
+
+def exec_(project: Project, service: str, argv: list[str]) -> str:
+    return f"{project.prefix()} exec -T {shlex.quote(service)} {join(argv)}"
+
+
+def run_rm(project: Project, service: str, argv: list[str]) -> str:
+    return f"{project.prefix()} run --rm --no-deps -T {shlex.quote(service)} {join(argv)}"
+
+
+def copy_out(project: Project, service: str, source: str, destination: str) -> str:
+    return f"{project.prefix()} cp {shlex.quote(f'{service}:{source}')} {qpath(destination)}"
+
+
+def config(project: Project) -> str:
+    return f"{project.prefix()} config"
+
+
+def config_check(project: Project) -> str:
+    return f"{project.prefix()} config --quiet"
+
+
+def stats() -> str:
+    return "docker stats --no-stream --format 'table {{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.NetIO}}'"
+
+
+def versions() -> str:
+    """Docker engine and Compose versions, one per line (the runbook's prerequisites)."""
+    return "docker version --format '{{.Server.Version}}' && docker compose version --short"

@@ -1,0 +1,60 @@
+"""The deploy lock, state and history files in the LB host's state dir.
+
+The lock is a directory made with mkdir (atomic on every POSIX filesystem);
+its holder is described in lock/info.json.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from ghosttasks.commands import qpath
+
+
+def acquire(state_dir: str, info_json: str) -> str:
+    """Exit 0 and write the holder when the lock was free; exit 1 (and print the holder) when held."""
+    lock = f"{state_dir}/lock"
+    return (
+        f"mkdir -p {qpath(state_dir)} && if mkdir {qpath(lock)} 2>/dev/null; then "
+        f"printf '%s\\n' {shlex.quote(info_json)} > {qpath(lock + '/info.json')}; "
+        f"else cat {qpath(lock + '/info.json')} 2>/dev/null; exit 1; fi"
+    )
+
+
+def force_acquire(state_dir: str, info_json: str) -> str:
+    """Replace any lock with this holder (emergency freeze)."""
+    lock = f"{state_dir}/lock"
+    return (
+        f"mkdir -p {qpath(state_dir)} && rm -rf {qpath(lock)} && mkdir {qpath(lock)} "
+        f"&& printf '%s\\n' {shlex.quote(info_json)} > {qpath(lock + '/info.json')}"
+    )
+
+
+def read(state_dir: str) -> str:
+    return f"cat {qpath(state_dir + '/lock/info.json')} 2>/dev/null || true"
+
+
+def release(state_dir: str, run_id: str) -> str:
+    """Remove the lock only when this run holds it."""
+    lock = f"{state_dir}/lock"
+    return (
+        f"if grep -qF -- {shlex.quote(run_id)} {qpath(lock + '/info.json')} 2>/dev/null; then rm -rf {qpath(lock)}; fi"
+    )
+
+
+def force_release(state_dir: str) -> str:
+    return f"rm -rf {qpath(state_dir + '/lock')}"
+
+
+def read_file(path: str) -> str:
+    """Print a file, or nothing when it does not exist."""
+    return f"cat {qpath(path)} 2>/dev/null || true"
+
+
+def append_line(path: str, line: str) -> str:
+    directory = path.rsplit("/", 1)[0]
+    return f"mkdir -p {qpath(directory)} && printf '%s\\n' {shlex.quote(line)} >> {qpath(path)}"
+
+
+def tail_lines(path: str, count: int) -> str:
+    return f"tail -n {int(count)} {qpath(path)} 2>/dev/null || true"

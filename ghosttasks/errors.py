@@ -1,0 +1,48 @@
+"""The errors ghosttasks raises, each mapped to the exit code users rely on.
+
+0 ok, 1 operation failed, 2 bad input or config, 3 deploy locked.
+"""
+
+from __future__ import annotations
+
+
+class GhostError(Exception):
+    """Base class: a one-line message for the user and an exit code."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class OperationFailed(GhostError):
+    """A step of a procedure failed; the message says which and what to do next."""
+
+    exit_code = 1
+
+
+class BadInput(GhostError):
+    """An argument failed validation before anything was planned or run."""
+
+    exit_code = 2
+
+
+class ConfigError(GhostError):
+    """The inventory (hosts.yml) is missing or invalid."""
+
+    exit_code = 2
+
+
+class DeployLocked(GhostError):
+    """Another run holds the deploy lock (or deploys are frozen)."""
+
+    exit_code = 3
+
+
+class CommandFailed(OperationFailed):
+    """A command exited non-zero (or timed out) on one or more hosts."""
+
+    def __init__(self, message: str, *, results: list | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.results = results or []

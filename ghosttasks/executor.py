@@ -1,0 +1,345 @@
+"""Runs commands on hosts: Fabric over SSH, locally for `local` hosts, or records a dry-run plan.
+
+- One Fabric Connection per host per run, opened on first use and reused (TCP_NODELAY set).
+- Host keys are checked against the inventory's known_hosts (RejectPolicy); unknown or changed
+  keys are refused with the command that would trust the host.
+- Every command has a timeout; output lines are prefixed with the host and masked.
+- `PlanRecorder` implements the same interface, opens no connection and records the plan.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ghosttasks.errors import CommandFailed, ConfigError, OperationFailed
+from ghosttasks.inventory import Environment, Host
+from ghosttasks.masking import mask
+from ghosttasks.output import Output
+from ghosttasks.runlog import RunLog
+
+T = TypeVar("T")
+TIMEOUT_EXIT = 124
+MAX_PARALLEL = 32
+
+
+@dataclass(frozen=True)
+class Result:
+    host: str
+    command: str
+    stdout: str
+    stderr: str
+    exit_code: int
+    duration: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def describe(self) -> str:
+        if self.timed_out:
+            return f"[{self.host}] timed out after {self.duration:.0f} s"
+        detail = (self.stderr.strip() or self.stdout.strip()).splitlines()[-3:]
+        tail = " | ".join(detail) if detail else "no output"
+        return f"[{self.host}] exit {self.exit_code}: {tail}"
+
+
+CommandFor = str | Callable[[Host], str]
+
+
+class Executor:
+    """The interface flows use. Subclasses: SSHExecutor (real) and PlanRecorder (dry run)."""
+
+    dry_run = False
+
+    def __init__(self, env: Environment, output: Output, log: RunLog | None = None) -> None:
+        self.env = env
+        self.output = output
+        self.log = log
+
+    # -- to implement ---------------------------------------------------------------
+    def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str) -> Result:
+        raise NotImplementedError
+
+    def put(self, host: Host, content: str, path: str, *, mode: int = 0o644) -> None:
+        """Write a file atomically on the host (temp file + rename) with this mode."""
+        raise NotImplementedError
+
+    def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
+        """Run an HTTP probe from this machine (recorded, not run, in a dry run)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close every connection this run opened."""
+
+    def step(self, title: str) -> None:
+        """Mark the start of a procedure step (a heading in a dry-run plan)."""
+
+    def note(self, text: str) -> None:
+        """An explanatory line in a dry-run plan (for example what a read is assumed to return)."""
+
+    # -- shared behaviour -------------------------------------------------------------
+    def run(
+        self,
+        host: Host,
+        command: str,
+        *,
+        timeout: float | None = None,
+        check: bool = True,
+        stream: bool = False,
+        assume: str = "",
+        what: str | None = None,
+    ) -> Result:
+        """Run one command; with check, a non-zero exit raises CommandFailed naming host and output.
+
+        `assume` is the output a dry run pretends the command printed (for reads that steer the plan).
+        """
+        result = self._run(host, command, timeout=timeout or self.env.ssh.command_timeout, stream=stream, assume=assume)
+        if self.log:
+            self.log.command(result)
+        if check and not result.ok:
+            raise CommandFailed(f"{what or 'command'} failed: {result.describe()}", results=[result])
+        return result
+
+    def run_parallel(
+        self,
+        hosts: Iterable[Host],
+        command: CommandFor,
+        *,
+        timeout: float | None = None,
+        check: bool = True,
+        stream: bool = False,
+        assume: str = "",
+        what: str | None = None,
+    ) -> list[Result]:
+        """The same (or a per-host) command on every host at once; failures are aggregated into one error."""
+        targets = list(hosts)
+
+        def one(host: Host) -> Result:
+            text = command(host) if callable(command) else command
+            return self.run(host, text, timeout=timeout, check=False, stream=stream, assume=assume)
+
+        results = self._fan_out(targets, one)
+        failed = [result for result in results if not result.ok]
+        if check and failed:
+            names = ", ".join(result.host for result in failed)
+            details = "; ".join(result.describe() for result in failed)
+            raise CommandFailed(
+                f"{what or 'command'} failed on {len(failed)} of {len(results)} hosts ({names}): {details}",
+                results=results,
+            )
+        return results
+
+    def _fan_out(self, hosts: list[Host], one: Callable[[Host], Result]) -> list[Result]:
+        if len(hosts) <= 1:
+            return [one(host) for host in hosts]
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(hosts))) as pool:
+            return list(pool.map(one, hosts))
+
+
+class _LineWriter(io.TextIOBase):
+    """A stream for invoke's out_stream that prints complete lines, prefixed and masked."""
+
+    def __init__(self, output: Output, host: str, *, stderr: bool = False) -> None:
+        self._output, self._host, self._stderr, self._buffer = output, host, stderr, ""
+
+    def write(self, chunk: str) -> int:
+        self._buffer += chunk
+        *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            self._output.host_line(self._host, line.rstrip("\r"), stderr=self._stderr)
+        return len(chunk)
+
+    def flush(self) -> None:
+        if self._buffer:
+            self._output.host_line(self._host, self._buffer, stderr=self._stderr)
+            self._buffer = ""
+
+
+class SSHExecutor(Executor):
+    """Real execution: Fabric for remote hosts, invoke for hosts marked local."""
+
+    def __init__(self, env: Environment, output: Output, log: RunLog | None = None) -> None:
+        super().__init__(env, output, log)
+        self._connections: dict[str, Any] = {}
+        self._host_locks: dict[str, threading.Lock] = {host.name: threading.Lock() for host in env.hosts}
+
+    def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str) -> Result:
+        from invoke.exceptions import CommandTimedOut
+
+        runner = self._local_context(host) if host.local else self.connection(host)
+        kwargs: dict[str, Any] = {"hide": not stream, "warn": True, "timeout": timeout, "in_stream": False}
+        if host.local and host.env:
+            kwargs["env"] = dict(host.env)
+        out = _LineWriter(self.output, host.name)
+        err = _LineWriter(self.output, host.name, stderr=True)
+        if stream:
+            kwargs.update(out_stream=out, err_stream=err)
+        started = time.monotonic()
+        try:
+            raw = runner.run(command, **kwargs)
+        except CommandTimedOut as exc:
+            return Result(host.name, command, exc.result.stdout, exc.result.stderr, TIMEOUT_EXIT, timeout, True)
+        except (OSError, EOFError) as exc:
+            self._forget(host)
+            return Result(host.name, command, "", f"connection lost: {exc}", 255, time.monotonic() - started)
+        finally:
+            out.flush()
+            err.flush()
+        return Result(host.name, command, raw.stdout, raw.stderr, raw.exited, time.monotonic() - started)
+
+    def _local_context(self, host: Host) -> Any:
+        from invoke import Context
+
+        return Context()
+
+    def connection(self, host: Host) -> Any:
+        """The host's Connection, opened once per run (host key checked, TCP_NODELAY on)."""
+        with self._host_locks[host.name]:
+            connection = self._connections.get(host.name)
+            if connection is None or not connection.is_connected:
+                connection = self._open(host)
+                self._connections[host.name] = connection
+            return connection
+
+    def _forget(self, host: Host) -> None:
+        connection = self._connections.pop(host.name, None)
+        if connection is not None:
+            connection.close()
+
+    def _new_connection(self, address: str, port: int, user: str | None, gateway: Any = None) -> Any:
+        import paramiko
+        from fabric import Config, Connection
+
+        ssh = self.env.ssh
+        connect_kwargs: dict[str, Any] = {"banner_timeout": ssh.connect_timeout, "auth_timeout": ssh.connect_timeout}
+        if ssh.key_file:
+            connect_kwargs.update(key_filename=os.path.expanduser(ssh.key_file), look_for_keys=False, allow_agent=False)
+        config = Config(ssh_config=paramiko.SSHConfig(), overrides={"load_ssh_configs": False})
+        connection = Connection(
+            address,
+            user=user,
+            port=port,
+            config=config,
+            connect_timeout=ssh.connect_timeout,
+            connect_kwargs=connect_kwargs,
+            gateway=gateway,
+        )
+        known_hosts = os.path.expanduser(ssh.known_hosts)
+        try:
+            connection.client.load_host_keys(known_hosts)
+        except FileNotFoundError:
+            raise ConfigError(f"known_hosts file {known_hosts} not found (ssh.known_hosts in the inventory)") from None
+        connection.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        return connection
+
+    def _open(self, host: Host) -> Any:
+        import paramiko
+
+        ssh = self.env.ssh
+        port = host.port or ssh.port
+        gateway = self._new_connection(ssh.jump_host, 22, ssh.user) if ssh.jump_host else None
+        connection = self._new_connection(host.address, port, host.user or ssh.user, gateway)
+        target = f"{host.address}:{port}"
+        trust = f"ssh-keyscan -p {port} {host.address} >> {ssh.known_hosts} (after checking the fingerprint)"
+        try:
+            connection.open()
+        except paramiko.BadHostKeyException:
+            raise OperationFailed(
+                f"host key of {host.name} ({target}) does not match {ssh.known_hosts}: refusing to connect",
+                hint=f"if the host was rebuilt, remove its old key (ssh-keygen -R '[{host.address}]:{port}' "
+                f"-f {ssh.known_hosts}) and run {trust}",
+            ) from None
+        except paramiko.AuthenticationException as exc:
+            raise OperationFailed(f"{host.name} ({target}) refused our SSH key: {exc}") from None
+        except paramiko.SSHException as exc:
+            if "not found in known_hosts" in str(exc):
+                raise OperationFailed(
+                    f"{host.name} ({target}) is not in {ssh.known_hosts}: refusing an unknown host key",
+                    hint=f"to trust it: {trust}",
+                ) from None
+            raise OperationFailed(f"cannot connect to {host.name} ({target}): {exc}") from None
+        except (OSError, EOFError) as exc:
+            raise OperationFailed(
+                f"cannot connect to {host.name} ({target}): {exc.strerror or exc}",
+                hint="check that the host is up and sshd is running",
+            ) from None
+        transport = connection.client.get_transport()
+        if isinstance(transport.sock, socket.socket):
+            transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection
+
+    def put(self, host: Host, content: str, path: str, *, mode: int = 0o644) -> None:
+        started = time.monotonic()
+        if host.local:
+            _write_local(os.path.expanduser(path), content, mode)
+        else:
+            sftp = self.connection(host).sftp()
+            if path.startswith("~/"):
+                path = sftp.normalize(".") + path[1:]
+            temporary = f"{path}.ghosttasks-tmp-{os.getpid()}-{threading.get_ident()}"
+            with sftp.open(temporary, "w") as handle:
+                handle.chmod(mode)
+                handle.write(content.encode())
+            sftp.posix_rename(temporary, path)
+        if self.log:
+            self.log.upload(host.name, path, mode, time.monotonic() - started)
+
+    def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
+        return check()
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
+
+
+def _write_local(path: str, content: str, mode: int) -> None:
+    temporary = f"{path}.ghosttasks-tmp-{os.getpid()}"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(content)
+    os.chmod(temporary, mode)
+    os.replace(temporary, path)
+
+
+class PlanRecorder(Executor):
+    """Dry run: records every command, upload and probe in order; opens no connection."""
+
+    dry_run = True
+
+    def __init__(self, env: Environment, output: Output, log: RunLog | None = None) -> None:
+        super().__init__(env, output, log)
+        self.entries: list[str] = []
+
+    def note(self, text: str) -> None:
+        self.entries.append(f"# {text}")
+
+    def step(self, title: str) -> None:
+        self.entries.append(f"\n== {title}")
+
+    def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str) -> Result:
+        self.entries.append(f"[{host.name}] $ {mask(command)}")
+        return Result(host.name, command, assume, "", 0, 0.0)
+
+    def _fan_out(self, hosts: list[Host], one: Callable[[Host], Result]) -> list[Result]:
+        return [one(host) for host in hosts]
+
+    def put(self, host: Host, content: str, path: str, *, mode: int = 0o644) -> None:
+        self.entries.append(f"[{host.name}] upload {path} (mode {mode:04o}):")
+        self.entries.extend(f"    | {mask(line)}" for line in content.rstrip("\n").split("\n"))
+
+    def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
+        self.entries.append(f"probe {mask(description)}")
+        return assume
+
+    def text(self) -> str:
+        return "\n".join(self.entries).strip("\n") + "\n"

@@ -1,0 +1,204 @@
+"""HTTP probes with httpx, retried with tenacity: health, traffic sampling, Prometheus queries."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter under a total deadline (and optionally a number of attempts)."""
+
+    deadline: float = 120.0
+    initial: float = 0.5
+    maximum: float = 5.0
+    attempts: int | None = None
+    request_timeout: float = 5.0
+
+
+@dataclass
+class Health:
+    url: str
+    ok: bool
+    status_code: int | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    attempts: int = 1
+    elapsed: float = 0.0
+
+    @property
+    def version(self) -> str | None:
+        return self.body.get("version")
+
+    @property
+    def color(self) -> str | None:
+        return self.body.get("color")
+
+    def summary(self) -> str:
+        if self.error:
+            return f"{self.url}: {self.error}"
+        status = self.body.get("status", "?")
+        found = f" version {self.version}" if self.version else ""
+        colour = f" colour {self.color}" if self.color else ""
+        return f"{self.url}: HTTP {self.status_code} status {status}{found}{colour}"
+
+
+def check_health(url: str, *, expect_version: str | None = None, timeout: float = 5.0, client: Any = None) -> Health:
+    """One attempt: healthy means HTTP 200, JSON status ok and (if asked) the expected version."""
+    import httpx
+
+    owned = client is None
+    client = client or httpx.Client(timeout=timeout)
+    try:
+        response = client.get(url, headers={"Connection": "close"})
+    except httpx.HTTPError as exc:
+        return Health(url, False, error=f"{type(exc).__name__}: {exc or 'no detail'}")
+    finally:
+        if owned:
+            client.close()
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    health = Health(url, False, response.status_code, body)
+    if response.status_code != 200:
+        health.error = f"HTTP {response.status_code} status {body.get('status', '?')}"
+    elif body.get("status") != "ok":
+        health.error = f"status {body.get('status')!r}, expected 'ok'"
+    elif expect_version and body.get("version") != expect_version:
+        health.error = f"answers version {body.get('version')!r}, expected {expect_version!r}"
+    else:
+        health.ok = True
+    return health
+
+
+def wait_healthy(
+    url: str,
+    *,
+    expect_version: str | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+    log: Log | None = None,
+    client: Any = None,
+) -> Health:
+    """Retry check_health until healthy or the deadline; returns the last answer (never raises RetryError)."""
+    from tenacity import Retrying, retry_if_result, stop_after_attempt, stop_after_delay, wait_exponential_jitter
+
+    started = time.monotonic()
+    stop = stop_after_delay(policy.deadline)
+    if policy.attempts:
+        stop = stop | stop_after_attempt(policy.attempts)
+
+    def attempt() -> Health:
+        return check_health(url, expect_version=expect_version, timeout=policy.request_timeout, client=client)
+
+    def before_sleep(state: Any) -> None:
+        if log:
+            last: Health = state.outcome.result()
+            log(f"attempt {state.attempt_number}: {last.error} (retrying in {state.next_action.sleep:.1f} s)")
+
+    retrying = Retrying(
+        stop=stop,
+        wait=wait_exponential_jitter(initial=policy.initial, max=policy.maximum, jitter=policy.initial),
+        retry=retry_if_result(lambda health: not health.ok),
+        before_sleep=before_sleep,
+        retry_error_callback=lambda state: state.outcome.result(),
+    )
+    health: Health = retrying(attempt)
+    health.attempts = retrying.statistics.get("attempt_number", 1)
+    health.elapsed = time.monotonic() - started
+    return health
+
+
+@dataclass
+class TrafficSample:
+    url: str
+    answers: Counter = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.answers.values()) + len(self.failures)
+
+    def only(self, color: str, version: str | None = None) -> bool:
+        """Every sample answered healthy from this colour (and version)."""
+        return not self.failures and all(
+            answer_color == color and (version is None or answer_version == version)
+            for answer_color, answer_version in self.answers
+        )
+
+    def summary(self) -> str:
+        answers = sorted(self.answers.items(), key=lambda item: (str(item[0][0]), str(item[0][1])))
+        parts = [f"{count}x {color or '?'} {version or '?'}" for (color, version), count in answers]
+        if self.failures:
+            parts.append(f"{len(self.failures)} failed ({self.failures[-1]})")
+        return f"{self.total} requests to {self.url}: " + (", ".join(parts) or "no answers")
+
+
+def sample_traffic(url: str, count: int = 10, *, timeout: float = 5.0, client: Any = None) -> TrafficSample:
+    """Ask the LB `count` times, each on a new connection, which colour and version answer."""
+    import httpx
+
+    sample = TrafficSample(url)
+    owned = client is None
+    client = client or httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=0))
+    try:
+        for _ in range(count):
+            health = check_health(url, timeout=timeout, client=client)
+            if health.ok:
+                sample.answers[(health.color, health.version)] += 1
+            else:
+                sample.failures.append(health.error or "unhealthy")
+    finally:
+        if owned:
+            client.close()
+    return sample
+
+
+def prometheus_query(base_url: str, query: str, *, timeout: float = 5.0, client: Any = None) -> float | None:
+    """An instant PromQL query; the first sample's value, or None when there is no data (NaN too)."""
+    import httpx
+
+    owned = client is None
+    client = client or httpx.Client(timeout=timeout)
+    try:
+        response = client.get(f"{base_url.rstrip('/')}/api/v1/query", params={"query": query})
+        response.raise_for_status()
+        data = response.json()["data"]["result"]
+    finally:
+        if owned:
+            client.close()
+    if not data:
+        return None
+    value = float(data[0]["value"][1])
+    return None if value != value else value
+
+
+def error_rate_query(color: str, window: str) -> str:
+    selector = f'color="{color}"'
+    return (
+        f'sum(rate(ghostworks_http_requests_total{{{selector},status=~"5.."}}[{window}])) '
+        f"/ sum(rate(ghostworks_http_requests_total{{{selector}}}[{window}]))"
+    )
+
+
+def p95_query(color: str, window: str) -> str:
+    return (
+        "histogram_quantile(0.95, sum by (le) "
+        f'(rate(ghostworks_http_request_duration_seconds_bucket{{color="{color}"}}[{window}])))'
+    )
+
+
+def prometheus_get(base_url: str, path: str, *, timeout: float = 5.0) -> dict[str, Any]:
+    import httpx
+
+    response = httpx.get(f"{base_url.rstrip('/')}{path}", timeout=timeout)
+    response.raise_for_status()
+    return response.json()["data"]

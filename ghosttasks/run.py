@@ -1,0 +1,95 @@
+"""One invocation of a task: environment, executor, output, identity, clock and step timings."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ghosttasks.executor import Executor
+from ghosttasks.inventory import Environment
+from ghosttasks.output import Output
+
+PLAN_STAMP = "YYYYMMDDTHHMMSSZ"
+PLAN_TIME = "YYYY-MM-DDTHH:MM:SSZ"
+
+
+@dataclass
+class StepRecord:
+    name: str
+    seconds: float
+    ok: bool
+
+
+@dataclass
+class Run:
+    """Everything a flow needs; built by the task layer (ghosttasks.tasks.common.start_run)."""
+
+    env: Environment
+    executor: Executor
+    out: Output
+    task: str
+    command_line: str = ""
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    user: str = field(default_factory=lambda: _user())
+    origin: str = field(default_factory=socket.gethostname)
+    steps: list[StepRecord] = field(default_factory=list)
+    failed_step: str | None = None
+    started: float = field(default_factory=time.time)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.executor.dry_run
+
+    def stamp(self) -> str:
+        """UTC time for file names; a placeholder in dry-run plans so they are deterministic."""
+        return PLAN_STAMP if self.dry_run else time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+    def now(self) -> str:
+        return PLAN_TIME if self.dry_run else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """A named, timed step: its duration goes into the history; a failure names it."""
+        self.out.step(name)
+        self.executor.step(name)
+        started = time.monotonic()
+        try:
+            yield
+        except BaseException:
+            self.failed_step = self.failed_step or name
+            self.steps.append(StepRecord(name, round(time.monotonic() - started, 3), False))
+            raise
+        self.steps.append(StepRecord(name, round(time.monotonic() - started, 3), True))
+
+    def note(self, text: str) -> None:
+        """Say something to the user (and into a dry-run plan)."""
+        self.out.info(text)
+        self.executor.note(text)
+
+    def identity(self) -> dict[str, Any]:
+        """Who runs this and from where (placeholders in a dry-run plan, which must be deterministic)."""
+        if self.dry_run:
+            return {"run_id": "RUN_ID", "user": "USER", "origin": "ORIGIN", "pid": 0, "command": self.task}
+        return {
+            "run_id": self.run_id,
+            "user": self.user,
+            "origin": self.origin,
+            "pid": os.getpid(),
+            "command": self.command_line or " ".join(["inv", *sys.argv[1:]]),
+        }
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

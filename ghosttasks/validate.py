@@ -1,0 +1,91 @@
+"""Validation of every value that can reach a shell, before any plan is made."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from ghosttasks.errors import BadInput
+
+Color = Literal["blue", "green"]
+COLORS: tuple[Color, ...] = ("blue", "green")
+
+VERSION_RE = re.compile(r"v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?")
+REVISION_RE = re.compile(r"[0-9a-f]{4,40}|head|heads|base|[+-][1-9]\d{0,3}|[0-9a-f]{4,40}[+-][1-9]\d{0,3}")
+HOST_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+GIT_REF_RE = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,199}(?<![./])")
+SERVICE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+BACKUP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}\.dump")
+MAX_TEXT = 500
+
+
+def version(value: object) -> str:
+    """A release version: vMAJOR.MINOR.PATCH with an optional -prerelease."""
+    text = _text("version", value)
+    if not VERSION_RE.fullmatch(text):
+        raise BadInput(f"--version {text!r} is not a version like v1.2.3 or v1.2.3-rc1")
+    return text
+
+
+def color(value: object, argument: str = "color") -> Color:
+    text = _text(argument, value)
+    if text not in COLORS:
+        raise BadInput(f"{argument} {text!r} is not blue or green")
+    return text  # type: ignore[return-value]
+
+
+def revision(value: object, argument: str = "--revision") -> str:
+    """An alembic revision id (hex), head/base, or a relative step like -1 or +2."""
+    text = _text(argument, value)
+    if not REVISION_RE.fullmatch(text):
+        raise BadInput(f"{argument} {text!r} is not an alembic revision (hex id, head, base, -N or +N)")
+    return text
+
+
+def git_ref(value: object) -> str:
+    text = _text("--ref", value)
+    if not GIT_REF_RE.fullmatch(text):
+        raise BadInput(f"--ref {text!r} is not a branch or tag name")
+    return text
+
+
+def service(value: object) -> str:
+    text = _text("service", value)
+    if not SERVICE_RE.fullmatch(text):
+        raise BadInput(f"service {text!r} is not a compose service name")
+    return text
+
+
+def backup_name(value: object) -> str:
+    text = _text("--file", value)
+    if not BACKUP_NAME_RE.fullmatch(text):
+        raise BadInput(f"--file {text!r} is not a backup file name (see `inv db.backups`)")
+    return text
+
+
+def free_text(value: object, argument: str) -> str:
+    """Free text (reasons, messages): any printable text, one line, bounded; quoted wherever used."""
+    text = _text(argument, value)
+    if not text.strip():
+        raise BadInput(f"{argument} must not be empty")
+    if len(text) > MAX_TEXT:
+        raise BadInput(f"{argument} is longer than {MAX_TEXT} characters")
+    if any(not char.isprintable() for char in text):
+        raise BadInput(f"{argument} must be one line of printable text")
+    return text
+
+
+def positive_number(value: object, argument: str, *, allow_zero: bool = False) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise BadInput(f"{argument} {value!r} is not a number") from None
+    if number < 0 or (number == 0 and not allow_zero) or number != number or number == float("inf"):
+        raise BadInput(f"{argument} {value!r} must be a positive number")
+    return number
+
+
+def _text(argument: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise BadInput(f"{argument} is required")
+    return value
