@@ -91,6 +91,24 @@ class AppSettings(Strict):
     env_file: str = ".env"
 
 
+class SmokeUser(Strict):
+    tenant: str
+    username: str
+    password: str | None = None
+    password_env: str | None = None
+
+    def secret(self) -> str | None:
+        """The password, from the inventory or (preferred) the named environment variable of this machine."""
+        if self.password_env:
+            return os.environ.get(self.password_env)
+        return self.password
+
+
+class SmokeSettings(Strict):
+    users: list[SmokeUser] = []
+    latency_requests: int = Field(20, ge=1, le=10000)
+
+
 class DatabaseSettings(Strict):
     service: str = "postgres"
     name: str = "ghostworks"
@@ -111,6 +129,7 @@ class LBSettings(Strict):
 class MonitoringSettings(Strict):
     prometheus_url: str | None = None
     interval_seconds: float = Field(15, gt=0)
+    rate_window: str = Field("1m", pattern=r"^[1-9][0-9]*[smh]$")
 
 
 class Thresholds(Strict):
@@ -135,12 +154,14 @@ class Prerequisites(Strict):
 
 class Environment(Strict):
     name: str = ""
+    protected: bool | None = None
     ssh: SSHSettings = SSHSettings()
     hosts: list[Host] = Field(min_length=1)
     app: AppSettings
     database: DatabaseSettings
     lb: LBSettings | None = None
     monitoring: MonitoringSettings = MonitoringSettings()
+    smoke: SmokeSettings = SmokeSettings()
     thresholds: Thresholds = Thresholds()
     notify: NotifySettings = NotifySettings()
     prerequisites: Prerequisites = Prerequisites()
@@ -179,6 +200,11 @@ class Environment(Strict):
             raise ValueError("lb: required for strategy 'blue-green'")
         if len(self.hosts_with("lb")) != 1:
             raise ValueError("hosts: strategy 'blue-green' needs exactly one host with the role 'lb'")
+
+    @property
+    def is_protected(self) -> bool:
+        """Changes ask for confirmation (refused without --yes off a terminal); default: the prod env."""
+        return self.name == "prod" if self.protected is None else self.protected
 
     def hosts_with(self, role: str) -> list[Host]:
         return [host for host in self.hosts if role in host.roles]

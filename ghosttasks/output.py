@@ -13,10 +13,13 @@ from ghosttasks.masking import mask
 class Output:
     """Prints steps, host output, results and tables; every string is masked first."""
 
-    def __init__(self, *, quiet: bool = False, stream: Any = None, err_stream: Any = None) -> None:
+    def __init__(
+        self, *, quiet: bool = False, silent: bool = False, stream: Any = None, err_stream: Any = None
+    ) -> None:
         from rich.console import Console
 
-        self.quiet = quiet
+        self.quiet = quiet or silent
+        self.silent = silent
         self._console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
         self._errors = Console(file=err_stream or sys.stderr, highlight=False, soft_wrap=True)
         self._lock = threading.Lock()
@@ -28,6 +31,8 @@ class Output:
     def _print(self, text: str, style: str | None = None, *, error: bool = False) -> None:
         from rich.text import Text
 
+        if self.silent and not error:
+            return
         console = self._errors if error else self._console
         with self._lock:
             console.print(Text(mask(text), style=style or ""))
@@ -66,6 +71,8 @@ class Output:
     def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
         from rich.table import Table
 
+        if self.silent:
+            return
         table = Table(title=title, title_justify="left")
         for column in columns:
             table.add_column(column)

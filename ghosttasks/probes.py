@@ -196,9 +196,21 @@ def p95_query(color: str, window: str) -> str:
     )
 
 
-def prometheus_get(base_url: str, path: str, *, timeout: float = 5.0) -> dict[str, Any]:
+def prometheus_get(base_url: str, path: str, *, timeout: float = 5.0) -> Any:
+    """The `data` of a Prometheus HTTP API answer (targets, rules, ...)."""
     import httpx
 
     response = httpx.get(f"{base_url.rstrip('/')}{path}", timeout=timeout)
     response.raise_for_status()
     return response.json()["data"]
+
+
+def check_ready(url: str, *, timeout: float = 5.0) -> str | None:
+    """None when the URL answers 2xx, else what went wrong."""
+    import httpx
+
+    try:
+        httpx.get(url, timeout=timeout).raise_for_status()
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None

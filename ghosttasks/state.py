@@ -165,7 +165,8 @@ class Store:
         return bool(holder) and holder.get("run_id") == self.run.run_id
 
     def release(self) -> None:
-        self.run.executor.run(self.host, lock_commands.release(self.directory, self.run.run_id), check=False)
+        run_id = self.run.identity()["run_id"]
+        self.run.executor.run(self.host, lock_commands.release(self.directory, run_id), check=False)
 
     def force_release(self) -> None:
         self.run.executor.run(self.host, lock_commands.force_release(self.directory), what="remove the deploy lock")

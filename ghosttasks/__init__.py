@@ -1,0 +1,5 @@
+"""ghosttasks: the Ghostworks deployment runbook as Invoke tasks over Fabric."""
+
+from ghosttasks.tasks import namespace
+
+__all__ = ["namespace"]

@@ -1,0 +1,70 @@
+"""Every changing procedure runs guarded: lock taken first, history written and lock released at the end,
+whatever happened (success, failure, Ctrl-C or SIGTERM)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
+
+from ghosttasks import notify
+from ghosttasks.errors import GhostError
+from ghosttasks.run import Run
+from ghosttasks.state import Store
+
+
+@contextmanager
+def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: bool = True) -> Iterator[dict]:
+    """Yield the history entry (flows add fields to it); record it and release the lock on the way out."""
+    entry: dict[str, Any] = {
+        **run.identity(),
+        "task": run.task,
+        "environment": run.env.name,
+        "version": version,
+        "start": run.now(),
+    }
+    if lock:
+        run.executor.step("take the deploy lock")
+        store.acquire(version=version, reason=reason)
+    started = time.monotonic()
+    try:
+        yield entry
+        entry.setdefault("result", "ok")
+    except KeyboardInterrupt:
+        entry["result"] = "interrupted"
+        entry["error"] = "interrupted (Ctrl-C or SIGTERM)"
+        raise
+    except GhostError as exc:
+        entry.setdefault("result", "failed")
+        entry["error"] = str(exc)
+        raise
+    except Exception as exc:
+        entry.setdefault("result", "failed")
+        entry["error"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        entry.update(
+            end=run.now(),
+            seconds=0 if run.dry_run else round(time.monotonic() - started, 3),
+            failed_step=run.failed_step,
+            steps=[asdict(step) for step in run.steps] if not run.dry_run else [],
+        )
+        _finish(run, store, entry, release=lock)
+
+
+def _finish(run: Run, store: Store, entry: dict[str, Any], *, release: bool) -> None:
+    """Best effort and never masking the original error: history, lock release, notification."""
+    run.executor.step("record history, release the lock, notify")
+    try:
+        store.record(entry)
+    except (GhostError, OSError) as exc:
+        run.out.warn(f"could not write the history entry on {store.host.name}: {exc}")
+    if release:
+        try:
+            store.release()
+        except (GhostError, OSError) as exc:
+            run.out.warn(f"could not release the deploy lock on {store.host.name}: {exc}; inv deploy.unlock --force")
+    event = f"{run.task}.{entry['result']}"
+    notify.send(run, event, {k: entry.get(k) for k in ("version", "result", "error", "failed_step", "color")})

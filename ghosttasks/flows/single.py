@@ -1,0 +1,107 @@
+"""The development and staging procedures: one compose project with every service."""
+
+from __future__ import annotations
+
+from ghosttasks.commands import alembic, compose, git, host
+from ghosttasks.errors import OperationFailed
+from ghosttasks.flows import common, verify
+from ghosttasks.flows.guard import guarded
+from ghosttasks.run import Run
+from ghosttasks.state import Store
+
+DATABASE_WAIT_SECONDS = 90
+
+
+def wait_for_database(run: Run, target_host, project: compose.Project) -> None:
+    """pg_isready inside the postgres container, retried until it answers (a fresh cluster initialises)."""
+    from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+    db = run.env.database
+    command = compose.exec_(project, db.service, ["pg_isready", "-U", db.user])
+    retrying = Retrying(
+        stop=stop_after_delay(DATABASE_WAIT_SECONDS),
+        wait=wait_fixed(1),
+        retry=retry_if_result(lambda result: not result.ok),
+        retry_error_callback=lambda state: state.outcome.result(),
+    )
+    result = retrying(lambda: run.executor.run(target_host, command, check=False, assume="accepting connections"))
+    if not result.ok:
+        raise OperationFailed(f"PostgreSQL did not become ready in {DATABASE_WAIT_SECONDS} s: {result.describe()}")
+    run.out.ok(f"{target_host.name}: PostgreSQL accepting connections")
+
+
+def deploy_dev(run: Run) -> None:
+    """Runbook "Development Environment": checkout, .env, up, migrate, seed, verify both health URLs."""
+    env = run.env
+    target = env.app_hosts[0]
+    directory = env.app_dir(target)
+    project = common.single_project(run, target)
+    with guarded(run, Store(run), version=None, reason="deploy dev"):
+        with run.step("prepare checkout and .env"):
+            run.executor.run(target, git.clone_if_missing(env.app.repo_url, directory), what="git clone")
+            env_file = f"{directory}/{env.app.env_file}"
+            run.executor.run(target, host.copy_if_missing(f"{directory}/.env.example", env_file), what="create .env")
+        with run.step("start services"):
+            run.executor.run(target, compose.up(project), what="docker compose up", stream=True)
+        with run.step("migrate database"):
+            wait_for_database(run, target, project)
+            api = common.ApiTarget(target, project, None)
+            common.alembic_in(run, api, alembic.upgrade(env.app.alembic), what="alembic upgrade head")
+        with run.step("seed demo data"):
+            seed = compose.exec_(project, "api", env.app.seed_command.split())
+            run.executor.run(target, seed, what="seed demo data", stream=True)
+        with run.step("verify deployment"):
+            common.wait_for_color(run, None, None, deadline=60)
+
+
+def staging_version(ref: str, commit: str) -> str:
+    """The image tag for a staging deploy: the ref itself when it is a version, else ref-commit."""
+    from ghosttasks.validate import VERSION_RE
+
+    if VERSION_RE.fullmatch(ref):
+        return ref
+    return f"{ref.replace('/', '-')}-{commit}"[:120]
+
+
+def deploy_staging(run: Run, ref: str) -> str:
+    """Runbook "Staging Environment": pull, build, migrate, up, smoke tests, health."""
+    env = run.env
+    hosts = env.app_hosts
+    first = hosts[0]
+    with guarded(run, Store(run), version=ref, reason=f"deploy staging {ref}") as entry:
+        with run.step("preflight"):
+            common.check_reachable(run, env.hosts)
+            common.require_env(run, hosts)
+        with run.step(f"pull {ref}"):
+            results = run.executor.run_parallel(
+                hosts, lambda target: git.checkout_ref(env.app_dir(target), ref), what=f"fetch {ref}", assume="abc1234"
+            )
+            version = staging_version(ref, results[0].stdout.strip().splitlines()[-1])
+            entry["version"] = version
+            run.note(f"{ref} is commit {results[0].stdout.strip()}: images are tagged {version}")
+        with run.step("build images"):
+            run.executor.run_parallel(
+                hosts,
+                lambda target: compose.build(common.single_project(run, target, version), env.app.color_services),
+                what="docker compose build",
+                stream=True,
+            )
+        with run.step("migrate database"):
+            project = common.single_project(run, first, version)
+            run.executor.run(first, compose.up(project, env.app.shared_services), what="start shared services")
+            wait_for_database(run, first, project)
+            migrate = compose.run_rm(project, "api", alembic.upgrade(env.app.alembic))
+            run.executor.run(first, migrate, what="alembic upgrade head", stream=True)
+        with run.step("deploy services"):
+            run.executor.run_parallel(
+                hosts,
+                lambda target: compose.up(common.single_project(run, target, version), env.app.color_services),
+                what="docker compose up",
+                stream=True,
+            )
+        with run.step("health check"):
+            common.wait_for_color(run, None, version, deadline=120)
+        with run.step("smoke tests"):
+            verify.smoke(run, env.health_url(first, "api"))
+        run.out.ok(f"staging runs {version}")
+        return version

@@ -1,0 +1,78 @@
+"""Troubleshooting helpers from the runbook: ps, logs, stats, config, pg_isready."""
+
+from __future__ import annotations
+
+from ghosttasks.commands import compose
+from ghosttasks.errors import BadInput
+from ghosttasks.flows import common
+from ghosttasks.inventory import Host
+from ghosttasks.run import Run
+from ghosttasks.validate import COLORS
+
+
+def _projects(run: Run, service: str | None = None, color: str | None = None) -> list[tuple[Host, compose.Project]]:
+    """The (host, project) pairs that run `service` (every project when no service is named)."""
+    env = run.env
+    if env.app.strategy != "blue-green":
+        return [(target, common.single_project(run, target)) for target in env.app_hosts]
+    pairs: list[tuple[Host, compose.Project]] = []
+    if service is None or service in env.app.color_services:
+        files = tuple(env.app.compose_files)
+        for target in env.app_hosts:
+            for each in [color] if color else COLORS:
+                project_files = (*files, env.app.color_compose_files[each])
+                pairs.append((target, compose.Project(env.app_dir(target), f"{env.app.project}-{each}", project_files)))
+    if service is None or service in env.app.shared_services:
+        pairs.append((env.db_host, common.shared_project(run)))
+    if not pairs:
+        known = ", ".join([*env.app.color_services, *env.app.shared_services])
+        raise BadInput(f"service {service!r} is not one of {known}")
+    return pairs
+
+
+def _show(run: Run, target: Host, command: str) -> None:
+    result = run.executor.run(target, command, check=False)
+    for line in (result.stdout + result.stderr).rstrip().splitlines():
+        run.out.host_line(target.name, line)
+    if not result.ok:
+        run.out.fail(result.describe())
+
+
+def ps(run: Run) -> None:
+    for target, project in _projects(run):
+        run.out.step(f"{target.name}: {project.name}")
+        _show(run, target, compose.ps(project))
+
+
+def logs(run: Run, service: str, *, color: str | None, tail: int) -> None:
+    for target, project in _projects(run, service, color):
+        run.out.step(f"{target.name}: {project.name} {service}")
+        _show(run, target, compose.logs(project, service, tail))
+
+
+def stats(run: Run) -> None:
+    targets = {target.name: target for target, _ in _projects(run)}
+    for target in targets.values():
+        run.out.step(f"{target.name}: docker stats")
+        _show(run, target, compose.stats())
+
+
+def config(run: Run) -> None:
+    """The resolved compose configuration (masked) of every project."""
+    for target, project in _projects(run):
+        run.out.step(f"{target.name}: {project.name} config")
+        _show(run, target, compose.config(project))
+
+
+def pg_isready(run: Run) -> bool:
+    db = run.env.database
+    project = common.shared_project(run)
+    result = run.executor.run(
+        run.env.db_host,
+        compose.exec_(project, db.service, ["pg_isready", "-U", db.user]),
+        check=False,
+        assume="accepting connections",
+    )
+    line = result.stdout.strip() or result.describe()
+    (run.out.ok if result.ok else run.out.fail)(f"{run.env.db_host.name}: {line}")
+    return result.ok

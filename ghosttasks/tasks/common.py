@@ -1,0 +1,127 @@
+"""What every task shares: the run it starts, confirmation, dry-run plans and exit codes.
+
+Kept free of heavy imports so that `inv --list` stays fast; flows are imported inside task bodies.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from invoke import Context, Exit, task
+
+from ghosttasks.errors import BadInput, GhostError
+
+ENV_HELP = "environment from hosts.yml (default: its default_env)"
+DRY_HELP = "print the full plan (every command, upload and probe per host) and change nothing; opens no connection"
+YES_HELP = "do not ask for confirmation (required for protected environments when stdin is not a terminal)"
+JSON_HELP = "print JSON instead of a table"
+
+EXIT_INTERRUPTED = 130
+
+
+def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
+    """@task plus the error contract: one clear line (and a hint) on stderr, exit 1/2/3, 130 on Ctrl-C."""
+
+    def decorate(body: Callable) -> Any:
+        @functools.wraps(body)
+        def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
+            previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+            try:
+                return body(c, *args, **kwargs)
+            except GhostError as exc:
+                _print_error(f"error: {exc}", exc.hint)
+                raise Exit(code=exc.exit_code) from None
+            except KeyboardInterrupt:
+                _print_error(
+                    "interrupted: the deploy lock was released and the history records where it stopped",
+                    "check what serves now: inv traffic.status",
+                )
+                raise Exit(code=EXIT_INTERRUPTED) from None
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+
+        return task(*task_args, **task_kwargs)(wrapper)
+
+    return decorate
+
+
+def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_error(message: str, hint: str | None) -> None:
+    from ghosttasks.masking import mask
+
+    print(mask(message), file=sys.stderr)
+    if hint:
+        print(mask(f"next: {hint}"), file=sys.stderr)
+
+
+def start(c: Context, task_name: str, env: str | None, *, dry_run: bool = False, quiet: bool = False):
+    """Load and validate the inventory, pick the environment, and build the run (real or plan)."""
+    from ghosttasks.executor import PlanRecorder, SSHExecutor
+    from ghosttasks.inventory import inventory_path, load_inventory
+    from ghosttasks.output import Output
+    from ghosttasks.run import Run
+    from ghosttasks.runlog import RunLog
+
+    config = c.config.get("ghost", {}) or {}
+    inventory = load_inventory(inventory_path(config.get("inventory")))
+    environment = inventory.env(env)
+    dry = bool(dry_run or c.config.run.dry)
+    if dry:
+        out = Output(silent=True)
+        return Run(environment, PlanRecorder(environment, out), out, task_name)
+    out = Output(quiet=quiet)
+    run = Run(environment, SSHExecutor(environment, out), out, task_name)
+    try:
+        run.executor.log = RunLog(task_name, run.run_id)
+    except OSError as exc:
+        out.warn(f"no run log: {exc}")
+    return run
+
+
+def finish(run: Any) -> None:
+    """Close connections; in a dry run print the plan."""
+    run.executor.close()
+    if run.executor.log:
+        run.executor.log.close()
+    if run.dry_run:
+        print(f"# plan for {run.task} on {run.env.name} (dry run: nothing was changed, nothing connected)")
+        print(run.executor.text().rstrip("\n"))
+
+
+def confirm(run: Any, summary: str, yes: bool) -> None:
+    """Protected environments (prod) ask on a terminal and refuse without --yes elsewhere."""
+    if yes or run.dry_run or not run.env.is_protected:
+        return
+    if not sys.stdin.isatty():
+        raise BadInput(f"refusing to change {run.env.name} without --yes: stdin is not a terminal ({summary})")
+    answer = input(f"{summary} in {run.env.name}. Type the environment name to continue: ").strip()
+    if answer != run.env.name:
+        raise BadInput("not confirmed: nothing was changed")
+
+
+def execute(
+    c: Context,
+    task_name: str,
+    env: str | None,
+    body: Callable,
+    *,
+    dry_run: bool = False,
+    confirm_summary: str | None = None,
+    yes: bool = False,
+    quiet: bool = False,
+) -> Any:
+    """Start a run, confirm if needed, call the flow, always finish."""
+    run = start(c, task_name, env, dry_run=dry_run, quiet=quiet)
+    try:
+        if confirm_summary:
+            confirm(run, confirm_summary, yes)
+        return body(run)
+    finally:
+        finish(run)

@@ -1,0 +1,142 @@
+"""db.*: alembic upgrade/downgrade/current/history/stamp/revision and verified backups."""
+
+from __future__ import annotations
+
+from invoke import Collection
+
+from ghosttasks import validate
+from ghosttasks.tasks.common import DRY_HELP, ENV_HELP, YES_HELP, execute, ghost_task
+
+REV_HELP = "alembic revision: hex id, head, base, or relative like -1"
+
+
+@ghost_task(help={"revision": f"{REV_HELP} (default: head)", "env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP})
+def upgrade(c, revision="head", env=None, dry_run=False, yes=False):
+    """Verified backup, then alembic upgrade in the serving api container."""
+    from ghosttasks.flows import database
+
+    revision = validate.revision(revision, "--revision")
+    execute(
+        c,
+        "db.upgrade",
+        env,
+        lambda run: database.upgrade(run, revision),
+        dry_run=dry_run,
+        confirm_summary=f"alembic upgrade {revision}",
+        yes=yes,
+    )
+
+
+@ghost_task(help={"revision": f"{REV_HELP} (required)", "env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP})
+def downgrade(c, revision, env=None, dry_run=False, yes=False):
+    """Verified backup, then alembic downgrade to REV (`-r -1` for one step)."""
+    from ghosttasks.flows import database
+
+    revision = validate.revision(revision, "--revision")
+    execute(
+        c,
+        "db.downgrade",
+        env,
+        lambda run: database.downgrade(run, revision),
+        dry_run=dry_run,
+        confirm_summary=f"alembic downgrade {revision}",
+        yes=yes,
+    )
+
+
+@ghost_task(help={"env": ENV_HELP})
+def current(c, env=None):
+    """The database's current alembic revision."""
+    from ghosttasks.flows import database
+
+    execute(c, "db.current", env, lambda run: database.show(run, "current"))
+
+
+@ghost_task(help={"env": ENV_HELP})
+def history(c, env=None):
+    """The alembic revision history, with the current one marked."""
+    from ghosttasks.flows import database
+
+    execute(c, "db.history", env, lambda run: database.show(run, "history"))
+
+
+@ghost_task(help={"revision": f"{REV_HELP} (required)", "env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP})
+def stamp(c, revision, env=None, dry_run=False, yes=False):
+    """Mark the database as being at REV without running migrations (manual migration repair)."""
+    from ghosttasks.flows import database
+
+    revision = validate.revision(revision, "--revision")
+    execute(
+        c,
+        "db.stamp",
+        env,
+        lambda run: database.stamp(run, revision),
+        dry_run=dry_run,
+        confirm_summary=f"alembic stamp {revision}",
+        yes=yes,
+    )
+
+
+@ghost_task(
+    help={
+        "message": "revision message (required)",
+        "autogenerate": "compare models with the database",
+        "env": ENV_HELP,
+        "dry_run": DRY_HELP,
+    }
+)
+def revision(c, message, autogenerate=False, env="dev", dry_run=False):
+    """Create a new migration in the api container and copy it into the app dir for review."""
+    from ghosttasks.flows import database
+
+    message = validate.free_text(message, "--message")
+    execute(
+        c, "db.revision", env, lambda run: database.revision(run, message, autogenerate=autogenerate), dry_run=dry_run
+    )
+
+
+@ghost_task(help={"env": ENV_HELP, "dry_run": DRY_HELP})
+def backup(c, env=None, dry_run=False):
+    """pg_dump -Fc on the db host, verified (pg_restore --list, size, sha256), old ones pruned."""
+    from ghosttasks.flows import database
+
+    execute(c, "db.backup", env, database.take_backup, dry_run=dry_run)
+
+
+@ghost_task(help={"env": ENV_HELP})
+def backups(c, env=None):
+    """List the backups on the db host, newest first."""
+    from ghosttasks.flows import database
+
+    def body(run):
+        rows = database.list_backups(run)
+        run.out.table(f"{run.env.name}: backups in {run.env.database.backup_dir}", ["file", "bytes", "taken"], rows)
+
+    execute(c, "db.backups", env, body)
+
+
+@ghost_task(
+    help={
+        "file": "backup file name from `inv db.backups` (required)",
+        "env": ENV_HELP,
+        "dry_run": DRY_HELP,
+        "yes": YES_HELP,
+    }
+)
+def restore(c, file, env=None, dry_run=False, yes=False):
+    """Restore a backup (checksum checked, current data backed up first)."""
+    from ghosttasks.flows import database
+
+    name = validate.backup_name(file)
+    execute(
+        c,
+        "db.restore",
+        env,
+        lambda run: database.restore(run, name),
+        dry_run=dry_run,
+        confirm_summary=f"Restore {name} over the database",
+        yes=yes,
+    )
+
+
+namespace = Collection("db", upgrade, downgrade, current, history, stamp, revision, backup, backups, restore)
