@@ -89,7 +89,14 @@ def wait_healthy(
     client: Any = None,
 ) -> Health:
     """Retry check_health until healthy or the deadline; returns the last answer (never raises RetryError)."""
-    from tenacity import Retrying, retry_if_result, stop_after_attempt, stop_after_delay, wait_exponential_jitter
+    from tenacity import (
+        Retrying,
+        retry_if_result,
+        stop_after_attempt,
+        stop_after_delay,
+        wait_exponential,
+        wait_random,
+    )
 
     started = time.monotonic()
     stop = stop_after_delay(policy.deadline)
@@ -106,7 +113,7 @@ def wait_healthy(
 
     retrying = Retrying(
         stop=stop,
-        wait=wait_exponential_jitter(initial=policy.initial, max=policy.maximum, jitter=policy.initial),
+        wait=wait_exponential(multiplier=policy.initial, max=policy.maximum) + wait_random(0, policy.initial),
         retry=retry_if_result(lambda health: not health.ok),
         before_sleep=before_sleep,
         retry_error_callback=lambda state: state.outcome.result(),

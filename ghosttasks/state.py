@@ -59,9 +59,13 @@ class DeployState:
 
 #: What a dry run assumes the LB's state file says (it opens no connection to read it).
 ASSUMED_STATE = DeployState(
-    active="blue",
-    colors={"blue": ColorState("v1.0.0", "0002b7c4e9a1", PLAN_TIME), "green": ColorState()},
-    version_heads={"v1.0.0": "0002b7c4e9a1"},
+    active="green",
+    previous="blue",
+    colors={
+        "blue": ColorState("v1.0.0", "0002b7c4e9a1", PLAN_TIME),
+        "green": ColorState("v1.1.0", "0003c1d2e3f4", PLAN_TIME),
+    },
+    version_heads={"v1.0.0": "0002b7c4e9a1", "v1.1.0": "0003c1d2e3f4"},
     updated_at=PLAN_TIME,
 )
 

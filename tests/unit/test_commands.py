@@ -1,0 +1,185 @@
+"""Every command builder pinned by exact output, hostile values included."""
+
+import pytest
+
+from ghosttasks.commands import alembic, backup, compose, git, host, lock, nginx, qpath
+
+PROJECT = compose.Project(
+    "/srv/rel/v1.1.0", "ghostworks-green", ("docker-compose.yml", "docker-compose.green.yml"), "v1.1.0"
+)
+PREFIX = (
+    "cd /srv/rel/v1.1.0 && APP_VERSION=v1.1.0 docker compose -p ghostworks-green "
+    "-f docker-compose.yml -f docker-compose.green.yml"
+)
+SHARED = compose.Project("/srv/ghostworks", "ghostworks", ("docker-compose.yml",))
+SHARED_PREFIX = "cd /srv/ghostworks && docker compose -p ghostworks -f docker-compose.yml"
+
+
+def test_qpath_keeps_home_and_quotes_the_rest():
+    assert qpath("~/ghost works") == "\"$HOME\"/'ghost works'"
+    assert qpath("~") == '"$HOME"'
+    assert qpath("/a;rm -rf /") == "'/a;rm -rf /'"
+
+
+@pytest.mark.parametrize(
+    ("built", "expected"),
+    [
+        (compose.build(PROJECT, ["api", "web"]), f"{PREFIX} build api web"),
+        (compose.up(PROJECT, ["api", "web"]), f"{PREFIX} up -d --no-deps api web"),
+        (compose.up(SHARED), f"{SHARED_PREFIX} up -d"),
+        (compose.down(PROJECT), f"{PREFIX} down"),
+        (compose.stop(PROJECT, ["api"]), f"{PREFIX} stop api"),
+        (compose.ps(PROJECT), f"{PREFIX} ps --all"),
+        (compose.logs(PROJECT, "api", 50), f"{PREFIX} logs --no-color --timestamps --tail 50 api"),
+        (
+            compose.exec_(PROJECT, "api", ["python3", "-m", "alembic", "upgrade", "head"]),
+            f"{PREFIX} exec -T api python3 -m alembic upgrade head",
+        ),
+        (compose.run_rm(PROJECT, "api", ["alembic", "current"]), f"{PREFIX} run --rm --no-deps -T api alembic current"),
+        (compose.config(PROJECT), f"{PREFIX} config"),
+        (compose.config_check(PROJECT), f"{PREFIX} config --quiet"),
+        (
+            compose.copy_out(PROJECT, "api", "/app/alembic/versions/x.py", "~/app/"),
+            f'{PREFIX} cp api:/app/alembic/versions/x.py "$HOME"/app/',
+        ),
+    ],
+)
+def test_compose(built, expected):
+    assert built == expected
+
+
+def test_compose_quotes_hostile_values():
+    hostile = compose.Project("/srv/x; rm -rf /", "p$(id)", ("a b.yml",), "v1.0.0`id`")
+    assert compose.build(hostile, ["api"]) == (
+        "cd '/srv/x; rm -rf /' && APP_VERSION='v1.0.0`id`' docker compose -p 'p$(id)' -f 'a b.yml' build api"
+    )
+    assert compose.exec_(hostile, "api", ["alembic", "downgrade", "$(reboot)"]).endswith(
+        "exec -T api alembic downgrade '$(reboot)'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (alembic.upgrade("python3 -m alembic"), ["python3", "-m", "alembic", "upgrade", "head"]),
+        (alembic.upgrade("alembic", "ae1027a6acf"), ["alembic", "upgrade", "ae1027a6acf"]),
+        (alembic.downgrade("alembic", "-1"), ["alembic", "downgrade", "-1"]),
+        (alembic.current("alembic"), ["alembic", "current"]),
+        (alembic.history("alembic"), ["alembic", "history", "--indicate-current"]),
+        (alembic.heads("alembic"), ["alembic", "heads"]),
+        (alembic.stamp("alembic", "head"), ["alembic", "stamp", "head"]),
+        (
+            alembic.revision("alembic", "add tags; drop", autogenerate=True),
+            ["alembic", "revision", "--autogenerate", "-m", "add tags; drop"],
+        ),
+        (alembic.revision("alembic", "x", autogenerate=False), ["alembic", "revision", "-m", "x"]),
+    ],
+)
+def test_alembic(argv, expected):
+    assert argv == expected
+
+
+def test_backup_name():
+    assert backup.backup_name("prod", "v1.1.0", "20261128T203400Z") == "prod-v1.1.0-20261128T203400Z.dump"
+    with pytest.raises(ValueError):
+        backup.backup_name("prod", "v1;rm", "x")
+
+
+def test_backup_dump_writes_partial_then_renames():
+    assert backup.dump(SHARED, service="postgres", user="postgres", database="ghostworks", path="/b/prod-v1.dump") == (
+        f"umask 077 && mkdir -p /b && {{ {SHARED_PREFIX} exec -T postgres pg_dump -U postgres -Fc ghostworks "
+        "> /b/prod-v1.dump.partial; } && mv -f /b/prod-v1.dump.partial /b/prod-v1.dump "
+        "|| { status=$?; rm -f /b/prod-v1.dump.partial; exit $status; }"
+    )
+
+
+def test_backup_verify_checks_restore_list_then_checksums():
+    assert backup.verify(SHARED, service="postgres", path="/b/prod-v1.dump") == (
+        f"test -s /b/prod-v1.dump && {SHARED_PREFIX} exec -T postgres pg_restore --list < /b/prod-v1.dump > /dev/null "
+        "&& (cd /b && umask 077 && sha256sum prod-v1.dump > /b/prod-v1.dump.sha256) "
+        "&& stat -c 'size=%s' /b/prod-v1.dump && cat /b/prod-v1.dump.sha256"
+    )
+
+
+def test_backup_retention_listing_restore_checksum():
+    assert backup.prune("/b", "prod", 14) == (
+        'ls -1t /b/prod-*.dump 2>/dev/null | tail -n +15 | while read -r old; do rm -f -- "$old" "$old.sha256"; done'
+    )
+    assert backup.listing("/b", "prod") == (
+        "ls -1t /b/prod-*.dump 2>/dev/null | while read -r f; do stat -c '%n %s %y' \"$f\"; done; true"
+    )
+    assert backup.check_checksum("/b/prod-v1.dump") == "cd /b && sha256sum --check --strict prod-v1.dump.sha256"
+    assert backup.restore(SHARED, service="postgres", user="postgres", database="gw", path="/b/x.dump") == (
+        f"{SHARED_PREFIX} exec -T postgres pg_restore -U postgres -d gw --clean --if-exists --single-transaction "
+        "--no-owner < /b/x.dump"
+    )
+
+
+def test_nginx():
+    assert nginx.test("nginx", None) == "nginx -t -q"
+    assert nginx.test("nginx", "/lab/nginx.conf") == "nginx -c /lab/nginx.conf -t -q"
+    assert nginx.reload("sudo nginx", "/lab/nginx.conf") == "sudo nginx -c /lab/nginx.conf -s reload"
+    assert nginx.staged_path("/etc/up.conf") == "/etc/up.conf.ghosttasks-new"
+    assert nginx.swap_in("/etc/up.conf") == (
+        "{ if [ -f /etc/up.conf ]; then cp -p /etc/up.conf /etc/up.conf.ghosttasks-prev; "
+        "else rm -f /etc/up.conf.ghosttasks-prev; fi; } && mv -f /etc/up.conf.ghosttasks-new /etc/up.conf"
+    )
+    assert nginx.restore_previous("/etc/up.conf") == (
+        "if [ -f /etc/up.conf.ghosttasks-prev ]; then mv -f /etc/up.conf.ghosttasks-prev /etc/up.conf; "
+        "else rm -f /etc/up.conf; fi"
+    )
+
+
+def test_git():
+    assert git.fetch_tags("/srv/gw") == "git -C /srv/gw fetch --quiet --force --tags origin"
+    assert git.remote_tag_exists("/srv/gw", "v1.0.0") == (
+        "git -C /srv/gw ls-remote --exit-code --tags origin refs/tags/v1.0.0 > /dev/null"
+    )
+    assert git.checkout_release("/srv/gw", "/srv/rel/v1.0.0", "v1.0.0", ".env") == (
+        "git -C /srv/gw worktree prune && { [ -e /srv/rel/v1.0.0/.git ] || git -C /srv/gw worktree add --quiet "
+        "--detach /srv/rel/v1.0.0 'refs/tags/v1.0.0^{commit}'; } && git -C /srv/rel/v1.0.0 checkout --quiet --force "
+        "--detach 'refs/tags/v1.0.0^{commit}' && ln -sfn /srv/gw/.env /srv/rel/v1.0.0/.env"
+    )
+    assert git.checkout_ref("/srv/gw", "main") == (
+        "git -C /srv/gw fetch --quiet --force --tags origin main && git -C /srv/gw checkout --quiet --force "
+        "--detach FETCH_HEAD && git -C /srv/gw rev-parse --short HEAD"
+    )
+    assert git.clone_if_missing("git@x:y.git", "~/gw") == (
+        '[ -e "$HOME"/gw/.git ] || git clone --quiet git@x:y.git "$HOME"/gw'
+    )
+    assert git.local_create_tag("v1.0.0", "Production release v1.0.0") == [
+        "git",
+        "tag",
+        "--annotate",
+        "v1.0.0",
+        "--message",
+        "Production release v1.0.0",
+    ]
+    assert git.local_push_tag("v1.0.0") == ["git", "push", "origin", "refs/tags/v1.0.0"]
+
+
+def test_host_facts():
+    assert host.env_names("/srv/gw/.env") == (
+        "sed -n 's/^[[:space:]]*\\(export[[:space:]]\\+\\)\\?\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\2/p' /srv/gw/.env"
+    )
+    assert (
+        host.copy_if_missing("/a/.env.example", "/a/.env")
+        == "[ -e /a/.env ] || (umask 077 && cp /a/.env.example /a/.env)"
+    )
+    assert host.memory_kib() == "awk '/^MemTotal:/ {print $2}' /proc/meminfo"
+
+
+def test_lock_commands_quote_the_holder():
+    info = '{"reason": "it\'s $(bad)"}'
+    assert lock.acquire("/state", info) == (
+        "mkdir -p /state && if mkdir /state/lock 2>/dev/null; then printf '%s\\n' "
+        '\'{"reason": "it\'"\'"\'s $(bad)"}\' > /state/lock/info.json; '
+        "else cat /state/lock/info.json 2>/dev/null; exit 1; fi"
+    )
+    assert lock.release("/state", "ab12cd34") == (
+        "if grep -qF -- ab12cd34 /state/lock/info.json 2>/dev/null; then rm -rf /state/lock; fi"
+    )
+    assert lock.force_release("/state") == "rm -rf /state/lock"
+    assert lock.append_line("/state/history.jsonl", '{"a": 1}') == (
+        "mkdir -p /state && printf '%s\\n' '{\"a\": 1}' >> /state/history.jsonl"
+    )

@@ -1,0 +1,53 @@
+"""Golden dry-run plans against the shipped hosts.yml, compared exactly.
+
+Regenerate with `pytest tests/unit/test_plans.py --regen-plans` and review the diff.
+"""
+
+from pathlib import Path
+
+import pytest
+
+PLANS = Path(__file__).parent / "plans"
+
+CASES = {
+    "deploy-prod": ["deploy.prod", "--version", "v1.2.0", "--dry-run", "--yes"],
+    "deploy-staging": ["deploy.staging", "--ref", "main", "--dry-run"],
+    "deploy-dev": ["deploy.dev", "--dry-run"],
+    "traffic-switch": ["traffic.switch", "blue", "--dry-run", "--yes"],
+    "db-downgrade": ["db.downgrade", "-r", "-1", "--dry-run", "--yes"],
+    "deploy-rollback": ["deploy.rollback", "--dry-run", "--yes"],
+    "deploy-rollback-to": ["deploy.rollback", "--to", "v0.9.0", "--db-rev", "0001a1b2c3d4", "--dry-run", "--yes"],
+    "deploy-emergency-rollback": ["deploy.emergency-rollback", "--reason", "p95 over 5 s", "--dry-run"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_plan(request, inv, name):
+    code, out, err = inv(*CASES[name])
+    assert code == 0, err
+    golden = PLANS / f"{name}.txt"
+    if request.config.getoption("--regen-plans"):
+        golden.write_text(out)
+    assert out == golden.read_text()
+
+
+def test_invoke_core_dry_flag_gives_the_same_plan(inv):
+    _, with_flag, _ = inv("deploy.prod", "--version", "v1.2.0", "--dry-run", "--yes")
+    _, with_core, _ = inv("--dry", "deploy.prod", "--version", "v1.2.0", "--yes")
+    assert with_core == with_flag
+
+
+def test_prod_plan_is_in_the_runbook_safe_order(inv):
+    _, plan, _ = inv(*CASES["deploy-prod"])
+    lines = plan.splitlines()
+
+    def first(fragment):
+        return next(i for i, line in enumerate(lines) if fragment in line)
+
+    assert first("mkdir /var/lib/ghosttasks/lock") < first("uname -n")
+    assert first("pg_dump") < first("pg_restore --list") < first("up -d --no-deps api web")
+    assert first("up -d --no-deps api web") < first("alembic upgrade head") < first("probe GET http://app1")
+    assert first("probe GET http://app1") < first("upload /etc/nginx/conf.d/ghostworks-upstream.conf.ghosttasks-new")
+    assert first("nginx -t -q") < first("nginx -s reload") < first("probe GET https://api.ghostworks.dev")
+    assert first("probe every 15 s") < first("history.jsonl") < first("rm -rf /var/lib/ghosttasks/lock")
+    assert "green" not in plan.split("== start blue")[1].split("== migrate")[0]

@@ -1,0 +1,115 @@
+"""Health probes against httpx.MockTransport sequences, tenacity waits set to zero."""
+
+import httpx
+import pytest
+
+from ghosttasks import probes
+
+URL = "http://app1:8002/api/v1/health"
+FAST = probes.RetryPolicy(deadline=5, initial=0, maximum=0, attempts=6)
+
+
+def client_for(answers):
+    """A client whose transport returns (or raises) the given answers in order, then repeats the last."""
+    calls = []
+
+    def handler(request):
+        answer = answers[min(len(calls), len(answers) - 1)]
+        calls.append(request)
+        if isinstance(answer, Exception):
+            raise answer
+        status, body = answer
+        return httpx.Response(status, json=body)
+
+    return httpx.Client(transport=httpx.MockTransport(handler)), calls
+
+
+OK = (200, {"status": "ok", "version": "v1.1.0", "color": "green"})
+
+
+def test_connect_error_503_starting_then_ok():
+    client, calls = client_for(
+        [
+            httpx.ConnectError("refused"),
+            (503, {"status": "error"}),
+            (200, {"status": "starting"}),
+            OK,
+        ]
+    )
+    log = []
+    health = probes.wait_healthy(URL, expect_version="v1.1.0", policy=FAST, client=client, log=log.append)
+    assert health.ok and health.attempts == 4 and len(calls) == 4
+    assert health.version == "v1.1.0" and health.color == "green"
+    assert [line.split(":")[0] for line in log] == ["attempt 1", "attempt 2", "attempt 3"]
+    assert "ConnectError" in log[0] and "HTTP 503" in log[1] and "'starting'" in log[2]
+
+
+def test_never_healthy_returns_last_answer_instead_of_retry_error():
+    client, calls = client_for([(503, {"status": "error", "checks": {"database": "down"}})])
+    health = probes.wait_healthy(URL, policy=FAST, client=client)
+    assert not health.ok and len(calls) == 6
+    assert health.status_code == 503 and health.error == "HTTP 503 status error"
+    assert health.summary() == f"{URL}: HTTP 503 status error"
+
+
+def test_wrong_version_is_not_healthy():
+    client, _ = client_for([(200, {"status": "ok", "version": "v1.0.0"})])
+    health = probes.wait_healthy(URL, expect_version="v1.1.0", policy=FAST, client=client)
+    assert not health.ok and health.error == "answers version 'v1.0.0', expected 'v1.1.0'"
+
+
+def test_deadline_bounds_the_wait():
+    client, calls = client_for([httpx.ConnectTimeout("slow")])
+    policy = probes.RetryPolicy(deadline=0.2, initial=0.05, maximum=0.05)
+    health = probes.wait_healthy(URL, policy=policy, client=client)
+    assert not health.ok and health.elapsed < 1 and 2 <= len(calls) <= 8
+
+
+def test_non_json_body():
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, text="<html>")))
+    health = probes.check_health(URL, client=client)
+    assert not health.ok and health.error == "status None, expected 'ok'"
+
+
+def test_sample_traffic_counts_colours_and_failures():
+    answers = [OK, OK, (200, {"status": "ok", "version": "v1.0.0", "color": "blue"}), httpx.ReadError("reset")]
+    state = iter(answers)
+
+    def handler(request):
+        answer = next(state)
+        if isinstance(answer, Exception):
+            raise answer
+        return httpx.Response(answer[0], json=answer[1])
+
+    sample = probes.sample_traffic(URL, 4, client=httpx.Client(transport=httpx.MockTransport(handler)))
+    assert sample.total == 4 and not sample.only("green", "v1.1.0")
+    assert sample.summary() == f"4 requests to {URL}: 1x blue v1.0.0, 2x green v1.1.0, 1 failed (ReadError: reset)"
+
+
+def test_prometheus_query_values():
+    def handler(request):
+        assert request.url.params["query"] == "up"
+        return httpx.Response(200, json={"data": {"result": [{"value": [1, "0.25"]}]}})
+
+    assert (
+        probes.prometheus_query("http://p:9090", "up", client=httpx.Client(transport=httpx.MockTransport(handler)))
+        == 0.25
+    )
+    empty = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"data": {"result": []}})))
+    assert probes.prometheus_query("http://p:9090", "up", client=empty) is None
+    nan = httpx.Client(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"data": {"result": [{"value": [1, "NaN"]}]}}))
+    )
+    assert probes.prometheus_query("http://p:9090", "up", client=nan) is None
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_trigger_queries(color):
+    assert probes.error_rate_query(color, "1m") == (
+        f'sum(rate(ghostworks_http_requests_total{{color="{color}",status=~"5.."}}[1m])) '
+        f'/ sum(rate(ghostworks_http_requests_total{{color="{color}"}}[1m]))'
+    )
+    assert probes.p95_query(color, "30s") == (
+        "histogram_quantile(0.95, sum by (le) "
+        f'(rate(ghostworks_http_request_duration_seconds_bucket{{color="{color}"}}[30s])))'
+    )
