@@ -46,7 +46,7 @@ class Result:
 
     def describe(self) -> str:
         if self.timed_out:
-            return f"[{self.host}] timed out after {self.duration:.0f} s"
+            return f"[{self.host}] timed out after {self.duration:g} s"
         detail = (self.stderr.strip() or self.stdout.strip()).splitlines()[-3:]
         tail = " | ".join(detail) if detail else "no output"
         return f"[{self.host}] exit {self.exit_code}: {tail}"
@@ -272,7 +272,7 @@ class SSHExecutor(Executor):
                 f"cannot connect to {host.name} ({target}): {exc.strerror or exc}",
                 hint="check that the host is up and sshd is running",
             ) from None
-        transport = connection.client.get_transport()
+        transport = connection.transport
         if isinstance(transport.sock, socket.socket):
             transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection

@@ -62,10 +62,10 @@ ASSUMED_STATE = DeployState(
     active="green",
     previous="blue",
     colors={
-        "blue": ColorState("v1.0.0", "0002b7c4e9a1", PLAN_TIME),
-        "green": ColorState("v1.1.0", "0003c1d2e3f4", PLAN_TIME),
+        "blue": ColorState("v1.0.0", "0002b2c3d4e5", PLAN_TIME),
+        "green": ColorState("v1.1.0", "0003c3d4e5f6", PLAN_TIME),
     },
-    version_heads={"v1.0.0": "0002b7c4e9a1", "v1.1.0": "0003c1d2e3f4"},
+    version_heads={"v1.0.0": "0002b2c3d4e5", "v1.1.0": "0003c3d4e5f6"},
     updated_at=PLAN_TIME,
 )
 

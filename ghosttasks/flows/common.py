@@ -13,7 +13,7 @@ from ghosttasks.run import Run
 from ghosttasks.state import DeployState
 
 GIB = 1024 * 1024
-REVISION_LINE = "0003c1d2e3f4 (head)"
+REVISION_LINE = "0003c3d4e5f6 (head)"
 
 
 # -- compose projects --------------------------------------------------------------------

@@ -148,7 +148,9 @@ def _isolation(client, owner, other, check) -> None:
     path = f"/api/v1/artifacts/{created.json()['id']}"
     foreign = client.get(path, headers=other)
     listed = client.get("/api/v1/artifacts", headers=other)
-    ids = [item.get("id") for item in listed.json()] if listed.status_code == 200 else []
+    body = listed.json() if listed.status_code == 200 else {}
+    items = body.get("items", []) if isinstance(body, dict) else body
+    ids = [item.get("id") for item in items]
     check("tenant isolation: other tenant gets 404", foreign.status_code == 404, f"HTTP {foreign.status_code}")
     check("tenant isolation: not in other tenant's list", created.json()["id"] not in ids, "listed")
     client.delete(path, headers=owner)
