@@ -26,6 +26,12 @@ class ColorState:
     version: str | None = None
     alembic_head: str | None = None
     deployed_at: str | None = None
+    failed_version: str | None = None  # a failed deploy left this version's containers here
+
+    @property
+    def runs(self) -> str | None:
+        """The known-good version this colour serves, or None when a failed deploy replaced it."""
+        return None if self.failed_version else self.version
 
 
 @dataclass

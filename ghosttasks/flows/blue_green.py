@@ -19,7 +19,7 @@ def deploy(run: Run, version: str, *, monitor_minutes: float, health_deadline: f
         with run.step("preflight"):
             state = store.load()
             target, previous = state.idle, state.active
-            previous_version = state.colors[previous].version if previous else None
+            previous_version = state.colors[previous].runs if previous else None
             entry.update(color=target, previous_color=previous, previous_version=previous_version)
             run.note(f"{version} goes into {target}; {previous or 'nothing'} keeps serving until the switch")
             preflight(run, version, monitor_minutes=monitor_minutes)
@@ -31,44 +31,48 @@ def deploy(run: Run, version: str, *, monitor_minutes: float, health_deadline: f
         with run.step("backup database"):
             entry["backup"] = common.take_backup(run, version).path
 
-        with run.step(f"start {target}"):
-            run.executor.run_parallel(
-                env.app_hosts,
-                lambda host: compose.up(common.color_project(run, host, target, version), env.app.color_services),
-                what=f"start {target}",
-                stream=True,
-            )
-
-        with run.step("migrate database"):
-            api = common.ApiTarget(
-                env.app_hosts[0], common.color_project(run, env.app_hosts[0], target, version), target
-            )
-            common.alembic_in(run, api, alembic.upgrade(env.app.alembic), what="alembic upgrade head")
-            head = common.current_revision(run, api)
-            entry["alembic_head"] = head
-
-        with run.step(f"health check {target}"):
-            common.wait_for_color(run, target, version, deadline=health_deadline)
-
-        with run.step(f"smoke test {target}"):
-            verify.smoke(run, env.health_url(env.app_hosts[0], "api", target), requests=10)
-
-        with run.step("switch traffic"):
-            if not store.still_held():
-                raise OperationFailed(
-                    "the deploy lock is no longer ours (an emergency rollback froze deploys?): not switching",
-                    hint="see inv deploy.status; the new colour is running but serves no traffic",
+        try:
+            with run.step(f"start {target}"):
+                run.executor.run_parallel(
+                    env.app_hosts,
+                    lambda host: compose.up(common.color_project(run, host, target, version), env.app.color_services),
+                    what=f"start {target}",
+                    stream=True,
                 )
-            common.switch_traffic(run, target, version)
 
-        with run.step("verify traffic"):
-            try:
-                common.verify_lb(run, target, version)
-            except OperationFailed:
-                if previous and previous_version:
-                    run.out.warn(f"switching back to {previous} ({previous_version})")
-                    common.switch_traffic(run, previous, previous_version)
-                raise
+            with run.step("migrate database"):
+                api = common.ApiTarget(
+                    env.app_hosts[0], common.color_project(run, env.app_hosts[0], target, version), target
+                )
+                common.alembic_in(run, api, alembic.upgrade(env.app.alembic), what="alembic upgrade head")
+                head = common.current_revision(run, api)
+                entry["alembic_head"] = head
+
+            with run.step(f"health check {target}"):
+                common.wait_for_color(run, target, version, deadline=health_deadline)
+
+            with run.step(f"smoke test {target}"):
+                verify.smoke(run, env.health_url(env.app_hosts[0], "api", target), requests=10)
+
+            with run.step("switch traffic"):
+                if not store.still_held():
+                    raise OperationFailed(
+                        "the deploy lock is no longer ours (an emergency rollback froze deploys?): not switching",
+                        hint="see inv deploy.status; the new colour is running but serves no traffic",
+                    )
+                common.switch_traffic(run, target, version)
+
+            with run.step("verify traffic"):
+                try:
+                    common.verify_lb(run, target, version)
+                except OperationFailed:
+                    if previous and previous_version:
+                        run.out.warn(f"switching back to {previous} ({previous_version})")
+                        common.switch_traffic(run, previous, previous_version)
+                    raise
+        except BaseException:
+            mark_failed(run, store, target, version)
+            raise
 
         state.previous, state.active = previous, target
         state.colors[target] = ColorState(version, head, run.now())
@@ -88,6 +92,16 @@ def deploy(run: Run, version: str, *, monitor_minutes: float, health_deadline: f
                     )
         run.out.ok(f"{version} is live on {target} in {env.name}")
         return state
+
+
+def mark_failed(run: Run, store: Store, color: str, version: str) -> None:
+    """Record that a failed deploy left `version` in `color`: it is no longer a rollback target."""
+    try:
+        state = store.load()
+        state.colors[color].failed_version = version
+        store.save(state)
+    except Exception as exc:  # never hide the deploy's own error behind this one
+        run.out.warn(f"could not record the failed {color} in the deploy state: {exc}")
 
 
 def preflight(run: Run, version: str, *, monitor_minutes: float) -> None:
@@ -124,10 +138,13 @@ def switch(run: Run, color: str) -> DeployState:
     with guarded(run, store, version=None, reason=f"switch traffic to {color}") as entry:
         with run.step("read state"):
             state = store.load()
-            version = state.colors[color].version
+            version = state.colors[color].runs
             if not version:
+                failed = state.colors[color].failed_version
                 raise OperationFailed(
-                    f"{color} has never been deployed in {run.env.name}: nothing to switch to",
+                    f"{color} holds the failed deploy of {failed}: not switching to it"
+                    if failed
+                    else f"{color} has never been deployed in {run.env.name}: nothing to switch to",
                     hint=f"deploy it first: inv deploy.prod --env {run.env.name} --version vX.Y.Z",
                 )
             entry.update(color=color, version=version, previous_color=state.active)

@@ -147,12 +147,14 @@ def watch(run: Run, store: Store, state: DeployState, *, minutes: float, rollbac
 
 def roll_back_to_previous(run: Run, store: Store, state: DeployState, trigger: Trigger) -> None:
     previous = state.previous
-    previous_version = state.colors[previous].version if previous else None
+    previous_version = state.colors[previous].runs if previous else None
     if not previous or not previous_version:
         run.out.fail("no previous colour to roll back to: traffic stays where it is")
         return
     common.switch_traffic(run, previous, previous_version)
     failed = state.active
+    if failed:
+        state.colors[failed].failed_version = state.colors[failed].version
     state.previous, state.active = failed, previous
     store.save(state)
     notify.send(

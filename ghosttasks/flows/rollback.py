@@ -35,16 +35,16 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None) -> DeployState:
             active = state.active
             active_version = state.colors[active].version
             target = other(active)
-            version = to or state.colors[target].version
+            version = to or state.colors[target].runs
             if not version:
                 raise OperationFailed(
-                    f"{target} has never been deployed and no --to was given: no previous version known",
+                    f"{target} holds no known-good version and no --to was given: no previous version known",
                     hint="name the version: inv deploy.rollback --to vX.Y.Z",
                 )
             if version == active_version:
                 raise OperationFailed(f"{version} is already serving on {active}")
             entry.update(version=version, color=target, previous_color=active, previous_version=active_version)
-            reuse = state.colors[target].version == version
+            reuse = state.colors[target].runs == version
             newer_api = common.ApiTarget(
                 env.app_hosts[0], common.color_project(run, env.app_hosts[0], active, active_version), active
             )  # type: ignore[arg-type]
@@ -103,12 +103,12 @@ def emergency(run: Run, *, reason: str) -> DeployState:
         with run.step("switch to the previous colour"):
             state = store.load()
             target = state.previous or (other(state.active) if state.active else None)
-            if target not in COLORS or not state.colors[target].version:
+            if target not in COLORS or not state.colors[target].runs:
                 raise OperationFailed(
                     "no previous colour with a known version to switch to",
                     hint="switch by hand: inv traffic.switch <colour>, or deploy a known good version",
                 )
-            version = state.colors[target].version
+            version = state.colors[target].runs
             failed = state.active
             entry.update(color=target, version=version, previous_color=failed, reason=reason)
             common.switch_traffic(run, target, version)  # type: ignore[arg-type]

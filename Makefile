@@ -1,0 +1,30 @@
+# The two commands a newcomer needs (as root, on Debian bookworm with Python 3.11):
+#   make demo   bring the lab up and do a real blue-green deploy of the demo app
+#   make test   run the whole test suite (unit, then lab tests against real components)
+PYTHON ?= python3
+PIP_FLAGS ?= --quiet --disable-pip-version-check --root-user-action=ignore
+
+.PHONY: install demo test test-unit test-lab lint lab-down
+
+install:
+	$(PYTHON) -m pip install $(PIP_FLAGS) -e '.[test]'
+
+demo: install
+	bash lab/demo.sh
+
+test: install lint
+	$(PYTHON) -m pytest tests/unit -q
+	$(PYTHON) -m pytest tests/lab -m lab -q
+
+test-unit: install
+	$(PYTHON) -m pytest tests/unit -q
+
+test-lab: install
+	$(PYTHON) -m pytest tests/lab -m lab -q
+
+lint: install
+	ruff check .
+	ruff format --check .
+
+lab-down:
+	inv lab.down
