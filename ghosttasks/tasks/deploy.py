@@ -63,14 +63,18 @@ def staging(c, ref="main", env="staging", dry_run=False, yes=False):
         "version": "release tag to deploy, vMAJOR.MINOR.PATCH[-pre] (must exist in origin)",
         "monitor_minutes": "watch error rate, p95 and health after the switch for N minutes and roll back "
         "automatically on a trigger (default: thresholds.monitor_minutes, 15 in prod; 0 to skip)",
+        "health_timeout": "seconds the new colour has to become healthy on every host (default 180)",
         "env": ENV_HELP,
         "dry_run": DRY_HELP,
         "yes": YES_HELP,
     }
 )
-def prod(c, version, monitor_minutes=None, env=None, dry_run=False, yes=False):
-    """Blue-green production deploy: checks, build, verified backup, idle colour up, migrate, health,
-    smoke, switch, verify, monitor with automatic rollback, record."""
+def prod(c, version, monitor_minutes=None, health_timeout=180, env=None, dry_run=False, yes=False):
+    """Blue-green production deploy of a release tag, with automatic rollback.
+
+    Checks, build, verified backup, idle colour up, migrate, health, smoke, switch, verify,
+    monitor (rolling back on the runbook's triggers), record.
+    """
     from ghosttasks.flows import blue_green
 
     version = validate.version(version)
@@ -79,10 +83,11 @@ def prod(c, version, monitor_minutes=None, env=None, dry_run=False, yes=False):
         if monitor_minutes is None
         else validate.positive_number(monitor_minutes, "--monitor-minutes", allow_zero=True)
     )
+    deadline = validate.positive_number(health_timeout, "--health-timeout")
 
     def body(run):
         chosen = run.env.thresholds.monitor_minutes if minutes is None else minutes
-        return blue_green.deploy(run, version, monitor_minutes=chosen)
+        return blue_green.deploy(run, version, monitor_minutes=chosen, health_deadline=deadline)
 
     execute(c, "deploy.prod", env, body, dry_run=dry_run, confirm_summary=f"Deploy {version}", yes=yes)
 

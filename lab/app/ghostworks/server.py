@@ -1,0 +1,123 @@
+"""Tiny HTTP plumbing over http.server: requests in, responses out, JSON access logs, fast SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MAX_BODY = 1 << 20
+
+
+@dataclass
+class Request:
+    """What a handler sees of an HTTP request."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+    def json(self) -> object:
+        """The body parsed as JSON (ValueError when it is not)."""
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Response:
+    """Status, body bytes, content type and extra headers."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(status: int, payload: object) -> Response:
+    """A JSON response."""
+    return Response(status, json.dumps(payload).encode() + b"\n")
+
+
+def error(status: int, message: str) -> Response:
+    """A JSON error response `{"error": message}`."""
+    return json_response(status, {"error": message})
+
+
+App = Callable[[Request], Response]
+
+
+def make_handler(app: App, log: logging.Logger) -> type[BaseHTTPRequestHandler]:
+    """A request handler class that feeds every request to `app` and logs one JSON line per request."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        timeout = 30  # idle keep-alive connections are closed after this
+
+        def _handle(self) -> None:
+            start = time.perf_counter()
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self.close_connection = True
+                response = error(413, "request body too large")
+            else:
+                body = self.rfile.read(length) if length else b""
+                request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                try:
+                    response = app(request)
+                except Exception:
+                    log.exception("unhandled error", extra={"method": self.command, "path": self.path})
+                    response = error(500, "internal server error")
+            try:
+                self.send_response(response.status)
+                self.send_header("Content-Type", response.content_type)
+                self.send_header("Content-Length", str(len(response.body)))
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+            extra = {
+                "method": self.command,
+                "path": self.path,
+                "status": response.status,
+                "client": self.client_address[0],
+            }
+            log.info("request", extra={**extra, "duration_ms": round((time.perf_counter() - start) * 1000, 1)})
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+
+        def version_string(self) -> str:
+            return "ghostworks"
+
+        def log_request(self, code: object = "-", size: object = "-") -> None:
+            pass  # _handle logs every request as JSON
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.debug(format % args)
+
+    return Handler
+
+
+def serve(app: App, host: str, port: int, log: logging.Logger) -> None:
+    """Serve `app` on host:port until SIGTERM or SIGINT, then stop at once (in-flight requests are abandoned)."""
+    server = ThreadingHTTPServer((host, port), make_handler(app, log))
+    server.daemon_threads = True
+    server.block_on_close = False
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("listening", extra={"addr": f"{host}:{port}"})
+    server.serve_forever(poll_interval=0.2)
+    server.server_close()
+    log.info("stopped")

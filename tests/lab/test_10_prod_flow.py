@@ -1,0 +1,213 @@
+"""The production runbook end to end against the lab, in order: each test starts from where the last ended.
+
+dry run -> v1.0.0 into blue -> v1.1.0 into green -> switches under load -> db tasks -> verify and stack
+-> a never-healthy tag fails (green keeps serving) -> rollback to v1.0.0 with a database downgrade.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import datetime
+
+from lab.origin import ALEMBIC_HEADS
+from tests.lab.world import direct_health, docker, lb_answers, psql, sshd_connections
+
+APP_ADDRESSES = {"app1": "127.0.0.11", "app2": "127.0.0.12"}
+PORTS = {"blue": 8001, "green": 8002}
+NO_MONITOR = ("--monitor-minutes", "0", "--yes")
+
+
+def alembic_version(lab) -> str:
+    return psql(lab, "SELECT version_num FROM alembic_version")
+
+
+def test_dry_run_opens_no_connection_and_changes_nothing(lab, inv):
+    before = sshd_connections(lab)
+    result = inv.ok("deploy.prod", "--version", "v1.0.0", "--dry-run", "--yes")
+    assert "# plan for deploy.prod on prod" in result.stdout
+    assert "docker compose -p ghostworks-green" in result.stdout  # dry runs assume blue is serving
+    assert sshd_connections(lab) == before
+    assert not (lab.lb_state_dir / "state.json").exists()
+    assert not any(lab.releases_dir("app1").glob("*"))
+
+
+def test_first_deploy_goes_into_blue(lab, inv):
+    inv.ok("deploy.prod", "--version", "v1.0.0", *NO_MONITOR)
+    assert set(lb_answers()) == {("blue", "v1.0.0")}
+    assert alembic_version(lab) == ALEMBIC_HEADS["v1.0.0"]
+    # the smoke tests and later checks need the demo tenants (the runbook seeds dev; the lab seeds prod once)
+    docker(lab, "app1", "exec", "ghostworks-blue-api-1", "python3", "scripts/seed_demo_data.py")
+
+
+def test_second_deploy_goes_into_green_after_a_verified_backup(lab, inv):
+    result = inv.ok("deploy.prod", "--version", "v1.1.0", "--monitor-minutes", "0.2", "--yes")
+    assert "rollback trigger" not in result.stdout
+
+    backups = sorted(lab.backup_dir("db").glob("prod-v1.1.0-*.dump"))
+    assert len(backups) == 1, backups
+    dump = backups[0]
+    assert stat.S_IMODE(dump.stat().st_mode) == 0o600
+    assert (dump.parent / (dump.name + ".sha256")).read_text().split()[0]
+    started = docker(lab, "app1", "inspect", "-f", "{{.State.StartedAt}}", "ghostworks-green-api-1").stdout.strip()
+    green_started = datetime.fromisoformat(started[:26].rstrip("Z") + "+00:00").timestamp()
+    assert dump.stat().st_mtime <= green_started, "the backup must exist before green starts"
+
+    assert alembic_version(lab) == ALEMBIC_HEADS["v1.1.0"]
+    assert set(lb_answers()) == {("green", "v1.1.0")}
+    for address in APP_ADDRESSES.values():
+        assert direct_health(address, PORTS["green"])["version"] == "v1.1.0"
+        idle = direct_health(address, PORTS["blue"])
+        assert (idle["status"], idle["version"], idle["color"]) == ("ok", "v1.0.0", "blue")
+    upstream = lab.upstream_path.read_text()
+    assert "127.0.0.11:8002" in upstream and "127.0.0.12:8002" in upstream and ":8001" not in upstream
+
+    status = inv.json("deploy.status")
+    assert status["active"] == "green" and status["previous"] == "blue"
+    assert status["colors"]["green"]["version"] == "v1.1.0"
+    assert status["colors"]["green"]["alembic_head"] == ALEMBIC_HEADS["v1.1.0"]
+    assert status["colors"]["blue"]["version"] == "v1.0.0"
+    assert status["lock"] is None and status["lb"]["color"] == "green"
+
+    last = inv.json("deploy.history", "--limit", "1")[-1]
+    assert (last["task"], last["version"], last["result"], last["color"]) == ("deploy.prod", "v1.1.0", "ok", "green")
+    assert [step["name"] for step in last["steps"]][:4] == [
+        "preflight",
+        "fetch and build",
+        "backup database",
+        "start green",
+    ]
+    assert last["backup"] == str(dump)
+
+
+def test_traffic_switch_both_ways_under_load(lab, inv, load_loop):
+    with load_loop() as load:
+        inv.ok("traffic.switch", "blue", "--yes")
+        assert set(lb_answers()) == {("blue", "v1.0.0")}
+        inv.ok("traffic.verify", "blue")
+        inv.ok("traffic.switch", "green", "--yes")
+        inv.ok("traffic.verify")
+    assert load.requests > 50
+    assert load.failures == []
+    assert set(load.answers) == {("blue", "v1.0.0"), ("green", "v1.1.0")}
+    report = inv.json("traffic.status")
+    assert report["active"] == "green" and report["lb"]["color"] == "green"
+    assert report["sample"] == {"green v1.1.0": 10}
+    assert inv("traffic.verify", "blue").returncode == 1
+
+
+def test_db_tasks_against_the_real_database(lab, inv):
+    head, middle, first = ALEMBIC_HEADS["v1.1.0"], ALEMBIC_HEADS["v1.0.0"], "0001a1b2c3d4"
+    assert head in inv.ok("db.current").stdout
+    inv.ok("db.downgrade", "-r", "-1", "--yes")
+    assert alembic_version(lab) == middle
+    assert list(lab.backup_dir("db").glob("prod-before-downgrade-*.dump"))
+    inv.ok("db.upgrade", "--yes")
+    assert alembic_version(lab) == head
+    inv.ok("db.downgrade", "-r", first, "--yes")
+    assert alembic_version(lab) == first
+    inv.ok("db.upgrade", "-r", "head", "--yes")
+    assert alembic_version(lab) == head
+    history = inv.ok("db.history").stdout
+    assert all(revision in history for revision in (first, middle, head))
+    inv.ok("db.stamp", "-r", middle, "--yes")
+    assert alembic_version(lab) == middle
+    inv.ok("db.stamp", "-r", "head", "--yes")
+    assert alembic_version(lab) == head
+
+    generated = inv.ok("db.revision", "-m", "lab autogenerate check", "--autogenerate", "--env", "prod")
+    copied = [line for line in generated.stdout.splitlines() if "alembic/versions/" in line and "review" in line]
+    assert copied, generated.stdout
+    files = list((lab.app_dir("app1") / "alembic" / "versions").glob("*_lab_autogenerate_check.py"))
+    assert len(files) == 1 and "def upgrade()" in files[0].read_text()
+    files[0].unlink()
+
+
+def test_backup_then_restore_brings_back_deleted_rows(lab, inv):
+    count = "SELECT count(*) FROM artifacts"
+    before = int(psql(lab, count))
+    assert before > 0
+    inv.ok("db.backup")
+    name = inv.ok("db.backups").stdout
+    newest = sorted(lab.backup_dir("db").glob("prod-manual-*.dump"))[-1].name
+    assert newest in name
+    psql(lab, "DELETE FROM artifacts")
+    assert int(psql(lab, count)) == 0
+    inv.ok("db.restore", "--file", newest, "--yes")
+    assert int(psql(lab, count)) == before
+    assert inv("db.restore", "--file", "prod-nothing-20990101T000000Z.dump", "--yes").returncode == 1
+
+
+def test_verify_tasks(lab, inv):
+    for name in ("health", "db", "redis", "smoke", "traffic", "config", "monitoring"):
+        result = inv.ok(f"verify.{name}")
+        assert "FAIL" not in result.stdout
+    assert "Database OK" in inv.ok("verify.db").stdout
+    assert "Redis OK" in inv.ok("verify.redis").stdout
+    smoke = inv.ok("verify.smoke").stdout
+    assert "tenant isolation: other tenant gets 404" in smoke and "latency p95" in smoke
+
+
+def test_verify_config_names_a_missing_variable_and_prints_no_value(lab, inv):
+    from lab import labctl
+
+    env_file = lab.app_dir("app2") / ".env"
+    original = env_file.read_text()
+    try:
+        env_file.write_text("".join(line for line in original.splitlines(True) if not line.startswith("REDIS_URL=")))
+        result = inv("verify.config")
+        assert result.returncode == 1
+        assert "app2: REDIS_URL" in result.stderr
+    finally:
+        env_file.write_text(original)
+    for secret in labctl.secrets().values():
+        assert secret not in result.stdout + result.stderr
+
+
+def test_stack_troubleshooting(lab, inv):
+    ps = inv.ok("stack.ps").stdout
+    assert "ghostworks-green-api-1" in ps and "ghostworks-postgres-1" in ps
+    logs = inv.ok("stack.logs", "api", "--color", "green", "--tail", "5").stdout
+    assert "[app1]" in logs and "[app2]" in logs
+    assert "accepting connections" in inv.ok("stack.pg-isready").stdout
+    assert "ghostworks-blue-api-1" in inv.ok("stack.stats").stdout
+
+
+def test_never_healthy_tag_fails_and_green_keeps_serving(lab, inv, load_loop):
+    with load_loop() as load:
+        result = inv("deploy.prod", "--version", "v1.2.0-unhealthy", "--health-timeout", "20", *NO_MONITOR)
+    assert result.returncode == 1
+    assert "blue never became healthy within 20 s" in result.stderr
+    assert "next: see its logs: inv stack.logs api --color blue" in result.stderr
+    assert load.failures == [] and set(load.answers) == {("green", "v1.1.0")}
+    status = inv.json("deploy.status")
+    assert status["active"] == "green" and status["lock"] is None
+    assert status["colors"]["blue"]["failed_version"] == "v1.2.0-unhealthy"
+    last = inv.json("deploy.history", "--limit", "1")[-1]
+    assert (last["result"], last["failed_step"], last["color"]) == ("failed", "health check blue", "blue")
+
+
+def test_rollback_redeploys_the_previous_version_and_downgrades_the_database(lab, inv):
+    refused = inv("deploy.rollback", "--yes")
+    assert refused.returncode == 1 and "--to" in refused.stderr
+    inv.ok("deploy.rollback", "--to", "v1.0.0", "--yes")
+    assert set(lb_answers()) == {("blue", "v1.0.0")}
+    assert alembic_version(lab) == ALEMBIC_HEADS["v1.0.0"]
+    assert list(lab.backup_dir("db").glob("prod-rollback-v1.0.0-*.dump"))
+    state = json.loads((lab.lb_state_dir / "state.json").read_text())
+    assert state["active"] == "blue" and state["colors"]["blue"]["failed_version"] is None
+
+
+def test_no_secret_reaches_any_output_or_log(lab, inv):
+    from lab import labctl
+
+    secrets = [value for value in labctl.secrets().values() if len(value) >= 8]
+    assert secrets
+    texts = [path.read_text() for path in inv.log_dir.glob("*.log")]
+    texts += [(lab.lb_state_dir / "history.jsonl").read_text()]
+    texts += [inv.ok("stack.config").stdout, inv.ok("stack.logs", "postgres", "--tail", "50").stdout]
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+    assert os.stat(lab.app_dir("app1") / ".env").st_mode & 0o077 == 0

@@ -1,0 +1,92 @@
+"""Helpers to look at the lab world directly (not through ghosttasks): LB answers, containers, SQL, sshd logs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+LB_HEALTH = "http://127.0.0.10/api/v1/health"
+
+
+def lb_answers(count: int = 20) -> list[tuple[str | None, str | None]]:
+    """Ask the LB `count` times on new connections which colour and version answer."""
+    answers = []
+    with httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        for _ in range(count):
+            body = client.get(LB_HEALTH).json()
+            answers.append((body.get("color"), body.get("version")))
+    return answers
+
+
+def direct_health(address: str, port: int) -> dict:
+    return httpx.get(f"http://{address}:{port}/api/v1/health", timeout=5).json()
+
+
+@dataclass
+class LoadLoop:
+    """A bounded load generator through the LB on new connections (stops by itself after max_seconds)."""
+
+    url: str = LB_HEALTH
+    max_seconds: float = 300
+    requests: int = 0
+    failures: list[str] = field(default_factory=list)
+    answers: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        with httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                self.requests += 1
+                try:
+                    response = client.get(self.url)
+                    if response.status_code != 200:
+                        self.failures.append(f"HTTP {response.status_code}")
+                    else:
+                        key = (response.json().get("color"), response.json().get("version"))
+                        self.answers[key] = self.answers.get(key, 0) + 1
+                except httpx.HTTPError as exc:
+                    self.failures.append(f"{type(exc).__name__}: {exc}")
+                time.sleep(0.01)
+
+    def __enter__(self) -> LoadLoop:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def docker(lab, host: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """The docker CLI against one lab host's own engine."""
+    env = {**os.environ, **lab.docker_env(host)}
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, env=env, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def psql(lab, sql: str, container: str = "ghostworks-postgres-1", host: str = "db") -> str:
+    """Run SQL in a lab PostgreSQL container; returns the unaligned output."""
+    return docker(
+        lab, host, "exec", container, "psql", "-U", "postgres", "-d", "ghostworks", "-tAc", sql
+    ).stdout.strip()
+
+
+def sshd_connections(lab) -> int:
+    """How many SSH connections all lab sshds have accepted so far (LogLevel VERBOSE)."""
+    total = 0
+    for name in ("lb", "app1", "app2", "db"):
+        log = lab.sshd_log(name)
+        if log.exists():
+            total += log.read_text(errors="replace").count("Connection from")
+    return total
