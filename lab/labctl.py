@@ -1185,7 +1185,7 @@ def provision_prod_database(lay: Layout) -> str:
         "-tAc",
         "SELECT to_regclass('alembic_version') IS NOT NULL",
     ]
-    if _run("prod database", probe).stdout.strip() == "t":
+    if _run("prod database", probe, env=env).stdout.strip() == "t":
         return "already provisioned"
     source = lay.host_dir("db") / "provision" / PROVISION_VERSION
     if not source.exists():

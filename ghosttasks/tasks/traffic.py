@@ -53,13 +53,9 @@ def status(c, env=None, json=False, samples=10):
     return execute(c, "traffic.status", env, body, quiet=json)
 
 
-@ghost_task(
-    positional=["color"],
-    optional=["color"],
-    help={"color": "colour every answer must come from (default: the active one)", "env": ENV_HELP},
-)
+@ghost_task(help={"color": "colour every answer must come from (default: the active one)", "env": ENV_HELP})
 def verify(c, color=None, env=None):
-    """Sample the LB on new connections: every answer must come from COLOR and its version."""
+    """Sample the LB on new connections: every answer must come from one colour and its version."""
     from ghosttasks.flows import verify as flow
 
     color = validate.color(color) if color is not None else None
