@@ -27,6 +27,7 @@ from ghosttasks.runlog import RunLog
 
 T = TypeVar("T")
 TIMEOUT_EXIT = 124
+UNREACHABLE_EXIT = 255
 MAX_PARALLEL = 32
 
 
@@ -125,7 +126,10 @@ class Executor:
 
         def one(host: Host) -> Result:
             text = command(host) if callable(command) else command
-            return self.run(host, text, timeout=timeout, check=False, stream=stream, assume=assume)
+            try:
+                return self.run(host, text, timeout=timeout, check=False, stream=stream, assume=assume)
+            except OperationFailed as exc:  # unreachable: one host's failure among the others
+                return Result(host.name, text, "", f"{exc}", UNREACHABLE_EXIT, 0.0)
 
         results = self._fan_out(targets, one)
         failed = [result for result in results if not result.ok]
@@ -174,6 +178,7 @@ class SSHExecutor(Executor):
 
     def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str) -> Result:
         from invoke.exceptions import CommandTimedOut
+        from paramiko.ssh_exception import SSHException
 
         runner = self._local_context(host) if host.local else self.connection(host)
         kwargs: dict[str, Any] = {"hide": not stream, "warn": True, "timeout": timeout, "in_stream": False}
@@ -188,9 +193,10 @@ class SSHExecutor(Executor):
             raw = runner.run(command, **kwargs)
         except CommandTimedOut as exc:
             return Result(host.name, command, exc.result.stdout, exc.result.stderr, TIMEOUT_EXIT, timeout, True)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, SSHException) as exc:
             self._forget(host)
-            return Result(host.name, command, "", f"connection lost: {exc}", 255, time.monotonic() - started)
+            lost = f"connection lost: {exc or type(exc).__name__}"
+            return Result(host.name, command, "", lost, UNREACHABLE_EXIT, time.monotonic() - started)
         finally:
             out.flush()
             err.flush()

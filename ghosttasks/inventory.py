@@ -116,6 +116,7 @@ class DatabaseSettings(Strict):
     redis_service: str = "redis"
     backup_dir: str
     keep_backups: int = Field(14, ge=1)
+    lock_wait_seconds: int = Field(60, ge=1)
 
 
 class LBSettings(Strict):

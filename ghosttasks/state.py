@@ -160,7 +160,8 @@ class Store:
         self.run.executor.run(self.host, lock_commands.force_acquire(self.directory, info), what="freeze deploys")
 
     def holder(self) -> dict[str, Any] | None:
-        text = self.run.executor.run(self.host, lock_commands.read(self.directory), assume="").stdout
+        read = lock_commands.read(self.directory)
+        text = self.run.executor.run(self.host, read, assume="", what="read the deploy lock").stdout
         if not text.strip():
             return None
         try:
@@ -176,7 +177,7 @@ class Store:
 
     def release(self) -> None:
         run_id = self.run.identity()["run_id"]
-        self.run.executor.run(self.host, lock_commands.release(self.directory, run_id), check=False)
+        self.run.executor.run(self.host, lock_commands.release(self.directory, run_id), what="release the deploy lock")
 
     def force_release(self) -> None:
         self.run.executor.run(self.host, lock_commands.force_release(self.directory), what="remove the deploy lock")

@@ -19,11 +19,17 @@ def backup_name(env: str, label: str, stamp: str) -> str:
     return f"{env}-{label}-{stamp}{BACKUP_SUFFIX}"
 
 
-def dump(project: compose.Project, *, service: str, user: str, database: str, path: str) -> str:
-    """Dump to a .partial file (mode 0600) and rename only when pg_dump succeeded."""
+def dump(
+    project: compose.Project, *, service: str, user: str, database: str, path: str, lock_wait_seconds: int = 60
+) -> str:
+    """Dump to a .partial file (mode 0600) and rename only when pg_dump succeeded.
+
+    pg_dump gives up (instead of hanging) when it cannot get its table locks within lock_wait_seconds.
+    """
     directory = qpath(path.rsplit("/", 1)[0])
     partial = qpath(f"{path}.partial")
-    pg_dump = compose.exec_(project, service, ["pg_dump", "-U", user, "-Fc", database])
+    argv = ["pg_dump", "-U", user, "-Fc", f"--lock-wait-timeout={int(lock_wait_seconds)}s", database]
+    pg_dump = compose.exec_(project, service, argv)
     return (
         f"umask 077 && mkdir -p {directory} && {{ {pg_dump} > {partial}; }} "
         f"&& mv -f {partial} {qpath(path)} || {{ status=$?; rm -f {partial}; exit $status; }}"

@@ -173,7 +173,14 @@ def take_backup(run: Run, label: str) -> BackupInfo:
     path = f"{db.backup_dir}/{backup.backup_name(env.name, label, run.stamp())}"
     run.executor.run(
         env.db_host,
-        backup.dump(project, service=db.service, user=db.user, database=db.name, path=path),
+        backup.dump(
+            project,
+            service=db.service,
+            user=db.user,
+            database=db.name,
+            path=path,
+            lock_wait_seconds=db.lock_wait_seconds,
+        ),
         what="pg_dump",
     )
     verified = run.executor.run(

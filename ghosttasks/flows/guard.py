@@ -39,6 +39,8 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
     except GhostError as exc:
         entry.setdefault("result", "failed")
         entry["error"] = str(exc)
+        if run.failed_step and not str(exc).startswith("step "):
+            exc.args = (f"step '{run.failed_step}' failed: {exc}", *exc.args[1:])
         raise
     except Exception as exc:
         entry.setdefault("result", "failed")
@@ -65,6 +67,9 @@ def _finish(run: Run, store: Store, entry: dict[str, Any], *, release: bool) -> 
         try:
             store.release()
         except (GhostError, OSError) as exc:
-            run.out.warn(f"could not release the deploy lock on {store.host.name}: {exc}; inv deploy.unlock --force")
+            run.out.warn(
+                f"could not release the deploy lock on {store.host.name} ({exc}); once it is reachable: "
+                f"inv deploy.unlock --env {run.env.name} --force"
+            )
     event = f"{run.task}.{entry['result']}"
     notify.send(run, event, {k: entry.get(k) for k in ("version", "result", "error", "failed_step", "color")})

@@ -1,0 +1,332 @@
+"""The fault matrix: each a real fault in a real component, and what the user gets.
+
+For each: exit non-zero with a message naming the failing step and what to do next; the previous
+colour keeps serving through the LB (a load loop on new connections sees no failed request, where
+the fault is before the switch); the lock is released (or held on purpose); the history records it.
+(Fault 1, a tag that never becomes healthy, is in test_10_prod_flow.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from lab.origin import ALEMBIC_HEADS
+from tests.lab.conftest import ROOT
+from tests.lab.world import docker, lb_answers, psql
+
+NO_MONITOR = ("--monitor-minutes", "0", "--yes")
+
+
+def stop_sshd(lab, host: str) -> None:
+    """Stop one lab host's sshd and every session under it: the host is unreachable over SSH."""
+    listener = int(lab.pid_file(f"sshd-{host}").read_text())
+    children = [pid for pid in _pids() if _parent(pid) == listener]
+    for pid in [listener, *children]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in [listener, *children]):
+        time.sleep(0.1)
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def restart_lab() -> None:
+    from lab import labctl
+
+    labctl.up(quiet=True)
+
+
+def background_deploy(inv, *args: str, env: dict | None = None) -> subprocess.Popen:
+    environment = {
+        **os.environ,
+        "GHOST_INVENTORY": str(ROOT / "lab" / "hosts.yml"),
+        "GHOST_LOG_DIR": str(inv.log_dir),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", "deploy.prod", *args],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def wait_for_line(process: subprocess.Popen, fragment: str, timeout: float = 300) -> list[str]:
+    """Read the process's output until a line contains `fragment`; returns the lines read."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        lines.append(line)
+        if fragment in line:
+            return lines
+    raise AssertionError(f"never saw {fragment!r}; output so far:\n{''.join(lines)}")
+
+
+def finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=timeout)
+    print(out, err)
+    return process.returncode, out, err
+
+
+def lab_inventory_variant(tmp_path, change) -> dict:
+    """A copy of lab/hosts.yml changed by `change`; returns the env to select it."""
+    data = yaml.safe_load((ROOT / "lab" / "hosts.yml").read_text())
+    change(data["environments"]["prod"])
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(data))
+    return {"GHOST_INVENTORY": str(path)}
+
+
+def last_run(inv) -> dict:
+    return inv.json("deploy.history", "--limit", "1")[-1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def green_serves_v110(lab, inv):
+    """Every fault starts from green serving v1.1.0 with blue holding v1.0.0."""
+    state = inv.json("deploy.status")
+    if state["lock"]:
+        inv.ok("deploy.unlock", "--force")
+    if state["active"] != "green" or state["colors"]["green"]["version"] != "v1.1.0":
+        inv.ok("deploy.prod", "--version", "v1.1.0", *NO_MONITOR)
+    assert set(lb_answers(10)) == {("green", "v1.1.0")}
+
+
+def assert_green_kept_serving(inv, load) -> None:
+    assert load.failures == [], load.failures[:5]
+    assert set(load.answers) == {("green", "v1.1.0")}
+    assert set(lb_answers(10)) == {("green", "v1.1.0")}
+    assert inv.json("deploy.status")["lock"] is None
+
+
+def test_4_nginx_rejects_the_new_upstream_and_the_old_file_is_restored(lab, inv, tmp_path, load_loop):
+    broken = tmp_path / "nginx-broken.conf"
+    broken.write_text(
+        lab.nginx_conf.read_text().replace("http {", "http {\n    upstream ghostworks_api { server 127.0.0.1:9; }", 1)
+    )
+    env = lab_inventory_variant(tmp_path, lambda prod: prod["lb"].update(nginx_conf=str(broken)))
+    live_before = lab.upstream_path.read_text()
+    with load_loop() as load:
+        result = inv("traffic.switch", "blue", "--yes", env=env)
+    assert result.returncode == 1
+    assert "step 'switch traffic' failed: nginx -t rejected the new upstream on lb" in result.stderr
+    assert "the previous file was restored" in result.stderr
+    assert lab.upstream_path.read_text() == live_before
+    assert_green_kept_serving(inv, load)
+    assert last_run(inv)["failed_step"] == "switch traffic"
+
+
+def test_2_migration_fails(lab, inv, load_loop):
+    with load_loop() as load:
+        result = inv("deploy.prod", "--version", "v1.2.0-badmigration", *NO_MONITOR)
+    assert result.returncode == 1
+    assert "step 'migrate database' failed: alembic upgrade head failed: [app1]" in result.stderr
+    assert psql(lab, "SELECT version_num FROM alembic_version") == ALEMBIC_HEADS["v1.1.0"]
+    assert_green_kept_serving(inv, load)
+    run = last_run(inv)
+    assert (run["result"], run["failed_step"]) == ("failed", "migrate database")
+
+
+def test_3_backup_fails(lab, inv, load_loop):
+    holder = subprocess.Popen(
+        [
+            "docker",
+            "exec",
+            "ghostworks-postgres-1",
+            "psql",
+            "-U",
+            "postgres",
+            "-d",
+            "ghostworks",
+            "-c",
+            "BEGIN; LOCK TABLE artifacts IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
+        ],
+        env={**os.environ, **lab.docker_env("db")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(1)
+        before = sorted(lab.backup_dir("db").glob("*.dump"))
+        with load_loop() as load:
+            result = inv("deploy.prod", "--version", "v1.0.0", *NO_MONITOR)
+    finally:
+        psql(
+            lab,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' "
+            "AND pid <> pg_backend_pid()",
+        )
+        holder.wait(timeout=30)
+    assert result.returncode == 1
+    assert "step 'backup database' failed: pg_dump failed: [db]" in result.stderr
+    assert "lock" in result.stderr  # pg_dump's own reason: it could not get its table lock in time
+    assert sorted(lab.backup_dir("db").glob("*.dump")) == before
+    assert not list(lab.backup_dir("db").glob("*.partial"))
+    assert_green_kept_serving(inv, load)
+    assert last_run(inv)["failed_step"] == "backup database"
+
+
+def test_5_app_host_sshd_stopped_mid_deploy(lab, inv, load_loop):
+    try:
+        with load_loop() as load:
+            process = background_deploy(inv, "--version", "v1.0.0", *NO_MONITOR)
+            wait_for_line(process, "==> fetch and build")
+            stop_sshd(lab, "app2")
+            code, _, err = finish(process)
+        assert code == 1
+        assert "app2" in err and "failed" in err
+        assert_green_kept_serving(inv, load)
+        run = last_run(inv)
+        assert run["result"] == "failed" and run["failed_step"] in ("fetch and build", "start blue")
+    finally:
+        restart_lab()
+
+
+def test_6_lb_unreachable_before_the_switch(lab, inv, load_loop):
+    try:
+        with load_loop() as load:
+            process = background_deploy(inv, "--version", "v1.0.0", *NO_MONITOR)
+            wait_for_line(process, "==> health check blue")
+            stop_sshd(lab, "lb")
+            code, out, err = finish(process)
+        assert code == 1
+        assert "lb" in err
+        assert "could not release the deploy lock on lb" in out
+        assert "inv deploy.unlock --env prod --force" in out
+        assert load.failures == [] and set(load.answers) == {("green", "v1.1.0")}
+    finally:
+        restart_lab()
+    holder = inv.json("deploy.status")["lock"]
+    assert holder and holder["task"] == "deploy.prod" and holder["version"] == "v1.0.0"
+    refused = inv("deploy.prod", "--version", "v1.0.0", *NO_MONITOR)
+    assert refused.returncode == 3 and "inv deploy.unlock --env prod --force" in refused.stderr
+    inv.ok("deploy.unlock", "--force")
+    assert set(lb_answers(10)) == {("green", "v1.1.0")}
+
+
+def test_7_sigint_during_the_health_wait(lab, inv, load_loop):
+    with load_loop() as load:
+        process = background_deploy(inv, "--version", "v1.2.0-unhealthy", "--health-timeout", "300", *NO_MONITOR)
+        wait_for_line(process, "==> health check blue")
+        time.sleep(2)
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        code, _, err = finish(process, timeout=60)
+        stopped_in = time.monotonic() - started
+    assert code == 130 and stopped_in < 15
+    assert "interrupted: the deploy lock was released" in err
+    assert_green_kept_serving(inv, load)
+    run = last_run(inv)
+    assert (run["result"], run["failed_step"]) == ("interrupted", "health check blue")
+
+
+def test_8_five_deploys_at_once_exactly_one_runs(lab, inv):
+    processes = [background_deploy(inv, "--version", "v1.0.0", *NO_MONITOR) for _ in range(5)]
+    results = [finish(process) for process in processes]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 3, 3, 3, 3], codes
+    for code, _, err in results:
+        if code == 3:
+            assert "prod is locked by another deploy: deploy.prod v1.0.0 by" in err
+            assert "If that run is gone: inv deploy.unlock --env prod --force" in err
+    assert set(lb_answers(10)) == {("blue", "v1.0.0")}
+    inv.ok("traffic.switch", "green", "--yes")  # back to the module's starting point
+
+
+def test_9_error_rate_triggers_automatic_rollback(lab, inv, load_loop):
+    with load_loop(max_seconds=240) as load:
+        result = inv("deploy.prod", "--version", "v1.2.0-errors", "--monitor-minutes", "2", "--yes")
+    assert result.returncode == 1
+    assert "automatic rollback: API error rate" in result.stderr
+    assert "traffic is back on green (v1.1.0)" in result.stderr
+    assert set(lb_answers(10)) == {("green", "v1.1.0")}
+    run = last_run(inv)
+    assert run["result"] == "rolled_back" and run["trigger"].startswith("API error rate")
+    assert load.answers.get(("blue", "v1.2.0-errors"))  # it did serve before the trigger
+    events = httpx.get("http://127.0.0.15:8080/events", timeout=5).json()
+    assert any(event["body"].get("event") == "rollback.automatic" for event in events)
+
+
+def test_10_p95_over_two_seconds_triggers_automatic_rollback(lab, inv, tmp_path):
+    # Without smoke users the slow version reaches the switch (the smoke latency check would stop it first).
+    env = lab_inventory_variant(tmp_path, lambda prod: prod.pop("smoke"))
+    result = inv("deploy.prod", "--version", "v1.2.0-slow", "--monitor-minutes", "2", "--yes", env=env)
+    assert result.returncode == 1
+    assert "automatic rollback: response time p95" in result.stderr
+    assert set(lb_answers(10)) == {("green", "v1.1.0")}
+    assert last_run(inv)["result"] == "rolled_back"
+
+
+def test_11_database_stopped_after_the_switch(lab, inv):
+    inv.ok("deploy.prod", "--version", "v1.0.0", *NO_MONITOR)  # blue v1.0.0 serving, green v1.1.0 idle
+    process = background_deploy(inv, "--version", "v1.1.0", "--monitor-minutes", "2", "--yes")
+    try:
+        wait_for_line(process, "==> monitor")
+        docker(lab, "db", "stop", "ghostworks-postgres-1")
+        code, _, err = finish(process)
+    finally:
+        docker(lab, "db", "start", "ghostworks-postgres-1")
+    assert code == 1
+    assert "automatic rollback: database connection failures" in err
+    assert inv.json("deploy.status")["active"] == "blue"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and set(lb_answers(3)) != {("blue", "v1.0.0")}:
+        time.sleep(1)
+    inv.ok("deploy.prod", "--version", "v1.1.0", *NO_MONITOR)  # back to green v1.1.0
+
+
+def test_12_emergency_rollback_with_both_app_hosts_unreachable(lab, inv):
+    httpx.delete("http://127.0.0.15:8080/events", timeout=5)
+    try:
+        stop_sshd(lab, "app1")
+        stop_sshd(lab, "app2")
+        started = time.monotonic()
+        result = inv("deploy.emergency-rollback", "--reason", "error spike after v1.1.0")
+        elapsed = time.monotonic() - started
+        assert result.returncode == 0, result.stderr
+        assert set(lb_answers(10)) == {("blue", "v1.0.0")}
+        print(f"emergency rollback: {elapsed:.2f} s for the whole command")
+        assert elapsed < 30
+    finally:
+        restart_lab()
+    frozen = inv("deploy.prod", "--version", "v1.1.0", *NO_MONITOR)
+    assert frozen.returncode == 3 and "frozen (emergency rollback)" in frozen.stderr
+    events = httpx.get("http://127.0.0.15:8080/events", timeout=5).json()
+    kinds = {(event["path"], event["body"].get("event")) for event in events}
+    assert ("/deployments", "rollback.emergency") in kinds and ("/incidents", "incident.open") in kinds
+    assert inv("deploy.unlock").returncode == 3  # a freeze is lifted only with --force
+    inv.ok("deploy.unlock", "--force")
