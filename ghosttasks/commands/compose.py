@@ -27,12 +27,15 @@ def build(project: Project, services: list[str]) -> str:
     return f"{project.prefix()} build {join(services)}".rstrip()
 
 
-def up(project: Project, services: list[str] | None = None, *, no_deps: bool = True) -> str:
-    """`up -d` for the named services only (per-colour services never start the shared ones)."""
+def up(project: Project, services: list[str] | None = None, *, recreate: bool = False) -> str:
+    """`up -d` for the named services only (--no-deps: per-colour services never start the shared ones).
+
+    With recreate, containers are always new ones from the image (nothing left from an earlier run).
+    """
     if not services:
         return f"{project.prefix()} up -d"
-    deps = " --no-deps" if no_deps else ""
-    return f"{project.prefix()} up -d{deps} {join(services)}"
+    fresh = " --force-recreate" if recreate else ""
+    return f"{project.prefix()} up -d --no-deps{fresh} {join(services)}"
 
 
 def down(project: Project) -> str:

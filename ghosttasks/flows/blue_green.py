@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ghosttasks import probes
-from ghosttasks.commands import alembic, compose, git
+from ghosttasks.commands import alembic, git
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows import common, monitor, verify
 from ghosttasks.flows.guard import guarded
@@ -33,12 +33,7 @@ def deploy(run: Run, version: str, *, monitor_minutes: float, health_deadline: f
 
         try:
             with run.step(f"start {target}"):
-                run.executor.run_parallel(
-                    env.app_hosts,
-                    lambda host: compose.up(common.color_project(run, host, target, version), env.app.color_services),
-                    what=f"start {target}",
-                    stream=True,
-                )
+                common.start_color(run, target, version)
 
             with run.step("migrate database"):
                 api = common.ApiTarget(

@@ -323,6 +323,17 @@ def fetch_release(run: Run, version: str) -> None:
     )
 
 
+def start_color(run: Run, color: str, version: str) -> None:
+    """Fresh per-colour containers of `version` on every app host (parallel); shared services untouched."""
+    env = run.env
+    run.executor.run_parallel(
+        env.app_hosts,
+        lambda target: compose.up(color_project(run, target, color, version), env.app.color_services, recreate=True),
+        what=f"start {color}",
+        stream=True,
+    )
+
+
 def build_images(run: Run, version: str, color: str) -> None:
     env = run.env
     run.executor.run_parallel(

@@ -19,27 +19,15 @@ def _api(run: Run) -> common.ApiTarget:
     return common.active_api(run, state)
 
 
-def upgrade(run: Run, revision: str) -> str | None:
-    """Verified backup, then `alembic upgrade REV` in the serving api container."""
-    with guarded(run, Store(run), version=None, reason=f"alembic upgrade {revision}") as entry:
+def migrate(run: Run, direction: str, revision: str) -> str | None:
+    """Always a verified backup first, then `alembic upgrade|downgrade REV` in the serving api container."""
+    build = alembic.upgrade if direction == "upgrade" else alembic.downgrade
+    with guarded(run, Store(run), version=None, reason=f"alembic {direction} {revision}") as entry:
         api = _api(run)
         with run.step("backup database"):
-            entry["backup"] = common.take_backup(run, "before-upgrade").path
-        with run.step(f"alembic upgrade {revision}"):
-            common.alembic_in(run, api, alembic.upgrade(run.env.app.alembic, revision), what="alembic upgrade")
-            entry["alembic_revision"] = now = common.current_revision(run, api)
-        run.out.ok(f"database at {now}")
-        return now
-
-
-def downgrade(run: Run, revision: str) -> str | None:
-    """Always a verified backup first, then `alembic downgrade REV` (a revision id or -N)."""
-    with guarded(run, Store(run), version=None, reason=f"alembic downgrade {revision}") as entry:
-        api = _api(run)
-        with run.step("backup database"):
-            entry["backup"] = common.take_backup(run, "before-downgrade").path
-        with run.step(f"alembic downgrade {revision}"):
-            common.alembic_in(run, api, alembic.downgrade(run.env.app.alembic, revision), what="alembic downgrade")
+            entry["backup"] = common.take_backup(run, f"before-{direction}").path
+        with run.step(f"alembic {direction} {revision}"):
+            common.alembic_in(run, api, build(run.env.app.alembic, revision), what=f"alembic {direction}")
             entry["alembic_revision"] = now = common.current_revision(run, api)
         run.out.ok(f"database at {now or 'base (empty)'}")
         return now
@@ -84,6 +72,8 @@ def revision(run: Run, message: str, *, autogenerate: bool) -> str | None:
     generated = match.group(1)
     destination = f"{run.env.app_dir(api.host)}/alembic/versions/"
     run.executor.run(api.host, compose.copy_out(api.project, "api", generated, destination), what="copy the revision")
+    # The container is not the source tree: leave no migration in it that the next upgrade would apply.
+    run.executor.run(api.host, compose.exec_(api.project, "api", ["rm", "-f", generated]), what="remove it from api")
     name = generated.rsplit("/", 1)[1]
     run.out.ok(f"{api.host.name}: {destination}{name} -- review it before applying (runbook: review migration file)")
     return f"{destination}{name}"

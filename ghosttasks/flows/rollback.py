@@ -11,7 +11,7 @@ schema during the few seconds between the two.
 from __future__ import annotations
 
 from ghosttasks import notify
-from ghosttasks.commands import alembic, compose
+from ghosttasks.commands import alembic
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows import common
 from ghosttasks.flows.guard import guarded
@@ -66,12 +66,7 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None) -> DeployState:
             with run.step(f"redeploy {version} into {target}"):
                 common.fetch_release(run, version)
                 common.build_images(run, version, target)
-                run.executor.run_parallel(
-                    env.app_hosts,
-                    lambda host: compose.up(common.color_project(run, host, target, version), env.app.color_services),
-                    what=f"start {target}",
-                    stream=True,
-                )
+                common.start_color(run, target, version)
         with run.step(f"health check {target}"):
             common.wait_for_color(run, target, version, deadline=120 if not reuse else 30)
         with run.step("switch traffic"):

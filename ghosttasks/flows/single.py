@@ -95,7 +95,9 @@ def deploy_staging(run: Run, ref: str) -> str:
         with run.step("deploy services"):
             run.executor.run_parallel(
                 hosts,
-                lambda target: compose.up(common.single_project(run, target, version), env.app.color_services),
+                lambda target: compose.up(
+                    common.single_project(run, target, version), env.app.color_services, recreate=True
+                ),
                 what="docker compose up",
                 stream=True,
             )

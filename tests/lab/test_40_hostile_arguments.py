@@ -97,8 +97,11 @@ def _with_known_hosts(tmp_path, lab, edit) -> dict:
 
 
 def test_unknown_host_key_is_refused_with_how_to_trust_it(lab, inv, tmp_path):
-    env = _with_known_hosts(tmp_path, lab, lambda text: "".join(
-        line for line in text.splitlines(True) if not line.startswith("[127.0.0.10]")))
+    env = _with_known_hosts(
+        tmp_path,
+        lab,
+        lambda text: "".join(line for line in text.splitlines(True) if not line.startswith("[127.0.0.10]")),
+    )
     result = inv("deploy.status", env=env)
     assert result.returncode == 1
     assert "lb (127.0.0.10:2222) is not in" in result.stderr and "refusing an unknown host key" in result.stderr

@@ -26,6 +26,7 @@ def test_qpath_keeps_home_and_quotes_the_rest():
     [
         (compose.build(PROJECT, ["api", "web"]), f"{PREFIX} build api web"),
         (compose.up(PROJECT, ["api", "web"]), f"{PREFIX} up -d --no-deps api web"),
+        (compose.up(PROJECT, ["api"], recreate=True), f"{PREFIX} up -d --no-deps --force-recreate api"),
         (compose.up(SHARED), f"{SHARED_PREFIX} up -d"),
         (compose.down(PROJECT), f"{PREFIX} down"),
         (compose.stop(PROJECT, ["api"]), f"{PREFIX} stop api"),
@@ -87,7 +88,8 @@ def test_backup_name():
 
 def test_backup_dump_writes_partial_then_renames():
     assert backup.dump(SHARED, service="postgres", user="postgres", database="ghostworks", path="/b/prod-v1.dump") == (
-        f"umask 077 && mkdir -p /b && {{ {SHARED_PREFIX} exec -T postgres pg_dump -U postgres -Fc ghostworks "
+        f"umask 077 && mkdir -p /b && {{ {SHARED_PREFIX} exec -T postgres pg_dump -U postgres -Fc "
+        "--lock-wait-timeout=60s ghostworks "
         "> /b/prod-v1.dump.partial; } && mv -f /b/prod-v1.dump.partial /b/prod-v1.dump "
         "|| { status=$?; rm -f /b/prod-v1.dump.partial; exit $status; }"
     )
