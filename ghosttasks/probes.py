@@ -149,23 +149,35 @@ class TrafficSample:
         return f"{self.total} requests to {self.url}: " + (", ".join(parts) or "no answers")
 
 
-def sample_traffic(url: str, count: int = 10, *, timeout: float = 5.0, client: Any = None) -> TrafficSample:
-    """Ask the LB `count` times, each on a new connection, which colour and version answer."""
+def sample_traffic(
+    url: str, count: int = 10, *, timeout: float = 5.0, client: Any = None, concurrent: bool = False
+) -> TrafficSample:
+    """Ask the LB `count` times, each on a new connection, which colour and version answer.
+
+    concurrent sends them at once (a slow version then costs one request time, not count of them).
+    """
     import httpx
 
     sample = TrafficSample(url)
     owned = client is None
-    client = client or httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=0))
+    limits = httpx.Limits(max_keepalive_connections=0, max_connections=max(count, 1))
+    client = client or httpx.Client(timeout=timeout, limits=limits)
     try:
-        for _ in range(count):
-            health = check_health(url, timeout=timeout, client=client)
-            if health.ok:
-                sample.answers[(health.color, health.version)] += 1
-            else:
-                sample.failures.append(health.error or "unhealthy")
+        if concurrent and count > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=count) as pool:
+                answers = list(pool.map(lambda _: check_health(url, timeout=timeout, client=client), range(count)))
+        else:
+            answers = [check_health(url, timeout=timeout, client=client) for _ in range(count)]
     finally:
         if owned:
             client.close()
+    for health in answers:
+        if health.ok:
+            sample.answers[(health.color, health.version)] += 1
+        else:
+            sample.failures.append(health.error or "unhealthy")
     return sample
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ghosttasks import probes
-from ghosttasks.commands import alembic, git
+from ghosttasks.commands import git
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows import common, monitor, verify
 from ghosttasks.flows.guard import guarded
@@ -36,11 +36,14 @@ def deploy(run: Run, version: str, *, monitor_minutes: float, health_deadline: f
                 common.start_color(run, target, version)
 
             with run.step("migrate database"):
-                api = common.ApiTarget(
-                    env.app_hosts[0], common.color_project(run, env.app_hosts[0], target, version), target
+                first = env.app_hosts[0]
+                api = common.ApiTarget(first, common.color_project(run, first, target, version), target)
+                serving = (
+                    common.ApiTarget(first, common.color_project(run, first, previous, previous_version), previous)
+                    if previous and previous_version
+                    else None
                 )
-                common.alembic_in(run, api, alembic.upgrade(env.app.alembic), what="alembic upgrade head")
-                head = common.current_revision(run, api)
+                head = common.migrate_to_head(run, api, version, serving=serving)
                 entry["alembic_head"] = head
 
             with run.step(f"health check {target}"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ghosttasks import probes, render
@@ -14,6 +15,8 @@ from ghosttasks.state import DeployState
 
 GIB = 1024 * 1024
 REVISION_LINE = "0003c3d4e5f6 (head)"
+HISTORY_LINES = "0002b2c3d4e5 -> 0003c3d4e5f6 (head), artifact tags\n<base> -> 0001a1b2c3d4, tenants and users"
+REVISION_ID_RE = re.compile(r"\b[0-9a-f]{12}\b")
 
 
 # -- compose projects --------------------------------------------------------------------
@@ -221,6 +224,31 @@ def current_revision(run: Run, target: ApiTarget) -> str | None:
     return parse_revision(result.stdout)
 
 
+def shipped_revisions(run: Run, target: ApiTarget) -> set[str]:
+    """Every revision id the target's code ships (from its migration scripts, not the database)."""
+    argv = alembic.history(run.env.app.alembic, indicate_current=False)
+    text = alembic_in(run, target, argv, what="alembic history", stream=False, assume=HISTORY_LINES).stdout
+    return set(REVISION_ID_RE.findall(text))
+
+
+def migrate_to_head(run: Run, new: ApiTarget, version: str, *, serving: ApiTarget | None) -> str | None:
+    """`alembic upgrade head` from the new version's container, unless the database is already newer.
+
+    The database's revision is read through the serving colour (its code knows it). When the new
+    version does not ship that revision, the database is ahead of it (an older version being
+    deployed): migrations are backward compatible, so it runs as it is, and we say so.
+    """
+    current = current_revision(run, serving or new)
+    if current is not None and current not in shipped_revisions(run, new):
+        run.out.warn(
+            f"the database is at {current}, newer than anything {version} ships: not migrating "
+            f"(to take the schema back too, use inv deploy.rollback --to {version})"
+        )
+        return current
+    alembic_in(run, new, alembic.upgrade(run.env.app.alembic), what="alembic upgrade head")
+    return current_revision(run, new)
+
+
 def parse_revision(text: str) -> str | None:
     """The revision id from `alembic current` output (None for an empty database)."""
     for line in text.splitlines():
@@ -294,13 +322,14 @@ def verify_lb(run: Run, color: str, version: str | None, *, samples: int = 10, d
     )
 
     def sample_until_consistent() -> probes.TrafficSample:
+        # nginx -s reload is asynchronous: old workers may take a last new connection; sample again then.
         retrying = Retrying(
             stop=stop_after_delay(deadline),
-            wait=wait_fixed(0.5),
+            wait=wait_fixed(0.2),
             retry=retry_if_result(lambda sample: not sample.only(color, version)),
             retry_error_callback=lambda state: state.outcome.result(),
         )
-        return retrying(lambda: probes.sample_traffic(url, samples))
+        return retrying(lambda: probes.sample_traffic(url, samples, concurrent=True))
 
     assumed = probes.TrafficSample(url)
     assumed.answers[(color, version)] = samples

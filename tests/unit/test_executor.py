@@ -11,12 +11,13 @@ from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
+APP1_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAp6/DdvaSYPle28hf30OUZlHn0cbd7Yxv2c0Nl0p2oM"
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     known_hosts = tmp_path / "known_hosts"
-    known_hosts.write_text("")
+    known_hosts.write_text(f"app1.internal.ghostworks.dev {APP1_KEY}\n")
     inventory = load_inventory(ROOT / "hosts.yml")
     prod = inventory.env("prod")
     ssh = prod.ssh.model_copy(update={"known_hosts": str(known_hosts), "jump_host": None})
@@ -63,7 +64,8 @@ def test_host_keys_are_rejected_unless_known(env, remote):
     executor = SSHExecutor(env, Output())
     executor.run(host(env, "app1"), "true")
     client = executor._connections["app1"].client
-    client.load_host_keys.assert_called_once_with(env.ssh.known_hosts)
+    name, key_type, key = client.get_host_keys.return_value.add.call_args.args
+    assert (name, key_type, key.get_base64()) == ("app1.internal.ghostworks.dev", "ssh-ed25519", APP1_KEY.split()[1])
     policy = client.set_missing_host_key_policy.call_args.args[0]
     assert type(policy).__name__ == "RejectPolicy"
     executor.close()

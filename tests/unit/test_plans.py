@@ -46,7 +46,11 @@ def test_prod_plan_is_in_the_runbook_safe_order(inv):
 
     assert first("mkdir /var/lib/ghosttasks/lock") < first("uname -n")
     assert first("pg_dump") < first("pg_restore --list") < first("up -d --no-deps --force-recreate api web")
-    assert first("up -d --no-deps --force-recreate api web") < first("alembic upgrade head") < first("probe GET http://app1")
+    assert (
+        first("up -d --no-deps --force-recreate api web")
+        < first("alembic upgrade head")
+        < first("probe GET http://app1")
+    )
     assert first("probe GET http://app1") < first("upload /etc/nginx/conf.d/ghostworks-upstream.conf.ghosttasks-new")
     assert first("nginx -t -q") < first("nginx -s reload") < first("probe GET https://api.ghostworks.dev")
     assert first("probe every 15 s") < first("history.jsonl") < first("rm -rf /var/lib/ghosttasks/lock")
