@@ -21,9 +21,8 @@ def current(program: str) -> list[str]:
     return _alembic(program, "current")
 
 
-def history(program: str, *, indicate_current: bool = True) -> list[str]:
-    """The revision history; without indicate_current it reads only the scripts, not the database."""
-    return _alembic(program, "history", *(["--indicate-current"] if indicate_current else []))
+def history(program: str) -> list[str]:
+    return _alembic(program, "history", "--indicate-current")
 
 
 def heads(program: str) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ghosttasks import probes, render
@@ -15,8 +14,7 @@ from ghosttasks.state import DeployState
 
 GIB = 1024 * 1024
 REVISION_LINE = "0003c3d4e5f6 (head)"
-HISTORY_LINES = "0002b2c3d4e5 -> 0003c3d4e5f6 (head), artifact tags\n<base> -> 0001a1b2c3d4, tenants and users"
-REVISION_ID_RE = re.compile(r"\b[0-9a-f]{12}\b")
+UNKNOWN_REVISION = "Can't locate revision"
 
 
 # -- compose projects --------------------------------------------------------------------
@@ -211,9 +209,11 @@ def _parse_verification(text: str) -> tuple[int, str]:
 
 
 # -- alembic -----------------------------------------------------------------------------
-def alembic_in(run: Run, target: ApiTarget, argv: list[str], *, what: str, stream: bool = True, assume: str = ""):
+def alembic_in(
+    run: Run, target: ApiTarget, argv: list[str], *, what: str, stream: bool = True, assume: str = "", check=True
+):
     return run.executor.run(
-        target.host, compose.exec_(target.project, "api", argv), what=what, stream=stream, assume=assume
+        target.host, compose.exec_(target.project, "api", argv), what=what, stream=stream, assume=assume, check=check
     )
 
 
@@ -224,27 +224,24 @@ def current_revision(run: Run, target: ApiTarget) -> str | None:
     return parse_revision(result.stdout)
 
 
-def shipped_revisions(run: Run, target: ApiTarget) -> set[str]:
-    """Every revision id the target's code ships (from its migration scripts, not the database)."""
-    argv = alembic.history(run.env.app.alembic, indicate_current=False)
-    text = alembic_in(run, target, argv, what="alembic history", stream=False, assume=HISTORY_LINES).stdout
-    return set(REVISION_ID_RE.findall(text))
-
-
 def migrate_to_head(run: Run, new: ApiTarget, version: str, *, serving: ApiTarget | None) -> str | None:
     """`alembic upgrade head` from the new version's container, unless the database is already newer.
 
-    The database's revision is read through the serving colour (its code knows it). When the new
-    version does not ship that revision, the database is ahead of it (an older version being
-    deployed): migrations are backward compatible, so it runs as it is, and we say so.
+    When the new version's code cannot locate the database's revision, the database is ahead of it
+    (an older version being deployed): migrations are backward compatible, so that version runs on
+    the newer schema as it is, and we say so. The revision is then read through the serving colour.
     """
-    current = current_revision(run, serving or new)
-    if current is not None and current not in shipped_revisions(run, new):
+    argv = alembic.current(run.env.app.alembic)
+    found = alembic_in(run, new, argv, what="alembic current", stream=False, check=False, assume=REVISION_LINE)
+    if not found.ok and UNKNOWN_REVISION in found.stdout + found.stderr:
+        current = current_revision(run, serving) if serving else None
         run.out.warn(
-            f"the database is at {current}, newer than anything {version} ships: not migrating "
+            f"the database is at {current or 'a revision'} newer than anything {version} ships: not migrating "
             f"(to take the schema back too, use inv deploy.rollback --to {version})"
         )
         return current
+    if not found.ok:
+        raise OperationFailed(f"alembic current failed: {found.describe()}")
     alembic_in(run, new, alembic.upgrade(run.env.app.alembic), what="alembic upgrade head")
     return current_revision(run, new)
 
