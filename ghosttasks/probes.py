@@ -203,7 +203,7 @@ def prometheus_query(base_url: str, query: str, *, timeout: float = 5.0, client:
 def error_rate_query(color: str, window: str) -> str:
     selector = f'color="{color}"'
     return (
-        f'sum(rate(ghostworks_http_requests_total{{{selector},status=~"5.."}}[{window}])) '
+        f'(sum(rate(ghostworks_http_requests_total{{{selector},status=~"5.."}}[{window}])) or vector(0)) '
         f"/ sum(rate(ghostworks_http_requests_total{{{selector}}}[{window}]))"
     )
 

@@ -106,7 +106,7 @@ def test_prometheus_query_values():
 @pytest.mark.parametrize("color", ["blue", "green"])
 def test_trigger_queries(color):
     assert probes.error_rate_query(color, "1m") == (
-        f'sum(rate(ghostworks_http_requests_total{{color="{color}",status=~"5.."}}[1m])) '
+        f'(sum(rate(ghostworks_http_requests_total{{color="{color}",status=~"5.."}}[1m])) or vector(0)) '
         f'/ sum(rate(ghostworks_http_requests_total{{color="{color}"}}[1m]))'
     )
     assert probes.p95_query(color, "30s") == (
