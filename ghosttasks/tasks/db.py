@@ -13,33 +13,26 @@ REV_HELP = "alembic revision: hex id, head, base, or relative like -1"
 @ghost_task(help={"revision": f"{REV_HELP} (default: head)", "env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP})
 def upgrade(c, revision="head", env=None, dry_run=False, yes=False):
     """Verified backup, then alembic upgrade in the serving api container."""
-    from ghosttasks.flows import database
-
-    revision = validate.revision(revision, "--revision")
-    execute(
-        c,
-        "db.upgrade",
-        env,
-        lambda run: database.migrate(run, "upgrade", revision),
-        dry_run=dry_run,
-        confirm_summary=f"alembic upgrade {revision}",
-        yes=yes,
-    )
+    _migrate(c, "upgrade", revision, env, dry_run, yes)
 
 
 @ghost_task(help={"revision": f"{REV_HELP} (required)", "env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP})
 def downgrade(c, revision, env=None, dry_run=False, yes=False):
     """Verified backup, then alembic downgrade to REV (`-r -1` for one step)."""
+    _migrate(c, "downgrade", revision, env, dry_run, yes)
+
+
+def _migrate(c, direction: str, revision: str, env, dry_run: bool, yes: bool) -> None:
     from ghosttasks.flows import database
 
     revision = validate.revision(revision, "--revision")
     execute(
         c,
-        "db.downgrade",
+        f"db.{direction}",
         env,
-        lambda run: database.migrate(run, "downgrade", revision),
+        lambda run: database.migrate(run, direction, revision),
         dry_run=dry_run,
-        confirm_summary=f"alembic downgrade {revision}",
+        confirm_summary=f"alembic {direction} {revision}",
         yes=yes,
     )
 
