@@ -10,7 +10,7 @@ from ghosttasks.errors import OperationFailed
 from ghosttasks.inventory import Host
 from ghosttasks.masking import mask
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState
+from ghosttasks.state import DeployState, Store
 
 GIB = 1024 * 1024
 REVISION_LINE = "0003c3d4e5f6 (head)"
@@ -44,6 +44,16 @@ class ApiTarget:
     host: Host
     project: compose.Project
     color: str | None
+
+
+def serving_state(run: Run) -> DeployState | None:
+    """The recorded deploy state; None for single-strategy environments, which have no colours."""
+    return Store(run).load() if run.env.app.strategy == "blue-green" else None
+
+
+def serving_api(run: Run) -> ApiTarget:
+    """The api container that serves now (read from the recorded state where there are colours)."""
+    return active_api(run, serving_state(run))
 
 
 def active_api(run: Run, state: DeployState | None) -> ApiTarget:

@@ -14,16 +14,11 @@ from ghosttasks.state import Store
 GENERATED_RE = re.compile(r"Generating (\S+\.py)")
 
 
-def _api(run: Run) -> common.ApiTarget:
-    state = Store(run).load() if run.env.app.strategy == "blue-green" else None
-    return common.active_api(run, state)
-
-
 def migrate(run: Run, direction: str, revision: str) -> str | None:
     """Always a verified backup first, then `alembic upgrade|downgrade REV` in the serving api container."""
     build = alembic.upgrade if direction == "upgrade" else alembic.downgrade
     with guarded(run, Store(run), version=None, reason=f"alembic {direction} {revision}") as entry:
-        api = _api(run)
+        api = common.serving_api(run)
         with run.step("backup database"):
             entry["backup"] = common.take_backup(run, f"before-{direction}").path
         with run.step(f"alembic {direction} {revision}"):
@@ -39,13 +34,15 @@ def stamp(run: Run, revision: str) -> None:
         guarded(run, Store(run), version=None, reason=f"alembic stamp {revision}"),
         run.step(f"alembic stamp {revision}"),
     ):
-        common.alembic_in(run, _api(run), alembic.stamp(run.env.app.alembic, revision), what="alembic stamp")
+        common.alembic_in(
+            run, common.serving_api(run), alembic.stamp(run.env.app.alembic, revision), what="alembic stamp"
+        )
 
 
 def show(run: Run, what: str) -> str:
     """Read-only: `alembic current` or `alembic history` from the serving api container."""
     argv = alembic.current(run.env.app.alembic) if what == "current" else alembic.history(run.env.app.alembic)
-    api = _api(run)
+    api = common.serving_api(run)
     result = common.alembic_in(run, api, argv, what=f"alembic {what}", stream=False)
     text = (result.stdout + result.stderr).strip()
     for line in text.splitlines():
@@ -56,7 +53,7 @@ def show(run: Run, what: str) -> str:
 
 def revision(run: Run, message: str, *, autogenerate: bool) -> str | None:
     """`alembic revision [--autogenerate] -m MSG` in the api container; the file is copied to the app dir."""
-    api = _api(run)
+    api = common.serving_api(run)
     argv = alembic.revision(run.env.app.alembic, message, autogenerate=autogenerate)
     result = common.alembic_in(
         run,

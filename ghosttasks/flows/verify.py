@@ -45,7 +45,7 @@ def health(run: Run, color: str | None) -> None:
 
 def python_check(run: Run, code: str, label: str) -> None:
     """Run a connectivity check in the serving api container (the runbook's `python -c` checks)."""
-    target = common.active_api(run, Store(run).load() if run.env.app.strategy == "blue-green" else None)
+    target = common.serving_api(run)
     result = run.executor.run(
         target.host, compose.exec_(target.project, "api", ["python3", "-c", code]), check=False, assume=f"{label} OK"
     )
@@ -170,7 +170,7 @@ def config(run: Run) -> None:
     """Required env vars on every app host (names only) and a valid compose configuration."""
     env = run.env
     common.require_env(run, env.app_hosts)
-    target = common.active_api(run, Store(run).load() if env.app.strategy == "blue-green" else None)
+    target = common.serving_api(run)
     run.executor.run(target.host, compose.config_check(target.project), what="docker compose config")
     run.out.ok(f"{target.host.name}: docker compose config is valid")
 
@@ -189,7 +189,7 @@ def monitoring(run: Run) -> None:
     )
     if run.dry_run:
         return
-    state = Store(run).load() if env.app.strategy == "blue-green" else None
+    state = common.serving_state(run)
     active = state.active if state else None
     relevant = [t for t in targets["activeTargets"] if active is None or t["labels"].get("color") == active]
     down = [t["labels"].get("instance", "?") for t in relevant if t["health"] != "up"]

@@ -111,11 +111,11 @@ def monitor(c, minutes=None, rollback=False, env=None):
 @ghost_task(name="all", help={"env": ENV_HELP})
 def all_checks(c, env=None):
     """health, db, redis, smoke, traffic, config and monitoring, in that order; stops at the first failure."""
+    from ghosttasks.flows import common
     from ghosttasks.flows import verify as flow
-    from ghosttasks.state import Store
 
     def body(run):
-        state = Store(run).load() if run.env.app.strategy == "blue-green" else None
+        state = common.serving_state(run)
         color = state.active if state else None
         with run.step("health"):
             flow.health(run, None)
