@@ -895,7 +895,10 @@ def wait_ready(lay: Layout, started: list[Daemon], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while pending:
         for daemon in list(pending):
-            alive = running_pid(lay, daemon.name) is not None
+            # Not running_pid(): between fork and exec a child still shows the parent's command line,
+            # which lacks the lab root; a process we have just started only needs to be alive.
+            pid = int(lay.pid_file(daemon.name).read_text().strip())
+            alive = is_alive(pid)
             if alive and daemon.ready():
                 pending.remove(daemon)
             elif not alive:

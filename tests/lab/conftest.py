@@ -29,8 +29,8 @@ def pytest_collection_modifyitems(items):
 def lab():
     from lab import labctl
 
-    labctl.up(quiet=True)
     try:
+        labctl.up(quiet=True)
         yield labctl.layout()
     finally:
         if not os.environ.get("GHOSTLAB_KEEP"):
