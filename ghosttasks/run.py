@@ -31,7 +31,7 @@ class StepRecord:
 
 @dataclass
 class Run:
-    """Everything a flow needs; built by the task layer (ghosttasks.tasks.common.start_run)."""
+    """Everything a flow needs; built by the task layer (ghosttasks.tasks.runtime.start)."""
 
     env: Environment
     executor: Executor

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
 
+from ghosttasks.colors import COLORS, Color
 from ghosttasks.errors import BadInput
-
-Color = Literal["blue", "green"]
-COLORS: tuple[Color, ...] = ("blue", "green")
 
 VERSION_RE = re.compile(r"v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?")
 REVISION_RE = re.compile(r"[0-9a-f]{4,40}|head|heads|base|[+-][1-9]\d{0,3}|[0-9a-f]{4,40}[+-][1-9]\d{0,3}")
@@ -29,9 +26,10 @@ def version(value: object) -> str:
 
 def color(value: object, argument: str = "color") -> Color:
     text = _text(argument, value)
-    if text not in COLORS:
-        raise BadInput(f"{argument} {text!r} is not blue or green")
-    return text  # type: ignore[return-value]
+    for known in COLORS:
+        if text == known:
+            return known
+    raise BadInput(f"{argument} {text!r} is not blue or green")
 
 
 def revision(value: object, argument: str = "--revision") -> str:
@@ -76,9 +74,11 @@ def free_text(value: object, argument: str) -> str:
 
 
 def positive_number(value: object, argument: str, *, allow_zero: bool = False) -> float:
+    if not isinstance(value, int | float | str):
+        raise BadInput(f"{argument} {value!r} is not a number")
     try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        number = float(value)
+    except ValueError:
         raise BadInput(f"{argument} {value!r} is not a number") from None
     if number < 0 or (number == 0 and not allow_zero) or number != number or number == float("inf"):
         raise BadInput(f"{argument} {value!r} must be a positive number")

@@ -38,14 +38,6 @@ def up(project: Project, services: list[str] | None = None, *, recreate: bool = 
     return f"{project.prefix()} up -d --no-deps{fresh} {join(services)}"
 
 
-def down(project: Project) -> str:
-    return f"{project.prefix()} down"
-
-
-def stop(project: Project, services: list[str]) -> str:
-    return f"{project.prefix()} stop {join(services)}"
-
-
 def ps(project: Project) -> str:
     return f"{project.prefix()} ps --all"
 

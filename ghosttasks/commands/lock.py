@@ -1,4 +1,4 @@
-"""The deploy lock, state and history files in the LB host's state dir.
+"""The deploy lock in the LB host's state dir: acquire, freeze, read and release.
 
 The lock is a directory made with mkdir (atomic on every POSIX filesystem);
 its holder is described in lock/info.json.
@@ -44,17 +44,3 @@ def release(state_dir: str, run_id: str) -> str:
 
 def force_release(state_dir: str) -> str:
     return f"rm -rf {qpath(state_dir + '/lock')}"
-
-
-def read_file(path: str) -> str:
-    """Print a file, or nothing when it does not exist."""
-    return f"cat {qpath(path)} 2>/dev/null || true"
-
-
-def append_line(path: str, line: str) -> str:
-    directory = path.rsplit("/", 1)[0]
-    return f"mkdir -p {qpath(directory)} && printf '%s\\n' {shlex.quote(line)} >> {qpath(path)}"
-
-
-def tail_lines(path: str, count: int) -> str:
-    return f"tail -n {int(count)} {qpath(path)} 2>/dev/null || true"

@@ -6,8 +6,11 @@ import re
 
 from ghosttasks.commands import alembic, backup, compose
 from ghosttasks.errors import OperationFailed
-from ghosttasks.flows import common
+from ghosttasks.flows.backup import BackupInfo
+from ghosttasks.flows.backup import take_backup as take_verified_backup
 from ghosttasks.flows.guard import guarded
+from ghosttasks.flows.migrate import alembic_in, current_revision
+from ghosttasks.flows.projects import serving_api, shared_project
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 
@@ -18,12 +21,12 @@ def migrate(run: Run, direction: str, revision: str) -> str | None:
     """Always a verified backup first, then `alembic upgrade|downgrade REV` in the serving api container."""
     build = alembic.upgrade if direction == "upgrade" else alembic.downgrade
     with guarded(run, Store(run), version=None, reason=f"alembic {direction} {revision}") as entry:
-        api = common.serving_api(run)
+        api = serving_api(run)
         with run.step("backup database"):
-            entry["backup"] = common.take_backup(run, f"before-{direction}").path
+            entry["backup"] = take_verified_backup(run, f"before-{direction}").path
         with run.step(f"alembic {direction} {revision}"):
-            common.alembic_in(run, api, build(run.env.app.alembic, revision), what=f"alembic {direction}")
-            entry["alembic_revision"] = now = common.current_revision(run, api)
+            alembic_in(run, api, build(run.env.app.alembic, revision), what=f"alembic {direction}")
+            entry["alembic_revision"] = now = current_revision(run, api)
         run.out.ok(f"database at {now or 'base (empty)'}")
         return now
 
@@ -34,16 +37,14 @@ def stamp(run: Run, revision: str) -> None:
         guarded(run, Store(run), version=None, reason=f"alembic stamp {revision}"),
         run.step(f"alembic stamp {revision}"),
     ):
-        common.alembic_in(
-            run, common.serving_api(run), alembic.stamp(run.env.app.alembic, revision), what="alembic stamp"
-        )
+        alembic_in(run, serving_api(run), alembic.stamp(run.env.app.alembic, revision), what="alembic stamp")
 
 
 def show(run: Run, what: str) -> str:
     """Read-only: `alembic current` or `alembic history` from the serving api container."""
     argv = alembic.current(run.env.app.alembic) if what == "current" else alembic.history(run.env.app.alembic)
-    api = common.serving_api(run)
-    result = common.alembic_in(run, api, argv, what=f"alembic {what}", stream=False)
+    api = serving_api(run)
+    result = alembic_in(run, api, argv, what=f"alembic {what}", stream=False)
     text = (result.stdout + result.stderr).strip()
     for line in text.splitlines():
         if not line.startswith("INFO "):
@@ -53,9 +54,9 @@ def show(run: Run, what: str) -> str:
 
 def revision(run: Run, message: str, *, autogenerate: bool) -> str | None:
     """`alembic revision [--autogenerate] -m MSG` in the api container; the file is copied to the app dir."""
-    api = common.serving_api(run)
+    api = serving_api(run)
     argv = alembic.revision(run.env.app.alembic, message, autogenerate=autogenerate)
-    result = common.alembic_in(
+    result = alembic_in(
         run,
         api,
         argv,
@@ -76,8 +77,8 @@ def revision(run: Run, message: str, *, autogenerate: bool) -> str | None:
     return f"{destination}{name}"
 
 
-def take_backup(run: Run) -> common.BackupInfo:
-    return common.take_backup(run, "manual")
+def take_backup(run: Run) -> BackupInfo:
+    return take_verified_backup(run, "manual")
 
 
 def list_backups(run: Run) -> list[list[str]]:
@@ -106,9 +107,9 @@ def restore(run: Run, name: str) -> None:
                 )
             run.out.ok(f"{name}: checksum matches")
         with run.step("backup current database"):
-            entry["backup"] = common.take_backup(run, "before-restore").path
+            entry["backup"] = take_verified_backup(run, "before-restore").path
         with run.step(f"restore {name}"):
-            project = common.shared_project(run)
+            project = shared_project(run)
             run.executor.run(
                 env.db_host,
                 backup.restore(project, service=db.service, user=db.user, database=db.name, path=path),

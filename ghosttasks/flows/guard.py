@@ -11,6 +11,7 @@ from typing import Any
 
 from ghosttasks import notify
 from ghosttasks.errors import GhostError
+from ghosttasks.lock import DeployLock
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 
@@ -25,9 +26,10 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
         "version": version,
         "start": run.now(),
     }
+    deploy_lock = DeployLock(run)
     if lock:
         run.executor.step("take the deploy lock")
-        store.acquire(version=version, reason=reason)
+        deploy_lock.acquire(version=version, reason=reason)
     started = time.monotonic()
     try:
         yield entry
@@ -53,19 +55,19 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
             failed_step=run.failed_step,
             steps=[asdict(step) for step in run.steps] if not run.dry_run else [],
         )
-        _finish(run, store, entry, release=lock)
+        _finish(run, store, deploy_lock if lock else None, entry)
 
 
-def _finish(run: Run, store: Store, entry: dict[str, Any], *, release: bool) -> None:
+def _finish(run: Run, store: Store, deploy_lock: DeployLock | None, entry: dict[str, Any]) -> None:
     """Best effort and never masking the original error: history, lock release, notification."""
     run.executor.step("record history, release the lock, notify")
     try:
         store.record(entry)
     except (GhostError, OSError) as exc:
         run.out.warn(f"could not write the history entry on {store.host.name}: {exc}")
-    if release:
+    if deploy_lock is not None:
         try:
-            store.release()
+            deploy_lock.release()
         except (GhostError, OSError) as exc:
             run.out.warn(
                 f"could not release the deploy lock on {store.host.name} ({exc}); once it is reachable: "

@@ -1,57 +1,36 @@
-"""Post-switch monitoring with the runbook's automatic rollback triggers.
+"""Post-switch monitoring with the runbook's automatic rollback triggers (ghosttasks.triggers).
 
 Every interval: error rate and p95 of the active colour from Prometheus (or, when Prometheus is
 unreachable, from a sample of requests through the LB), and one health check through the LB.
-Triggers (hosts.yml thresholds, the runbook's defaults): error rate > 10%, p95 > 2 s,
-more than 3 consecutive failed health checks, database connection failures.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from ghosttasks import notify, probes
-from ghosttasks.flows import common
+from ghosttasks.colors import Color
+from ghosttasks.errors import OperationFailed
+from ghosttasks.flows.guard import guarded
+from ghosttasks.flows.traffic import switch_traffic
+from ghosttasks.percentiles import p95
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
+from ghosttasks.triggers import Reading, Trigger, evaluate
 
-
-@dataclass(frozen=True)
-class Trigger:
-    name: str
-    measured: str
-    threshold: str
-
-    def describe(self) -> str:
-        return f"{self.name} {self.measured} (threshold {self.threshold})"
-
-
-@dataclass
-class Reading:
-    error_rate: float | None = None
-    p95: float | None = None
-    healthy: bool = True
-    database_ok: bool = True
-    source: str = "prometheus"
-    detail: str = ""
-
-    def line(self) -> str:
-        rate = "n/a" if self.error_rate is None else f"{self.error_rate:.1%}"
-        p95 = "n/a" if self.p95 is None else f"{self.p95:.2f} s"
-        health = "ok" if self.healthy else f"FAILED ({self.detail})"
-        return f"error rate {rate}, p95 {p95} ({self.source}), health {health}"
+LB_SAMPLE_REQUESTS = 10
 
 
 class Watcher:
-    """Evaluates readings against the thresholds; keeps the consecutive health failure count."""
+    """Reads the active colour's measurements each interval and keeps the consecutive health failure count."""
 
-    def __init__(self, run: Run, color: str) -> None:
+    def __init__(self, run: Run, color: Color) -> None:
         self.run, self.color = run, color
         self.consecutive_failures = 0
         self.prometheus_down_said = False
 
     def read(self) -> Reading:
+        """This interval's reading: Prometheus (else an LB sample) plus one health check through the LB."""
         env = self.run.env
         reading = Reading()
         prometheus = env.monitoring.prometheus_url
@@ -67,8 +46,7 @@ class Watcher:
                 self.prometheus_down_said = True
             reading.source = "LB sample"
             reading.error_rate, reading.p95 = self._sample_lb()
-        assert env.lb is not None
-        health = probes.check_health(env.lb.public_url.rstrip("/") + env.app.health_paths["api"])
+        health = probes.check_health(env.lb_health_url)
         reading.healthy = health.ok
         reading.detail = health.error or ""
         checks = health.body.get("checks", {}) if isinstance(health.body.get("checks"), dict) else {}
@@ -78,34 +56,22 @@ class Watcher:
     def _sample_lb(self) -> tuple[float | None, float | None]:
         import httpx
 
-        assert self.run.env.lb is not None
-        url = self.run.env.lb.public_url.rstrip("/") + self.run.env.app.health_paths["api"]
         durations, errors = [], 0
         with httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0)) as client:
-            for _ in range(10):
+            for _ in range(LB_SAMPLE_REQUESTS):
                 started = time.monotonic()
                 try:
-                    errors += client.get(url).status_code >= 500
+                    errors += client.get(self.run.env.lb_health_url).status_code >= 500
                 except httpx.HTTPError:
                     errors += 1
                 durations.append(time.monotonic() - started)
-        durations.sort()
-        return errors / len(durations), durations[int(0.95 * (len(durations) - 1))]
+        return errors / len(durations), p95(durations)
 
-    def evaluate(self, reading: Reading) -> Trigger | None:
-        limits = self.run.env.thresholds
-        self.consecutive_failures = 0 if reading.healthy else self.consecutive_failures + 1
-        if reading.error_rate is not None and reading.error_rate > limits.error_rate:
-            return Trigger("API error rate", f"{reading.error_rate:.1%}", f"{limits.error_rate:.0%}")
-        if reading.p95 is not None and reading.p95 > limits.p95_seconds:
-            return Trigger("response time p95", f"{reading.p95:.2f} s", f"{limits.p95_seconds:g} s")
-        if not reading.database_ok:
-            return Trigger("database connection failures", reading.detail or "database check failed", "none")
-        if self.consecutive_failures > limits.health_failures:
-            return Trigger(
-                "consecutive health check failures", str(self.consecutive_failures), f"> {limits.health_failures}"
-            )
-        return None
+    def judge(self, reading: Reading) -> Trigger | None:
+        """Apply the thresholds to this reading, counting consecutive health failures across calls."""
+        verdict = evaluate(reading, self.run.env.thresholds, self.consecutive_failures)
+        self.consecutive_failures = verdict.consecutive_failures
+        return verdict.trigger
 
 
 def watch(run: Run, store: Store, state: DeployState, *, minutes: float, rollback: bool) -> Trigger | None:
@@ -132,7 +98,7 @@ def watch(run: Run, store: Store, state: DeployState, *, minutes: float, rollbac
         reading = watcher.read()
         elapsed = time.monotonic() - started
         run.out.info(f"[{elapsed:5.0f} s / {minutes * 60:.0f} s] {color}: {reading.line()}")
-        trigger = watcher.evaluate(reading)
+        trigger = watcher.judge(reading)
         if trigger:
             break
         time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
@@ -146,16 +112,18 @@ def watch(run: Run, store: Store, state: DeployState, *, minutes: float, rollbac
 
 
 def roll_back_to_previous(run: Run, store: Store, state: DeployState, trigger: Trigger) -> None:
+    """Switch back to the previous colour, mark the watched one failed, record it and say so."""
     previous = state.previous
     previous_version = state.colors[previous].runs if previous else None
     if not previous or not previous_version:
         run.out.fail("no previous colour to roll back to: traffic stays where it is")
         return
-    common.switch_traffic(run, previous, previous_version)
+    switch_traffic(run, previous, previous_version)
     failed = state.active
-    if failed:
-        state.colors[failed].failed_version = state.colors[failed].version
-    state.previous, state.active = failed, previous
+    failed_version = state.colors[failed].version if failed else None
+    if failed and failed_version:
+        state.mark_failed(failed, failed_version)
+    state.after_switch(previous)
     store.save(state)
     notify.send(
         run,
@@ -163,3 +131,14 @@ def roll_back_to_previous(run: Run, store: Store, state: DeployState, trigger: T
         {"trigger": trigger.describe(), "from": failed, "to": previous, "version": previous_version},
     )
     run.out.ok(f"rolled back automatically to {previous} ({previous_version})")
+
+
+def watch_serving(run: Run, *, minutes: float | None, rollback: bool) -> None:
+    """verify.monitor: watch the serving colour; report a trigger (or, with rollback, act on it)."""
+    store = Store(run)
+    duration = run.env.thresholds.monitor_minutes if minutes is None else minutes
+    with guarded(run, store, version=None, reason="monitor", lock=rollback) as entry:
+        trigger = watch(run, store, store.load(), minutes=duration, rollback=rollback)
+        if trigger:
+            entry["result"] = "rolled_back" if rollback else "triggered"
+            raise OperationFailed(f"rollback trigger: {trigger.describe()}")

@@ -1,40 +1,43 @@
-"""Runbook production step 1: create the annotated release tag locally and push it to origin."""
+"""Getting a version onto the app hosts: fetch its tag into a release dir, build its images, start a colour."""
 
 from __future__ import annotations
 
-import subprocess
-
-from ghosttasks.commands import git
-from ghosttasks.errors import BadInput, OperationFailed
-from ghosttasks.output import Output
-
-GIT_TIMEOUT = 120
+from ghosttasks.colors import Color
+from ghosttasks.commands import compose, git
+from ghosttasks.flows.projects import color_project
+from ghosttasks.run import Run
 
 
-def _git(argv: list[str], repo: str) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(argv, cwd=repo, capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False)
-    except FileNotFoundError as exc:
-        raise OperationFailed(f"cannot run git in {repo}: {exc}") from None
-    except subprocess.TimeoutExpired:
-        raise OperationFailed(f"{' '.join(argv)} timed out after {GIT_TIMEOUT} s") from None
+def fetch_release(run: Run, version: str) -> None:
+    """Fetch tags and check the version out into its release dir on every app host (parallel)."""
+    env = run.env
+    run.executor.run_parallel(
+        env.app_hosts,
+        lambda target: (
+            f"{git.fetch_tags(env.app_dir(target))} && "
+            + git.checkout_release(env.app_dir(target), env.release_dir(target, version), version, env.app.env_file)
+        ),
+        what=f"fetch and check out {version}",
+    )
 
 
-def create_tag(out: Output, *, version: str, message: str, repo: str, dry_run: bool) -> None:
-    """Refuse a dirty tree or an existing tag; then `git tag -a` and `git push origin <tag>`."""
-    steps = [git.local_create_tag(version, message), git.local_push_tag(version)]
-    if dry_run:
-        out.plain("\n".join(f"[local] $ {' '.join(step)}" for step in [git.local_is_dirty(), *steps]))
-        return
-    status = _git(git.local_is_dirty(), repo)
-    if status.returncode != 0:
-        raise BadInput(f"{repo} is not a git repository: {status.stderr.strip()}")
-    if status.stdout.strip():
-        raise BadInput(f"the working tree in {repo} has uncommitted changes: commit or stash them before tagging")
-    if _git(git.local_tag_exists(version), repo).returncode == 0:
-        raise BadInput(f"tag {version} already exists: releases are immutable, choose a new version")
-    for argv in steps:
-        result = _git(argv, repo)
-        if result.returncode != 0:
-            raise OperationFailed(f"{' '.join(argv)} failed: {result.stderr.strip()}")
-        out.ok(" ".join(argv))
+def build_images(run: Run, version: str, color: Color) -> None:
+    """Build the per-colour services' images of `version` on every app host (parallel)."""
+    env = run.env
+    run.executor.run_parallel(
+        env.app_hosts,
+        lambda target: compose.build(color_project(run, target, color, version), env.app.color_services),
+        what=f"build {version} images",
+        stream=True,
+    )
+
+
+def start_color(run: Run, color: Color, version: str) -> None:
+    """Fresh per-colour containers of `version` on every app host (parallel); shared services untouched."""
+    env = run.env
+    run.executor.run_parallel(
+        env.app_hosts,
+        lambda target: compose.up(color_project(run, target, color, version), env.app.color_services, recreate=True),
+        what=f"start {color}",
+        stream=True,
+    )

@@ -11,79 +11,77 @@ schema during the few seconds between the two.
 from __future__ import annotations
 
 from ghosttasks import notify
+from ghosttasks.colors import other
 from ghosttasks.commands import alembic
 from ghosttasks.errors import OperationFailed
-from ghosttasks.flows import common
+from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.guard import guarded
+from ghosttasks.flows.health import wait_for_color
+from ghosttasks.flows.migrate import alembic_in, current_revision
+from ghosttasks.flows.projects import color_api
+from ghosttasks.flows.release import build_images, fetch_release, start_color
+from ghosttasks.flows.traffic import switch_traffic, verify_lb
+from ghosttasks.lock import DeployLock
+from ghosttasks.rollback_plan import plan_rollback
 from ghosttasks.run import Run
-from ghosttasks.state import ColorState, DeployState, Store
-from ghosttasks.validate import COLORS
-
-
-def other(color: str) -> str:
-    return "green" if color == "blue" else "blue"
+from ghosttasks.state import DeployState, Store
 
 
 def rollback(run: Run, *, to: str | None, db_rev: str | None) -> DeployState:
+    """deploy.rollback: back to the other colour's (or the named) version, then the schema if needed."""
     env = run.env
     store = Store(run)
     with guarded(run, store, version=to, reason="rollback") as entry:
         with run.step("plan rollback"):
             state = store.load()
-            if not state.active or not state.colors[state.active].version:
-                raise OperationFailed(f"nothing is deployed in {env.name}: nothing to roll back")
-            active = state.active
-            active_version = state.colors[active].version
-            target = other(active)
-            version = to or state.colors[target].runs
-            if not version:
-                raise OperationFailed(
-                    f"{target} holds no known-good version and no --to was given: no previous version known",
-                    hint="name the version: inv deploy.rollback --to vX.Y.Z",
-                )
-            if version == active_version:
-                raise OperationFailed(f"{version} is already serving on {active}")
-            entry.update(version=version, color=target, previous_color=active, previous_version=active_version)
-            reuse = state.colors[target].runs == version
-            newer_api = common.ApiTarget(
-                env.app_hosts[0], common.color_project(run, env.app_hosts[0], active, active_version), active
-            )  # type: ignore[arg-type]
-            current = common.current_revision(run, newer_api)
-            wanted = db_rev or state.version_heads.get(version)
-            downgrade = wanted is not None and wanted != current
+            plan = plan_rollback(state, to=to, db_rev=db_rev, env_name=env.name)
+            entry.update(
+                version=plan.version,
+                color=plan.target,
+                previous_color=plan.source,
+                previous_version=plan.source_version,
+            )
+            newer_api = color_api(run, plan.source, plan.source_version)
+            current = current_revision(run, newer_api)
+            downgrade = plan.needs_downgrade(current)
             run.note(
-                f"rollback {active} {active_version} -> {target} {version} "
-                + ("(already running there: switch only)" if reuse else "(redeploy into it)")
+                f"rollback {plan.source} {plan.source_version} -> {plan.target} {plan.version} "
+                + ("(already running there: switch only)" if plan.reuse else "(redeploy into it)")
             )
             if downgrade:
-                run.note(f"database at {current}, {version} shipped {wanted}: backup, then alembic downgrade {wanted}")
-            elif wanted is None:
-                run.out.warn(f"alembic head of {version} unknown: database stays at {current} (use --db-rev to choose)")
+                run.note(
+                    f"database at {current}, {plan.version} shipped {plan.wanted_revision}: "
+                    f"backup, then alembic downgrade {plan.wanted_revision}"
+                )
+            elif plan.wanted_revision is None:
+                run.out.warn(
+                    f"alembic head of {plan.version} unknown: database stays at {current} (use --db-rev to choose)"
+                )
             else:
                 run.note(f"database already at {current}: no downgrade needed")
 
-        if not reuse:
-            with run.step(f"redeploy {version} into {target}"):
-                common.fetch_release(run, version)
-                common.build_images(run, version, target)
-                common.start_color(run, target, version)
-        with run.step(f"health check {target}"):
-            common.wait_for_color(run, target, version, deadline=120 if not reuse else 30)
+        if not plan.reuse:
+            with run.step(f"redeploy {plan.version} into {plan.target}"):
+                fetch_release(run, plan.version)
+                build_images(run, plan.version, plan.target)
+                start_color(run, plan.target, plan.version)
+        with run.step(f"health check {plan.target}"):
+            wait_for_color(run, plan.target, plan.version, deadline=30 if plan.reuse else 120)
         with run.step("switch traffic"):
-            common.switch_traffic(run, target, version)
+            switch_traffic(run, plan.target, plan.version)
         with run.step("verify traffic"):
-            common.verify_lb(run, target, version)
-        state.previous, state.active = active, target
-        state.colors[target] = ColorState(version, state.version_heads.get(version), run.now())
+            verify_lb(run, plan.target, plan.version)
+        state.after_deploy(plan.target, plan.version, state.version_heads.get(plan.version), run.now())
         store.save(state)
 
-        if downgrade:
+        if downgrade and plan.wanted_revision:
             with run.step("backup database"):
-                entry["backup"] = common.take_backup(run, f"rollback-{version}").path
+                entry["backup"] = take_backup(run, f"rollback-{plan.version}").path
             with run.step("downgrade database"):
-                common.alembic_in(run, newer_api, alembic.downgrade(env.app.alembic, wanted), what="alembic downgrade")  # type: ignore[arg-type]
-                entry["alembic_revision"] = common.current_revision(run, newer_api)
-        run.out.ok(f"rolled back to {version} on {target}; {active} keeps {active_version} idle")
+                argv = alembic.downgrade(env.app.alembic, plan.wanted_revision)
+                alembic_in(run, newer_api, argv, what="alembic downgrade")
+                entry["alembic_revision"] = current_revision(run, newer_api)
+        run.out.ok(f"rolled back to {plan.version} on {plan.target}; {plan.source} keeps {plan.source_version} idle")
         return state
 
 
@@ -98,18 +96,18 @@ def emergency(run: Run, *, reason: str) -> DeployState:
         with run.step("switch to the previous colour"):
             state = store.load()
             target = state.previous or (other(state.active) if state.active else None)
-            if target not in COLORS or not state.colors[target].runs:
+            version = state.colors[target].runs if target else None
+            if target is None or version is None:
                 raise OperationFailed(
                     "no previous colour with a known version to switch to",
                     hint="switch by hand: inv traffic.switch <colour>, or deploy a known good version",
                 )
-            version = state.colors[target].runs
             failed = state.active
             entry.update(color=target, version=version, previous_color=failed, reason=reason)
-            common.switch_traffic(run, target, version)  # type: ignore[arg-type]
+            switch_traffic(run, target, version)
         with run.step("freeze deploys"):
-            store.freeze(reason=f"emergency rollback: {reason}")
-        state.previous, state.active = failed, target
+            DeployLock(run).freeze(reason=f"emergency rollback: {reason}")
+        state.after_switch(target)
         store.save(state)
         with run.step("alert on-call and open an incident"):
             payload = {"reason": reason, "from": failed, "to": target, "version": version}
@@ -118,7 +116,7 @@ def emergency(run: Run, *, reason: str) -> DeployState:
             entry.update(alerted=alerted, incident=opened)
         with run.step("verify traffic"):
             try:
-                common.verify_lb(run, target, version, samples=5, deadline=5)
+                verify_lb(run, target, version, samples=5, deadline=5)
             except OperationFailed as exc:
                 run.out.warn(f"{exc} (the switch is done; check the {target} hosts)")
         run.out.ok(f"traffic is on {target} ({version}); deploys to {run.env.name} are frozen")

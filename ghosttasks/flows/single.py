@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from ghosttasks.commands import alembic, compose, git, host
 from ghosttasks.errors import OperationFailed
-from ghosttasks.flows import common, verify
 from ghosttasks.flows.guard import guarded
+from ghosttasks.flows.health import wait_for_color
+from ghosttasks.flows.migrate import alembic_in
+from ghosttasks.flows.preflight import check_reachable, require_env
+from ghosttasks.flows.projects import ApiTarget, single_project
+from ghosttasks.flows.smoke import smoke
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 
@@ -35,7 +39,7 @@ def deploy_dev(run: Run) -> None:
     env = run.env
     target = env.app_hosts[0]
     directory = env.app_dir(target)
-    project = common.single_project(run, target)
+    project = single_project(run, target)
     with guarded(run, Store(run), version=None, reason="deploy dev"):
         with run.step("prepare checkout and .env"):
             run.executor.run(target, git.clone_if_missing(env.app.repo_url, directory), what="git clone")
@@ -45,13 +49,13 @@ def deploy_dev(run: Run) -> None:
             run.executor.run(target, compose.up(project), what="docker compose up", stream=True)
         with run.step("migrate database"):
             wait_for_database(run, target, project)
-            api = common.ApiTarget(target, project, None)
-            common.alembic_in(run, api, alembic.upgrade(env.app.alembic), what="alembic upgrade head")
+            api = ApiTarget(target, project, None)
+            alembic_in(run, api, alembic.upgrade(env.app.alembic), what="alembic upgrade head")
         with run.step("seed demo data"):
             seed = compose.exec_(project, "api", env.app.seed_command.split())
             run.executor.run(target, seed, what="seed demo data", stream=True)
         with run.step("verify deployment"):
-            common.wait_for_color(run, None, None, deadline=60)
+            wait_for_color(run, None, None, deadline=60)
 
 
 def staging_version(ref: str, commit: str) -> str:
@@ -70,8 +74,8 @@ def deploy_staging(run: Run, ref: str) -> str:
     first = hosts[0]
     with guarded(run, Store(run), version=ref, reason=f"deploy staging {ref}") as entry:
         with run.step("preflight"):
-            common.check_reachable(run, env.hosts)
-            common.require_env(run, hosts)
+            check_reachable(run, env.hosts)
+            require_env(run, hosts)
         with run.step(f"pull {ref}"):
             results = run.executor.run_parallel(
                 hosts, lambda target: git.checkout_ref(env.app_dir(target), ref), what=f"fetch {ref}", assume="abc1234"
@@ -82,12 +86,12 @@ def deploy_staging(run: Run, ref: str) -> str:
         with run.step("build images"):
             run.executor.run_parallel(
                 hosts,
-                lambda target: compose.build(common.single_project(run, target, version), env.app.color_services),
+                lambda target: compose.build(single_project(run, target, version), env.app.color_services),
                 what="docker compose build",
                 stream=True,
             )
         with run.step("migrate database"):
-            project = common.single_project(run, first, version)
+            project = single_project(run, first, version)
             run.executor.run(first, compose.up(project, env.app.shared_services), what="start shared services")
             wait_for_database(run, first, project)
             migrate = compose.run_rm(project, "api", alembic.upgrade(env.app.alembic))
@@ -95,15 +99,13 @@ def deploy_staging(run: Run, ref: str) -> str:
         with run.step("deploy services"):
             run.executor.run_parallel(
                 hosts,
-                lambda target: compose.up(
-                    common.single_project(run, target, version), env.app.color_services, recreate=True
-                ),
+                lambda target: compose.up(single_project(run, target, version), env.app.color_services, recreate=True),
                 what="docker compose up",
                 stream=True,
             )
         with run.step("health check"):
-            common.wait_for_color(run, None, version, deadline=120)
+            wait_for_color(run, None, version, deadline=120)
         with run.step("smoke tests"):
-            verify.smoke(run, env.health_url(first, "api"))
+            smoke(run, env.health_url(first, "api"))
         run.out.ok(f"staging runs {version}")
         return version

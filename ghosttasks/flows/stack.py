@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+from ghosttasks.colors import COLORS, Color
 from ghosttasks.commands import compose
 from ghosttasks.errors import BadInput
-from ghosttasks.flows import common
+from ghosttasks.flows.projects import color_project, shared_project, single_project
 from ghosttasks.inventory import Host
 from ghosttasks.run import Run
-from ghosttasks.validate import COLORS
 
 
-def _projects(run: Run, service: str | None = None, color: str | None = None) -> list[tuple[Host, compose.Project]]:
+def _projects(run: Run, service: str | None = None, color: Color | None = None) -> list[tuple[Host, compose.Project]]:
     """The (host, project) pairs that run `service` (every project when no service is named)."""
     env = run.env
     if env.app.strategy != "blue-green":
-        return [(target, common.single_project(run, target)) for target in env.app_hosts]
+        return [(target, single_project(run, target)) for target in env.app_hosts]
     pairs: list[tuple[Host, compose.Project]] = []
     if service is None or service in env.app.color_services:
-        files = tuple(env.app.compose_files)
         for target in env.app_hosts:
-            for each in [color] if color else COLORS:
-                project_files = (*files, env.app.color_compose_files[each])
-                pairs.append((target, compose.Project(env.app_dir(target), f"{env.app.project}-{each}", project_files)))
+            pairs += [(target, color_project(run, target, each)) for each in ([color] if color else COLORS)]
     if service is None or service in env.app.shared_services:
-        pairs.append((env.db_host, common.shared_project(run)))
+        pairs.append((env.db_host, shared_project(run)))
     if not pairs:
         known = ", ".join([*env.app.color_services, *env.app.shared_services])
         raise BadInput(f"service {service!r} is not one of {known}")
@@ -44,7 +41,7 @@ def ps(run: Run) -> None:
         _show(run, target, compose.ps(project))
 
 
-def logs(run: Run, service: str, *, color: str | None, tail: int) -> None:
+def logs(run: Run, service: str, *, color: Color | None, tail: int) -> None:
     for target, project in _projects(run, service, color):
         run.out.step(f"{target.name}: {project.name} {service}")
         _show(run, target, compose.logs(project, service, tail))
@@ -66,7 +63,7 @@ def config(run: Run) -> None:
 
 def pg_isready(run: Run) -> bool:
     db = run.env.database
-    project = common.shared_project(run)
+    project = shared_project(run)
     result = run.executor.run(
         run.env.db_host,
         compose.exec_(project, db.service, ["pg_isready", "-U", db.user]),

@@ -1,16 +1,18 @@
-"""Post-deployment verification: health, database, Redis, smoke tests, traffic, config, monitoring."""
+"""Post-deployment verification: health, database, Redis, smoke tests, traffic, config, monitoring, and all."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-
 from ghosttasks import probes
+from ghosttasks.colors import Color
 from ghosttasks.commands import compose
 from ghosttasks.errors import OperationFailed
-from ghosttasks.flows import common
+from ghosttasks.flows.health import wait_for_color
+from ghosttasks.flows.preflight import require_env
+from ghosttasks.flows.projects import active_api, serving_api, serving_state
+from ghosttasks.flows.smoke import smoke
+from ghosttasks.flows.traffic import verify_lb
 from ghosttasks.run import Run
-from ghosttasks.state import Store
+from ghosttasks.state import DeployState, Store
 
 # The runbook's connectivity checks, run with the api container's own DATABASE_URL / REDIS_URL.
 DATABASE_CHECK = (
@@ -23,7 +25,7 @@ DATABASE_CHECK = (
 REDIS_CHECK = "import os, redis\nredis.from_url(os.environ['REDIS_URL']).ping()\nprint('Redis OK')"
 
 
-def health(run: Run, color: str | None) -> None:
+def health(run: Run, color: Color | None) -> None:
     """Every app host's api and web for the colour (default: active), then the public URL."""
     env = run.env
     version, serving = None, True
@@ -33,8 +35,8 @@ def health(run: Run, color: str | None) -> None:
         if not color:
             raise OperationFailed(f"nothing is deployed in {env.name} yet")
         version, serving = state.colors[color].version, color == state.active
-    common.wait_for_color(run, color, version, deadline=10)
-    public = env.lb.public_url.rstrip("/") + env.app.health_paths["api"] if env.lb else env.app.public_health_url
+    wait_for_color(run, color, version, deadline=10)
+    public = env.lb_health_url if env.lb else env.app.public_health_url
     if public and serving:
         answer = run.executor.probe(f"GET {public}", lambda: probes.check_health(public), assume=None)
         if answer is not None and not answer.ok:
@@ -43,9 +45,17 @@ def health(run: Run, color: str | None) -> None:
             run.out.ok(f"public: {answer.summary()}")
 
 
-def python_check(run: Run, code: str, label: str) -> None:
+def smoke_color(run: Run, color: Color | None) -> None:
+    """verify.smoke: the smoke tests against one colour's api (default: the active one) on the first app host."""
+    env = run.env
+    if env.app.strategy == "blue-green" and color is None:
+        color = Store(run).load().active
+    smoke(run, env.health_url(env.app_hosts[0], "api", color))
+
+
+def python_check(run: Run, code: str, label: str, state: DeployState | None = None) -> None:
     """Run a connectivity check in the serving api container (the runbook's `python -c` checks)."""
-    target = common.serving_api(run)
+    target = active_api(run, state) if state else serving_api(run)
     result = run.executor.run(
         target.host, compose.exec_(target.project, "api", ["python3", "-c", code]), check=False, assume=f"{label} OK"
     )
@@ -54,123 +64,11 @@ def python_check(run: Run, code: str, label: str) -> None:
     run.out.ok(f"{target.host.name}: {result.stdout.strip() or label + ' OK'}")
 
 
-@dataclass
-class SmokeReport:
-    passed: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    p95: float | None = None
-
-
-def smoke(run: Run, health_url: str, *, requests: int | None = None) -> SmokeReport:
-    """Auth flow, artifact CRUD, tenant isolation and a small latency benchmark against one api."""
-    settings = run.env.smoke
-    base = health_url.split("/api/", 1)[0]
-    if not settings.users:
-        run.out.warn("no smoke users in the inventory (smoke.users): only health was checked")
-        return SmokeReport()
-    count = requests or settings.latency_requests
-    description = f"smoke tests against {base}: auth flow, artifact CRUD, tenant isolation, {count} timed requests"
-    report = run.executor.probe(description, lambda: run_smoke(run, base, count), assume=SmokeReport(["dry run"]))
-    for name in report.passed:
-        run.out.ok(f"smoke: {name}")
-    for name in report.failed:
-        run.out.fail(f"smoke: {name}")
-    if report.failed:
-        raise OperationFailed(f"smoke tests failed against {base}: {'; '.join(report.failed)}")
-    return report
-
-
-def run_smoke(run: Run, base: str, count: int) -> SmokeReport:
-    import httpx
-
-    report = SmokeReport()
-    users = run.env.smoke.users
-    with httpx.Client(base_url=base, timeout=10) as client:
-
-        def check(name: str, ok: bool, detail: str = "") -> bool:
-            (report.passed if ok else report.failed).append(name if ok else f"{name}: {detail}")
-            return ok
-
-        tokens = []
-        for user in users:
-            password = user.secret()
-            if password is None:
-                check(f"login {user.tenant}", False, f"password variable {user.password_env} is not set")
-                return report
-            answer = client.post(
-                "/api/v1/auth/login", json={"tenant": user.tenant, "username": user.username, "password": password}
-            )
-            token = answer.json().get("access_token") if answer.status_code == 200 else None
-            if not check(f"login {user.tenant}", bool(token), f"HTTP {answer.status_code}"):
-                return report
-            tokens.append({"Authorization": f"Bearer {token}"})
-        wrong = client.post(
-            "/api/v1/auth/login",
-            json={"tenant": users[0].tenant, "username": users[0].username, "password": "wrong-password"},
-        )
-        check("wrong password refused", wrong.status_code == 401, f"HTTP {wrong.status_code}")
-        anonymous = client.get("/api/v1/artifacts")
-        check("anonymous request refused", anonymous.status_code == 401, f"HTTP {anonymous.status_code}")
-        _crud(client, tokens[0], check)
-        if len(tokens) > 1:
-            _isolation(client, tokens[0], tokens[1], check)
-        report.p95 = _latency(client, tokens[0], count)
-        limit = run.env.thresholds.p95_seconds
-        check(f"latency p95 {report.p95:.3f} s over {count} requests", report.p95 <= limit, f"over {limit:g} s")
-    return report
-
-
-def _crud(client, auth, check) -> None:
-    created = client.post("/api/v1/artifacts", json={"name": "smoke", "content": "created"}, headers=auth)
-    if not check("artifact create", created.status_code == 201, f"HTTP {created.status_code}"):
-        return
-    artifact = created.json()["id"]
-    path = f"/api/v1/artifacts/{artifact}"
-    read = client.get(path, headers=auth)
-    check(
-        "artifact read", read.status_code == 200 and read.json().get("content") == "created", f"HTTP {read.status_code}"
-    )
-    updated = client.put(path, json={"name": "smoke", "content": "updated"}, headers=auth)
-    check("artifact update", updated.status_code == 200, f"HTTP {updated.status_code}")
-    reread = client.get(path, headers=auth)
-    check("artifact update visible", reread.json().get("content") == "updated", str(reread.json()))
-    deleted = client.delete(path, headers=auth)
-    check("artifact delete", deleted.status_code in (200, 204), f"HTTP {deleted.status_code}")
-    gone = client.get(path, headers=auth)
-    check("artifact gone after delete", gone.status_code == 404, f"HTTP {gone.status_code}")
-
-
-def _isolation(client, owner, other, check) -> None:
-    created = client.post("/api/v1/artifacts", json={"name": "isolation", "content": "private"}, headers=owner)
-    if created.status_code != 201:
-        check("tenant isolation", False, f"could not create an artifact: HTTP {created.status_code}")
-        return
-    path = f"/api/v1/artifacts/{created.json()['id']}"
-    foreign = client.get(path, headers=other)
-    listed = client.get("/api/v1/artifacts", headers=other)
-    body = listed.json() if listed.status_code == 200 else {}
-    items = body.get("items", []) if isinstance(body, dict) else body
-    ids = [item.get("id") for item in items]
-    check("tenant isolation: other tenant gets 404", foreign.status_code == 404, f"HTTP {foreign.status_code}")
-    check("tenant isolation: not in other tenant's list", created.json()["id"] not in ids, "listed")
-    client.delete(path, headers=owner)
-
-
-def _latency(client, auth, count: int) -> float:
-    durations = []
-    for _ in range(count):
-        started = time.monotonic()
-        client.get("/api/v1/artifacts", headers=auth)
-        durations.append(time.monotonic() - started)
-    durations.sort()
-    return durations[max(0, round(0.95 * len(durations)) - 1)]
-
-
 def config(run: Run) -> None:
     """Required env vars on every app host (names only) and a valid compose configuration."""
     env = run.env
-    common.require_env(run, env.app_hosts)
-    target = common.serving_api(run)
+    require_env(run, env.app_hosts)
+    target = serving_api(run)
     run.executor.run(target.host, compose.config_check(target.project), what="docker compose config")
     run.out.ok(f"{target.host.name}: docker compose config is valid")
 
@@ -189,7 +87,7 @@ def monitoring(run: Run) -> None:
     )
     if run.dry_run:
         return
-    state = common.serving_state(run)
+    state = serving_state(run)
     active = state.active if state else None
     relevant = [t for t in targets["activeTargets"] if active is None or t["labels"].get("color") == active]
     down = [t["labels"].get("instance", "?") for t in relevant if t["health"] != "up"]
@@ -204,10 +102,33 @@ def monitoring(run: Run) -> None:
     run.out.ok(f"Prometheus: {len(rule_names)} rules loaded ({', '.join(sorted(rule_names))})")
 
 
-def traffic(run: Run, color: str | None) -> None:
+def traffic(run: Run, color: Color | None) -> None:
     """Requests through the LB all answer from the expected colour (default: the active one)."""
     state = Store(run).load()
     color = color or state.active
     if not color:
         raise OperationFailed(f"nothing is deployed in {run.env.name} yet")
-    common.verify_lb(run, color, state.colors[color].version, samples=20, deadline=5)
+    verify_lb(run, color, state.colors[color].version, samples=20, deadline=5)
+
+
+def all_checks(run: Run) -> None:
+    """health, db, redis, smoke, traffic, config and monitoring, in that order; stops at the first failure."""
+    env = run.env
+    state = serving_state(run)
+    color = state.active if state else None
+    with run.step("health"):
+        health(run, None)
+    with run.step("database"):
+        python_check(run, DATABASE_CHECK, "Database")
+    with run.step("redis"):
+        python_check(run, REDIS_CHECK, "Redis")
+    with run.step("smoke tests"):
+        smoke(run, env.health_url(env.app_hosts[0], "api", color))
+    if env.lb:
+        with run.step("traffic"):
+            traffic(run, None)
+    with run.step("config"):
+        config(run)
+    if env.monitoring.prometheus_url:
+        with run.step("monitoring"):
+            monitoring(run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ghosttasks import validate
-from ghosttasks.tasks.common import DRY_HELP, ENV_HELP, YES_HELP, execute, ghost_task
+from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, YES_HELP, execute, ghost_task
 
 REV_HELP = "alembic revision: hex id, head, base, or relative like -1"
 
@@ -28,7 +28,6 @@ def _migrate(c, direction: str, revision: str, env, dry_run: bool, yes: bool) ->
     revision = validate.revision(revision, "--revision")
     execute(
         c,
-        f"db.{direction}",
         env,
         lambda run: database.migrate(run, direction, revision),
         dry_run=dry_run,
@@ -42,7 +41,7 @@ def current(c, env=None):
     """The database's current alembic revision."""
     from ghosttasks.flows import database
 
-    execute(c, "db.current", env, lambda run: database.show(run, "current"))
+    execute(c, env, lambda run: database.show(run, "current"))
 
 
 @ghost_task(help={"env": ENV_HELP})
@@ -50,7 +49,7 @@ def history(c, env=None):
     """The alembic revision history, with the current one marked."""
     from ghosttasks.flows import database
 
-    execute(c, "db.history", env, lambda run: database.show(run, "history"))
+    execute(c, env, lambda run: database.show(run, "history"))
 
 
 @ghost_task(help={"revision": f"{REV_HELP} (required)", "env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP})
@@ -61,7 +60,6 @@ def stamp(c, revision, env=None, dry_run=False, yes=False):
     revision = validate.revision(revision, "--revision")
     execute(
         c,
-        "db.stamp",
         env,
         lambda run: database.stamp(run, revision),
         dry_run=dry_run,
@@ -83,9 +81,7 @@ def revision(c, message, autogenerate=False, env="dev", dry_run=False):
     from ghosttasks.flows import database
 
     message = validate.free_text(message, "--message")
-    execute(
-        c, "db.revision", env, lambda run: database.revision(run, message, autogenerate=autogenerate), dry_run=dry_run
-    )
+    execute(c, env, lambda run: database.revision(run, message, autogenerate=autogenerate), dry_run=dry_run)
 
 
 @ghost_task(help={"env": ENV_HELP, "dry_run": DRY_HELP})
@@ -93,7 +89,7 @@ def backup(c, env=None, dry_run=False):
     """pg_dump -Fc on the db host, verified (pg_restore --list, size, sha256), old ones pruned."""
     from ghosttasks.flows import database
 
-    execute(c, "db.backup", env, database.take_backup, dry_run=dry_run)
+    execute(c, env, database.take_backup, dry_run=dry_run)
 
 
 @ghost_task(help={"env": ENV_HELP})
@@ -105,7 +101,7 @@ def backups(c, env=None):
         rows = database.list_backups(run)
         run.out.table(f"{run.env.name}: backups in {run.env.database.backup_dir}", ["file", "bytes", "taken"], rows)
 
-    execute(c, "db.backups", env, body)
+    execute(c, env, body)
 
 
 @ghost_task(
@@ -123,7 +119,6 @@ def restore(c, file, env=None, dry_run=False, yes=False):
     name = validate.backup_name(file)
     execute(
         c,
-        "db.restore",
         env,
         lambda run: database.restore(run, name),
         dry_run=dry_run,

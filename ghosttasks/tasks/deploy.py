@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ghosttasks import validate
-from ghosttasks.tasks.common import DRY_HELP, ENV_HELP, JSON_HELP, YES_HELP, execute, ghost_task
+from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, JSON_HELP, YES_HELP, execute, ghost_task
 
 
 @ghost_task(
@@ -18,12 +18,13 @@ from ghosttasks.tasks.common import DRY_HELP, ENV_HELP, JSON_HELP, YES_HELP, exe
 )
 def tag(c, version, message=None, repo=".", dry_run=False):
     """Create the annotated release tag and push it to origin (runbook prod step 1)."""
-    from ghosttasks.flows import release
+    from ghosttasks.flows import tagging
     from ghosttasks.output import Output
+    from ghosttasks.tasks.runtime import is_dry
 
     version = validate.version(version)
     message = validate.free_text(message or f"Production release {version}", "--message")
-    release.create_tag(Output(), version=version, message=message, repo=repo, dry_run=dry_run or c.config.run.dry)
+    tagging.create_tag(Output(), version=version, message=message, repo=repo, dry_run=is_dry(c, dry_run))
 
 
 @ghost_task(help={"env": "environment (default: dev)", "dry_run": DRY_HELP})
@@ -31,7 +32,7 @@ def dev(c, env="dev", dry_run=False):
     """Development environment: checkout, .env from .env.example, up, migrate, seed, verify health."""
     from ghosttasks.flows import single
 
-    execute(c, "deploy.dev", env, single.deploy_dev, dry_run=dry_run)
+    execute(c, env, single.deploy_dev, dry_run=dry_run)
 
 
 @ghost_task(
@@ -49,7 +50,6 @@ def staging(c, ref="main", env="staging", dry_run=False, yes=False):
     ref = validate.git_ref(ref)
     execute(
         c,
-        "deploy.staging",
         env,
         lambda run: single.deploy_staging(run, ref),
         dry_run=dry_run,
@@ -85,11 +85,14 @@ def prod(c, version, monitor_minutes=None, health_timeout=180, env=None, dry_run
     )
     deadline = validate.positive_number(health_timeout, "--health-timeout")
 
-    def body(run):
-        chosen = run.env.thresholds.monitor_minutes if minutes is None else minutes
-        return blue_green.deploy(run, version, monitor_minutes=chosen, health_deadline=deadline)
-
-    execute(c, "deploy.prod", env, body, dry_run=dry_run, confirm_summary=f"Deploy {version}", yes=yes)
+    execute(
+        c,
+        env,
+        lambda run: blue_green.deploy(run, version, monitor_minutes=minutes, health_deadline=deadline),
+        dry_run=dry_run,
+        confirm_summary=f"Deploy {version}",
+        yes=yes,
+    )
 
 
 @ghost_task(
@@ -109,7 +112,6 @@ def rollback(c, to=None, db_rev=None, env=None, dry_run=False, yes=False):
     db_rev = validate.revision(db_rev, "--db-rev") if db_rev is not None else None
     execute(
         c,
-        "deploy.rollback",
         env,
         lambda run: flow.rollback(run, to=to, db_rev=db_rev),
         dry_run=dry_run,
@@ -131,116 +133,50 @@ def emergency_rollback(c, reason="emergency rollback", env=None, dry_run=False):
     from ghosttasks.flows import rollback as flow
 
     reason = validate.free_text(reason, "--reason")
-    execute(c, "deploy.emergency-rollback", env, lambda run: flow.emergency(run, reason=reason), dry_run=dry_run)
+    execute(c, env, lambda run: flow.emergency(run, reason=reason), dry_run=dry_run)
 
 
 @ghost_task(help={"env": ENV_HELP, "json": JSON_HELP})
 def status(c, env=None, json=False):
     """Active colour, version and alembic head per colour, the LB's live upstream and the lock holder."""
+    from ghosttasks import reporting
     from ghosttasks.flows.status import status as read_status
 
-    def body(run):
-        report = read_status(run)
-        if json:
-            run.out.json(report)
-            return report
-        colors = report["colors"]
-        rows = [
-            [
-                color,
-                "active" if report["active"] == color else "idle",
-                info["version"],
-                info["alembic_head"],
-                info["deployed_at"],
-            ]
-            for color, info in colors.items()
-        ]
-        run.out.table(f"{run.env.name}: deploy state", ["colour", "role", "version", "alembic head", "deployed"], rows)
-        if "lb" in report:
-            lb = report["lb"]
-            run.out.info(f"LB upstream: {lb['color']} {lb['version']} (rendered {lb['rendered']})")
-        lock = report["lock"]
-        run.out.info(
-            "lock: free"
-            if not lock
-            else f"lock: held by {lock.get('user')} ({lock.get('reason')}), "
-            f"since {lock.get('since')}{', FROZEN' if lock.get('frozen') else ''}"
-        )
-        return report
-
-    return execute(c, "deploy.status", env, body, quiet=json)
+    execute(
+        c, env, lambda run: reporting.show_status(run.out, run.env.name, read_status(run), as_json=json), quiet=json
+    )
 
 
 @ghost_task(help={"limit": "how many runs to show, newest last (default 20)", "env": ENV_HELP, "json": JSON_HELP})
 def history(c, limit=20, env=None, json=False):
     """The audit trail: one line per run with who, what, result, failing step and duration."""
+    from ghosttasks import reporting
     from ghosttasks.state import Store
 
     count = int(validate.positive_number(limit, "--limit"))
-
-    def body(run):
-        entries = Store(run).history(count)
-        if json:
-            run.out.json(entries)
-            return entries
-        rows = [
-            [
-                e.get("start"),
-                e.get("task"),
-                e.get("version"),
-                e.get("user"),
-                e.get("result"),
-                e.get("failed_step") or "",
-                e.get("seconds"),
-            ]
-            for e in entries
-        ]
-        run.out.table(
-            f"{run.env.name}: last {count} runs",
-            ["start", "task", "version", "user", "result", "failed step", "seconds"],
-            rows,
-        )
-        return entries
-
-    return execute(c, "deploy.history", env, body, quiet=json)
+    execute(
+        c,
+        env,
+        lambda run: reporting.show_history(run.out, run.env.name, Store(run).history(count), count, as_json=json),
+        quiet=json,
+    )
 
 
 @ghost_task(help={"reason": "why deploys are held (shown to anyone who tries)", "env": ENV_HELP})
 def lock(c, reason, env=None):
     """Hold the deploy lock by hand so nobody deploys (release with deploy.unlock)."""
-    from ghosttasks.state import Store
+    from ghosttasks.flows import holds
 
     reason = validate.free_text(reason, "--reason")
-
-    def body(run):
-        Store(run).acquire(version=None, reason=reason)
-        run.out.ok(f"{run.env.name} locked by {run.user}: {reason} (release: inv deploy.unlock --env {run.env.name})")
-
-    execute(c, "deploy.lock", env, body)
+    execute(c, env, lambda run: holds.hold(run, reason))
 
 
 @ghost_task(help={"force": "also release someone else's lock or an emergency freeze", "env": ENV_HELP})
 def unlock(c, force=False, env=None):
     """Release the deploy lock (your own; --force for another's or a freeze)."""
-    from ghosttasks.errors import DeployLocked
-    from ghosttasks.state import Store
+    from ghosttasks.flows import holds
 
-    def body(run):
-        store = Store(run)
-        holder = store.holder()
-        if holder is None:
-            run.out.ok(f"{run.env.name} is not locked")
-            return
-        mine = holder.get("user") == run.user and holder.get("origin") == run.origin and not holder.get("frozen")
-        if not (mine or force):
-            raise DeployLocked(
-                f"the lock is held by {holder.get('user')}@{holder.get('origin')} "
-                f"({holder.get('reason')}); use --force to release it anyway"
-            )
-        store.force_release()
-        run.out.ok(f"{run.env.name} unlocked (was: {holder.get('reason')})")
-
-    execute(c, "deploy.unlock", env, body)
+    execute(c, env, lambda run: holds.unlock(run, force=force))
 
 
 namespace = Collection("deploy", tag, dev, staging, prod, rollback, emergency_rollback, status, history, lock, unlock)

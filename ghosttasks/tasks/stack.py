@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ghosttasks import validate
-from ghosttasks.tasks.common import ENV_HELP, execute, ghost_task
+from ghosttasks.tasks.runtime import ENV_HELP, execute, ghost_task
 
 
 @ghost_task(help={"env": ENV_HELP})
@@ -13,7 +13,7 @@ def ps(c, env=None):
     """docker compose ps for every project: both colours on each app host, shared services on the db host."""
     from ghosttasks.flows import stack
 
-    execute(c, "stack.ps", env, stack.ps)
+    execute(c, env, stack.ps)
 
 
 @ghost_task(
@@ -32,7 +32,7 @@ def logs(c, service, color=None, tail=200, env=None):
     service = validate.service(service)
     color = validate.color(color, "--color") if color is not None else None
     lines = int(validate.positive_number(tail, "--tail"))
-    execute(c, "stack.logs", env, lambda run: stack.logs(run, service, color=color, tail=lines))
+    execute(c, env, lambda run: stack.logs(run, service, color=color, tail=lines))
 
 
 @ghost_task(help={"env": ENV_HELP})
@@ -40,7 +40,7 @@ def stats(c, env=None):
     """docker stats (CPU, memory, network) on the app and db hosts."""
     from ghosttasks.flows import stack
 
-    execute(c, "stack.stats", env, stack.stats)
+    execute(c, env, stack.stats)
 
 
 @ghost_task(help={"env": ENV_HELP})
@@ -48,7 +48,7 @@ def config(c, env=None):
     """The resolved docker compose configuration of every project, secrets masked."""
     from ghosttasks.flows import stack
 
-    execute(c, "stack.config", env, stack.config)
+    execute(c, env, stack.config)
 
 
 @ghost_task(name="pg-isready", help={"env": ENV_HELP})
@@ -61,7 +61,7 @@ def pg_isready(c, env=None):
         if not stack.pg_isready(run):
             raise OperationFailed("PostgreSQL is not accepting connections")
 
-    execute(c, "stack.pg-isready", env, body)
+    execute(c, env, body)
 
 
 namespace = Collection("stack", ps, logs, stats, config, pg_isready)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ghosttasks.commands import alembic, backup, compose, git, host, lock, nginx, qpath
+from ghosttasks.commands import alembic, backup, compose, git, host, lock, nginx, qpath, remote_file
 
 PROJECT = compose.Project(
     "/srv/rel/v1.1.0", "ghostworks-green", ("docker-compose.yml", "docker-compose.green.yml"), "v1.1.0"
@@ -28,8 +28,6 @@ def test_qpath_keeps_home_and_quotes_the_rest():
         (compose.up(PROJECT, ["api", "web"]), f"{PREFIX} up -d --no-deps api web"),
         (compose.up(PROJECT, ["api"], recreate=True), f"{PREFIX} up -d --no-deps --force-recreate api"),
         (compose.up(SHARED), f"{SHARED_PREFIX} up -d"),
-        (compose.down(PROJECT), f"{PREFIX} down"),
-        (compose.stop(PROJECT, ["api"]), f"{PREFIX} stop api"),
         (compose.ps(PROJECT), f"{PREFIX} ps --all"),
         (compose.logs(PROJECT, "api", 50), f"{PREFIX} logs --no-color --timestamps --tail 50 api"),
         (
@@ -182,6 +180,11 @@ def test_lock_commands_quote_the_holder():
         "if grep -qF -- ab12cd34 /state/lock/info.json 2>/dev/null; then rm -rf /state/lock; fi"
     )
     assert lock.force_release("/state") == "rm -rf /state/lock"
-    assert lock.append_line("/state/history.jsonl", '{"a": 1}') == (
+
+
+def test_remote_file_commands():
+    assert remote_file.append_line("/state/history.jsonl", '{"a": 1}') == (
         "mkdir -p /state && printf '%s\\n' '{\"a\": 1}' >> /state/history.jsonl"
     )
+    assert remote_file.read_file("/state/x y") == "cat '/state/x y' 2>/dev/null || true"
+    assert remote_file.tail_lines("~/h.jsonl", 5) == 'tail -n 5 "$HOME"/h.jsonl 2>/dev/null || true'

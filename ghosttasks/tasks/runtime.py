@@ -1,10 +1,12 @@
-"""What every task shares: the run it starts, confirmation, dry-run plans and exit codes.
+"""The task runtime: the @ghost_task decorator (error contract, exit codes, task name), the run it
+starts, confirmation, dry-run plans.
 
 Kept free of heavy imports so that `inv --list` stays fast; flows are imported inside task bodies.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import signal
 import sys
@@ -22,14 +24,24 @@ JSON_HELP = "print JSON instead of a table"
 
 EXIT_INTERRUPTED = 130
 
+#: The full name (`deploy.prod`) of the task that is running, set by @ghost_task.
+current_task: contextvars.ContextVar[str] = contextvars.ContextVar("current_task", default="ghosttasks")
+
 
 def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
-    """@task plus the error contract: one clear line (and a hint) on stderr, exit 1/2/3, 130 on Ctrl-C."""
+    """@task plus the error contract: one clear line (and a hint) on stderr, exit 1/2/3, 130 on Ctrl-C.
+
+    The task's full name (`<module>.<name>`, as `inv --list` shows it) is derived, never repeated.
+    """
 
     def decorate(body: Callable) -> Any:
+        namespace = body.__module__.rsplit(".", 1)[-1]
+        full_name = f"{namespace}.{task_kwargs.get('name') or body.__name__.replace('_', '-')}"
+
         @functools.wraps(body)
         def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
             previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+            token = current_task.set(full_name)
             try:
                 return body(c, *args, **kwargs)
             except GhostError as exc:
@@ -42,6 +54,7 @@ def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
                 )
                 raise Exit(code=EXIT_INTERRUPTED) from None
             finally:
+                current_task.reset(token)
                 signal.signal(signal.SIGTERM, previous)
 
         return task(*task_args, **task_kwargs)(wrapper)
@@ -61,19 +74,20 @@ def _print_error(message: str, hint: str | None) -> None:
         print(mask(f"next: {hint}"), file=sys.stderr)
 
 
-def start(c: Context, task_name: str, env: str | None, *, dry_run: bool = False, quiet: bool = False):
+def start(c: Context, env: str | None, *, dry_run: bool = False, quiet: bool = False):
     """Load and validate the inventory, pick the environment, and build the run (real or plan)."""
-    from ghosttasks.executor import PlanRecorder, SSHExecutor
     from ghosttasks.inventory import inventory_path, load_inventory
     from ghosttasks.output import Output
+    from ghosttasks.plan_recorder import PlanRecorder
     from ghosttasks.run import Run
     from ghosttasks.runlog import RunLog
+    from ghosttasks.ssh_executor import SSHExecutor
 
+    task_name = current_task.get()
     config = c.config.get("ghost", {}) or {}
     inventory = load_inventory(inventory_path(config.get("inventory")))
     environment = inventory.env(env)
-    dry = bool(dry_run or c.config.run.dry)
-    if dry:
+    if is_dry(c, dry_run):
         out = Output(silent=True)
         return Run(environment, PlanRecorder(environment, out), out, task_name)
     out = Output(quiet=quiet)
@@ -83,6 +97,11 @@ def start(c: Context, task_name: str, env: str | None, *, dry_run: bool = False,
     except OSError as exc:
         out.warn(f"no run log: {exc}")
     return run
+
+
+def is_dry(c: Context, dry_run: bool) -> bool:
+    """--dry-run on the task, or Invoke's own --dry."""
+    return bool(dry_run or c.config.run.dry)
 
 
 def finish(run: Any) -> None:
@@ -108,7 +127,6 @@ def confirm(run: Any, summary: str, yes: bool) -> None:
 
 def execute(
     c: Context,
-    task_name: str,
     env: str | None,
     body: Callable,
     *,
@@ -118,7 +136,7 @@ def execute(
     quiet: bool = False,
 ) -> Any:
     """Start a run, confirm if needed, call the flow, always finish."""
-    run = start(c, task_name, env, dry_run=dry_run, quiet=quiet)
+    run = start(c, env, dry_run=dry_run, quiet=quiet)
     try:
         if confirm_summary:
             confirm(run, confirm_summary, yes)

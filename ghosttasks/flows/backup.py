@@ -1,0 +1,61 @@
+"""The pre-change database backup: pg_dump -Fc, verified, checksummed, old ones pruned. No backup, no change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ghosttasks import assumptions
+from ghosttasks.commands import backup
+from ghosttasks.errors import OperationFailed
+from ghosttasks.flows.projects import shared_project
+from ghosttasks.run import Run
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    path: str
+    size: int
+    sha256: str
+
+
+def take_backup(run: Run, label: str) -> BackupInfo:
+    """pg_dump -Fc on the db host, verified with pg_restore --list, checksummed; then retention."""
+    env = run.env
+    db = env.database
+    project = shared_project(run)
+    path = f"{db.backup_dir}/{backup.backup_name(env.name, label, run.stamp())}"
+    run.executor.run(
+        env.db_host,
+        backup.dump(
+            project,
+            service=db.service,
+            user=db.user,
+            database=db.name,
+            path=path,
+            lock_wait_seconds=db.lock_wait_seconds,
+        ),
+        what="pg_dump",
+    )
+    verified = run.executor.run(
+        env.db_host,
+        backup.verify(project, service=db.service, path=path),
+        what="backup verification (pg_restore --list)",
+        assume=assumptions.backup_verification(path),
+    )
+    size, checksum = parse_verification(verified.stdout)
+    if size <= 0:
+        raise OperationFailed(f"backup {path} is empty")
+    run.executor.run(env.db_host, backup.prune(db.backup_dir, env.name, db.keep_backups), what="backup retention")
+    run.out.ok(f"backup {path} verified: {size} bytes, sha256 {checksum[:12]}")
+    return BackupInfo(path, size, checksum)
+
+
+def parse_verification(text: str) -> tuple[int, str]:
+    """(size in bytes, sha256) from the verification command's `size=N` and sha256sum lines."""
+    size, checksum = 0, ""
+    for line in text.splitlines():
+        if line.startswith("size="):
+            size = int(line.removeprefix("size=") or 0)
+        elif line.strip():
+            checksum = line.split()[0]
+    return size, checksum

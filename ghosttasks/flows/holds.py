@@ -1,0 +1,29 @@
+"""Holding deploys by hand (runbook "stop deployments"): deploy.lock and deploy.unlock."""
+
+from __future__ import annotations
+
+from ghosttasks.errors import DeployLocked
+from ghosttasks.lock import DeployLock, is_mine
+from ghosttasks.run import Run
+
+
+def hold(run: Run, reason: str) -> None:
+    """Take the deploy lock and keep it (refused with exit 3 when someone holds it)."""
+    DeployLock(run).acquire(version=None, reason=reason)
+    run.out.ok(f"{run.env.name} locked by {run.user}: {reason} (release: inv deploy.unlock --env {run.env.name})")
+
+
+def unlock(run: Run, *, force: bool) -> None:
+    """Release the lock: your own, or with force anyone's (including an emergency freeze)."""
+    lock = DeployLock(run)
+    holder = lock.holder()
+    if holder is None:
+        run.out.ok(f"{run.env.name} is not locked")
+        return
+    if not (force or is_mine(holder, user=run.user, origin=run.origin)):
+        raise DeployLocked(
+            f"the lock is held by {holder.get('user')}@{holder.get('origin')} "
+            f"({holder.get('reason')}); use --force to release it anyway"
+        )
+    lock.force_release()
+    run.out.ok(f"{run.env.name} unlocked (was: {holder.get('reason')})")

@@ -1,0 +1,113 @@
+"""The runbook's pre-deployment checklist: hosts reachable, tag exists, prerequisites, env vars, monitoring."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ghosttasks import assumptions, prerequisites, probes
+from ghosttasks.commands import compose, git, host
+from ghosttasks.errors import OperationFailed
+from ghosttasks.inventory import Host
+from ghosttasks.run import Run
+
+
+def check_reachable(run: Run, hosts: list[Host]) -> None:
+    """Every host answers over SSH (in parallel); unreachable ones fail the step together."""
+    run.executor.run_parallel(hosts, host.reachable(), what="reach host", timeout=run.env.ssh.connect_timeout * 3)
+    run.out.ok(f"{len(hosts)} hosts reachable: {', '.join(h.name for h in hosts)}")
+
+
+def check_tag(run: Run, version: str) -> None:
+    """The release tag exists in origin (asked from the first app host, no fetch needed)."""
+    env = run.env
+    first = env.app_hosts[0]
+    tag = run.executor.run(first, git.remote_tag_exists(env.app_dir(first), version), check=False)
+    if not tag.ok:
+        raise OperationFailed(
+            f"tag {version} does not exist in origin ({env.app.repo_url})",
+            hint=f"create and push it first: inv deploy.tag --version {version}",
+        )
+    run.out.ok(f"tag {version} exists in origin")
+
+
+def check_prerequisites(run: Run, hosts: list[Host], *, disk_path_of: Callable[[Host], str]) -> list[str]:
+    """The runbook's system requirements, each reported with its measured value; returns the failures."""
+
+    def facts(target: Host) -> str:
+        return " && ".join([compose.versions(), host.memory_kib(), host.free_disk_kib(disk_path_of(target))])
+
+    results = run.executor.run_parallel(
+        hosts, facts, what="read prerequisites", check=False, assume=assumptions.PREREQUISITE_FACTS
+    )
+    problems: list[str] = []
+    for result in results:
+        checks = prerequisites.judge(result.host, result.stdout, run.env.prerequisites) if result.ok else None
+        if checks is None:
+            problems.append(f"{result.host}: cannot read docker/compose/memory/disk ({result.describe()})")
+            continue
+        for check in checks:
+            (run.out.ok if check.ok else run.out.fail)(check.line())
+            if not check.ok:
+                problems.append(check.line())
+    return problems
+
+
+def missing_env(run: Run, hosts: list[Host]) -> dict[str, list[str]]:
+    """Required variables absent from each host's env file (names only; values never leave the host)."""
+    env = run.env
+    required = env.app.required_env
+    results = run.executor.run_parallel(
+        hosts,
+        lambda target: host.env_names(f"{env.app_dir(target)}/{env.app.env_file}"),
+        what="read env var names",
+        check=False,
+        assume="\n".join(required),
+    )
+    missing: dict[str, list[str]] = {}
+    for result in results:
+        if not result.ok:
+            missing[result.host] = [f"(cannot read {env.app.env_file}: {result.describe()})"]
+            continue
+        present = set(result.stdout.split())
+        absent = [name for name in required if name not in present]
+        if absent:
+            missing[result.host] = absent
+    return missing
+
+
+def require_env(run: Run, hosts: list[Host]) -> None:
+    """Fail naming every host and variable that is missing from the env files."""
+    missing = missing_env(run, hosts)
+    if missing:
+        detail = "; ".join(f"{name}: {', '.join(names)}" for name, names in sorted(missing.items()))
+        raise OperationFailed(
+            f"required environment variables are missing: {detail}",
+            hint=f"add them to {run.env.app.env_file} in the app dir on those hosts (see .env.example)",
+        )
+    run.out.ok(f"all {len(run.env.app.required_env)} required variables present on {len(hosts)} hosts")
+
+
+def check_prometheus(run: Run) -> None:
+    """Prometheus answers /-/ready, so the deploy can be monitored."""
+    url = (run.env.monitoring.prometheus_url or "").rstrip("/") + "/-/ready"
+    ready = run.executor.probe(f"GET {url}", lambda: probes.check_ready(url), assume=None)
+    if ready:
+        raise OperationFailed(
+            f"Prometheus is not reachable ({ready}): the deploy could not be monitored",
+            hint="fix monitoring, or deploy with --monitor-minutes 0 and watch by hand",
+        )
+    run.out.ok(f"Prometheus ready at {run.env.monitoring.prometheus_url}")
+
+
+def deploy_checklist(run: Run, version: str, *, monitor_minutes: float) -> None:
+    """The pre-deployment checklist as gates before a production deploy; each result is printed."""
+    env = run.env
+    check_reachable(run, env.hosts)
+    check_tag(run, version)
+    problems = check_prerequisites(run, env.app_hosts, disk_path_of=env.releases_dir)
+    problems += check_prerequisites(run, [env.db_host], disk_path_of=lambda _host: env.database.backup_dir)
+    if problems:
+        raise OperationFailed(f"prerequisites not met: {'; '.join(problems)}")
+    require_env(run, env.app_hosts)
+    if monitor_minutes > 0 and env.monitoring.prometheus_url:
+        check_prometheus(run)

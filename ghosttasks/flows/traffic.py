@@ -1,0 +1,91 @@
+"""Moving traffic on the LB: render the upstream, swap it in, test, reload; verify through the LB; traffic.switch."""
+
+from __future__ import annotations
+
+from ghosttasks import probes, render
+from ghosttasks.colors import Color
+from ghosttasks.commands import nginx
+from ghosttasks.errors import OperationFailed
+from ghosttasks.flows.guard import guarded
+from ghosttasks.flows.health import wait_for_color
+from ghosttasks.masking import mask
+from ghosttasks.run import Run
+from ghosttasks.state import DeployState, Store
+
+
+def switch_traffic(run: Run, color: Color, version: str) -> None:
+    """Render the upstream for `color`, stage it, swap it in, `nginx -t` (restore on failure), reload."""
+    env = run.env
+    lb = env.lb
+    if lb is None:
+        raise OperationFailed(f"environment {env.name} has no lb: there is no traffic to switch")
+    content = render.upstream(env, color=color, version=version, rendered_at=run.now())
+    staged = nginx.staged_path(lb.upstream_path)
+    run.executor.put(env.lb_host, content, staged, mode=0o644)
+    run.executor.run(env.lb_host, nginx.swap_in(lb.upstream_path), what="install the new upstream")
+    tested = run.executor.run(env.lb_host, nginx.test(lb.nginx, lb.nginx_conf), check=False)
+    if not tested.ok:
+        run.executor.run(env.lb_host, nginx.restore_previous(lb.upstream_path), what="restore the previous upstream")
+        raise OperationFailed(
+            f"nginx -t rejected the new upstream on {env.lb_host.name}; the previous file was restored and "
+            f"nginx was not reloaded: {mask(tested.describe())}",
+            hint="check the nginx configuration on the LB host, then retry",
+        )
+    run.executor.run(env.lb_host, nginx.reload(lb.nginx, lb.nginx_conf), what="nginx reload")
+    run.out.ok(f"{env.lb_host.name}: nginx now sends traffic to {color} ({version})")
+
+
+def verify_lb(run: Run, color: Color, version: str | None, *, samples: int = 10, deadline: float = 15) -> None:
+    """The LB answers only from `color` (and `version`): sampled until consistent or the deadline."""
+    from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+    url = run.env.lb_health_url
+    description = f"GET {url} x{samples} on new connections: every answer from {color}" + (
+        f" {version}" if version else ""
+    )
+
+    def sample_until_consistent() -> probes.TrafficSample:
+        # nginx -s reload is asynchronous: old workers may take a last new connection; sample again then.
+        retrying = Retrying(
+            stop=stop_after_delay(deadline),
+            wait=wait_fixed(0.2),
+            retry=retry_if_result(lambda sample: not sample.only(color, version)),
+            retry_error_callback=lambda state: state.outcome.result(),
+        )
+        return retrying(lambda: probes.sample_traffic(url, samples, concurrent=True))
+
+    assumed = probes.TrafficSample(url)
+    assumed.answers[(color, version)] = samples
+    sample = run.executor.probe(description, sample_until_consistent, assume=assumed)
+    if not sample.only(color, version):
+        raise OperationFailed(f"traffic check failed: {sample.summary()}")
+    run.out.ok(f"LB verified: {sample.summary()}")
+
+
+def switch(run: Run, color: Color) -> DeployState:
+    """traffic.switch: send traffic to `color` after checking it is healthy on every app host."""
+    store = Store(run)
+    with guarded(run, store, version=None, reason=f"switch traffic to {color}") as entry:
+        with run.step("read state"):
+            state = store.load()
+            version = state.colors[color].runs
+            if not version:
+                failed = state.colors[color].failed_version
+                raise OperationFailed(
+                    f"{color} holds the failed deploy of {failed}: not switching to it"
+                    if failed
+                    else f"{color} has never been deployed in {run.env.name}: nothing to switch to",
+                    hint=f"deploy it first: inv deploy.prod --env {run.env.name} --version vX.Y.Z",
+                )
+            entry.update(color=color, version=version, previous_color=state.active)
+            if state.active == color:
+                run.note(f"{color} is already active; re-rendering and verifying")
+        with run.step(f"health check {color}"):
+            wait_for_color(run, color, version, deadline=30)
+        with run.step("switch traffic"):
+            switch_traffic(run, color, version)
+        with run.step("verify traffic"):
+            verify_lb(run, color, version)
+        state.after_switch(color)
+        store.save(state)
+        return state

@@ -1,0 +1,45 @@
+"""Dry run: an Executor that records every command, upload and probe in order and opens no connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ghosttasks.executor import Executor, Result, T
+from ghosttasks.inventory import Environment, Host
+from ghosttasks.masking import mask
+from ghosttasks.output import Output
+from ghosttasks.runlog import RunLog
+
+
+class PlanRecorder(Executor):
+    """Dry run: records every command, upload and probe in order; opens no connection."""
+
+    dry_run = True
+
+    def __init__(self, env: Environment, output: Output, log: RunLog | None = None) -> None:
+        super().__init__(env, output, log)
+        self.entries: list[str] = []
+
+    def note(self, text: str) -> None:
+        self.entries.append(f"# {text}")
+
+    def step(self, title: str) -> None:
+        self.entries.append(f"\n== {title}")
+
+    def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str) -> Result:
+        self.entries.append(f"[{host.name}] $ {mask(command)}")
+        return Result(host.name, command, assume, "", 0, 0.0)
+
+    def _fan_out(self, hosts: list[Host], one: Callable[[Host], Result]) -> list[Result]:
+        return [one(host) for host in hosts]
+
+    def put(self, host: Host, content: str, path: str, *, mode: int = 0o644) -> None:
+        self.entries.append(f"[{host.name}] upload {path} (mode {mode:04o}):")
+        self.entries.extend(f"    | {mask(line)}" for line in content.rstrip("\n").split("\n"))
+
+    def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
+        self.entries.append(f"probe {mask(description)}")
+        return assume
+
+    def text(self) -> str:
+        return "\n".join(self.entries).strip("\n") + "\n"

@@ -1,0 +1,74 @@
+"""How deploy.status, deploy.history and traffic.status show their reports (tables, lines or JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ghosttasks.output import Output
+
+HISTORY_COLUMNS = ["start", "task", "version", "user", "result", "failed step", "seconds"]
+
+
+def show_status(out: Output, env_name: str, report: dict[str, Any], *, as_json: bool) -> None:
+    """deploy.status: a table per colour, the LB's live upstream and the lock."""
+    if as_json:
+        out.json(report)
+        return
+    rows = [
+        [
+            color,
+            "active" if report["active"] == color else "idle",
+            info["version"],
+            info["alembic_head"],
+            info["deployed_at"],
+        ]
+        for color, info in report["colors"].items()
+    ]
+    out.table(f"{env_name}: deploy state", ["colour", "role", "version", "alembic head", "deployed"], rows)
+    if "lb" in report:
+        lb = report["lb"]
+        out.info(f"LB upstream: {lb['color']} {lb['version']} (rendered {lb['rendered']})")
+    out.info(describe_lock(report["lock"]))
+
+
+def describe_lock(lock: dict[str, Any] | None) -> str:
+    """One line: free, or who holds the lock, why and since when (and whether it is an emergency freeze)."""
+    if not lock:
+        return "lock: free"
+    frozen = ", FROZEN" if lock.get("frozen") else ""
+    return f"lock: held by {lock.get('user')} ({lock.get('reason')}), since {lock.get('since')}{frozen}"
+
+
+def history_rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
+    """One table row per audit entry, in HISTORY_COLUMNS order."""
+    return [
+        [
+            entry.get("start"),
+            entry.get("task"),
+            entry.get("version"),
+            entry.get("user"),
+            entry.get("result"),
+            entry.get("failed_step") or "",
+            entry.get("seconds"),
+        ]
+        for entry in entries
+    ]
+
+
+def show_history(out: Output, env_name: str, entries: list[dict[str, Any]], limit: int, *, as_json: bool) -> None:
+    """deploy.history: the last runs as a table (or JSON)."""
+    if as_json:
+        out.json(entries)
+        return
+    out.table(f"{env_name}: last {limit} runs", HISTORY_COLUMNS, history_rows(entries))
+
+
+def show_traffic(out: Output, report: dict[str, Any], *, as_json: bool) -> None:
+    """traffic.status: recorded state, the LB's upstream file and what really answered."""
+    if as_json:
+        out.json(report)
+        return
+    lb = report.get("lb", {})
+    out.info(f"recorded: active {report['active']}, previous {report['previous']}")
+    out.info(f"LB upstream file: {lb.get('color')} {lb.get('version')} (rendered {lb.get('rendered')})")
+    out.info(f"answers: {report.get('sample_summary', 'not sampled')}")
