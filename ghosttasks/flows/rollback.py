@@ -1,4 +1,4 @@
-"""Manual (migration-aware) rollback and the emergency rollback.
+"""Manual (migration-aware) rollback.
 
 Manual rollback follows the runbook's order: the application first (switch back to the other
 colour when it still runs the target version, else redeploy that version into it), then the
@@ -10,10 +10,7 @@ schema during the few seconds between the two.
 
 from __future__ import annotations
 
-from ghosttasks import notify
-from ghosttasks.colors import other
 from ghosttasks.commands import alembic
-from ghosttasks.errors import OperationFailed
 from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
@@ -21,7 +18,6 @@ from ghosttasks.flows.migrate import alembic_in, current_revision
 from ghosttasks.flows.projects import color_api
 from ghosttasks.flows.release import build_images, fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic, verify_lb
-from ghosttasks.lock import DeployLock
 from ghosttasks.rollback_plan import plan_rollback
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
@@ -82,43 +78,4 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None) -> DeployState:
                 alembic_in(run, newer_api, argv, what="alembic downgrade")
                 entry["alembic_revision"] = current_revision(run, newer_api)
         run.out.ok(f"rolled back to {plan.version} on {plan.target}; {plan.source} keeps {plan.source_version} idle")
-        return state
-
-
-def emergency(run: Run, *, reason: str) -> DeployState:
-    """Switch the LB to the previous colour at once, freeze deploys, alert on-call, open an incident.
-
-    Needs only the LB host: the app hosts may be down. No lock is waited for; any lock is replaced
-    by a frozen one that only `inv deploy.unlock` lifts.
-    """
-    store = Store(run)
-    with guarded(run, store, version=None, reason=reason, lock=False) as entry:
-        with run.step("switch to the previous colour"):
-            state = store.load()
-            target = state.previous or (other(state.active) if state.active else None)
-            version = state.colors[target].runs if target else None
-            if target is None or version is None:
-                raise OperationFailed(
-                    "no previous colour with a known version to switch to",
-                    hint="switch by hand: inv traffic.switch <colour>, or deploy a known good version",
-                )
-            failed = state.active
-            entry.update(color=target, version=version, previous_color=failed, reason=reason)
-            switch_traffic(run, target, version)
-        with run.step("freeze deploys"):
-            DeployLock(run).freeze(reason=f"emergency rollback: {reason}")
-        state.after_switch(target)
-        store.save(state)
-        with run.step("alert on-call and open an incident"):
-            payload = {"reason": reason, "from": failed, "to": target, "version": version}
-            alerted = notify.send(run, "rollback.emergency", payload)
-            opened = notify.send(run, "incident.open", {**payload, "severity": "critical"}, incident=True)
-            entry.update(alerted=alerted, incident=opened)
-        with run.step("verify traffic"):
-            try:
-                verify_lb(run, target, version, samples=5, deadline=5)
-            except OperationFailed as exc:
-                run.out.warn(f"{exc} (the switch is done; check the {target} hosts)")
-        run.out.ok(f"traffic is on {target} ({version}); deploys to {run.env.name} are frozen")
-        run.out.info(f"when the incident is over: inv deploy.unlock --env {run.env.name} --force")
         return state

@@ -130,10 +130,10 @@ def rollback(c, to=None, db_rev=None, env=None, dry_run=False, yes=False):
 )
 def emergency_rollback(c, reason="emergency rollback", env=None, dry_run=False):
     """Switch the LB to the previous colour now, freeze deploys, alert on-call, open an incident (no prompt)."""
-    from ghosttasks.flows import rollback as flow
+    from ghosttasks.flows import emergency
 
     reason = validate.free_text(reason, "--reason")
-    execute(c, env, lambda run: flow.emergency(run, reason=reason), dry_run=dry_run)
+    execute(c, env, lambda run: emergency.emergency_rollback(run, reason=reason), dry_run=dry_run)
 
 
 @ghost_task(help={"env": ENV_HELP, "json": JSON_HELP})

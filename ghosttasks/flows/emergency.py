@@ -1,0 +1,51 @@
+"""The emergency rollback: switch the LB to the previous colour now, freeze deploys, alert, open an incident."""
+
+from __future__ import annotations
+
+from ghosttasks import notify
+from ghosttasks.colors import other
+from ghosttasks.errors import OperationFailed
+from ghosttasks.flows.guard import guarded
+from ghosttasks.flows.traffic import switch_traffic, verify_lb
+from ghosttasks.lock import DeployLock
+from ghosttasks.run import Run
+from ghosttasks.state import DeployState, Store
+
+
+def emergency_rollback(run: Run, *, reason: str) -> DeployState:
+    """Switch the LB to the previous colour at once, freeze deploys, alert on-call, open an incident.
+
+    Needs only the LB host: the app hosts may be down. No lock is waited for; any lock is replaced
+    by a frozen one that only `inv deploy.unlock` lifts.
+    """
+    store = Store(run)
+    with guarded(run, store, version=None, reason=reason, lock=False) as entry:
+        with run.step("switch to the previous colour"):
+            state = store.load()
+            target = state.previous or (other(state.active) if state.active else None)
+            version = state.colors[target].runs if target else None
+            if target is None or version is None:
+                raise OperationFailed(
+                    "no previous colour with a known version to switch to",
+                    hint="switch by hand: inv traffic.switch <colour>, or deploy a known good version",
+                )
+            failed = state.active
+            entry.update(color=target, version=version, previous_color=failed, reason=reason)
+            switch_traffic(run, target, version)
+        with run.step("freeze deploys"):
+            DeployLock(run).freeze(reason=f"emergency rollback: {reason}")
+        state.after_switch(target)
+        store.save(state)
+        with run.step("alert on-call and open an incident"):
+            payload = {"reason": reason, "from": failed, "to": target, "version": version}
+            alerted = notify.send(run, "rollback.emergency", payload)
+            opened = notify.send(run, "incident.open", {**payload, "severity": "critical"}, incident=True)
+            entry.update(alerted=alerted, incident=opened)
+        with run.step("verify traffic"):
+            try:
+                verify_lb(run, target, version, samples=5, deadline=5)
+            except OperationFailed as exc:
+                run.out.warn(f"{exc} (the switch is done; check the {target} hosts)")
+        run.out.ok(f"traffic is on {target} ({version}); deploys to {run.env.name} are frozen")
+        run.out.info(f"when the incident is over: inv deploy.unlock --env {run.env.name} --force")
+        return state
