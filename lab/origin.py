@@ -3,16 +3,20 @@
 `build_origin(dest)` (or `python3 -m lab.origin DEST`) writes, reproducibly (fixed identity and dates,
 so the same lab/app always gives the same commit ids):
 
-| tag (annotated)       | parent  | what                                                              | alembic head |
-|-----------------------|---------|-------------------------------------------------------------------|--------------|
-| v1.0.0                | -       | lab/app without artifact tags: revisions 0001a1b2c3d4, 0002b2c3d4e5 | 0002b2c3d4e5 |
-| v1.1.0 (= branch main)| v1.0.0  | lab/app as it is: + 0003c3d4e5f6 (artifacts.tags)                  | 0003c3d4e5f6 |
-| v1.2.0-unhealthy      | v1.1.0  | `FAULT = "unhealthy"`: api health always 503 "starting"            | 0003c3d4e5f6 |
-| v1.2.0-badmigration   | v1.1.0  | + 0004d4e5f6a7, whose upgrade fails (nothing is applied)           | 0004d4e5f6a7 |
-| v1.2.0-errors         | v1.1.0  | `FAULT = "errors"`: 30% HTTP 500 from 15 s after start             | 0003c3d4e5f6 |
-| v1.2.0-slow           | v1.1.0  | `FAULT = "slow"`: every api request takes 2.5 s                    | 0003c3d4e5f6 |
+| tag (annotated)        | parent | what                                                              | alembic head |
+|------------------------|--------|-------------------------------------------------------------------|--------------|
+| v1.0.0                 | -      | lab/app without tags and descriptions: 0001a1b2c3d4, 0002b2c3d4e5 | 0002b2c3d4e5 |
+| v1.1.0                 | v1.0.0 | lab/app without descriptions: + 0003c3d4e5f6 (artifacts.tags)     | 0003c3d4e5f6 |
+| v1.2.0-unhealthy       | v1.1.0 | `FAULT = "unhealthy"`: api health always 503 "starting"           | 0003c3d4e5f6 |
+| v1.2.0-badmigration    | v1.1.0 | + 0004d4e5f6a7, whose upgrade fails (nothing is applied)          | 0004d4e5f6a7 |
+| v1.2.0-errors          | v1.1.0 | `FAULT = "errors"`: 30% HTTP 500 from 15 s after start            | 0003c3d4e5f6 |
+| v1.2.0-slow            | v1.1.0 | `FAULT = "slow"`: every api request takes 2.5 s                   | 0003c3d4e5f6 |
+| v1.3.0 (= branch main) | v1.1.0 | lab/app as it is: + 0005e5f6a7b8 (artifacts.description)          | 0005e5f6a7b8 |
 
-The fault behaviours are documented in lab/app/ghostworks/faults.py.
+Each good release is a migration ahead of the one before and expand-only (new columns only, with a default or
+nullable), so older code runs on a newer schema: blue-green's rule. The fault tags are drills of a v1.2.0
+that never shipped (so the next good release is v1.3.0, and 0004d4e5f6a7 stays the failed one's); they are
+built on v1.1.0. The fault behaviours are documented in lab/app/ghostworks/faults.py.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ BAD_MIGRATION = "alembic/versions/0004d4e5f6a7_artifact_checksums.py"
 TAGS_COLUMN = (
     """    tags = Column(ARRAY(Text), nullable=False, server_default=text("'{}'::text[]"))  # v1.1.0 (0003c3d4e5f6)\n"""
 )
+DESCRIPTIONS_MIGRATION = "alembic/versions/0005e5f6a7b8_artifact_descriptions.py"
+DESCRIPTION_COLUMN = "    description = Column(String(500), nullable=True)  # v1.3.0 (0005e5f6a7b8)\n"
+MAIN = "v1.3.0"  # the newest good release: branch main, and lab/app as it is on disk
 
 BAD_MIGRATION_SOURCE = '''"""Artifact checksums.
 
@@ -100,6 +107,17 @@ def _fault(name: str) -> Edit:
     return Edit(FAULTS_FILE, "\nFAULT = None\n", f'\nFAULT = "{name}"\n')
 
 
+# lab/app is v1.3.0; the older releases are lab/app with the newer releases' schema taken out (the api shows and
+# accepts only the columns its models have, so the models and the migrations are all there is to remove).
+WITHOUT_DESCRIPTIONS = (Edit(DESCRIPTIONS_MIGRATION, None), Edit(MODELS_FILE, DESCRIPTION_COLUMN, ""))
+WITHOUT_TAGS = (
+    Edit(TAGS_MIGRATION, None),
+    Edit(MODELS_FILE, "from sqlalchemy.dialects.postgresql import ARRAY\n", ""),
+    Edit(MODELS_FILE, "UniqueConstraint, func, text\n", "UniqueConstraint, func\n"),
+    Edit(MODELS_FILE, TAGS_COLUMN, ""),
+)
+
+
 @dataclass(frozen=True)
 class Release:
     """One annotated tag: edits applied on top of lab/app (or of `base`), the commit date and its alembic head."""
@@ -119,14 +137,15 @@ RELEASES = (
         "2024-01-15T10:00:00+00:00",
         "Ghostworks v1.0.0: tenants, users and artifacts",
         "0002b2c3d4e5",
-        (
-            Edit(TAGS_MIGRATION, None),
-            Edit(MODELS_FILE, "from sqlalchemy.dialects.postgresql import ARRAY\n", ""),
-            Edit(MODELS_FILE, "UniqueConstraint, func, text\n", "UniqueConstraint, func\n"),
-            Edit(MODELS_FILE, TAGS_COLUMN, ""),
-        ),
+        (*WITHOUT_DESCRIPTIONS, *WITHOUT_TAGS),
     ),
-    Release("v1.1.0", "2024-02-01T10:00:00+00:00", "Ghostworks v1.1.0: artifact tags", "0003c3d4e5f6"),
+    Release(
+        "v1.1.0",
+        "2024-02-01T10:00:00+00:00",
+        "Ghostworks v1.1.0: artifact tags",
+        "0003c3d4e5f6",
+        WITHOUT_DESCRIPTIONS,
+    ),
     Release(
         "v1.2.0-unhealthy",
         "2024-03-01T10:00:00+00:00",
@@ -163,6 +182,7 @@ RELEASES = (
         base="v1.1.0",
         fault="slow",
     ),
+    Release(MAIN, "2024-04-01T10:00:00+00:00", "Ghostworks v1.3.0: artifact descriptions", "0005e5f6a7b8"),
 )
 #: tag -> the alembic head revision that tag ships.
 ALEMBIC_HEADS = {release.tag: release.alembic_head for release in RELEASES}
@@ -224,7 +244,7 @@ def _safe_to_replace(dest: Path) -> bool:
 
 
 def build_origin(dest: Path) -> None:
-    """(Re)build the bare repository at `dest` from lab/app with every tag of RELEASES and branch main at v1.1.0."""
+    """(Re)build the bare repository at `dest` from lab/app with every tag of RELEASES and branch main at MAIN."""
     dest = Path(dest).resolve()
     if not _safe_to_replace(dest):
         raise RuntimeError(f"{dest} exists and is not a bare git repository; refusing to replace it")
@@ -234,7 +254,7 @@ def build_origin(dest: Path) -> None:
     _git(repo, "init", "--quiet", "--bare", "--initial-branch=main")
     with tempfile.TemporaryDirectory(prefix="ghostworks-origin-") as tmp:
         work = Path(tmp)
-        detached = False  # releases on main come first; fault commits are detached on top of their base tag
+        detached = False  # good releases are commits on main; fault commits are detached on top of their base tag
         for release in RELEASES:
             if release.base is None:
                 if detached:
@@ -261,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     for release in RELEASES:
         commit = _git(args.dest.resolve(), "rev-parse", f"{release.tag}^{{commit}}")
         print(f"{release.tag:22} {commit[:12]}  alembic head {release.alembic_head}  {release.message}")
-    print(f"main -> v1.1.0; bare repository at {args.dest.resolve()}")
+    print(f"main -> {MAIN}; bare repository at {args.dest.resolve()}")
 
 
 if __name__ == "__main__":

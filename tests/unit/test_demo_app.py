@@ -1,14 +1,26 @@
-"""The demo app's pure pieces (tokens, routing, faults, health) and the origin repository lab/origin.py builds.
+"""The demo app's pure pieces (tokens, routing, faults, health, the HTTP plumbing, the metric labels) and the
+origin repository lab/origin.py builds.
 
-No Docker, no database: the app modules tested here use the standard library only.
+No Docker, no database: the app modules tested here use the standard library only (ghostworks.metrics is imported
+over a recording stand-in for prometheus_client).
 """
 
 from __future__ import annotations
 
+import ast
+import http.client
+import importlib
 import itertools
+import json
+import logging
 import re
+import socket
 import subprocess
 import sys
+import threading
+import time
+import types
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,12 +31,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(APP))
 try:
-    from ghostworks import faults, health, routing, tokens
+    from ghostworks import faults, health, routing, server, tokens
     from ghostworks.config import Settings
 finally:
     sys.path.remove(str(APP))
 
-from lab.origin import ALEMBIC_HEADS, RELEASES, build_origin  # noqa: E402
+from lab.origin import ALEMBIC_HEADS, MAIN, RELEASES, build_origin  # noqa: E402
 
 KEY = "unit-test-secret"
 NOW = 1_700_000_000
@@ -154,6 +166,176 @@ def test_settings_from_environment():
     assert Settings.from_env({}).color == "none"
 
 
+# --- request ids and the access log -------------------------------------------------------------
+
+
+def test_request_id_keeps_a_plain_caller_id_and_replaces_anything_else():
+    assert server.request_id("6f1c2a9d-0e01-4b7e-8c2d-1f02aabbccdd") == "6f1c2a9d-0e01-4b7e-8c2d-1f02aabbccdd"
+    assert server.request_id(" trace:1.2_3 ") == "trace:1.2_3"
+    token = tokens.issue({"tid": 1}, KEY, "HS256", "access", 60, now=NOW)
+    for hostile in (None, "", "a b", 'x"}\n{"level": "ERROR"', "é", "x" * 65, token):
+        generated = server.request_id(hostile)
+        assert re.fullmatch(r"[0-9a-f]{32}", generated), hostile
+    assert server.request_id(None) != server.request_id(None)
+
+
+def test_log_path_keeps_query_names_but_never_their_values():
+    assert server.log_path("/api/v1/artifacts/7") == "/api/v1/artifacts/7"
+    assert server.log_path("/x?token=abc.def&page=2&flag") == "/x?token=***&page=***&flag=***"
+    assert server.log_path("/x?") == "/x?"
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def echo_server():
+    """The app's HTTP plumbing on 127.0.0.1 (a free port) around an app that answers the request id it saw."""
+    records = _Records()
+    log = logging.getLogger("ghostworks.unit-test")
+    log.addHandler(records)
+    log.setLevel(logging.DEBUG)
+
+    def app(req):
+        return server.json_response(200, {"seen": req.request_id})
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), server.make_handler(app, log))
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+
+    def get(path: str, headers: dict[str, str]) -> tuple[http.client.HTTPResponse, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", httpd.server_address[1], timeout=5)
+        try:
+            conn.request("GET", path, headers={"Connection": "close", **headers})
+            response = conn.getresponse()
+            return response, json.loads(response.read())
+        finally:
+            conn.close()
+
+    get.port = httpd.server_address[1]
+    yield get, records.records
+    httpd.shutdown()
+    httpd.server_close()
+    log.removeHandler(records)
+    thread.join(timeout=5)
+
+
+def _access_lines(records: list[logging.LogRecord], count: int) -> list[logging.LogRecord]:
+    """The first `count` access log lines; the server writes each just after its answer, so wait a little."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [r for r in records if r.getMessage() == "request"]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines[:count]
+        time.sleep(0.01)
+
+
+def test_request_id_round_trip_through_header_app_and_access_log(echo_server):
+    get, records = echo_server
+    response, body = get("/api/v1/health", {"X-Request-ID": "deploy-check-42"})
+    assert response.getheader("X-Request-ID") == "deploy-check-42" == body["seen"]
+    response, body = get("/api/v1/health?token=sekrit", {"Authorization": "Bearer sekrit-bearer"})
+    generated = response.getheader("X-Request-ID")
+    assert re.fullmatch(r"[0-9a-f]{32}", generated) and body["seen"] == generated
+    given, made = _access_lines(records, 2)
+    assert (given.request_id, given.path, given.status) == ("deploy-check-42", "/api/v1/health", 200)
+    assert (made.request_id, made.path) == (generated, "/api/v1/health?token=***")
+    assert not any("sekrit" in json.dumps(vars(r), default=str) for r in records)
+
+
+def test_a_hostile_request_id_is_replaced_not_echoed(echo_server):
+    get, records = echo_server
+    response, body = get("/", {"X-Request-ID": "x" * 200})
+    assert re.fullmatch(r"[0-9a-f]{32}", response.getheader("X-Request-ID"))
+    assert _access_lines(records, 1)[0].request_id == response.getheader("X-Request-ID") == body["seen"]
+
+
+def test_malformed_request_lines_are_logged_without_query_values(echo_server):
+    get, records = echo_server
+    with socket.create_connection(("127.0.0.1", get.port), timeout=5) as raw:
+        raw.sendall(b"GET /x?token=sekrit&page=2 extra HTTP/1.1\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 400")
+    notes = [r.getMessage() for r in records if r.levelno == logging.DEBUG]
+    assert any("/x?token=***&page=***" in note for note in notes), notes
+    assert not any("sekrit" in note for note in notes)
+
+
+# --- metric labels ------------------------------------------------------------------------------
+
+
+class _Metric:
+    """Records label names and the samples observed per label values, like a prometheus_client metric."""
+
+    def __init__(self, name, documentation, labelnames, **_kwargs):
+        self.name, self.labelnames, self.samples = name, tuple(labelnames), {}
+
+    def labels(self, *values):
+        assert len(values) == len(self.labelnames), (self.name, values)
+        metric = self
+
+        class Child:
+            def inc(self, amount=1.0):
+                metric.samples[values] = metric.samples.get(values, 0.0) + amount
+
+            def observe(self, value):
+                metric.samples.setdefault(values, []).append(value)
+
+        return Child()
+
+
+@pytest.fixture
+def metrics(monkeypatch):
+    """ghostworks.metrics imported over a stand-in prometheus_client (the app's image has the real one)."""
+    stand_in = types.ModuleType("prometheus_client")
+    stand_in.Counter = stand_in.Histogram = _Metric
+    stand_in.CONTENT_TYPE_LATEST, stand_in.REGISTRY, stand_in.CollectorRegistry = "text/plain", None, object
+    stand_in.generate_latest, stand_in.multiprocess = (lambda registry: b""), types.SimpleNamespace()
+    monkeypatch.setitem(sys.modules, "prometheus_client", stand_in)
+    monkeypatch.syspath_prepend(str(APP))
+    monkeypatch.delitem(sys.modules, "ghostworks.metrics", raising=False)
+    module = importlib.import_module("ghostworks.metrics")
+    yield module
+    sys.modules.pop("ghostworks.metrics", None)
+
+
+def test_request_metrics_carry_the_version_label(metrics):
+    assert metrics.REQUESTS.name == "ghostworks_http_requests_total"
+    assert metrics.REQUESTS.labelnames == ("method", "path", "status", "version")
+    assert metrics.DURATION.name == "ghostworks_http_request_duration_seconds"
+    assert metrics.DURATION.labelnames == ("method", "path", "version")
+    metrics.observe("GET", "/api/v1/health", 200, 0.012, "v1.3.0")
+    metrics.observe("GET", "/api/v1/health", 200, 0.020, "v1.1.0")  # the colour's previous occupant
+    metrics.observe("GET", "/api/v1/health", 503, 0.5, "v1.3.0")
+    assert metrics.REQUESTS.samples == {
+        ("GET", "/api/v1/health", "200", "v1.3.0"): 1.0,
+        ("GET", "/api/v1/health", "200", "v1.1.0"): 1.0,
+        ("GET", "/api/v1/health", "503", "v1.3.0"): 1.0,
+    }
+    assert metrics.DURATION.samples == {
+        ("GET", "/api/v1/health", "v1.3.0"): [0.012, 0.5],
+        ("GET", "/api/v1/health", "v1.1.0"): [0.020],
+    }
+
+
+def test_the_api_labels_its_metrics_with_the_version_it_reports_in_health():
+    """ghostworks.api needs SQLAlchemy to import, so read its calls: observe() and api_health() get one version."""
+    calls = {}
+    for node in ast.walk(ast.parse((APP / "ghostworks" / "api.py").read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+            calls.setdefault(name, []).append(node)
+    (observe,) = calls["observe"]
+    (health_call,) = calls["api_health"]
+    assert ast.unparse(observe.args[-1]) == ast.unparse(health_call.args[0]) == "self.cfg.version"
+
+
 # --- alembic revisions in the source tree -------------------------------------------------------
 
 
@@ -167,10 +349,34 @@ def _revisions(texts: list[str]) -> dict[str, str | None]:
     return chain
 
 
-def test_source_revisions_are_one_linear_chain_ending_at_the_v1_1_0_head():
+CHAIN = {"0001a1b2c3d4": None, "0002b2c3d4e5": "0001a1b2c3d4", "0003c3d4e5f6": "0002b2c3d4e5"}
+CHAIN_V1_3_0 = {**CHAIN, "0005e5f6a7b8": "0003c3d4e5f6"}  # 0004d4e5f6a7 is the failed drill's, never shipped
+
+
+def test_source_revisions_are_one_linear_chain_ending_at_the_v1_3_0_head():
     chain = _revisions([p.read_text() for p in sorted((APP / "alembic" / "versions").glob("*.py"))])
-    assert chain == {"0001a1b2c3d4": None, "0002b2c3d4e5": "0001a1b2c3d4", "0003c3d4e5f6": "0002b2c3d4e5"}
-    assert ALEMBIC_HEADS["v1.1.0"] == "0003c3d4e5f6"
+    assert chain == CHAIN_V1_3_0
+    assert MAIN == "v1.3.0"
+    assert (ALEMBIC_HEADS["v1.0.0"], ALEMBIC_HEADS["v1.1.0"], ALEMBIC_HEADS["v1.3.0"]) == (
+        "0002b2c3d4e5",
+        "0003c3d4e5f6",
+        "0005e5f6a7b8",
+    )
+
+
+def test_shipped_migrations_only_expand_and_can_be_downgraded():
+    """Blue-green: the old colour keeps running on the new schema, so an upgrade may only add (nullable or
+    defaulted columns, tables, indexes), and every revision has a downgrade that undoes it."""
+    for path in sorted((APP / "alembic" / "versions").glob("*.py")):
+        text = path.read_text()
+        upgrade, _, downgrade = text.partition("def upgrade() -> None:")[2].partition("def downgrade() -> None:")
+        assert not re.search(r"op\.(drop_|alter_column|rename|execute)", upgrade), path.name
+        for column in re.findall(r"op\.add_column\((.*)\)", upgrade):
+            assert "nullable=True" in column or "server_default" in column, path.name
+        assert re.search(r"op\.drop_", downgrade), path.name
+    description = (APP / "alembic" / "versions" / "0005e5f6a7b8_artifact_descriptions.py").read_text()
+    assert 'op.add_column("artifacts", sa.Column("description", sa.String(length=500), nullable=True))' in description
+    assert 'op.drop_column("artifacts", "description")' in description
 
 
 # --- the origin repository ----------------------------------------------------------------------
@@ -191,11 +397,20 @@ def test_origin_is_bare_with_annotated_tags_and_main(origin):
     assert _git(origin, "rev-parse", "--is-bare-repository") == "true"
     assert set(_git(origin, "tag", "--list").split()) == {r.tag for r in RELEASES}
     assert all(_git(origin, "cat-file", "-t", r.tag) == "tag" for r in RELEASES)
-    assert _git(origin, "rev-parse", "main") == _git(origin, "rev-parse", "v1.1.0^{commit}")
+    assert {"v1.0.0", "v1.1.0", "v1.3.0"} <= {r.tag for r in RELEASES}
+    assert _git(origin, "rev-parse", "main") == _git(origin, "rev-parse", "v1.3.0^{commit}")
     assert _git(origin, "symbolic-ref", "HEAD") == "refs/heads/main"
     assert _git(origin, "rev-parse", "v1.1.0^") == _git(origin, "rev-parse", "v1.0.0^{commit}")
     v110 = _git(origin, "rev-parse", "v1.1.0^{commit}")
-    for release in RELEASES[2:]:
+    assert _git(origin, "rev-parse", "v1.3.0^") == v110
+    assert _git(origin, "rev-list", "--first-parent", "main").splitlines()[1:] == [
+        v110,
+        _git(origin, "rev-parse", "v1.0.0^{commit}"),
+    ]
+    faults_ = [r for r in RELEASES if r.fault]
+    assert {r.tag for r in faults_} == {"v1.2.0-unhealthy", "v1.2.0-badmigration", "v1.2.0-errors", "v1.2.0-slow"}
+    for release in faults_:
+        assert release.base == "v1.1.0", release.tag
         assert _git(origin, "rev-parse", f"{release.tag}^") == v110, release.tag
 
 
@@ -211,10 +426,30 @@ def test_origin_tags_ship_the_expected_revisions_and_fault_switch(origin):
         switch = re.search(r"^FAULT = (.+)$", _git(origin, "show", f"{release.tag}:ghostworks/faults.py"), re.M)
         expected = f'"{release.fault}"' if release.fault in ("unhealthy", "errors", "slow") else "None"
         assert switch.group(1) == expected, release.tag
-    assert "tags = Column" not in _git(origin, "show", "v1.0.0:ghostworks/models.py")
-    assert "tags = Column" in _git(origin, "show", "v1.1.0:ghostworks/models.py")
+    models = {tag: _git(origin, "show", f"{tag}:ghostworks/models.py") for tag in ("v1.0.0", "v1.1.0", "v1.3.0")}
+    assert [("tags = Column" in text, "description = Column" in text) for text in models.values()] == [
+        (False, False),
+        (True, False),
+        (True, True),
+    ]
+    assert "description = Column" not in _git(origin, "show", "v1.2.0-badmigration:ghostworks/models.py")
     modes = _git(origin, "ls-tree", "-r", "v1.1.0", "docker/bin/alembic", "docker/postgres-entrypoint.sh")
     assert all(line.startswith("100755") for line in modes.splitlines())
+
+
+def test_origin_good_releases_chain_their_schema_heads(origin):
+    """v1.0.0 -> v1.1.0 -> v1.3.0: each good release's revisions are the previous one's plus one more."""
+    chains = {}
+    for tag in ("v1.0.0", "v1.1.0", "v1.3.0"):
+        files = _git(origin, "ls-tree", "-r", "--name-only", tag, "alembic/versions/").splitlines()
+        chains[tag] = _revisions([_git(origin, "show", f"{tag}:{f}") for f in files])
+    assert chains["v1.3.0"] == CHAIN_V1_3_0
+    assert chains["v1.1.0"] == CHAIN
+    assert chains["v1.0.0"] == {k: v for k, v in CHAIN.items() if k != "0003c3d4e5f6"}
+    assert chains["v1.3.0"][ALEMBIC_HEADS["v1.3.0"]] == ALEMBIC_HEADS["v1.1.0"]
+    assert chains["v1.1.0"][ALEMBIC_HEADS["v1.1.0"]] == ALEMBIC_HEADS["v1.0.0"]
+    bad = _git(origin, "ls-tree", "-r", "--name-only", "v1.2.0-badmigration", "alembic/versions/")
+    assert "0004d4e5f6a7" in bad and "0005e5f6a7b8" not in bad
 
 
 def test_origin_is_reproducible_and_rebuilt_in_place(origin, tmp_path):

@@ -15,11 +15,13 @@ from . import database, faults, logs, metrics, routing, tokens
 from .config import Settings, settings
 from .health import api_health
 from .models import Artifact, Tenant, User
-from .server import Request, Response, error, json_response, serve
+from .server import Request, Response, error, json_response, log_path, serve
 
 FIELDS = [column.name for column in Artifact.__table__.columns if column.name != "tenant_id"]
-EDITABLE = [name for name in ("name", "content", "tags") if name in FIELDS]
+# Fields a release's models lack (tags before v1.1.0, description before v1.3.0) are neither shown nor editable.
+EDITABLE = [name for name in ("name", "content", "tags", "description") if name in FIELDS]
 MAX_ID = 2**31 - 1
+MAX_DESCRIPTION = 500
 _DUMMY_HASH = tokens.hash_password("not-a-real-password", salt=b"0" * 16)
 
 
@@ -49,6 +51,10 @@ def artifact_input(body: object, partial: bool) -> dict | str:
             or not all(isinstance(t, str) and 0 < len(t) <= 64 for t in tags)
         ):
             return "tags must be a list of at most 20 strings of 1 to 64 characters"
+    if "description" in values:
+        description = values["description"]
+        if description is not None and (not isinstance(description, str) or len(description) > MAX_DESCRIPTION):
+            return f"description must be null or a string of at most {MAX_DESCRIPTION} characters"
     if not partial and "name" not in values:
         return "name is required"
     if partial and not values:
@@ -97,17 +103,24 @@ class Api:
             time.sleep(delay)
         try:
             if fail:
-                self.log.error("injected fault", extra={"fault": self.fault, "path": req.path})
+                self.log.error(
+                    "injected fault",
+                    extra={"fault": self.fault, "path": log_path(req.path), "request_id": req.request_id},
+                )
                 response = error(500, "internal server error")
             elif name is None:
                 response = error(405, "method not allowed") if known else error(404, "not found")
             else:
                 response = getattr(self, name)(req, *ids)
         except Exception:
-            self.log.exception("unhandled error", extra={"method": req.method, "path": req.path})
+            self.log.exception(
+                "unhandled error",
+                extra={"method": req.method, "path": log_path(req.path), "request_id": req.request_id},
+            )
             response = error(500, "internal server error")
         seconds = time.perf_counter() - start
-        metrics.observe(routing.metric_method(req.method), routing.metric_path(req.path), response.status, seconds)
+        method, path = routing.metric_method(req.method), routing.metric_path(req.path)
+        metrics.observe(method, path, response.status, seconds, self.cfg.version)
         return response
 
     # --- health -----------------------------------------------------------------------------------
@@ -197,7 +210,7 @@ class Api:
 
     @authorised
     def create_artifact(self, req: Request, tenant_id: int) -> Response:
-        """Create from `{"name", "content"[, "tags"]}`; 201 with the artifact."""
+        """Create from `{"name", "content"[, "tags"][, "description"]}`; 201 with the artifact."""
         values = self._body(req, partial=False)
         if isinstance(values, Response):
             return values

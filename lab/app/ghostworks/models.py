@@ -50,3 +50,4 @@ class Artifact(Base):
     created_at = Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at = Column(DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now())
     tags = Column(ARRAY(Text), nullable=False, server_default=text("'{}'::text[]"))  # v1.1.0 (0003c3d4e5f6)
+    description = Column(String(500), nullable=True)  # v1.3.0 (0005e5f6a7b8)

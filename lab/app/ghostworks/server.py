@@ -1,17 +1,44 @@
-"""Tiny HTTP plumbing over http.server: requests in, responses out, JSON access logs, fast SIGTERM."""
+"""Tiny HTTP plumbing over http.server: requests in, responses out, JSON access logs, fast SIGTERM.
+
+Every request gets a request id: the caller's `X-Request-ID` when it is a plain id, else a new one. It is
+answered in the `X-Request-ID` response header and logged with the request, so a client, nginx and the
+access log can name the same request.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MAX_BODY = 1 << 20
+REQUEST_ID_HEADER = "X-Request-ID"
+# A caller's id is kept only when it is short and plain (a UUID, nginx's $request_id, a trace id): nothing that
+# could forge a log line or smuggle a bearer token (a JWT is longer) into the logs.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}", re.ASCII)
+_QUERY_VALUE = re.compile(r"(?<=[?&])([^=&\s'\"]+)=[^&\s'\"]*")
+
+
+def request_id(incoming: str | None) -> str:
+    """The caller's X-Request-ID when it is 1 to 64 of `A-Za-z0-9._:-`, else a new random id (32 hex digits)."""
+    candidate = (incoming or "").strip()
+    return candidate if _PLAIN_ID.fullmatch(candidate) else uuid.uuid4().hex
+
+
+def log_path(raw: str) -> str:
+    """The request target as it may be logged: query parameter names are kept, their values never (tokens)."""
+    path, sep, query = raw.partition("?")
+    if not sep:
+        return path
+    names = [part.split("=", 1)[0] for part in query.split("&") if part]
+    return f"{path}?{'&'.join(f'{name}=***' for name in names)}"
 
 
 @dataclass
@@ -22,6 +49,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes = b""
+    request_id: str = ""
 
     def json(self) -> object:
         """The body parsed as JSON (ValueError when it is not)."""
@@ -52,7 +80,7 @@ App = Callable[[Request], Response]
 
 
 def make_handler(app: App, log: logging.Logger) -> type[BaseHTTPRequestHandler]:
-    """A request handler class that feeds every request to `app` and logs one JSON line per request."""
+    """A request handler class that feeds every request to `app` and logs one JSON line per request (with its id)."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -60,18 +88,22 @@ def make_handler(app: App, log: logging.Logger) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self) -> None:
             start = time.perf_counter()
+            rid = request_id(self.headers.get(REQUEST_ID_HEADER))
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
                 self.close_connection = True
                 response = error(413, "request body too large")
             else:
                 body = self.rfile.read(length) if length else b""
-                request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                request = Request(self.command, self.path, headers, body, rid)
                 try:
                     response = app(request)
                 except Exception:
-                    log.exception("unhandled error", extra={"method": self.command, "path": self.path})
+                    where = {"method": self.command, "path": log_path(self.path), "request_id": rid}
+                    log.exception("unhandled error", extra=where)
                     response = error(500, "internal server error")
+            response.headers[REQUEST_ID_HEADER] = rid
             try:
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
@@ -85,9 +117,10 @@ def make_handler(app: App, log: logging.Logger) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             extra = {
                 "method": self.command,
-                "path": self.path,
+                "path": log_path(self.path),
                 "status": response.status,
                 "client": self.client_address[0],
+                "request_id": rid,
             }
             log.info("request", extra={**extra, "duration_ms": round((time.perf_counter() - start) * 1000, 1)})
 
@@ -100,7 +133,7 @@ def make_handler(app: App, log: logging.Logger) -> type[BaseHTTPRequestHandler]:
             pass  # _handle logs every request as JSON
 
         def log_message(self, format: str, *args: object) -> None:
-            log.debug(format % args)
+            log.debug(_QUERY_VALUE.sub(r"\1=***", format % args))  # http.server's own notes quote request lines
 
     return Handler
 
