@@ -9,18 +9,23 @@ from typing import Any
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-@cache
-def _environment() -> Any:
+def jinja_environment(templates: Path) -> Any:
+    """A new Jinja environment over a templates directory: StrictUndefined, trimmed blocks, no autoescape."""
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(templates),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
     )
+
+
+@cache
+def _environment() -> Any:
+    return jinja_environment(TEMPLATES)
 
 
 def render(name: str, **values: Any) -> str:

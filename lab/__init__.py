@@ -1,1 +1,1 @@
-"""The ghostlab: real hosts on loopback (lab/labctl.py), its Invoke tasks (lab/tasks.py) and the demo app."""
+"""The ghostlab: real hosts on loopback (lab/labctl), its Invoke tasks (lab/tasks.py) and the demo app."""

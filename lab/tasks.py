@@ -1,4 +1,4 @@
-"""`inv lab.up`, `inv lab.down`, `inv lab.status`: the local lab of real hosts on loopback (lab/labctl.py).
+"""`inv lab.up`, `inv lab.down`, `inv lab.status`: the local lab of real hosts on loopback (lab/labctl).
 
 The root tasks.py adds this collection with `namespace.add_collection(lab.tasks.ns)`.
 """

@@ -1,0 +1,195 @@
+"""What the hosts hold before any deploy: origin, app clones with .env and secrets, shared services, prod database."""
+
+from __future__ import annotations
+
+import json
+import secrets as secrets_module
+import subprocess
+from pathlib import Path
+
+from lab.labctl.commands import docker_cli, run, system_env
+from lab.labctl.errors import LabError
+from lab.labctl.files import render, write_file
+from lab.labctl.hosts import APP_HOSTS, DB_ADDR, DEV_ADDR, STAGING_ADDR
+from lab.labctl.paths import Layout, layout
+
+PROJECT = "ghostworks"
+SHARED_SERVICES = ("postgres", "redis")
+PROD_COMPOSE_FILES = ("docker-compose.yml", "docker-compose.prod.yml")
+PROVISION_VERSION = "v1.0.0"
+
+
+def ensure_origin(lay: Layout) -> str:
+    """The bare origin repository of the demo app, built by lab.origin.build_origin (once)."""
+    if (lay.origin / "HEAD").exists():
+        return f"present {lay.origin}"
+    try:
+        from lab.origin import build_origin
+    except ImportError as exc:
+        raise LabError(f"origin: lab/origin.py with build_origin(dest) is missing ({exc})") from None
+    lay.origin.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        build_origin(lay.origin)
+    except Exception as exc:  # the demo app's builder: report any failure in one line
+        raise LabError(f"origin: build_origin({lay.origin}) failed: {exc}") from None
+    return f"built {lay.origin}"
+
+
+def _clone(lay: Layout, dest: Path) -> None:
+    if (dest / ".git").exists():
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    run("app dirs", ["git", "clone", "--quiet", str(lay.origin), str(dest)], env=system_env())
+
+
+def secrets(lay: Layout | None = None) -> dict[str, str]:
+    """The lab's marker secret values by variable (JWT_SECRET_KEY, POSTGRES_PASSWORD): none must ever leak."""
+    lay = lay or layout()
+    try:
+        return json.loads(lay.secrets_file.read_text())
+    except FileNotFoundError:
+        raise LabError(f"secrets: no lab at {lay.root} (run `inv lab.up`)") from None
+
+
+def _ensure_secrets(lay: Layout) -> dict[str, str]:
+    """Create the marker secrets once per lab (mode 0600)."""
+    if lay.secrets_file.exists():
+        return secrets(lay)
+    values = {
+        "JWT_SECRET_KEY": f"ghostlab-jwt-secret-{secrets_module.token_hex(12)}",
+        "POSTGRES_PASSWORD": f"ghostlab-pg-secret-{secrets_module.token_hex(12)}",
+    }
+    write_file(lay.secrets_file, json.dumps(values, indent=2) + "\n", 0o600)
+    return values
+
+
+def env_values(lay: Layout, environment: str, bind: str, db: str) -> dict[str, str]:
+    """The .env of one app dir: its bind address, the database/redis it uses and every required variable."""
+    from ghosttasks.inventory import RUNBOOK_REQUIRED_ENV
+
+    secret = _ensure_secrets(lay)
+    development = environment == "development"
+    values = {
+        "ENVIRONMENT": environment,
+        "BIND_ADDR": bind,
+        "DB_BIND_ADDR": db,
+        "POSTGRES_DB": "ghostworks",
+        "POSTGRES_USER": "postgres",
+        "POSTGRES_PASSWORD": secret["POSTGRES_PASSWORD"],
+        "DATABASE_URL": f"postgresql://postgres:{secret['POSTGRES_PASSWORD']}@{db}:5432/ghostworks",
+        "REDIS_URL": f"redis://{db}:6379/0",
+        "JWT_SECRET_KEY": secret["JWT_SECRET_KEY"],
+        "JWT_ALGORITHM": "HS256",
+        "JWT_ACCESS_TOKEN_EXPIRE_MINUTES": "15",
+        "JWT_REFRESH_TOKEN_EXPIRE_DAYS": "7",
+        "LOG_LEVEL": "DEBUG" if development else "INFO",
+        "DEBUG": "true" if development else "false",
+        "OPENTELEMETRY_ENDPOINT": "http://127.0.0.1:4317",
+        "PROMETHEUS_MULTIPROC_DIR": "/tmp/prometheus_multiproc_dir",
+    }
+    missing = [name for name in RUNBOOK_REQUIRED_ENV if name not in values]
+    if missing:
+        raise LabError(f"app dirs: the lab has no value for required variable(s) {', '.join(missing)}")
+    return values
+
+
+def app_dirs(lay: Layout) -> list[tuple[str, Path, dict[str, str]]]:
+    """(title, app dir, .env values) of every clone: app1, app2, db (prod), staging and dev."""
+    dirs = [
+        (f"prod {h.name}", lay.app_dir(h.name), env_values(lay, "production", h.address, DB_ADDR)) for h in APP_HOSTS
+    ]
+    dirs.append(("prod db", lay.app_dir("db"), env_values(lay, "production", DB_ADDR, DB_ADDR)))
+    dirs.append(("staging", lay.app_dir("staging"), env_values(lay, "staging", STAGING_ADDR, STAGING_ADDR)))
+    dirs.append(("dev", lay.app_dir("dev"), env_values(lay, "development", DEV_ADDR, DEV_ADDR)))
+    return dirs
+
+
+def ensure_app_dirs(lay: Layout) -> str:
+    """Clone the origin into every app dir, write each .env (0600), make releases and backup dirs."""
+    for title, app_dir, values in app_dirs(lay):
+        _clone(lay, app_dir)
+        write_file(app_dir / ".env", render("env.j2", title=f"ghostlab {title}", values=values), 0o600)
+    for host in APP_HOSTS:
+        lay.releases_dir(host.name).mkdir(parents=True, exist_ok=True)
+    for name in ("db", "staging", "dev"):
+        lay.backup_dir(name).mkdir(parents=True, exist_ok=True)
+    return f"{len(app_dirs(lay))} clones of {lay.origin.name}"
+
+
+def start_shared_services(lay: Layout) -> str:
+    """docker compose up the shared PostgreSQL and Redis (project ghostworks) on the db host, and wait."""
+    app_dir = lay.app_dir("db")
+    missing = [name for name in PROD_COMPOSE_FILES if not (app_dir / name).exists()]
+    if missing:
+        raise LabError(f"shared services: {app_dir} has no {', '.join(missing)} (the demo app's compose files)")
+    docker, env = docker_cli(lay, "db")
+    env["APP_VERSION"] = _latest_tag(app_dir)
+    files = [arg for name in PROD_COMPOSE_FILES for arg in ("-f", name)]
+    argv = [docker, "compose", "-p", PROJECT, *files, "up", "-d", "--wait", "--wait-timeout", "120", *SHARED_SERVICES]
+    run("shared services", argv, env=env, cwd=app_dir, timeout=300)
+    return f"{' '.join(SHARED_SERVICES)} up on db {DB_ADDR} (project {PROJECT})"
+
+
+def provision_prod_database(lay: Layout) -> str:
+    """Give prod an existing database, as production has before its first deploy with ghosttasks:
+    the v1.0.0 schema and the demo tenants (the smoke tests' users). Only when it has no schema yet."""
+    docker, env = docker_cli(lay, "db")
+    probe = [
+        docker,
+        "exec",
+        f"{PROJECT}-postgres-1",
+        "psql",
+        "-U",
+        "postgres",
+        "-d",
+        "ghostworks",
+        "-tAc",
+        "SELECT to_regclass('alembic_version') IS NOT NULL",
+    ]
+    if run("prod database", probe, env=env).stdout.strip() == "t":
+        return "already provisioned"
+    source = lay.host_dir("db") / "provision" / PROVISION_VERSION
+    if not source.exists():
+        source.parent.mkdir(parents=True, exist_ok=True)
+        run(
+            "prod database",
+            [
+                "git",
+                "-C",
+                str(lay.app_dir("db")),
+                "worktree",
+                "add",
+                "--detach",
+                str(source),
+                f"refs/tags/{PROVISION_VERSION}",
+            ],
+        )
+        (source / ".env").symlink_to(lay.app_dir("db") / ".env")
+    env["APP_VERSION"] = PROVISION_VERSION
+    files = [arg for name in PROD_COMPOSE_FILES for arg in ("-f", name)]
+    script = "python3 -m alembic upgrade head && python3 scripts/seed_demo_data.py"
+    argv = [
+        docker,
+        "compose",
+        "-p",
+        f"{PROJECT}-provision",
+        *files,
+        "run",
+        "--rm",
+        "--no-deps",
+        "--build",
+        "-T",
+        "api",
+        "sh",
+        "-c",
+        script,
+    ]
+    run("prod database", argv, env=env, cwd=source, timeout=300)
+    return f"schema of {PROVISION_VERSION} and the demo tenants (acme, globex)"
+
+
+def _latest_tag(app_dir: Path) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(app_dir), "describe", "--tags", "--abbrev=0"], capture_output=True, text=True
+    )
+    return result.stdout.strip() or "v0.0.0"
