@@ -11,7 +11,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -177,42 +176,14 @@ Subsystem sftp internal-sftp
 """
 
 
-def _keygen(path: Path, comment: str) -> str:
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-        check=True,
-        stdin=subprocess.DEVNULL,
-    )
-    return Path(f"{path}.pub").read_text().strip()
+def _importable_lab() -> None:
+    """Let `lab.labctl` be imported: lab/ is not an installed package and bench scripts run from bench/.
 
-
-def _port_open(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-def _children(pid: int) -> list[int]:
-    """Every process below pid (from /proc), deepest first."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        parents.setdefault(ppid, []).append(int(entry.name))
-    found: list[int] = []
-    stack = list(parents.get(pid, []))
-    while stack:
-        child = stack.pop()
-        found.append(child)
-        stack.extend(parents.get(child, []))
-    return list(reversed(found))
+    Called where the lab's helpers are used, not on import: fanout.py's *-proc clients import benchlib and
+    their start-up is timed.
+    """
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
 
 
 @dataclass
@@ -226,13 +197,16 @@ class FarmHost:
 
     @property
     def name(self) -> str:
+        """bench01, bench02, ... (the inventory host name)."""
         return f"bench{self.index:02d}"
 
     @property
     def log(self) -> Path:
+        """This host's sshd log (LogLevel VERBOSE)."""
         return self.directory / "sshd.log"
 
     def log_size(self) -> int:
+        """The sshd log's size in bytes now: an offset for connections_since()."""
         return self.log.stat().st_size if self.log.exists() else 0
 
     def connections_since(self, offset: int) -> int:
@@ -258,10 +232,12 @@ class SshdFarm:
 
     @property
     def key_file(self) -> Path:
+        """The client's private key (root on every farm host)."""
         return self.directory / "id_ed25519"
 
     @property
     def known_hosts(self) -> Path:
+        """Every farm host's key at its address and port."""
         return self.directory / "known_hosts"
 
     def __enter__(self) -> SshdFarm:
@@ -277,22 +253,27 @@ class SshdFarm:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def start(self) -> None:
+        """Generate the keys, write one sshd_config per host, start every sshd and wait until each listens."""
         require_root()
         if self.first < 1 or self.first + self.count - 1 > 254:
             raise ValueError("benchmark hosts must fit in 127.0.1.1-127.0.1.254")
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation directory
-        client_key = _keygen(self.key_file, "ghosttasks-bench-client")
+        _importable_lab()
+        from lab.labctl.configs import keygen
+        from lab.labctl.daemons import tcp_open
+
+        client_key = keygen(self.key_file, "ghosttasks-bench-client")
         (self.directory / "authorized_keys").write_text(client_key + "\n")
         known: list[str] = []
         for offset in range(self.count):
             index = self.first + offset
             address = f"{FARM_NET}{index}"
-            if _port_open(address, self.port):
+            if tcp_open(address, self.port, timeout=0.2):
                 raise RuntimeError(f"{address}:{self.port} is already in use; is another benchmark running?")
             host = FarmHost(index, address, self.directory / f"host{index:02d}")
             host.directory.mkdir()
             host_key = host.directory / "ssh_host_ed25519_key"
-            public = _keygen(host_key, f"ghosttasks-bench-{index}")
+            public = keygen(host_key, f"ghosttasks-bench-{index}")
             known.append(f"[{address}]:{self.port} {' '.join(public.split()[:2])}")
             config = host.directory / "sshd_config"
             config.write_text(
@@ -316,7 +297,7 @@ class SshdFarm:
             )
         deadline = time.monotonic() + 15
         for host in self.hosts:
-            while not _port_open(host.address, self.port):
+            while not tcp_open(host.address, self.port, timeout=0.2):
                 assert host.process is not None
                 if host.process.poll() is not None:
                     log = host.log.read_text() if host.log.exists() else ""
@@ -327,11 +308,14 @@ class SshdFarm:
 
     def stop(self) -> None:
         """Stop every sshd we started and any session process below it, by PID."""
+        _importable_lab()
+        from lab.labctl.daemons import descendants
+
         for host in self.hosts:
             process = host.process
             if process is None or process.poll() is not None:
                 continue
-            sessions = _children(process.pid)
+            sessions = list(reversed(descendants(process.pid)))  # deepest first
             process.terminate()
             try:
                 process.wait(timeout=5)

@@ -49,6 +49,7 @@ def ghost_run(spec: dict[str, Any], count: int, log_dir: Path, **off: bool) -> N
     import ghosttasks.executor as executor_module
     from ghosttasks.output import Output
     from ghosttasks.runlog import RunLog
+    from ghosttasks.ssh_executor import SSHExecutor
 
     saved = (executor_module.MAX_PARALLEL, paramiko.SSHClient.load_host_keys, invoke.runners.Runner.start_timer)
     parsed: dict[str, paramiko.HostKeys] = {}
@@ -68,7 +69,7 @@ def ghost_run(spec: dict[str, Any], count: int, log_dir: Path, **off: bool) -> N
         env = ghost_environment(spec)
         sink = io.StringIO()
         log = None if off.get("log") else RunLog("bench.diagnose", uuid.uuid4().hex[:8], directory=log_dir)
-        executor = executor_module.SSHExecutor(env, Output(stream=sink, err_stream=sink), log)
+        executor = SSHExecutor(env, Output(stream=sink, err_stream=sink), log)
         try:
             results = executor.run_parallel(env.hosts[:count], "true", stream=not off.get("log"))
         finally:
