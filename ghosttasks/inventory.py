@@ -1,7 +1,9 @@
-"""hosts.yml -> a validated, typed model.
+"""hosts.yml -> a validated, typed model: the hosts, the environments, the inventory, the loader.
 
 A bad file fails before anything runs, with one line naming the file, the key
-path and what was expected (exit code 2).
+path and what was expected (exit code 2). The settings sections an environment
+holds (ssh, app, database, lb, monitoring, smoke, thresholds, notify,
+prerequisites) are in ghosttasks.settings.
 """
 
 from __future__ import annotations
@@ -11,52 +13,27 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ghosttasks.colors import COLORS, Color
 from ghosttasks.errors import ConfigError
+from ghosttasks.settings import (
+    AppSettings,
+    DatabaseSettings,
+    LBSettings,
+    MonitoringSettings,
+    NotifySettings,
+    Prerequisites,
+    SmokeSettings,
+    SSHSettings,
+    Strict,
+    Thresholds,
+)
 from ghosttasks.validate import HOST_NAME_RE
 
 Role = Literal["lb", "app", "db", "monitoring"]
 
-RUNBOOK_REQUIRED_ENV = [
-    "DATABASE_URL",
-    "POSTGRES_DB",
-    "POSTGRES_USER",
-    "POSTGRES_PASSWORD",
-    "REDIS_URL",
-    "JWT_SECRET_KEY",
-    "JWT_ALGORITHM",
-    "JWT_ACCESS_TOKEN_EXPIRE_MINUTES",
-    "JWT_REFRESH_TOKEN_EXPIRE_DAYS",
-    "ENVIRONMENT",
-    "LOG_LEVEL",
-    "DEBUG",
-    "OPENTELEMETRY_ENDPOINT",
-    "PROMETHEUS_MULTIPROC_DIR",
-]
-
 DEFAULT_INVENTORY = "hosts.yml"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SSHSettings(Strict):
-    user: str | None = Field(
-        None, description="SSH login on every host (a host's `user` overrides it); unset: the local user"
-    )
-    port: int = Field(22, ge=1, le=65535, description="SSH port of every host (a host's `port` overrides it)")
-    key_file: str | None = Field(
-        None, description="private key file (`~` expanded); when set, no agent and no default keys are tried"
-    )
-    known_hosts: str = Field(
-        "~/.ssh/known_hosts", description="file host keys are checked against; unknown or changed keys are refused"
-    )
-    connect_timeout: float = Field(10, gt=0, description="seconds to wait for an SSH connection, banner and login")
-    command_timeout: float = Field(900, gt=0, description="seconds a remote command may run before it is stopped")
-    jump_host: str | None = Field(None, description="bastion to connect through (port 22, `ssh.user`); unset: direct")
 
 
 class Host(Strict):
@@ -76,121 +53,6 @@ class Host(Strict):
         if not HOST_NAME_RE.fullmatch(value):
             raise ValueError("a host name of letters, digits, '-', '_' or '.'")
         return value
-
-
-class AppSettings(Strict):
-    strategy: Literal["single", "blue-green"] = Field(
-        description="`blue-green`: two colours behind the LB (prod); `single`: one stack (dev, staging)"
-    )
-    dir: str = Field(description="git checkout of the app on each host: compose files and the env file")
-    releases_dir: str | None = Field(
-        None, description="per-version worktrees (`<releases_dir>/<version>`); required for blue-green"
-    )
-    repo_url: str = Field(description="git origin the hosts clone and fetch release tags from")
-    project: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]*$",
-        description="compose project name; the colours run as `<project>-blue` and `<project>-green`",
-    )
-    compose_files: list[str] = Field(
-        min_length=1, description="compose files (`-f`, in this order): base, then the environment's override"
-    )
-    color_compose_files: dict[Color, str] = Field(
-        {}, description="per-colour override file, added after `compose_files`; required for blue-green"
-    )
-    color_services: list[str] = Field(["api", "web"], description="services run once per colour on every app host")
-    shared_services: list[str] = Field(
-        ["postgres", "redis"], description="stateful services shared by both colours, on the db host"
-    )
-    ports: dict[str, int] = Field({}, description="host port per service (service: port); required for single")
-    color_ports: dict[Color, dict[str, int]] = Field(
-        {}, description="host port per colour and per-colour service; required for blue-green"
-    )
-    health_paths: dict[str, str] = Field(
-        {"api": "/api/v1/health", "web": "/api/health"}, description="health URL path per service, probed on app hosts"
-    )
-    public_health_url: str | None = Field(
-        None, description="public health URL checked after the hosts when there is no LB; unset: none"
-    )
-    alembic: str = Field("alembic", description="command that runs alembic inside the api container")
-    seed_command: str = Field(
-        "python scripts/seed_demo_data.py", description="demo-data seed command run in the api container (dev)"
-    )
-    required_env: list[str] = Field(
-        RUNBOOK_REQUIRED_ENV, description="variables the env file must define on every app host before a deploy"
-    )
-    env_file: str = Field(".env", description="env file in the app dir, linked into every release; only names are read")
-
-
-class SmokeUser(Strict):
-    tenant: str = Field(description="tenant to log in to")
-    username: str = Field(description="user name to log in with")
-    password: str | None = Field(None, description="password, written in the inventory (prefer `password_env`)")
-    password_env: str | None = Field(None, description="variable on this machine that holds the password")
-
-    def secret(self) -> str | None:
-        """The password, from the inventory or (preferred) the named environment variable of this machine."""
-        if self.password_env:
-            return os.environ.get(self.password_env)
-        return self.password
-
-
-class SmokeSettings(Strict):
-    users: list[SmokeUser] = Field([], description="logins for the smoke tests; none: health checks only")
-    latency_requests: int = Field(
-        20, ge=1, le=10000, description="timed requests of the smoke latency test (p95 vs `thresholds.p95_seconds`)"
-    )
-
-
-class DatabaseSettings(Strict):
-    service: str = Field("postgres", description="compose service that runs PostgreSQL")
-    name: str = Field("ghostworks", description="database that is backed up, restored and checked")
-    user: str = Field("postgres", description="PostgreSQL role for pg_dump, pg_restore and pg_isready")
-    redis_service: str = Field("redis", description="compose service that runs Redis")
-    backup_dir: str = Field(description="directory on the db host for `pg_dump -Fc` backups and their checksums")
-    keep_backups: int = Field(14, ge=1, description="backups kept per environment; older ones are pruned")
-    lock_wait_seconds: int = Field(60, ge=1, description="seconds pg_dump waits for a table lock before giving up")
-
-
-class LBSettings(Strict):
-    upstream_path: str = Field(description="upstream file on the LB host that nginx includes and ghosttasks renders")
-    public_url: str = Field(description="public base URL through the LB, for traffic checks and monitoring")
-    state_dir: str = Field(description="directory on the LB host for state.json, history.jsonl and the deploy lock")
-    nginx: str = Field("nginx", description="nginx command on the LB host (may include arguments, e.g. sudo)")
-    nginx_conf: str | None = Field(None, description="config passed as `-c` to `nginx -t` and reload; unset: default")
-
-
-class MonitoringSettings(Strict):
-    prometheus_url: str | None = Field(
-        None, description="Prometheus base URL; unset or down: error rate and p95 are sampled through the LB"
-    )
-    interval_seconds: float = Field(15, gt=0, description="seconds between two readings while monitoring")
-    rate_window: str = Field(
-        "1m", pattern=r"^[1-9][0-9]*[smh]$", description="PromQL range the error rate and p95 are computed over"
-    )
-
-
-class Thresholds(Strict):
-    error_rate: float = Field(0.10, ge=0, le=1, description="roll back above this share of 5xx answers (0.10 = 10 %)")
-    p95_seconds: float = Field(
-        2.0, gt=0, description="roll back above this p95 response time, seconds; also the smoke latency limit"
-    )
-    health_failures: int = Field(3, ge=1, description="roll back after more than this many health failures in a row")
-    monitor_minutes: float = Field(
-        15, ge=0, description="minutes to monitor after a switch (0: no monitoring); `--monitor-minutes` overrides"
-    )
-
-
-class NotifySettings(Strict):
-    webhook_url: str | None = Field(None, description="URL deployment events are POSTed to; unset: no notifications")
-    incident_url: str | None = Field(None, description="URL an incident is POSTed to on emergency rollback")
-    timeout_seconds: float = Field(5, gt=0, description="seconds per notification request")
-
-
-class Prerequisites(Strict):
-    docker_min: str = Field("20.10", description="lowest Docker engine version accepted on app and db hosts")
-    compose_min: str = Field("2.0", description="lowest Docker Compose version accepted")
-    ram_min_gb: float = Field(4, description="least RAM per app and db host, GiB")
-    disk_min_gb: float = Field(20, description="least free disk, GiB, under the releases dir (app) and backup dir (db)")
 
 
 class Environment(Strict):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ghosttasks.inventory import Thresholds
+from ghosttasks.settings import Thresholds
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ INVENTORY = LAB_DIR / "hosts.yml"
 
 def inventory_context(lay: Layout) -> dict:
     """Everything lab/templates/hosts.yml.j2 needs."""
-    from ghosttasks.inventory import RUNBOOK_REQUIRED_ENV
+    from ghosttasks.settings import RUNBOOK_REQUIRED_ENV
 
     prod_hosts = [{"name": "lb", "address": LB_ADDR, "roles": ["lb"], "app_dir": None, "releases_dir": None}]
     for host in APP_HOSTS:

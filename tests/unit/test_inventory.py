@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from ghosttasks.errors import ConfigError
-from ghosttasks.inventory import RUNBOOK_REQUIRED_ENV, load_inventory
+from ghosttasks.inventory import load_inventory
+from ghosttasks.settings import RUNBOOK_REQUIRED_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from ghosttasks import inventory
+from ghosttasks import inventory, settings
 from ghosttasks.inventory_reference import (
     BEGIN,
     END,
@@ -23,11 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _models() -> list[type[BaseModel]]:
-    """Every pydantic model class defined in ghosttasks/inventory.py (reachable from Inventory or not)."""
+    """Every pydantic model class of ghosttasks/inventory.py and settings.py (reachable from Inventory or not)."""
     return [
         cls
-        for _name, cls in inspect.getmembers(inventory, inspect.isclass)
-        if issubclass(cls, BaseModel) and cls.__module__ == inventory.__name__ and cls.model_fields
+        for module in (inventory, settings)
+        for _name, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, BaseModel) and cls.__module__ == module.__name__ and cls.model_fields
     ]
 
 
@@ -52,7 +53,23 @@ def test_every_field_has_a_description(model, field):
 
 
 def test_the_models_cover_the_whole_inventory():
-    assert {model.__name__ for model in _models()} >= {"Inventory", "Environment", "SSHSettings", "Host", "AppSettings"}
+    names = [model.__name__ for model in _models()]
+    assert len(names) == len(set(names))
+    assert set(names) >= {
+        "Inventory",
+        "Environment",
+        "Host",
+        "SSHSettings",
+        "AppSettings",
+        "SmokeUser",
+        "SmokeSettings",
+        "DatabaseSettings",
+        "LBSettings",
+        "MonitoringSettings",
+        "Thresholds",
+        "NotifySettings",
+        "Prerequisites",
+    }
 
 
 def test_keys_that_are_not_in_hosts_yml_are_real_fields():
