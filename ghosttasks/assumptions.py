@@ -21,11 +21,28 @@ STATE = DeployState(
         "green": ColorState(NEWER_VERSION, NEWER_HEAD, PLAN_TIME),
     },
     version_heads={OLDER_VERSION: OLDER_HEAD, NEWER_VERSION: NEWER_HEAD},
+    version_chains={OLDER_VERSION: [OLDER_HEAD], NEWER_VERSION: [OLDER_HEAD, NEWER_HEAD]},
+    database_revision=NEWER_HEAD,
     updated_at=PLAN_TIME,
 )
 
-#: `alembic current` in any container: the database is at the newer head.
-ALEMBIC_CURRENT = f"{NEWER_HEAD} (head)"
+#: The database's alembic_version row: the newer head.
+DATABASE_REVISION = NEWER_HEAD
+
+#: The revision a version newer than NEWER_VERSION adds, so that a deploy's plan shows its upgrade.
+NEWEST_HEAD = "c3c3c3c3c3c3"
+
+
+def alembic_history(version: str | None) -> str:
+    """`alembic history` of a version's code read live: a newer version than NEWER_VERSION ships one more
+    revision, any other version only the older one (as alembic prints it, newest first)."""
+    from ghosttasks.migration_plan import release_key
+
+    if version and release_key(version) > release_key(NEWER_VERSION):
+        newest = f"{NEWER_HEAD} -> {NEWEST_HEAD} (head), newest"
+        return f"{newest}\n{OLDER_HEAD} -> {NEWER_HEAD}, newer\n<base> -> {OLDER_HEAD}, older"
+    return f"<base> -> {OLDER_HEAD} (head), older"
+
 
 #: Docker engine and Compose versions, MemTotal and free disk in KiB (the prerequisite facts).
 PREREQUISITE_FACTS = "28.2.2\n2.40.3\n25165824\n83886080"

@@ -37,6 +37,8 @@ class DeployState:
     previous: Color | None = None
     colors: dict[Color, ColorState] = field(default_factory=lambda: {color: ColorState() for color in COLORS})
     version_heads: dict[str, str] = field(default_factory=dict)
+    version_chains: dict[str, list[str]] = field(default_factory=dict)  # revisions each version ships, base first
+    database_revision: str | None = None  # as read from the database after the last command that could change it
     updated_at: str | None = None
 
     @property
@@ -46,10 +48,16 @@ class DeployState:
 
     def after_deploy(self, color: Color, version: str, head: str | None, now: str) -> None:
         """`version` (whose schema head is `head`) now serves from `color`; the old active colour stays idle."""
-        self.previous, self.active = self.active, color
+        self.after_switch(color)
         self.colors[color] = ColorState(version, head, now)
         if head:
             self.version_heads[version] = head
+
+    def learn_chain(self, version: str, chain: tuple[str, ...] | list[str]) -> None:
+        """Remember the revisions `version` ships (base first); its head is the last one."""
+        if chain:
+            self.version_chains[version] = list(chain)
+            self.version_heads[version] = chain[-1]
 
     def after_switch(self, color: Color) -> None:
         """Traffic now goes to `color` (no change when it already did)."""
@@ -82,6 +90,8 @@ class DeployState:
             previous=previous,
             colors=colors,
             version_heads=dict(data.get("version_heads", {})),
+            version_chains={version: list(chain) for version, chain in data.get("version_chains", {}).items()},
+            database_revision=data.get("database_revision"),
             updated_at=data.get("updated_at"),
         )
 

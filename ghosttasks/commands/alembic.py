@@ -17,20 +17,14 @@ def downgrade(program: str, revision: str) -> list[str]:
     return _alembic(program, "downgrade", revision)
 
 
-def current(program: str) -> list[str]:
-    return _alembic(program, "current")
-
-
 def history(program: str) -> list[str]:
-    return _alembic(program, "history", "--indicate-current")
-
-
-def heads(program: str) -> list[str]:
-    return _alembic(program, "heads")
+    """The revision history the code ships (reads no database)."""
+    return _alembic(program, "history")
 
 
 def stamp(program: str, revision: str) -> list[str]:
-    return _alembic(program, "stamp", revision)
+    """Mark the database at `revision`; --purge first empties alembic_version, so it works from any revision."""
+    return _alembic(program, "stamp", "--purge", revision)
 
 
 def revision(program: str, message: str, *, autogenerate: bool) -> list[str]:

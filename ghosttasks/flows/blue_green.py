@@ -8,11 +8,10 @@ from ghosttasks.flows import monitor, verify
 from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
-from ghosttasks.flows.migrate import migrate_to_head
+from ghosttasks.flows.migrate import migrate_for_deploy, record_revision
 from ghosttasks.flows.preflight import deploy_checklist
-from ghosttasks.flows.projects import color_api
 from ghosttasks.flows.release import build_images, fetch_release, start_color
-from ghosttasks.flows.traffic import switch_traffic, verify_lb
+from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
 from ghosttasks.lock import DeployLock
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
@@ -42,10 +41,7 @@ def deploy(run: Run, version: str, *, monitor_minutes: float | None, health_dead
             with run.step(f"start {target}"):
                 start_color(run, target, version)
             with run.step("migrate database"):
-                serving = color_api(run, previous, previous_version) if previous and previous_version else None
-                entry["alembic_head"] = head = migrate_to_head(
-                    run, color_api(run, target, version), version, serving=serving
-                )
+                entry["alembic_head"] = head = migrate_for_deploy(run, state, target, version, entry)
             with run.step(f"health check {target}"):
                 wait_for_color(run, target, version, deadline=health_deadline)
             with run.step(f"smoke test {target}"):
@@ -58,7 +54,7 @@ def deploy(run: Run, version: str, *, monitor_minutes: float | None, health_dead
             mark_failed(run, store, target, version)
             raise
         state.after_deploy(target, version, head, run.now())
-        store.save(state)
+        record_revision(run, store, state)
         if minutes > 0:
             with run.step("monitor"):
                 watch_and_roll_back(run, store, state, entry, minutes)
@@ -74,19 +70,6 @@ def switch_while_locked(run: Run, target: Color, version: str) -> None:
             hint="see inv deploy.status; the new colour is running but serves no traffic",
         )
     switch_traffic(run, target, version)
-
-
-def verify_or_switch_back(
-    run: Run, target: Color, version: str, previous: Color | None, previous_version: str | None
-) -> None:
-    """The LB answers from the new colour; if not, traffic goes straight back to the previous one."""
-    try:
-        verify_lb(run, target, version)
-    except OperationFailed:
-        if previous and previous_version:
-            run.out.warn(f"switching back to {previous} ({previous_version})")
-            switch_traffic(run, previous, previous_version)
-        raise
 
 
 def watch_and_roll_back(run: Run, store: Store, state: DeployState, entry: dict, minutes: float) -> None:
@@ -109,6 +92,6 @@ def mark_failed(run: Run, store: Store, color: Color, version: str) -> None:
     try:
         state = store.load()
         state.mark_failed(color, version)
-        store.save(state)
+        record_revision(run, store, state)
     except Exception as exc:  # never hide the deploy's own error behind this one
         run.out.warn(f"could not record the failed {color} in the deploy state: {exc}")

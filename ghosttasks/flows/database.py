@@ -4,51 +4,123 @@ from __future__ import annotations
 
 import re
 
+from ghosttasks import assumptions
 from ghosttasks.commands import alembic, backup, compose
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows.backup import BackupInfo
 from ghosttasks.flows.backup import take_backup as take_verified_backup
 from ghosttasks.flows.guard import guarded
-from ghosttasks.flows.migrate import alembic_in, current_revision
+from ghosttasks.flows.migrate import (
+    alembic_in,
+    apply,
+    database_revision,
+    knowledge,
+    record_revision,
+    runner_command,
+)
 from ghosttasks.flows.projects import serving_api, shared_project
+from ghosttasks.migration_plan import Direction, choose_runner, plan_migration, plan_stamp
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 GENERATED_RE = re.compile(r"Generating (\S+\.py)")
 
 
-def migrate(run: Run, direction: str, revision: str) -> str | None:
-    """Always a verified backup first, then `alembic upgrade|downgrade REV` in the serving api container."""
-    build = alembic.upgrade if direction == "upgrade" else alembic.downgrade
-    with guarded(run, Store(run), version=None, reason=f"alembic {direction} {revision}") as entry:
-        api = serving_api(run)
-        with run.step("backup database"):
-            entry["backup"] = take_verified_backup(run, f"before-{direction}").path
-        with run.step(f"alembic {direction} {revision}"):
-            alembic_in(run, api, build(run.env.app.alembic, revision), what=f"alembic {direction}")
-            entry["alembic_revision"] = now = current_revision(run, api)
+def migrate(run: Run, direction: Direction, revision: str, *, force: bool = False) -> str | None:
+    """db.upgrade / db.downgrade: planned against the real revision, verified backup first, state re-read after.
+
+    Blue-green: the planner picks the direction check, the container that knows both revisions, and
+    refuses a downgrade below the serving version's head unless --force. Single environments run it
+    in their one api container.
+    """
+    store = Store(run)
+    with guarded(run, store, version=None, reason=f"alembic {direction} {revision}") as entry:
+        if run.env.app.strategy != "blue-green":
+            return _migrate_single(run, direction, revision, entry)
+        with run.step("plan migration"):
+            state = store.load()
+            current = database_revision(run)
+            plan = plan_migration(state, knowledge(run, state), current, revision, requested=direction, force=force)
+            if plan is None:
+                run.out.ok(f"database already at {current or 'base'}: nothing to do")
+                return current
+            run.note(plan.describe())
+        try:
+            with run.step(f"alembic {direction} {plan.target or 'base'}"):
+                now = apply(run, plan, label=f"before-{direction}", entry=entry)
+        finally:
+            record_revision(run, store, state)
         run.out.ok(f"database at {now or 'base (empty)'}")
         return now
 
 
-def stamp(run: Run, revision: str) -> None:
-    """`alembic stamp REV`: the runbook's manual migration repair (changes no schema)."""
-    with (
-        guarded(run, Store(run), version=None, reason=f"alembic stamp {revision}"),
-        run.step(f"alembic stamp {revision}"),
-    ):
-        alembic_in(run, serving_api(run), alembic.stamp(run.env.app.alembic, revision), what="alembic stamp")
-
-
-def show(run: Run, what: str) -> str:
-    """Read-only: `alembic current` or `alembic history` from the serving api container."""
-    argv = alembic.current(run.env.app.alembic) if what == "current" else alembic.history(run.env.app.alembic)
+def _migrate_single(run: Run, direction: Direction, revision: str, entry: dict) -> str | None:
     api = serving_api(run)
-    result = alembic_in(run, api, argv, what=f"alembic {what}", stream=False)
+    build = alembic.upgrade if direction == "upgrade" else alembic.downgrade
+    with run.step("backup database"):
+        entry["backup"] = take_verified_backup(run, f"before-{direction}").path
+    with run.step(f"alembic {direction} {revision}"):
+        alembic_in(run, api, build(run.env.app.alembic, revision), what=f"alembic {direction}")
+        entry["alembic_revision"] = now = database_revision(run)
+    run.out.ok(f"database at {now or 'base (empty)'}")
+    return now
+
+
+def stamp(run: Run, revision: str) -> None:
+    """`alembic stamp REV`: the runbook's manual migration repair (changes no schema), in a container
+    whose code knows REV."""
+    store = Store(run)
+    with guarded(run, store, version=None, reason=f"alembic stamp {revision}"), run.step(f"alembic stamp {revision}"):
+        argv = alembic.stamp(run.env.app.alembic, revision)
+        if run.env.app.strategy != "blue-green":
+            alembic_in(run, serving_api(run), argv, what="alembic stamp")
+            return
+        state = store.load()
+        plan = plan_stamp(state, knowledge(run, state), database_revision(run), revision)
+        try:
+            command = runner_command(run, plan.runner, alembic.stamp(run.env.app.alembic, plan.target or "base"))
+            run.executor.run(run.env.app_hosts[0], command, what="alembic stamp", stream=True)
+        finally:
+            record_revision(run, store, state)
+
+
+def current(run: Run) -> str | None:
+    """db.current: the database's real revision (psql), and which versions know it. Always answers."""
+    revision = database_revision(run)
+    line = f"database at {revision or 'base (empty)'}"
+    if run.env.app.strategy == "blue-green":
+        state = Store(run).load()
+        known = knowledge(run, state)
+        knowing = known.versions_knowing(revision)
+        heads = [version for version in known.chains if known.head(version) == revision]
+        line += f": the head of {', '.join(heads)}" if heads else ""
+        line += f"; known to {', '.join(knowing)}" if knowing else "; no recorded version ships it"
+    run.out.info(line)
+    return revision
+
+
+def history(run: Run) -> str:
+    """db.history: `alembic history` from a container whose code knows the database's revision, current marked."""
+    revision = database_revision(run)
+    if run.env.app.strategy == "blue-green":
+        state = Store(run).load()
+        runner = choose_runner(state, knowledge(run, state), revision)
+        if runner is None:
+            raise OperationFailed(f"no recorded version knows the database's revision {revision}")
+        command = runner_command(run, runner, alembic.history(run.env.app.alembic))
+        where = run.env.app_hosts[0]
+        result = run.executor.run(
+            where, command, what="alembic history", assume=assumptions.alembic_history(runner.version)
+        )
+    else:
+        api = serving_api(run)
+        where = api.host
+        result = alembic_in(run, api, alembic.history(run.env.app.alembic), what="alembic history", stream=False)
     text = (result.stdout + result.stderr).strip()
     for line in text.splitlines():
         if not line.startswith("INFO "):
-            run.out.host_line(api.host.name, line)
+            marked = " (current)" if revision and line.split(" -> ")[-1].startswith(revision) else ""
+            run.out.host_line(where.name, line + marked)
     return text
 
 
@@ -62,7 +134,7 @@ def revision(run: Run, message: str, *, autogenerate: bool) -> str | None:
         argv,
         what="alembic revision",
         stream=True,
-        assume="Generating /app/alembic/versions/REVISION_message.py ...  done",
+        assume=assumptions.GENERATED_REVISION,
     )
     match = GENERATED_RE.search(result.stdout + result.stderr)
     if not match:

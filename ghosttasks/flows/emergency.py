@@ -8,6 +8,7 @@ from ghosttasks.errors import OperationFailed
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.traffic import switch_traffic, verify_lb
 from ghosttasks.lock import DeployLock
+from ghosttasks.migration_plan import Knowledge, plan_switch_back
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
 
@@ -31,6 +32,10 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
                 )
             failed = state.active
             entry.update(color=target, version=version, previous_color=failed, reason=reason)
+            warning = plan_switch_back(state, Knowledge.recorded(state), state.database_revision, target).warning
+            if warning:
+                run.out.fail(warning)
+                entry["warning"] = warning
             switch_traffic(run, target, version)
         with run.step("freeze deploys"):
             DeployLock(run).freeze(reason=f"emergency rollback: {reason}")

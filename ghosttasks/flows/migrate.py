@@ -1,15 +1,23 @@
-"""Alembic in an api container: read the current revision, upgrade to the new version's head."""
+"""The schema as it really is, and alembic runs where the planner says (ghosttasks.migration_plan).
+
+The database's revision is read with psql through the postgres service (it answers whatever revision
+the database is at); what a version knows is read from its own code (`alembic history`, no database).
+"""
 
 from __future__ import annotations
 
 from ghosttasks import assumptions
-from ghosttasks.commands import alembic, compose
+from ghosttasks.colors import COLORS, Color
+from ghosttasks.commands import alembic, compose, postgres
 from ghosttasks.errors import OperationFailed
 from ghosttasks.executor import Result
-from ghosttasks.flows.projects import ApiTarget
+from ghosttasks.flows.backup import take_backup
+from ghosttasks.flows.projects import ApiTarget, color_api, color_project, shared_project
+from ghosttasks.migration_plan import Knowledge, Migration, Runner, parse_history, plan_deploy_migration
 from ghosttasks.run import Run
+from ghosttasks.state import DeployState, Store
 
-UNKNOWN_REVISION = "Can't locate revision"
+NO_VERSION_TABLE = 'relation "alembic_version" does not exist'
 
 
 def alembic_in(
@@ -28,47 +36,106 @@ def alembic_in(
     )
 
 
-def current_revision(run: Run, target: ApiTarget) -> str | None:
-    """The database's revision as the target's code reads it (None for an empty database)."""
-    result = alembic_in(
+def database_revision(run: Run) -> str | None:
+    """The database's real revision (None: empty, no alembic_version table)."""
+    db = run.env.database
+    command = postgres.schema_revision(shared_project(run), service=db.service, user=db.user, database=db.name)
+    result = run.executor.run(run.env.db_host, command, check=False, assume=assumptions.DATABASE_REVISION)
+    if result.ok:
+        rows = result.stdout.split()
+        if len(rows) > 1:
+            raise OperationFailed(f"the database has {len(rows)} alembic heads ({', '.join(rows)}): merge them first")
+        return rows[0] if rows else None
+    if NO_VERSION_TABLE in result.stdout + result.stderr:
+        return None
+    raise OperationFailed(f"cannot read the database's revision: {result.describe()}")
+
+
+def read_chain(run: Run, target: ApiTarget) -> tuple[str, ...]:
+    """The revisions the target container's code ships, base first."""
+    history = alembic_in(
         run,
         target,
-        alembic.current(run.env.app.alembic),
-        what="alembic current",
+        alembic.history(run.env.app.alembic),
+        what="alembic history",
         stream=False,
-        assume=assumptions.ALEMBIC_CURRENT,
+        assume=assumptions.alembic_history(target.project.version),
     )
-    return parse_revision(result.stdout)
+    try:
+        return parse_history(history.stdout)
+    except ValueError as exc:
+        raise OperationFailed(f"{target.project.name}: {exc}") from None
 
 
-def migrate_to_head(run: Run, new: ApiTarget, version: str, *, serving: ApiTarget | None) -> str | None:
-    """`alembic upgrade head` from the new version's container, unless the database is already newer.
+def knowledge(run: Run, state: DeployState) -> Knowledge:
+    """What each version knows: recorded chains, plus a live read for any colour whose chain is not recorded.
 
-    When the new version's code cannot locate the database's revision, the database is ahead of it
-    (an older version being deployed): migrations are backward compatible, so that version runs on
-    the newer schema as it is, and we say so. The revision is then read through the serving colour.
+    A chain read live is recorded in `state` (saved with it later).
     """
-    argv = alembic.current(run.env.app.alembic)
-    found = alembic_in(
-        run, new, argv, what="alembic current", stream=False, check=False, assume=assumptions.ALEMBIC_CURRENT
+    for color in COLORS:
+        version = state.colors[color].runs
+        if version and version not in state.version_chains:
+            try:
+                state.learn_chain(version, read_chain(run, color_api(run, color, version)))
+            except OperationFailed as exc:
+                run.out.warn(f"cannot read the revisions {version} ships from {color}: {exc}")
+    return Knowledge.recorded(state)
+
+
+def runner_command(run: Run, runner: Runner, argv: list[str]) -> str:
+    """alembic in the runner: `exec` in a colour's running api, or `run --rm` of that version's image."""
+    first = run.env.app_hosts[0]
+    if runner.color:
+        return compose.exec_(color_project(run, first, runner.color, runner.version), "api", argv)
+    project = color_project(run, first, "blue", runner.version)
+    one_off = compose.Project(project.directory, f"{run.env.app.project}-migrate", project.files, runner.version)
+    return compose.run_rm(one_off, "api", argv)
+
+
+def apply(run: Run, migration: Migration, *, label: str, entry: dict, backup: bool = True) -> str | None:
+    """A verified backup (unless the caller just took one), then the migration; returns the revision the
+    database is at afterwards."""
+    if backup:
+        entry["backup"] = take_backup(run, label).path
+    run.note(migration.describe())
+    env = run.env
+    argv = (alembic.upgrade if migration.direction == "upgrade" else alembic.downgrade)(
+        env.app.alembic, migration.target or "base"
     )
-    if not found.ok and UNKNOWN_REVISION in found.stdout + found.stderr:
-        current = current_revision(run, serving) if serving else None
-        run.out.warn(
-            f"the database is at {current or 'a revision'} newer than anything {version} ships: not migrating "
-            f"(to take the schema back too, use inv deploy.rollback --to {version})"
-        )
-        return current
-    if not found.ok:
-        raise OperationFailed(f"alembic current failed: {found.describe()}")
-    alembic_in(run, new, alembic.upgrade(run.env.app.alembic), what="alembic upgrade head")
-    return current_revision(run, new)
+    run.executor.run(
+        env.app_hosts[0],
+        runner_command(run, migration.runner, argv),
+        what=f"alembic {migration.direction}",
+        stream=True,
+    )
+    now = database_revision(run)
+    if run.dry_run:
+        now = migration.target
+    entry["alembic_revision"] = now
+    if now != migration.target:
+        raise OperationFailed(f"alembic {migration.direction} ended at {now or 'base'}, not {migration.target}")
+    return now
 
 
-def parse_revision(text: str) -> str | None:
-    """The revision id from `alembic current` output (None for an empty database)."""
-    for line in text.splitlines():
-        word = line.strip().split(" ")[0] if line.strip() else ""
-        if word and all(ch in "0123456789abcdef" for ch in word) and len(word) >= 4:
-            return word
-    return None
+def record_revision(run: Run, store: Store, state: DeployState) -> None:
+    """Re-read the database's revision and save it in the state (after anything that could change it)."""
+    try:
+        state.database_revision = database_revision(run)
+        store.save(state)
+    except OperationFailed as exc:
+        run.out.warn(f"could not re-read the database revision for the state file: {exc}")
+
+
+def migrate_for_deploy(run: Run, state: DeployState, color: Color, version: str, entry: dict) -> str | None:
+    """deploy.prod: learn what the new version ships, then upgrade to its head where the planner says so.
+
+    Returns the version's schema head (the backup was taken by the step before).
+    """
+    state.learn_chain(version, read_chain(run, color_api(run, color, version)))
+    plan = plan_deploy_migration(knowledge(run, state), database_revision(run), version, color)
+    if plan.migration is None:
+        (run.out.warn if "newer than" in plan.note else run.note)(plan.note)
+    else:
+        run.note(plan.note)
+        apply(run, plan.migration, label=version, entry=entry, backup=False)
+    return state.version_heads.get(version)

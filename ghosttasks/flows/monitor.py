@@ -13,6 +13,7 @@ from ghosttasks.colors import Color
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.traffic import switch_traffic
+from ghosttasks.migration_plan import Knowledge, plan_switch_back
 from ghosttasks.percentiles import p95
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
@@ -118,6 +119,9 @@ def roll_back_to_previous(run: Run, store: Store, state: DeployState, trigger: T
     if not previous or not previous_version:
         run.out.fail("no previous colour to roll back to: traffic stays where it is")
         return
+    warning = plan_switch_back(state, Knowledge.recorded(state), state.database_revision, previous).warning
+    if warning:
+        run.out.fail(warning)
     switch_traffic(run, previous, previous_version)
     failed = state.active
     failed_version = state.colors[failed].version if failed else None

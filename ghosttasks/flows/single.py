@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ghosttasks import assumptions
 from ghosttasks.commands import alembic, compose, git, host
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows.guard import guarded
@@ -28,7 +29,7 @@ def wait_for_database(run: Run, target_host, project: compose.Project) -> None:
         retry=retry_if_result(lambda result: not result.ok),
         retry_error_callback=lambda state: state.outcome.result(),
     )
-    result = retrying(lambda: run.executor.run(target_host, command, check=False, assume="accepting connections"))
+    result = retrying(lambda: run.executor.run(target_host, command, check=False, assume=assumptions.DATABASE_READY))
     if not result.ok:
         raise OperationFailed(f"PostgreSQL did not become ready in {DATABASE_WAIT_SECONDS} s: {result.describe()}")
     run.out.ok(f"{target_host.name}: PostgreSQL accepting connections")
@@ -78,7 +79,10 @@ def deploy_staging(run: Run, ref: str) -> str:
             require_env(run, hosts)
         with run.step(f"pull {ref}"):
             results = run.executor.run_parallel(
-                hosts, lambda target: git.checkout_ref(env.app_dir(target), ref), what=f"fetch {ref}", assume="abc1234"
+                hosts,
+                lambda target: git.checkout_ref(env.app_dir(target), ref),
+                what=f"fetch {ref}",
+                assume=assumptions.STAGING_COMMIT,
             )
             version = staging_version(ref, results[0].stdout.strip().splitlines()[-1])
             entry["version"] = version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ghosttasks import assumptions
 from ghosttasks.colors import COLORS, Color
 from ghosttasks.commands import compose
 from ghosttasks.errors import BadInput
@@ -68,7 +69,7 @@ def pg_isready(run: Run) -> bool:
         run.env.db_host,
         compose.exec_(project, db.service, ["pg_isready", "-U", db.user]),
         check=False,
-        assume="accepting connections",
+        assume=assumptions.DATABASE_READY,
     )
     line = result.stdout.strip() or result.describe()
     (run.out.ok if result.ok else run.out.fail)(f"{run.env.db_host.name}: {line}")

@@ -8,7 +8,9 @@ from ghosttasks.commands import nginx
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
+from ghosttasks.flows.migrate import apply, database_revision, knowledge, record_revision
 from ghosttasks.masking import mask
+from ghosttasks.migration_plan import plan_switch
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
 
@@ -62,30 +64,49 @@ def verify_lb(run: Run, color: Color, version: str | None, *, samples: int = 10,
     run.out.ok(f"LB verified: {sample.summary()}")
 
 
+def verify_or_switch_back(
+    run: Run, target: Color, version: str, previous: Color | None, previous_version: str | None
+) -> None:
+    """The LB answers from the new colour; if not, traffic goes straight back to the previous one."""
+    try:
+        verify_lb(run, target, version)
+    except OperationFailed:
+        if previous and previous_version:
+            run.out.warn(f"switching back to {previous} ({previous_version})")
+            switch_traffic(run, previous, previous_version)
+        raise
+
+
 def switch(run: Run, color: Color) -> DeployState:
-    """traffic.switch: send traffic to `color` after checking it is healthy on every app host."""
+    """traffic.switch: send traffic to `color` after checking it is healthy on every app host.
+
+    Planned first: a colour with no good version is refused; when its version's schema head is ahead of
+    the database, the database is upgraded (verified backup first) before traffic moves.
+    """
     store = Store(run)
     with guarded(run, store, version=None, reason=f"switch traffic to {color}") as entry:
-        with run.step("read state"):
+        with run.step("plan switch"):
             state = store.load()
-            version = state.colors[color].runs
-            if not version:
-                failed = state.colors[color].failed_version
-                raise OperationFailed(
-                    f"{color} holds the failed deploy of {failed}: not switching to it"
-                    if failed
-                    else f"{color} has never been deployed in {run.env.name}: nothing to switch to",
-                    hint=f"deploy it first: inv deploy.prod --env {run.env.name} --version vX.Y.Z",
-                )
-            entry.update(color=color, version=version, previous_color=state.active)
+            current = database_revision(run)
+            plan = plan_switch(state, knowledge(run, state), current, color)
+            entry.update(color=color, version=plan.version, previous_color=state.active)
             if state.active == color:
                 run.note(f"{color} is already active; re-rendering and verifying")
-        with run.step(f"health check {color}"):
-            wait_for_color(run, color, version, deadline=30)
-        with run.step("switch traffic"):
-            switch_traffic(run, color, version)
-        with run.step("verify traffic"):
-            verify_lb(run, color, version)
-        state.after_switch(color)
-        store.save(state)
+            if plan.before:
+                run.note(plan.before.describe())
+        previous = state.active
+        previous_version = state.colors[previous].runs if previous and previous != color else None
+        try:
+            with run.step(f"health check {color}"):
+                wait_for_color(run, color, plan.version, deadline=30)
+            if plan.before:
+                with run.step("upgrade database"):
+                    apply(run, plan.before, label=f"switch-{plan.version}", entry=entry)
+            with run.step("switch traffic"):
+                switch_traffic(run, color, plan.version)
+            with run.step("verify traffic"):
+                verify_or_switch_back(run, color, plan.version, previous, previous_version)
+            state.after_switch(color)
+        finally:
+            record_revision(run, store, state)
         return state

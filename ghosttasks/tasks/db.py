@@ -12,24 +12,40 @@ REV_HELP = "alembic revision: hex id, head, base, or relative like -1"
 
 @ghost_task(help={"revision": f"{REV_HELP} (default: head)", "env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP})
 def upgrade(c, revision="head", env=None, dry_run=False, yes=False):
-    """Verified backup, then alembic upgrade in the serving api container."""
-    _migrate(c, "upgrade", revision, env, dry_run, yes)
+    """Verified backup, then alembic upgrade from a container whose code knows both revisions.
+
+    `head` is the head of the serving version. Refused when the target is behind the database.
+    """
+    _migrate(c, "upgrade", revision, env, dry_run, yes, force=False)
 
 
-@ghost_task(help={"revision": f"{REV_HELP} (required)", "env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP})
-def downgrade(c, revision, env=None, dry_run=False, yes=False):
-    """Verified backup, then alembic downgrade to REV (`-r -1` for one step)."""
-    _migrate(c, "downgrade", revision, env, dry_run, yes)
+@ghost_task(
+    help={
+        "revision": f"{REV_HELP} (required)",
+        "force": "downgrade even below the schema head the serving version needs (it will serve without "
+        "its migrations)",
+        "env": ENV_HELP,
+        "dry_run": DRY_HELP,
+        "yes": YES_HELP,
+    }
+)
+def downgrade(c, revision, force=False, env=None, dry_run=False, yes=False):
+    """Verified backup, then alembic downgrade to REV (`-r -1` for one step) from a container that knows both.
+
+    Refused, before anything changes, below the head of the version that is serving (move traffic to an
+    older version first, e.g. with deploy.rollback) unless --force.
+    """
+    _migrate(c, "downgrade", revision, env, dry_run, yes, force=force)
 
 
-def _migrate(c, direction: str, revision: str, env, dry_run: bool, yes: bool) -> None:
+def _migrate(c, direction, revision: str, env, dry_run: bool, yes: bool, *, force: bool) -> None:
     from ghosttasks.flows import database
 
     revision = validate.revision(revision, "--revision")
     execute(
         c,
         env,
-        lambda run: database.migrate(run, direction, revision),
+        lambda run: database.migrate(run, direction, revision, force=force),
         dry_run=dry_run,
         confirm_summary=f"alembic {direction} {revision}",
         yes=yes,
@@ -38,10 +54,10 @@ def _migrate(c, direction: str, revision: str, env, dry_run: bool, yes: bool) ->
 
 @ghost_task(help={"env": ENV_HELP})
 def current(c, env=None):
-    """The database's current alembic revision."""
+    """The database's real alembic revision (read with psql) and which versions know it."""
     from ghosttasks.flows import database
 
-    execute(c, env, lambda run: database.show(run, "current"))
+    execute(c, env, database.current)
 
 
 @ghost_task(help={"env": ENV_HELP})
@@ -49,7 +65,7 @@ def history(c, env=None):
     """The alembic revision history, with the current one marked."""
     from ghosttasks.flows import database
 
-    execute(c, env, lambda run: database.show(run, "history"))
+    execute(c, env, database.history)
 
 
 @ghost_task(help={"revision": f"{REV_HELP} (required)", "env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP})

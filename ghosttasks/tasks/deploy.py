@@ -97,15 +97,20 @@ def prod(c, version, monitor_minutes=None, health_timeout=180, env=None, dry_run
 
 @ghost_task(
     help={
-        "to": "version to roll back to (default: the one the idle colour runs)",
-        "db_rev": "alembic revision to downgrade to (default: the head that version shipped)",
+        "to": "version to roll back to (default: the older of the two colours' versions)",
+        "db_rev": "alembic revision to take the database to (default: the head that version shipped)",
+        "force": "allow a --db-rev below the head the target version needs",
         "env": ENV_HELP,
         "dry_run": DRY_HELP,
         "yes": YES_HELP,
     }
 )
-def rollback(c, to=None, db_rev=None, env=None, dry_run=False, yes=False):
-    """Roll back to the previous version: switch (or redeploy), then downgrade the database if needed."""
+def rollback(c, to=None, db_rev=None, force=False, env=None, dry_run=False, yes=False):
+    """Roll back to the previous version: switch (or redeploy), then take the database back if needed.
+
+    Planned before anything changes; refused when no container knows both schema revisions. When
+    traffic is already on the older version (after traffic.switch), only the schema goes back.
+    """
     from ghosttasks.flows import rollback as flow
 
     to = validate.version(to) if to is not None else None
@@ -113,7 +118,7 @@ def rollback(c, to=None, db_rev=None, env=None, dry_run=False, yes=False):
     execute(
         c,
         env,
-        lambda run: flow.rollback(run, to=to, db_rev=db_rev),
+        lambda run: flow.rollback(run, to=to, db_rev=db_rev, force=force),
         dry_run=dry_run,
         confirm_summary=f"Roll back{' to ' + to if to else ''}",
         yes=yes,

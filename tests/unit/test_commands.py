@@ -2,7 +2,7 @@
 
 import pytest
 
-from ghosttasks.commands import alembic, backup, compose, git, host, lock, nginx, qpath, remote_file
+from ghosttasks.commands import alembic, backup, compose, git, host, lock, nginx, postgres, qpath, remote_file
 
 PROJECT = compose.Project(
     "/srv/rel/v1.1.0", "ghostworks-green", ("docker-compose.yml", "docker-compose.green.yml"), "v1.1.0"
@@ -63,10 +63,8 @@ def test_compose_quotes_hostile_values():
         (alembic.upgrade("python3 -m alembic"), ["python3", "-m", "alembic", "upgrade", "head"]),
         (alembic.upgrade("alembic", "ae1027a6acf"), ["alembic", "upgrade", "ae1027a6acf"]),
         (alembic.downgrade("alembic", "-1"), ["alembic", "downgrade", "-1"]),
-        (alembic.current("alembic"), ["alembic", "current"]),
-        (alembic.history("alembic"), ["alembic", "history", "--indicate-current"]),
-        (alembic.heads("alembic"), ["alembic", "heads"]),
-        (alembic.stamp("alembic", "head"), ["alembic", "stamp", "head"]),
+        (alembic.history("alembic"), ["alembic", "history"]),
+        (alembic.stamp("alembic", "head"), ["alembic", "stamp", "--purge", "head"]),
         (
             alembic.revision("alembic", "add tags; drop", autogenerate=True),
             ["alembic", "revision", "--autogenerate", "-m", "add tags; drop"],
@@ -180,6 +178,12 @@ def test_lock_commands_quote_the_holder():
         "if grep -qF -- ab12cd34 /state/lock/info.json 2>/dev/null; then rm -rf /state/lock; fi"
     )
     assert lock.force_release("/state") == "rm -rf /state/lock"
+
+
+def test_schema_revision_is_read_with_psql_in_the_postgres_service():
+    assert postgres.schema_revision(PROJECT, service="postgres", user="postgres", database="gw") == (
+        f"{PREFIX} exec -T postgres psql -U postgres -d gw -X -q -tA -c 'SELECT version_num FROM alembic_version'"
+    )
 
 
 def test_remote_file_commands():

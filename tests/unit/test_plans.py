@@ -14,9 +14,9 @@ CASES = {
     "deploy-staging": ["deploy.staging", "--ref", "main", "--dry-run"],
     "deploy-dev": ["deploy.dev", "--dry-run"],
     "traffic-switch": ["traffic.switch", "blue", "--dry-run", "--yes"],
-    "db-downgrade": ["db.downgrade", "-r", "-1", "--dry-run", "--yes"],
+    "db-downgrade": ["db.downgrade", "-r", "-1", "--force", "--dry-run", "--yes"],
     "deploy-rollback": ["deploy.rollback", "--dry-run", "--yes"],
-    "deploy-rollback-to": ["deploy.rollback", "--to", "v0.9.0", "--db-rev", "0001a1b2c3d4", "--dry-run", "--yes"],
+    "deploy-rollback-to": ["deploy.rollback", "--to", "v0.9.0", "--dry-run", "--yes"],
     "deploy-emergency-rollback": ["deploy.emergency-rollback", "--reason", "p95 over 5 s", "--dry-run"],
 }
 
@@ -48,7 +48,7 @@ def test_prod_plan_is_in_the_runbook_safe_order(inv):
     assert first("pg_dump") < first("pg_restore --list") < first("up -d --no-deps --force-recreate api web")
     assert (
         first("up -d --no-deps --force-recreate api web")
-        < first("alembic upgrade head")
+        < first("alembic upgrade c3c3c3c3c3c3")
         < first("probe GET http://app1")
     )
     assert first("probe GET http://app1") < first("upload /etc/nginx/conf.d/ghostworks-upstream.conf.ghosttasks-new")

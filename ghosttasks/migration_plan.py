@@ -1,0 +1,497 @@
+"""The migration planner (pure): which schema revision, in which direction, from which container, when.
+
+Inputs: the deploy state (per colour: version, failed marker), what each version knows (the chain
+of alembic revisions it ships, base first), the database's real revision, and the request. Output: a
+plan or a refusal (`Refused`, one line and a hint), decided before anything changes.
+
+Rules:
+- Upgrade versus downgrade comes from a revision chain that holds both, never from inequality.
+- Alembic runs where the code knows both the current and the target revision: the serving colour's
+  container, else the idle colour's, else a one-off container of a version that does.
+- Newer code never serves on an older schema: the database is never left behind the serving
+  version's head (unless --force), and a version whose head is ahead of the database gets its
+  upgrade before it takes traffic. Older code on a newer schema is the normal blue-green state.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ghosttasks.colors import COLORS, Color, other
+from ghosttasks.errors import OperationFailed
+from ghosttasks.state import DeployState
+
+Direction = Literal["upgrade", "downgrade"]
+RELATIVE_RE = re.compile(r"(?P<base>[0-9a-f]{4,40}|)(?P<sign>[+-])(?P<steps>[1-9]\d{0,3})")
+HISTORY_EDGE_RE = re.compile(r"^\s*(?P<down><base>|[0-9a-f]{4,40})\s*->\s*(?P<up>[0-9a-f]{4,40})\b")
+
+
+class Refused(OperationFailed):
+    """The request cannot be carried out safely in this state; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """What each version's code knows: its revision chain, base first (its head is the last one)."""
+
+    chains: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def recorded(cls, state: DeployState) -> Knowledge:
+        """What the state file records (no live reads: for the emergency path)."""
+        return cls({version: tuple(chain) for version, chain in state.version_chains.items()})
+
+    def head(self, version: str) -> str | None:
+        chain = self.chains.get(version)
+        return chain[-1] if chain else None
+
+    def knows(self, version: str, revision: str | None) -> bool:
+        """The version's code can locate `revision` (every version knows the empty database)."""
+        return revision is None or revision in self.chains.get(version, ())
+
+    def versions_knowing(self, revision: str | None) -> list[str]:
+        return sorted(version for version in self.chains if self.knows(version, revision))
+
+    def all_revisions(self) -> set[str]:
+        return {revision for chain in self.chains.values() for revision in chain}
+
+    def order(self, first: str | None, second: str | None) -> int | None:
+        """-1, 0 or 1 as `first` comes before, is, or comes after `second` in a chain holding both; None
+        when no known chain holds both (unrelated, or unknown)."""
+        if first == second:
+            return 0
+        for chain in self.chains.values():
+            ranked = (None, *chain)
+            if first in ranked and second in ranked:
+                a, b = ranked.index(first), ranked.index(second)
+                return (a > b) - (a < b)
+        return None
+
+    def at_or_after(self, revision: str | None, floor: str | None) -> bool:
+        """The schema at `revision` includes every migration up to `floor`."""
+        return self.order(revision, floor) in (0, 1)
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Where alembic runs: a colour's running api container, or a one-off container of a version."""
+
+    version: str
+    color: Color | None  # None: `compose run --rm` of that version
+
+    def describe(self) -> str:
+        where = f"{self.color}'s api container" if self.color else "a one-off api container"
+        return f"{where} ({self.version})"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One alembic run: from the database's revision to the target, with a verified backup first."""
+
+    direction: Direction
+    current: str | None
+    target: str | None
+    runner: Runner
+
+    def describe(self) -> str:
+        return (
+            f"alembic {self.direction} {self.current or 'base'} -> {self.target or 'base'} "
+            f"in {self.runner.describe()}, after a verified backup"
+        )
+
+
+@dataclass(frozen=True)
+class SwitchPlan:
+    """traffic.switch (and rollbacks): optionally upgrade first, then move traffic."""
+
+    color: Color
+    version: str
+    before: Migration | None = None  # the target version's head is ahead of the database
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """deploy.rollback: redeploy (if needed), migrate up before or down after the switch (if needed)."""
+
+    source: Color
+    source_version: str
+    target: Color
+    version: str
+    redeploy: bool  # the target colour does not run that version yet
+    switch: bool  # False: traffic is already on that version; only the schema goes back
+    before_switch: Migration | None = None
+    after_switch: Migration | None = None
+    notes: tuple[str, ...] = ()
+
+
+def parse_history(text: str) -> tuple[str, ...]:
+    """The linear revision chain (base first) from `alembic history` output.
+
+    Raises ValueError when the history branches or has no base: the planner only handles one line.
+    """
+    parent: dict[str, str | None] = {}
+    for line in text.splitlines():
+        match = HISTORY_EDGE_RE.match(line)
+        if match:
+            down = match.group("down")
+            parent[match.group("up")] = None if down == "<base>" else down
+    if not parent:
+        return ()
+    children: dict[str | None, list[str]] = {}
+    for revision, down in parent.items():
+        children.setdefault(down, []).append(revision)
+    if any(len(ups) > 1 for ups in children.values()):
+        raise ValueError("the revision history branches (more than one head): merge the heads first")
+    chain: list[str] = []
+    current = None
+    while current in children:
+        current = children[current][0]
+        chain.append(current)
+    if len(chain) != len(parent):
+        raise ValueError("the revision history does not reach back to the base")
+    return tuple(chain)
+
+
+def release_key(version: str) -> tuple:
+    """Sort key for vMAJOR.MINOR.PATCH[-pre]: a pre-release sorts before its release."""
+    from packaging.version import Version
+
+    base, _, pre = version.lstrip("v").partition("-")
+    return (Version(base), 0 if pre else 1, pre)
+
+
+def resolve(spec: str, current: str | None, knowledge: Knowledge, *, head_of: str | None) -> str | None:
+    """A concrete revision (None = base) for `head`, `base`, a hex id or prefix, or -N/+N/REV±N.
+
+    `head` means the head of the version `head_of` (the serving one). Raises Refused when the spec
+    names nothing a known version ships, or is ambiguous.
+    """
+    if spec in ("head", "heads"):
+        head = knowledge.head(head_of) if head_of else None
+        if head is None:
+            raise Refused("no version with a known schema head is serving: name the revision instead of head")
+        return head
+    if spec == "base":
+        return None
+    relative = RELATIVE_RE.fullmatch(spec)
+    if relative:
+        origin = _by_prefix(relative.group("base"), knowledge) if relative.group("base") else current
+        steps = int(relative.group("steps")) * (1 if relative.group("sign") == "+" else -1)
+        return _step(origin, steps, knowledge, head_of)
+    return _by_prefix(spec, knowledge)
+
+
+def _by_prefix(prefix: str, knowledge: Knowledge) -> str:
+    matches = sorted(revision for revision in knowledge.all_revisions() if revision.startswith(prefix))
+    if not matches:
+        raise Refused(
+            f"revision {prefix} is not one that any recorded version ships",
+            hint="see the revisions with inv db.history",
+        )
+    if len(matches) > 1:
+        raise Refused(f"revision {prefix} is ambiguous: {', '.join(matches)}")
+    return matches[0]
+
+
+def _step(origin: str | None, steps: int, knowledge: Knowledge, head_of: str | None) -> str | None:
+    chains = sorted(
+        (chain for chain in knowledge.chains.values() if origin is None or origin in chain),
+        key=lambda chain: (head_of is None or knowledge.chains.get(head_of) != chain, -len(chain)),
+    )
+    if not chains:
+        raise Refused(f"the database revision {origin} is not one that any recorded version ships")
+    ranked = (None, *chains[0])
+    index = ranked.index(origin) + steps
+    if not 0 <= index < len(ranked):
+        where = "below the base" if index < 0 else "beyond the newest known head"
+        raise Refused(f"{steps:+d} from {origin or 'base'} is {where}")
+    return ranked[index]
+
+
+def choose_runner(state: DeployState, knowledge: Knowledge, *revisions: str | None) -> Runner | None:
+    """The container whose code knows every one of `revisions`: serving colour, idle colour, then a one-off."""
+    candidates = [state.active, other(state.active)] if state.active else list(COLORS)
+    for color in candidates:
+        version = state.colors[color].runs
+        if version and all(knowledge.knows(version, revision) for revision in revisions):
+            return Runner(version, color)
+    for version in sorted(knowledge.chains, key=release_key, reverse=True):
+        if all(knowledge.knows(version, revision) for revision in revisions):
+            return Runner(version, None)
+    return None
+
+
+def serving(state: DeployState) -> tuple[Color, str] | None:
+    """The active colour and the version it serves (None before the first deploy)."""
+    if state.active and state.colors[state.active].version:
+        return state.active, state.colors[state.active].version or ""
+    return None
+
+
+def plan_migration(
+    state: DeployState,
+    knowledge: Knowledge,
+    current: str | None,
+    spec: str,
+    *,
+    requested: Direction,
+    force: bool = False,
+) -> Migration | None:
+    """db.upgrade / db.downgrade -r SPEC: the migration to run, or None when the database is already there."""
+    active = serving(state)
+    target = resolve(spec, current, knowledge, head_of=active[1] if active else None)
+    relation = knowledge.order(target, current)
+    if relation is None:
+        raise Refused(
+            f"no recorded version knows both the database's revision {current or 'base'} and {target or 'base'}",
+            hint="deploy a version that ships both, or run alembic by hand",
+        )
+    if relation == 0:
+        return None
+    direction: Direction = "upgrade" if relation > 0 else "downgrade"
+    if direction != requested:
+        raise Refused(
+            f"{target or 'base'} is {'ahead of' if relation > 0 else 'behind'} the database's {current or 'base'}: "
+            f"that is an {direction}, not an {requested}",
+            hint=f"inv db.{direction} -r {target or 'base'}",
+        )
+    if direction == "downgrade" and active and not force:
+        color, version = active
+        head = knowledge.head(version)
+        if not knowledge.at_or_after(target, head):
+            raise Refused(
+                f"{target or 'base'} is below {head}, the schema {version} needs, and {version} serves on {color}: "
+                f"it would run on a schema without its migrations",
+                hint=_move_traffic_hint(state, knowledge, target),
+            )
+    runner = choose_runner(state, knowledge, current, target)
+    if runner is None:
+        raise Refused(f"no recorded version knows both {current or 'base'} and {target or 'base'}: nothing can run it")
+    return Migration(direction, current, target, runner)
+
+
+def _move_traffic_hint(state: DeployState, knowledge: Knowledge, target: str | None) -> str:
+    idle = other(state.active) if state.active else None
+    idle_version = state.colors[idle].runs if idle else None
+    if idle and idle_version and knowledge.at_or_after(target, knowledge.head(idle_version)):
+        return (
+            f"move traffic to {idle} ({idle_version}) first: inv deploy.rollback (it downgrades the schema too), "
+            "or add --force to downgrade anyway"
+        )
+    older = [v for v in knowledge.chains if knowledge.at_or_after(target, knowledge.head(v))]
+    if older:
+        newest = max(older, key=release_key)
+        return f"roll back to a version that runs on it first: inv deploy.rollback --to {newest}, or add --force"
+    return "add --force to downgrade anyway"
+
+
+def plan_stamp(state: DeployState, knowledge: Knowledge, current: str | None, spec: str) -> Migration:
+    """db.stamp -r SPEC: mark the database without migrating; runs in a container that knows the target."""
+    active = serving(state)
+    target = resolve(spec, current, knowledge, head_of=active[1] if active else None)
+    runner = choose_runner(state, knowledge, target)
+    if runner is None:
+        raise Refused(f"no recorded version knows {target or 'base'}: nothing can stamp it")
+    relation = knowledge.order(target, current)
+    return Migration("downgrade" if relation == -1 else "upgrade", current, target, runner)
+
+
+def plan_switch(state: DeployState, knowledge: Knowledge, current: str | None, color: Color) -> SwitchPlan:
+    """traffic.switch COLOR: refuse a colour with no good version; upgrade first when its head is ahead."""
+    version = state.colors[color].runs
+    if not version:
+        failed = state.colors[color].failed_version
+        raise Refused(
+            f"{color} holds the failed deploy of {failed}: not switching to it"
+            if failed
+            else f"{color} has never been deployed: nothing to switch to",
+            hint="deploy it first: inv deploy.prod --version vX.Y.Z",
+        )
+    before = _catch_up(state, knowledge, current, color, version)
+    return SwitchPlan(color, version, before)
+
+
+def _catch_up(
+    state: DeployState, knowledge: Knowledge, current: str | None, color: Color, version: str
+) -> Migration | None:
+    """The upgrade `version` needs before it may serve (None when the schema already includes its head)."""
+    head = knowledge.head(version)
+    if head is None or knowledge.at_or_after(current, head):
+        return None
+    if not knowledge.knows(version, current):
+        raise Refused(
+            f"{version} needs schema {head} but the database is at {current or 'base'}, "
+            f"which {version} does not know: not moving traffic to it"
+        )
+    return Migration("upgrade", current, head, Runner(version, color))
+
+
+@dataclass(frozen=True)
+class DeployMigration:
+    """deploy.prod's migrate step: the upgrade to run (None: none needed) and what to tell the user."""
+
+    migration: Migration | None
+    note: str
+
+
+def plan_deploy_migration(knowledge: Knowledge, current: str | None, version: str, color: Color) -> DeployMigration:
+    """Upgrade to the new version's head from its own container; an older version on a newer schema stays."""
+    head = knowledge.head(version)
+    if head is None:
+        return DeployMigration(None, f"{version} ships no migrations: the database stays at {current or 'base'}")
+    if current == head:
+        return DeployMigration(None, f"database already at {head}, the head {version} ships")
+    if knowledge.knows(version, current):
+        migration = Migration("upgrade", current, head, Runner(version, color))
+        return DeployMigration(migration, f"database at {current or 'base'}: upgrading to {head}")
+    if knowledge.at_or_after(current, head):
+        return DeployMigration(
+            None,
+            f"the database is at {current}, newer than anything {version} ships: not migrating "
+            f"(older code on a backward-compatible schema; to take the schema back too, use "
+            f"inv deploy.rollback --to {version})",
+        )
+    raise Refused(
+        f"the database is at {current}, which {version} does not know and no recorded version orders "
+        f"against its head {head}: not deploying it onto an unknown schema",
+        hint="check inv db.current and inv db.history",
+    )
+
+
+def plan_switch_back(state: DeployState, knowledge: Knowledge, current: str | None, color: Color) -> SwitchPlan:
+    """Automatic and emergency rollback: switch now, never migrate; say so loudly when the schema is behind."""
+    version = state.colors[color].runs
+    if not version:
+        raise Refused(
+            f"{color} holds no known-good version to switch back to",
+            hint="switch by hand: inv traffic.switch <colour>, or deploy a known good version",
+        )
+    head = knowledge.head(version)
+    warning = None
+    if head is not None and not knowledge.at_or_after(current, head):
+        warning = (
+            f"{version} on {color} needs schema {head} but the database is at {current or 'base'}: "
+            f"it serves on a schema without its migrations; upgrade with inv db.upgrade -r {head} once calm"
+        )
+    return SwitchPlan(color, version, None, warning)
+
+
+def plan_rollback(
+    state: DeployState,
+    knowledge: Knowledge,
+    current: str | None,
+    *,
+    to: str | None,
+    db_rev: str | None,
+    force: bool = False,
+) -> RollbackPlan:
+    """deploy.rollback [--to V] [--db-rev REV]: back to the older version, then its schema.
+
+    Without --to, the target is the older of the two colours' versions. When traffic is already on it
+    (an earlier traffic.switch), only the schema goes back. A version not yet known (never recorded)
+    must be redeployed and its chain read before this is called again with that knowledge.
+    """
+    active = serving(state)
+    if active is None:
+        raise Refused("nothing is deployed: nothing to roll back")
+    source, source_version = active
+    idle = other(source)
+    idle_version = state.colors[idle].runs
+    if to is None:
+        if idle_version is None:
+            raise Refused(
+                f"{idle} holds no known-good version and no --to was given: no previous version known",
+                hint="name the version: inv deploy.rollback --to vX.Y.Z",
+            )
+        older = min(source_version, idle_version, key=release_key)
+        version = older
+    else:
+        version = to
+    if version == source_version:
+        return _schema_only_rollback(state, knowledge, current, source, source_version, db_rev, force)
+    if version not in knowledge.chains:
+        raise Refused(f"{version}'s revisions are not known yet: redeploy it into {idle} first")
+    wanted = resolve(db_rev, current, knowledge, head_of=version) if db_rev else knowledge.head(version)
+    notes = [f"rollback {source} {source_version} -> {idle} {version}"]
+    before, after = _rollback_migrations(state, knowledge, current, idle, version, wanted, force)
+    return RollbackPlan(
+        source=source,
+        source_version=source_version,
+        target=idle,
+        version=version,
+        redeploy=idle_version != version,
+        switch=True,
+        before_switch=before,
+        after_switch=after,
+        notes=tuple(notes),
+    )
+
+
+def _rollback_migrations(
+    state: DeployState,
+    knowledge: Knowledge,
+    current: str | None,
+    color: Color,
+    version: str,
+    wanted: str | None,
+    force: bool,
+) -> tuple[Migration | None, Migration | None]:
+    relation = knowledge.order(wanted, current)
+    if relation is None:
+        raise Refused(f"no recorded version knows both the database's {current or 'base'} and {wanted or 'base'}")
+    head = knowledge.head(version)
+    if not force and not knowledge.at_or_after(wanted, head):
+        raise Refused(
+            f"{wanted or 'base'} is below {head}, the schema {version} needs: it would serve on a schema "
+            "without its migrations",
+            hint="choose --db-rev at or above its head, or add --force",
+        )
+    if relation == 0:
+        return None, None
+    if relation > 0:  # the database is behind the version: expand before it takes traffic
+        if knowledge.knows(version, current) and knowledge.knows(version, wanted):
+            return Migration("upgrade", current, wanted, Runner(version, color)), None
+        runner = choose_runner(state, knowledge, current, wanted)
+        if runner is None:
+            raise Refused(f"no recorded version knows both {current or 'base'} and {wanted or 'base'}: cannot upgrade")
+        return Migration("upgrade", current, wanted, runner), None
+    runner = choose_runner(state, knowledge, current, wanted)
+    if runner is None:
+        raise Refused(
+            f"no recorded version knows both the database's {current or 'base'} and {wanted or 'base'}: "
+            "the schema cannot be taken back"
+        )
+    return None, Migration("downgrade", current, wanted, runner)
+
+
+def _schema_only_rollback(
+    state: DeployState,
+    knowledge: Knowledge,
+    current: str | None,
+    color: Color,
+    version: str,
+    db_rev: str | None,
+    force: bool,
+) -> RollbackPlan:
+    wanted = resolve(db_rev, current, knowledge, head_of=version) if db_rev else knowledge.head(version)
+    if wanted is None and db_rev is None:
+        raise Refused(f"{version} is already serving on {color} and its schema head is not known")
+    if knowledge.order(wanted, current) != -1:
+        raise Refused(
+            f"{version} is already serving on {color} and the database ({current or 'base'}) is not ahead of "
+            f"{wanted or 'base'}: nothing to roll back"
+        )
+    _, after = _rollback_migrations(state, knowledge, current, color, version, wanted, force)
+    return RollbackPlan(
+        source=color,
+        source_version=version,
+        target=color,
+        version=version,
+        redeploy=False,
+        switch=False,
+        after_switch=after,
+        notes=(f"traffic is already on {color} ({version}): only the schema goes back",),
+    )
