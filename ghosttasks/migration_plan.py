@@ -211,10 +211,17 @@ def _step(origin: str | None, steps: int, knowledge: Knowledge, head_of: str | N
     return ranked[index]
 
 
-def choose_runner(state: DeployState, knowledge: Knowledge, *revisions: str | None) -> Runner | None:
-    """The container whose code knows every one of `revisions`: serving colour, idle colour, then a one-off."""
+def choose_runner(
+    state: DeployState, knowledge: Knowledge, *revisions: str | None, replaced: Color | None = None
+) -> Runner | None:
+    """The container whose code knows every one of `revisions`: serving colour, idle colour, then a one-off.
+
+    `replaced`: a colour whose containers are being replaced (a redeploy) is no candidate.
+    """
     candidates = [state.active, other(state.active)] if state.active else list(COLORS)
     for color in candidates:
+        if color == replaced:
+            continue
         version = state.colors[color].runs
         if version and all(knowledge.knows(version, revision) for revision in revisions):
             return Runner(version, color)
@@ -416,13 +423,14 @@ def plan_rollback(
         raise Refused(f"{version}'s revisions are not known yet: redeploy it into {idle} first")
     wanted = resolve(db_rev, current, knowledge, head_of=version) if db_rev else knowledge.head(version)
     notes = [f"rollback {source} {source_version} -> {idle} {version}"]
-    before, after = _rollback_migrations(state, knowledge, current, idle, version, wanted, force)
+    redeploy = idle_version != version
+    before, after = _rollback_migrations(state, knowledge, current, idle, version, wanted, force, redeploy)
     return RollbackPlan(
         source=source,
         source_version=source_version,
         target=idle,
         version=version,
-        redeploy=idle_version != version,
+        redeploy=redeploy,
         switch=True,
         before_switch=before,
         after_switch=after,
@@ -438,6 +446,7 @@ def _rollback_migrations(
     version: str,
     wanted: str | None,
     force: bool,
+    redeploy: bool = False,
 ) -> tuple[Migration | None, Migration | None]:
     relation = knowledge.order(wanted, current)
     if relation is None:
@@ -454,11 +463,11 @@ def _rollback_migrations(
     if relation > 0:  # the database is behind the version: expand before it takes traffic
         if knowledge.knows(version, current) and knowledge.knows(version, wanted):
             return Migration("upgrade", current, wanted, Runner(version, color)), None
-        runner = choose_runner(state, knowledge, current, wanted)
+        runner = choose_runner(state, knowledge, current, wanted, replaced=color if redeploy else None)
         if runner is None:
             raise Refused(f"no recorded version knows both {current or 'base'} and {wanted or 'base'}: cannot upgrade")
         return Migration("upgrade", current, wanted, runner), None
-    runner = choose_runner(state, knowledge, current, wanted)
+    runner = choose_runner(state, knowledge, current, wanted, replaced=color if redeploy else None)
     if runner is None:
         raise Refused(
             f"no recorded version knows both the database's {current or 'base'} and {wanted or 'base'}: "
