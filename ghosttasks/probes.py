@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -9,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Log = Callable[[str], None]
+#: The shortest timeout the last request before a deadline gets (seconds).
+MIN_REQUEST_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -87,24 +90,35 @@ def wait_healthy(
     policy: RetryPolicy = RetryPolicy(),
     log: Log | None = None,
     client: Any = None,
+    cancel: threading.Event | None = None,
 ) -> Health:
-    """Retry check_health until healthy or the deadline; returns the last answer (never raises RetryError)."""
-    from tenacity import (
-        Retrying,
-        retry_if_result,
-        stop_after_attempt,
-        stop_after_delay,
-        wait_exponential,
-        wait_random,
-    )
+    """Retry check_health until healthy or the deadline; returns the last answer (never raises RetryError).
+
+    The deadline holds for the whole wait: no backoff sleeps past it and the last request's timeout is
+    cut to what is left (at least MIN_REQUEST_TIMEOUT). Setting `cancel` ends the wait at once (Ctrl-C
+    while other probes run in threads).
+    """
+    from tenacity import Retrying, retry_if_result, wait_exponential, wait_random
 
     started = time.monotonic()
-    stop = stop_after_delay(policy.deadline)
-    if policy.attempts:
-        stop = stop | stop_after_attempt(policy.attempts)
+    ends = started + policy.deadline
+    backoff = wait_exponential(multiplier=policy.initial, max=policy.maximum) + wait_random(0, policy.initial)
+
+    def cancelled() -> bool:
+        return cancel is not None and cancel.is_set()
+
+    def stop(state: Any) -> bool:
+        too_many = bool(policy.attempts) and state.attempt_number >= policy.attempts
+        return too_many or cancelled() or time.monotonic() >= ends
+
+    def wait(state: Any) -> float:
+        return max(0.0, min(backoff(state), ends - time.monotonic()))
 
     def attempt() -> Health:
-        return check_health(url, expect_version=expect_version, timeout=policy.request_timeout, client=client)
+        if cancelled():
+            return Health(url, False, error="interrupted")
+        timeout = min(policy.request_timeout, max(MIN_REQUEST_TIMEOUT, ends - time.monotonic()))
+        return check_health(url, expect_version=expect_version, timeout=timeout, client=client)
 
     def before_sleep(state: Any) -> None:
         if log:
@@ -113,7 +127,8 @@ def wait_healthy(
 
     retrying = Retrying(
         stop=stop,
-        wait=wait_exponential(multiplier=policy.initial, max=policy.maximum) + wait_random(0, policy.initial),
+        wait=wait,
+        sleep=cancel.wait if cancel is not None else time.sleep,
         retry=retry_if_result(lambda health: not health.ok),
         before_sleep=before_sleep,
         retry_error_callback=lambda state: state.outcome.result(),
@@ -200,18 +215,28 @@ def prometheus_query(base_url: str, query: str, *, timeout: float = 5.0, client:
     return None if value != value else value
 
 
-def error_rate_query(color: str, window: str) -> str:
-    selector = f'color="{color}"'
+def metric_selector(color: str, version: str | None) -> str:
+    """Samples of one colour AND one version: a colour's previous occupant is never judged as the new version.
+
+    (Versions and colours are validated before they get here: no quoting is needed in the label values.)
+    """
+    return f'color="{color}"' + (f',version="{version}"' if version else "")
+
+
+def error_rate_query(color: str, version: str | None, window: str) -> str:
+    """The share of 5xx answers of that colour's version over the window (0 when it served no error)."""
+    selector = metric_selector(color, version)
     return (
         f'(sum(rate(ghostworks_http_requests_total{{{selector},status=~"5.."}}[{window}])) or vector(0)) '
         f"/ sum(rate(ghostworks_http_requests_total{{{selector}}}[{window}]))"
     )
 
 
-def p95_query(color: str, window: str) -> str:
+def p95_query(color: str, version: str | None, window: str) -> str:
+    """The 95th percentile request duration of that colour's version over the window."""
     return (
         "histogram_quantile(0.95, sum by (le) "
-        f'(rate(ghostworks_http_request_duration_seconds_bucket{{color="{color}"}}[{window}])))'
+        f"(rate(ghostworks_http_request_duration_seconds_bucket{{{metric_selector(color, version)}}}[{window}])))"
     )
 
 

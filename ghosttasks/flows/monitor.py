@@ -25,8 +25,8 @@ LB_SAMPLE_REQUESTS = 10
 class Watcher:
     """Reads the active colour's measurements each interval and keeps the consecutive health failure count."""
 
-    def __init__(self, run: Run, color: Color) -> None:
-        self.run, self.color = run, color
+    def __init__(self, run: Run, color: Color, version: str | None) -> None:
+        self.run, self.color, self.version = run, color, version
         self.consecutive_failures = 0
         self.prometheus_down_said = False
 
@@ -39,8 +39,11 @@ class Watcher:
         try:
             if not prometheus:
                 raise OSError("no monitoring.prometheus_url")
-            reading.error_rate = probes.prometheus_query(prometheus, probes.error_rate_query(self.color, window))
-            reading.p95 = probes.prometheus_query(prometheus, probes.p95_query(self.color, window))
+            queries = (
+                probes.error_rate_query(self.color, self.version, window),
+                probes.p95_query(self.color, self.version, window),
+            )
+            reading.error_rate, reading.p95 = (probes.prometheus_query(prometheus, query) for query in queries)
         except Exception as exc:  # any failure of the monitoring stack means: fall back, say so
             if not self.prometheus_down_said:
                 self.run.out.warn(f"Prometheus unavailable ({exc}); measuring through the LB instead")
@@ -85,13 +88,14 @@ def watch(run: Run, store: Store, state: DeployState, *, minutes: float, rollbac
         return None
     if run.dry_run:
         run.executor.probe(
-            f"every {interval:g} s for {minutes:g} min: Prometheus error rate and p95 of {color}, "
+            f"every {interval:g} s for {minutes:g} min: Prometheus error rate and p95 of {color} "
+            f"{state.colors[color].version} (its own samples only), "
             f"health through the LB; on a trigger switch back to {state.previous or 'the previous colour'}",
             lambda: None,
             assume=None,
         )
         return None
-    watcher = Watcher(run, color)
+    watcher = Watcher(run, color, state.colors[color].version)
     started = time.monotonic()
     deadline = started + minutes * 60
     trigger = None

@@ -111,12 +111,16 @@ def test_traffic_switch_both_ways_under_load(lab, inv, load_loop):
 def test_db_tasks_against_the_real_database(lab, inv):
     head, middle, first = ALEMBIC_HEADS["v1.1.0"], ALEMBIC_HEADS["v1.0.0"], "0001a1b2c3d4"
     assert head in inv.ok("db.current").stdout
-    inv.ok("db.downgrade", "-r", "-1", "--yes")
+    backups_before = set(lab.backup_dir("db").glob("*.dump"))
+    refused = inv("db.downgrade", "-r", "-1", "--yes")  # v1.1.0 serves and needs the head: refused first
+    assert refused.returncode == 1 and "v1.1.0 serves on green" in refused.stderr
+    assert alembic_version(lab) == head and set(lab.backup_dir("db").glob("*.dump")) == backups_before
+    inv.ok("db.downgrade", "-r", "-1", "--force", "--yes")
     assert alembic_version(lab) == middle
     assert list(lab.backup_dir("db").glob("prod-before-downgrade-*.dump"))
     inv.ok("db.upgrade", "--yes")
     assert alembic_version(lab) == head
-    inv.ok("db.downgrade", "-r", first, "--yes")
+    inv.ok("db.downgrade", "-r", first, "--force", "--yes")
     assert alembic_version(lab) == first
     inv.ok("db.upgrade", "-r", "head", "--yes")
     assert alembic_version(lab) == head

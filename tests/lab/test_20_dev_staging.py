@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from lab.origin import ALEMBIC_HEADS
+from lab.origin import ALEMBIC_HEADS, MAIN
 from tests.lab.world import psql
 
 
@@ -15,7 +15,7 @@ def test_deploy_dev_reaches_healthy_services_and_a_migrated_seeded_database(lab,
     assert api["status"] == "ok" and web["status"] == "ok"
     assert (
         psql(lab, "SELECT version_num FROM alembic_version", "ghostworks-dev-postgres-1", "app1")
-        == (ALEMBIC_HEADS["v1.1.0"])
+        == (ALEMBIC_HEADS[MAIN])
     )
     assert int(psql(lab, "SELECT count(*) FROM tenants", "ghostworks-dev-postgres-1", "app1")) >= 2
     assert (lab.host_dir("dev") / "ghostworks" / ".env").stat().st_mode & 0o077 == 0
@@ -29,7 +29,7 @@ def test_deploy_staging_pulls_builds_migrates_and_passes_smoke(lab, inv):
     assert (api["status"], api["version"]) == ("ok", "v1.1.0")
     assert (
         psql(lab, "SELECT version_num FROM alembic_version", "ghostworks-staging-postgres-1", "db")
-        == (ALEMBIC_HEADS["v1.1.0"])
+        == (ALEMBIC_HEADS[MAIN])
     )
     inv.ok("verify.health", "--env", "staging")
     inv.ok("stack.pg-isready", "--env", "staging")

@@ -104,12 +104,13 @@ def test_prometheus_query_values():
 
 
 @pytest.mark.parametrize("color", ["blue", "green"])
-def test_trigger_queries(color):
-    assert probes.error_rate_query(color, "1m") == (
-        f'(sum(rate(ghostworks_http_requests_total{{color="{color}",status=~"5.."}}[1m])) or vector(0)) '
-        f'/ sum(rate(ghostworks_http_requests_total{{color="{color}"}}[1m]))'
+def test_trigger_queries_select_the_colour_and_the_version(color):
+    selector = f'color="{color}",version="v1.2.0-slow"'
+    assert probes.error_rate_query(color, "v1.2.0-slow", "1m") == (
+        f'(sum(rate(ghostworks_http_requests_total{{{selector},status=~"5.."}}[1m])) or vector(0)) '
+        f"/ sum(rate(ghostworks_http_requests_total{{{selector}}}[1m]))"
     )
-    assert probes.p95_query(color, "30s") == (
+    assert probes.p95_query(color, "v1.2.0-slow", "30s") == (
         "histogram_quantile(0.95, sum by (le) "
-        f'(rate(ghostworks_http_request_duration_seconds_bucket{{color="{color}"}}[30s])))'
+        f"(rate(ghostworks_http_request_duration_seconds_bucket{{{selector}}}[30s])))"
     )
