@@ -7,10 +7,10 @@ invoke) and `ghosttasks.plan_recorder.PlanRecorder` (dry run: records the plan, 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from ghosttasks.errors import CommandFailed, OperationFailed
 from ghosttasks.inventory import Environment, Host
@@ -48,6 +48,15 @@ class Result:
 CommandFor = str | Callable[[Host], str]
 
 
+@dataclass(frozen=True)
+class Probe(Generic[T]):
+    """One probe for Executor.probe_all: what it checks, the check, and what a dry run assumes it returns."""
+
+    description: str
+    check: Callable[[], T]
+    assume: T
+
+
 class Executor:
     """The interface flows use. Subclasses: SSHExecutor (real) and PlanRecorder (dry run)."""
 
@@ -69,6 +78,23 @@ class Executor:
     def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
         """Run an HTTP probe from this machine (recorded, not run, in a dry run)."""
         raise NotImplementedError
+
+    def probe_all(self, probes: Sequence[Probe[T]]) -> list[T]:
+        """Run several probes at once, one thread each; their answers in the order given.
+
+        The checks must bound their own time (a deadline). On an exception (Ctrl-C here, or a check
+        that raised) this returns at once without waiting for the threads still running: the caller
+        tells them to stop.
+        """
+        if len(probes) <= 1:
+            return [self.probe(item.description, item.check, assume=item.assume) for item in probes]
+        pool = ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="probe")
+        try:
+            futures = [pool.submit(self.probe, item.description, item.check, assume=item.assume) for item in probes]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            return [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Close every connection this run opened."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from ghosttasks.executor import Executor, Result, T
+from ghosttasks.executor import Executor, Probe, Result, T
 from ghosttasks.inventory import Environment, Host
 from ghosttasks.masking import mask
 from ghosttasks.output import Output
@@ -40,6 +40,9 @@ class PlanRecorder(Executor):
     def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
         self.entries.append(f"probe {mask(description)}")
         return assume
+
+    def probe_all(self, probes: Sequence[Probe[T]]) -> list[T]:
+        return [self.probe(item.description, item.check, assume=item.assume) for item in probes]
 
     def text(self) -> str:
         return "\n".join(self.entries).strip("\n") + "\n"

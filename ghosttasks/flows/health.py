@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from ghosttasks import probes
 from ghosttasks.colors import Color
 from ghosttasks.errors import OperationFailed
+from ghosttasks.executor import Probe
+from ghosttasks.inventory import Host
 from ghosttasks.run import Run
 
 
 def wait_for_color(run: Run, color: Color | None, version: str | None, *, deadline: float = 180) -> None:
-    """Every app host's api and web answer healthy (with the expected version) within the deadline."""
+    """Every app host's api and web answer healthy (with the expected version) within the deadline.
+
+    All hosts and services are probed at once, under one deadline for the whole wait: 2 hosts x 2
+    services with a 180 s deadline take at most about 180 s, not four times that.
+    """
     env = run.env
     urls = [
         (target, service, env.health_url(target, service, color))
@@ -17,22 +26,48 @@ def wait_for_color(run: Run, color: Color | None, version: str | None, *, deadli
         for service in env.app.health_paths
         if service in (env.app.color_ports.get(color, {}) if color else env.app.ports)
     ]
-    policy = probes.RetryPolicy(deadline=deadline)
-    failures = []
-    for target, service, url in urls:
-        description = f"GET {url} until HTTP 200, status ok" + (f", version {version}" if version else "")
-        health = run.executor.probe(
-            description,
-            lambda url=url: probes.wait_healthy(url, expect_version=version, policy=policy, log=run.out.info),
-            assume=probes.Health(url, True, 200, {"status": "ok", "version": version, "color": color}),
+    started = time.monotonic()
+    ends = started + deadline
+    stop = threading.Event()
+
+    def wait(target: Host, service: str, url: str) -> probes.Health:
+        name = f"{target.name} {service}"
+        policy = probes.RetryPolicy(deadline=max(0.0, ends - time.monotonic()))
+        health = probes.wait_healthy(
+            url,
+            expect_version=version,
+            policy=policy,
+            log=lambda line: run.out.info(f"{name} {url}: {line}"),
+            cancel=stop,
         )
+        if stop.is_set():
+            return health
         if health.ok:
-            run.out.ok(f"{target.name} {service}: healthy after {health.attempts} attempt(s) ({health.summary()})")
+            run.out.ok(f"{name}: healthy after {health.attempts} attempt(s) ({health.summary()})")
         else:
-            run.out.fail(f"{target.name} {service}: {health.summary()}")
-            failures.append(f"{target.name} {service}: {health.error}")
+            run.out.fail(f"{name}: {health.summary()}")
+        return health
+
+    checks = [
+        Probe(
+            f"GET {url} until HTTP 200, status ok" + (f", version {version}" if version else ""),
+            lambda target=target, service=service, url=url: wait(target, service, url),
+            probes.Health(url, True, 200, {"status": "ok", "version": version, "color": color}),
+        )
+        for target, service, url in urls
+    ]
+    try:
+        answers = run.executor.probe_all(checks)
+    finally:
+        stop.set()  # on Ctrl-C: the probes still waiting in their threads stop at once
+    failures = [
+        f"{target.name} {service}: {health.error}"
+        for (target, service, _), health in zip(urls, answers, strict=True)
+        if not health.ok
+    ]
     if failures:
         raise OperationFailed(
-            f"{color or 'the new version'} never became healthy within {deadline:.0f} s: {'; '.join(failures)}",
+            f"{color or 'the new version'} never became healthy within {deadline:.0f} s "
+            f"(waited {time.monotonic() - started:.0f} s): {'; '.join(failures)}",
             hint="see its logs: inv stack.logs api" + (f" --color {color}" if color else ""),
         )
