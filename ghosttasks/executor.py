@@ -32,6 +32,7 @@ class Result:
     exit_code: int
     duration: float
     timed_out: bool = False
+    hint: str | None = None  # what to do about it (an unreachable host's OperationFailed hint)
 
     @property
     def ok(self) -> bool:
@@ -145,7 +146,8 @@ class Executor:
         failed Result (exit UNREACHABLE_EXIT, the reason in stderr); nothing escapes from one host.
         With check (the default), any failed host raises one CommandFailed after all hosts finished:
         its message names every failed host with its exit and last output lines, its `results` holds
-        every host's Result. Without check, failures are only in the returned Results.
+        every host's Result, its hint the hosts' hints (an unknown host key says how to trust it).
+        Without check, failures are only in the returned Results.
         """
         targets = list(hosts)
 
@@ -154,16 +156,18 @@ class Executor:
             try:
                 return self.run(host, text, timeout=timeout, check=False, stream=stream, assume=assume)
             except OperationFailed as exc:  # unreachable: one host's failure among the others
-                return Result(host.name, text, "", f"{exc}", UNREACHABLE_EXIT, 0.0)
+                return Result(host.name, text, "", f"{exc}", UNREACHABLE_EXIT, 0.0, hint=exc.hint)
 
         results = self._fan_out(targets, one)
         failed = [result for result in results if not result.ok]
         if check and failed:
             names = ", ".join(result.host for result in failed)
             details = "; ".join(result.describe() for result in failed)
+            hints = dict.fromkeys(result.hint for result in failed if result.hint)
             raise CommandFailed(
                 f"{what or 'command'} failed on {len(failed)} of {len(results)} hosts ({names}): {details}",
                 results=results,
+                hint="; ".join(hints) or None,
             )
         return results
 

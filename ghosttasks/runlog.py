@@ -36,6 +36,8 @@ class RunLog:
         record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event": kind, **fields}
         line = mask(json.dumps(record, sort_keys=True, default=str))
         with self._lock:
+            if self._file.closed:  # a late event (an unexpected error's traceback) after the run finished
+                self._file = open(self.path, "a", buffering=1)  # noqa: SIM115 (closed by close())
             self._file.write(line + "\n")
 
     def command(self, result: Any) -> None:

@@ -26,10 +26,16 @@ EXIT_INTERRUPTED = 130
 
 #: The full name (`deploy.prod`) of the task that is running, set by @ghost_task.
 current_task: contextvars.ContextVar[str] = contextvars.ContextVar("current_task", default="ghosttasks")
+#: The running task's RunLog (set by start()): where @ghost_task writes an unexpected error's traceback.
+current_log: contextvars.ContextVar[Any] = contextvars.ContextVar("current_log", default=None)
 
 
 def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
     """@task plus the error contract: one clear line (and a hint) on stderr, exit 1/2/3, 130 on Ctrl-C.
+
+    An unexpected exception (a bug, or a condition nothing handles) is no exception: one line naming
+    its type, exit 1, and its traceback in the run log (the hint names the file). The flows' guarded()
+    has already recorded the history and released the lock by then.
 
     The task's full name (`<module>.<name>`, as `inv --list` shows it) is derived, never repeated.
     """
@@ -42,8 +48,11 @@ def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
         def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
             previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
             token = current_task.set(full_name)
+            log_token = current_log.set(None)
             try:
                 return body(c, *args, **kwargs)
+            except Exit:
+                raise
             except GhostError as exc:
                 _print_error(f"error: {exc}", exc.hint)
                 raise Exit(code=exc.exit_code) from None
@@ -53,7 +62,15 @@ def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
                     "check what serves now: inv traffic.status",
                 )
                 raise Exit(code=EXIT_INTERRUPTED) from None
+            except Exception as exc:
+                detail = str(exc).strip().splitlines()
+                _print_error(
+                    f"error: unexpected {type(exc).__name__}: {detail[0] if detail else 'no detail'}",
+                    _keep_traceback(full_name, exc),
+                )
+                raise Exit(code=1) from None
             finally:
+                current_log.reset(log_token)
                 current_task.reset(token)
                 signal.signal(signal.SIGTERM, previous)
 
@@ -64,6 +81,27 @@ def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
 
 def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+def _keep_traceback(task_name: str, exc: Exception) -> str:
+    """Write the traceback into the run's log (a new log when the run had none yet); the hint naming it."""
+    import secrets
+    import traceback
+
+    from ghosttasks.runlog import RunLog
+
+    try:
+        log = current_log.get() or RunLog(task_name, secrets.token_hex(4))
+        log.event(
+            "unexpected_error",
+            type=type(exc).__name__,
+            message=str(exc),
+            traceback="".join(traceback.format_exception(exc)),
+        )
+        log.close()
+    except OSError as error:
+        return f"the traceback could not be written to a run log ({error}); report the command line that failed"
+    return f"the full traceback is in {log.path}"
 
 
 def _print_error(message: str, hint: str | None) -> None:
@@ -96,6 +134,7 @@ def start(c: Context, env: str | None, *, dry_run: bool = False, quiet: bool = F
         run.executor.log = RunLog(task_name, run.run_id)
     except OSError as exc:
         out.warn(f"no run log: {exc}")
+    current_log.set(run.executor.log)
     return run
 
 

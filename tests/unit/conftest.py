@@ -17,13 +17,12 @@ def _shipped_inventory(monkeypatch, tmp_path):
 
 @pytest.fixture
 def inv(capsys):
-    """Run `inv ARGS...` in-process; returns (exit code, stdout, stderr)."""
-    from invoke import Program
-
+    """Run `inv ARGS...` in-process (as tasks.py makes `inv` run: a GhostProgram); (exit code, stdout, stderr)."""
     from ghosttasks import namespace
+    from ghosttasks.cli import GhostProgram
 
     def run(*argv: str) -> tuple[int, str, str]:
-        program = Program(namespace=namespace, name="ghosttasks", binary="inv")
+        program = GhostProgram(namespace=namespace, name="ghosttasks", binary="inv")
         code = 0
         try:
             program.run(["inv", *argv], exit=True)
