@@ -90,10 +90,20 @@ class DeployState:
             previous=previous,
             colors=colors,
             version_heads=dict(data.get("version_heads", {})),
-            version_chains={version: list(chain) for version, chain in data.get("version_chains", {}).items()},
+            version_chains=_chains(data.get("version_chains", {})),
             database_revision=data.get("database_revision"),
             updated_at=data.get("updated_at"),
         )
+
+
+def _chains(data: Any) -> dict[str, list[str]]:
+    """version_chains as written: an object of version -> list of revision ids; anything else is corrupt."""
+    if not isinstance(data, dict):
+        raise ValueError("version_chains is not an object")
+    for version, chain in data.items():
+        if not isinstance(chain, list) or not all(isinstance(revision, str) for revision in chain):
+            raise ValueError(f"version_chains.{version} is not a list of revisions")
+    return {version: list(chain) for version, chain in data.items()}
 
 
 @dataclass(frozen=True)
@@ -169,7 +179,8 @@ def parse_history(text: str) -> list[dict[str, Any]]:
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                entries.append(json.loads(line))
+                entry = json.loads(line)
             except ValueError:
-                entries.append({"result": "unreadable", "line": number})
+                entry = None
+            entries.append(entry if isinstance(entry, dict) else {"result": "unreadable", "line": number})
     return entries

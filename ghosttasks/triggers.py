@@ -52,7 +52,7 @@ def evaluate(reading: Reading, limits: Thresholds, consecutive_failures: int) ->
     failures = 0 if reading.healthy else consecutive_failures + 1
     trigger = None
     if reading.error_rate is not None and reading.error_rate > limits.error_rate:
-        trigger = Trigger("API error rate", f"{reading.error_rate:.1%}", f"{limits.error_rate:.0%}")
+        trigger = Trigger("API error rate", f"{reading.error_rate:.1%}", f"{limits.error_rate * 100:g}%")
     elif reading.p95 is not None and reading.p95 > limits.p95_seconds:
         trigger = Trigger("response time p95", f"{reading.p95:.2f} s", f"{limits.p95_seconds:g} s")
     elif not reading.database_ok:

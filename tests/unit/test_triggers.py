@@ -135,11 +135,6 @@ def test_the_threshold_shown_is_the_threshold_in_the_hosts_yml():
     assert verdict.trigger == Trigger("response time p95", "1.50 s", "1.25 s")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: triggers.evaluate formats the error-rate threshold with :.0%, so 0.025 is shown as '2%' "
-    "(and 0.005 as '0%') in the rollback reason",
-)
 def test_a_fractional_percent_threshold_is_shown_as_configured():
     verdict = evaluate(Reading(error_rate=0.03), Thresholds(error_rate=0.025), 0)
     assert verdict.trigger == Trigger("API error rate", "3.0%", "2.5%")
