@@ -29,7 +29,7 @@ def test_deploy_staging_pulls_builds_migrates_and_passes_smoke(lab, inv):
     assert (api["status"], api["version"]) == ("ok", "v1.1.0")
     assert (
         psql(lab, "SELECT version_num FROM alembic_version", "ghostworks-staging-postgres-1", "db")
-        == (ALEMBIC_HEADS[MAIN])
+        == (ALEMBIC_HEADS["v1.1.0"])
     )
     inv.ok("verify.health", "--env", "staging")
     inv.ok("stack.pg-isready", "--env", "staging")
