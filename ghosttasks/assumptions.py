@@ -36,7 +36,7 @@ NEWEST_HEAD = "c3c3c3c3c3c3"
 def alembic_history(version: str | None) -> str:
     """`alembic history` of a version's code read live: a newer version than NEWER_VERSION ships one more
     revision, any other version only the older one (as alembic prints it, newest first)."""
-    from ghosttasks.migration_plan import release_key
+    from ghosttasks.revisions import release_key
 
     if version and release_key(version) > release_key(NEWER_VERSION):
         newest = f"{NEWER_HEAD} -> {NEWEST_HEAD} (head), newest"

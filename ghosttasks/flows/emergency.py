@@ -8,7 +8,8 @@ from ghosttasks.errors import OperationFailed
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.traffic import switch_traffic, verify_lb
 from ghosttasks.lock import DeployLock
-from ghosttasks.migration_plan import Knowledge, plan_switch_back
+from ghosttasks.migration_plan import plan_switch_back
+from ghosttasks.revisions import Knowledge
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
 

@@ -13,7 +13,8 @@ from ghosttasks.errors import OperationFailed
 from ghosttasks.executor import Result
 from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.projects import ApiTarget, color_api, color_project, shared_project
-from ghosttasks.migration_plan import Knowledge, Migration, Runner, parse_history, plan_deploy_migration
+from ghosttasks.migration_plan import Migration, Runner, plan_deploy_migration
+from ghosttasks.revisions import Knowledge, parse_history
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
 

@@ -13,8 +13,9 @@ from ghosttasks.colors import Color
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.traffic import switch_traffic
-from ghosttasks.migration_plan import Knowledge, plan_switch_back
+from ghosttasks.migration_plan import plan_switch_back
 from ghosttasks.percentiles import p95
+from ghosttasks.revisions import Knowledge
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
 from ghosttasks.triggers import Reading, Trigger, evaluate

@@ -17,7 +17,8 @@ from ghosttasks.flows.migrate import apply, database_revision, knowledge, read_c
 from ghosttasks.flows.projects import color_api
 from ghosttasks.flows.release import build_images, fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic
-from ghosttasks.migration_plan import Knowledge, plan_rollback, serving
+from ghosttasks.migration_plan import plan_rollback, serving
+from ghosttasks.revisions import Knowledge
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
 

@@ -15,19 +15,15 @@ import pytest
 
 from ghosttasks.colors import COLORS, other
 from ghosttasks.migration_plan import (
-    Knowledge,
     Migration,
-    Refused,
-    parse_history,
     plan_deploy_migration,
     plan_migration,
     plan_rollback,
     plan_stamp,
     plan_switch,
     plan_switch_back,
-    release_key,
-    resolve,
 )
+from ghosttasks.revisions import Knowledge, Refused, parse_history, release_key, resolve
 from ghosttasks.state import ColorState, DeployState
 
 R1, R2, R3, R4, R5 = "0001a1b2c3d4", "0002b2c3d4e5", "0003c3d4e5f6", "0004d4e5f6a7", "0005e5f6a7b8"

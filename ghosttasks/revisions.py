@@ -1,0 +1,143 @@
+"""What the code of each version knows about the schema: its alembic revision chain, their order, and
+how a revision spec (head, base, an id or prefix, -N/+N) names one of them (pure)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ghosttasks.errors import OperationFailed
+from ghosttasks.state import DeployState
+
+RELATIVE_RE = re.compile(r"(?P<base>[0-9a-f]{4,40}|)(?P<sign>[+-])(?P<steps>[1-9]\d{0,3})")
+HISTORY_EDGE_RE = re.compile(r"^\s*(?P<down><base>|[0-9a-f]{4,40})\s*->\s*(?P<up>[0-9a-f]{4,40})\b")
+
+
+class Refused(OperationFailed):
+    """The request cannot be carried out safely in this state; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """What each version's code knows: its revision chain, base first (its head is the last one)."""
+
+    chains: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def recorded(cls, state: DeployState) -> Knowledge:
+        """What the state file records (no live reads: for the emergency path)."""
+        return cls({version: tuple(chain) for version, chain in state.version_chains.items()})
+
+    def head(self, version: str) -> str | None:
+        chain = self.chains.get(version)
+        return chain[-1] if chain else None
+
+    def knows(self, version: str, revision: str | None) -> bool:
+        """The version's code can locate `revision` (every version knows the empty database)."""
+        return revision is None or revision in self.chains.get(version, ())
+
+    def versions_knowing(self, revision: str | None) -> list[str]:
+        return sorted(version for version in self.chains if self.knows(version, revision))
+
+    def all_revisions(self) -> set[str]:
+        return {revision for chain in self.chains.values() for revision in chain}
+
+    def order(self, first: str | None, second: str | None) -> int | None:
+        """-1, 0 or 1 as `first` comes before, is, or comes after `second` in a chain holding both; None
+        when no known chain holds both (unrelated, or unknown)."""
+        if first == second:
+            return 0
+        for chain in self.chains.values():
+            ranked = (None, *chain)
+            if first in ranked and second in ranked:
+                a, b = ranked.index(first), ranked.index(second)
+                return (a > b) - (a < b)
+        return None
+
+    def at_or_after(self, revision: str | None, floor: str | None) -> bool:
+        """The schema at `revision` includes every migration up to `floor`."""
+        return self.order(revision, floor) in (0, 1)
+
+
+def parse_history(text: str) -> tuple[str, ...]:
+    """The linear revision chain (base first) from `alembic history` output.
+
+    Raises ValueError when the history branches or has no base: the planner only handles one line.
+    """
+    parent: dict[str, str | None] = {}
+    for line in text.splitlines():
+        match = HISTORY_EDGE_RE.match(line)
+        if match:
+            down = match.group("down")
+            parent[match.group("up")] = None if down == "<base>" else down
+    if not parent:
+        return ()
+    children: dict[str | None, list[str]] = {}
+    for revision, down in parent.items():
+        children.setdefault(down, []).append(revision)
+    if any(len(ups) > 1 for ups in children.values()):
+        raise ValueError("the revision history branches (more than one head): merge the heads first")
+    chain: list[str] = []
+    current = None
+    while current in children:
+        current = children[current][0]
+        chain.append(current)
+    if len(chain) != len(parent):
+        raise ValueError("the revision history does not reach back to the base")
+    return tuple(chain)
+
+
+def release_key(version: str) -> tuple:
+    """Sort key for vMAJOR.MINOR.PATCH[-pre]: a pre-release sorts before its release."""
+    from packaging.version import Version
+
+    base, _, pre = version.lstrip("v").partition("-")
+    return (Version(base), 0 if pre else 1, pre)
+
+
+def resolve(spec: str, current: str | None, knowledge: Knowledge, *, head_of: str | None) -> str | None:
+    """A concrete revision (None = base) for `head`, `base`, a hex id or prefix, or -N/+N/REV±N.
+
+    `head` means the head of the version `head_of` (the serving one). Raises Refused when the spec
+    names nothing a known version ships, or is ambiguous.
+    """
+    if spec in ("head", "heads"):
+        head = knowledge.head(head_of) if head_of else None
+        if head is None:
+            raise Refused("no version with a known schema head is serving: name the revision instead of head")
+        return head
+    if spec == "base":
+        return None
+    relative = RELATIVE_RE.fullmatch(spec)
+    if relative:
+        origin = _by_prefix(relative.group("base"), knowledge) if relative.group("base") else current
+        steps = int(relative.group("steps")) * (1 if relative.group("sign") == "+" else -1)
+        return _step(origin, steps, knowledge, head_of)
+    return _by_prefix(spec, knowledge)
+
+
+def _by_prefix(prefix: str, knowledge: Knowledge) -> str:
+    matches = sorted(revision for revision in knowledge.all_revisions() if revision.startswith(prefix))
+    if not matches:
+        raise Refused(
+            f"revision {prefix} is not one that any recorded version ships",
+            hint="see the revisions with inv db.history",
+        )
+    if len(matches) > 1:
+        raise Refused(f"revision {prefix} is ambiguous: {', '.join(matches)}")
+    return matches[0]
+
+
+def _step(origin: str | None, steps: int, knowledge: Knowledge, head_of: str | None) -> str | None:
+    chains = sorted(
+        (chain for chain in knowledge.chains.values() if origin is None or origin in chain),
+        key=lambda chain: (head_of is None or knowledge.chains.get(head_of) != chain, -len(chain)),
+    )
+    if not chains:
+        raise Refused(f"the database revision {origin} is not one that any recorded version ships")
+    ranked = (None, *chains[0])
+    index = ranked.index(origin) + steps
+    if not 0 <= index < len(ranked):
+        where = "below the base" if index < 0 else "beyond the newest known head"
+        raise Refused(f"{steps:+d} from {origin or 'base'} is {where}")
+    return ranked[index]
