@@ -35,9 +35,13 @@ class ConfigError(GhostError):
 
 
 class DeployLocked(GhostError):
-    """Another run holds the deploy lock (or deploys are frozen)."""
+    """Another run holds the deploy lock (or deploys are frozen); `holder` is lock/info.json when read."""
 
     exit_code = 3
+
+    def __init__(self, message: str, *, hint: str | None = None, holder: dict | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.holder = holder
 
 
 class CommandFailed(OperationFailed):

@@ -2,18 +2,31 @@
 
 A directory made with mkdir in the state dir (atomic on every POSIX filesystem); lock/info.json
 names the holder. A frozen lock (emergency rollback) is lifted only by `inv deploy.unlock --force`.
+
+Every run leaves a history line, even one that never got the lock: a refusal is recorded ("refused"),
+so is a release by hand ("unlocked"), and a run that died holding the lock (SIGKILL, a closed
+terminal) is recorded once ("died", "ended without a record") by the first run that finds its lock
+and can tell it is gone, or by the unlock that removes it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ghosttasks.commands import lock as lock_commands
-from ghosttasks.errors import DeployLocked, OperationFailed
+from ghosttasks.errors import DeployLocked, GhostError, OperationFailed
 from ghosttasks.run import Run
-from ghosttasks.state import StateLocation
+from ghosttasks.state import StateLocation, Store
+
+#: Tasks whose lock is meant to outlive their process: deploy.lock holds deploys until deploy.unlock.
+HOLDING_TASKS = frozenset({"deploy.lock"})
+#: How many of the last history lines are searched for a run's own line.
+RECENT_HISTORY = 500
+DIED_ERROR = "ended without a record"
 
 
 class DeployLock:
@@ -37,14 +50,71 @@ class DeployLock:
         return json.dumps(info, sort_keys=True)
 
     def acquire(self, *, version: str | None, reason: str) -> None:
-        """Take the lock or raise DeployLocked (exit 3) naming the holder and how to release it."""
+        """Take the lock or raise DeployLocked (exit 3) naming the holder and how to release it.
+
+        The refusal is recorded in the history; the lock is left as it is. When its holder certainly
+        died (holder_is_dead), the refusal says so and that run's own line is recorded first, once.
+        """
         info = self._info(version=version, reason=reason)
         result = self.run.executor.run(self.host, lock_commands.acquire(self.location.directory, info), check=False)
         if result.ok:
             return
         if result.exit_code != 1:
             raise OperationFailed(f"could not take the deploy lock: {result.describe()}")
-        raise DeployLocked(describe_holder(parse_holder(result.stdout), self.run.env.name, time.time()))
+        holder, now, env_name = parse_holder(result.stdout), time.time(), self.run.env.name
+        if holder_is_dead(holder, origin=self.run.origin):
+            message, hint = describe_dead_holder(holder, env_name, now)
+            refusal = DeployLocked(message, hint=hint, holder=holder)
+            self.record_if_unrecorded(holder, now)
+        else:
+            refusal = DeployLocked(describe_holder(holder, env_name, now), holder=holder)
+        self.record(refused_entry(self._entry(version=version, reason=reason), holder, str(refusal)))
+        raise refusal
+
+    # -- history: every run leaves a line ---------------------------------------------------------------
+    def _entry(self, *, version: str | None, reason: str | None) -> dict[str, Any]:
+        """The fields every history line of this run starts with."""
+        now = self.run.now()
+        return {
+            **self.run.identity(),
+            "task": self.run.task,
+            "environment": self.run.env.name,
+            "version": version,
+            "reason": reason,
+            "start": now,
+            "end": now,
+            "seconds": 0,
+        }
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """Append a history line, best effort: a history that cannot be written never hides the real outcome."""
+        try:
+            Store(self.run).record(entry)
+        except (GhostError, OSError) as exc:
+            self.run.out.warn(f"could not write the history entry on {self.host.name}: {exc}")
+
+    def record_if_unrecorded(self, holder: dict[str, Any], now: float) -> None:
+        """Record the holder's run as died, unless the recent history has a line of that run already."""
+        run_id = holder.get("run_id")
+        if not run_id:
+            return
+        try:
+            recent = Store(self.run).history(RECENT_HISTORY)
+        except (GhostError, OSError) as exc:
+            self.run.out.warn(f"could not read the history on {self.host.name}: {exc}")
+            return
+        if not any(entry.get("run_id") == run_id for entry in recent):
+            self.record(dead_run_entry(holder, self.run.env.name, now=now, noticed_by=self.run.run_id))
+
+    def record_hold(self, reason: str) -> None:
+        """deploy.lock took the lock to hold deploys."""
+        self.record({**self._entry(version=None, reason=reason), "result": "locked"})
+
+    def record_unlock(self, holder: dict[str, Any], *, forced: bool) -> None:
+        """deploy.unlock removed `holder`'s lock; a run that left no line of its own gets one first."""
+        if not outlives_its_run(holder) and not running_here(holder, origin=self.run.origin):
+            self.record_if_unrecorded(holder, time.time())
+        self.record(unlocked_entry(self._entry(version=holder.get("version"), reason=None), holder, forced=forced))
 
     def freeze(self, *, reason: str) -> None:
         """Replace any lock with a frozen one (emergency): deploys stay refused until deploy.unlock."""
@@ -86,6 +156,107 @@ def parse_holder(text: str) -> dict[str, Any]:
     if not isinstance(holder, dict):
         return {"reason": "unreadable lock file", "raw": text.strip()[:200]}
     return holder
+
+
+def pid_alive(pid: int) -> bool:
+    """A process with this id exists on this machine (one of another user counts: it exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def outlives_its_run(holder: dict[str, Any]) -> bool:
+    """A lock meant to stay after its process ended: an emergency freeze or a deploy.lock hold."""
+    return bool(holder.get("frozen")) or holder.get("task") in HOLDING_TASKS
+
+
+def _pid(holder: dict[str, Any]) -> int | None:
+    pid = holder.get("pid")
+    return pid if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else None
+
+
+def holder_is_dead(holder: dict[str, Any], *, origin: str, alive: Callable[[int], bool] = pid_alive) -> bool:
+    """The run holding the lock is certainly gone: it took the lock from this machine (same origin),
+    its process no longer exists here, and its lock was not meant to outlive it (a hold, a freeze).
+
+    A holder from another machine, or without a usable pid, is never judged dead.
+    """
+    pid = _pid(holder)
+    if pid is None or holder.get("origin") != origin or outlives_its_run(holder):
+        return False
+    return not alive(pid)
+
+
+def running_here(holder: dict[str, Any], *, origin: str, alive: Callable[[int], bool] = pid_alive) -> bool:
+    """The holder's process still runs on this machine (so it may yet write its own history line)."""
+    pid = _pid(holder)
+    return pid is not None and holder.get("origin") == origin and alive(pid)
+
+
+def holder_summary(holder: dict[str, Any]) -> dict[str, Any]:
+    """Who held the lock, as a history line records it."""
+    keys = ("run_id", "user", "origin", "pid", "task", "version", "reason", "since", "frozen")
+    return {key: holder.get(key) for key in keys if key in holder}
+
+
+def age_seconds(holder: dict[str, Any], now: float) -> int | None:
+    epoch = holder.get("since_epoch")
+    if not isinstance(epoch, int) or epoch <= 0:
+        return None
+    return max(0, int(now) - epoch)
+
+
+def dead_run_entry(holder: dict[str, Any], env_name: str, *, now: float, noticed_by: str) -> dict[str, Any]:
+    """The history line of a run that died holding the lock and wrote none: result "died"."""
+    return {
+        "run_id": holder.get("run_id"),
+        "user": holder.get("user"),
+        "origin": holder.get("origin"),
+        "pid": holder.get("pid"),
+        "command": holder.get("command"),
+        "task": holder.get("task"),
+        "environment": env_name,
+        "version": holder.get("version"),
+        "reason": holder.get("reason"),
+        "start": holder.get("since"),
+        "end": None,
+        "seconds": None,
+        "result": "died",
+        "error": DIED_ERROR,
+        "holder": f"{holder.get('user', '?')}@{holder.get('origin', '?')}",
+        "age_seconds": age_seconds(holder, now),
+        "noticed_by": noticed_by,
+    }
+
+
+def refused_entry(entry: dict[str, Any], holder: dict[str, Any], error: str) -> dict[str, Any]:
+    """The history line of a run refused because `holder` has the lock."""
+    return {**entry, "result": "refused", "error": error, "holder": holder_summary(holder)}
+
+
+def unlocked_entry(entry: dict[str, Any], holder: dict[str, Any], *, forced: bool) -> dict[str, Any]:
+    """The history line of deploy.unlock: whose lock it removed, and whether by --force."""
+    return {**entry, "result": "unlocked", "forced": forced, "holder": holder_summary(holder)}
+
+
+def describe_dead_holder(holder: dict[str, Any], env_name: str, now: float) -> tuple[str, str]:
+    """The refusal and its hint when the holder died: the run is gone, and how to release its lock."""
+    who = f"{holder.get('user', '?')}@{holder.get('origin', '?')}"
+    what = f"{holder.get('task', '?')} {holder.get('version') or ''}".strip()
+    message = (
+        f"{env_name} is locked by run {holder.get('run_id', '?')} ({what} by {who}, "
+        f"since {holder.get('since', '?')}{_age(holder.get('since_epoch'), now)}), which is gone: "
+        f"its process {holder.get('pid')} no longer exists on {holder.get('origin')}"
+    )
+    hint = (
+        f"the run ended without releasing the lock (killed?); release it: inv deploy.unlock --env {env_name} --force, "
+        f"then check what it left: inv deploy.status --env {env_name}"
+    )
+    return message, hint
 
 
 def is_mine(holder: dict[str, Any], *, user: str, origin: str) -> bool:

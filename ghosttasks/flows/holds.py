@@ -1,4 +1,7 @@
-"""Holding deploys by hand (runbook "stop deployments"): deploy.lock and deploy.unlock."""
+"""Holding deploys by hand (runbook "stop deployments"): deploy.lock and deploy.unlock.
+
+Both leave a history line: "locked" (or "refused", from DeployLock.acquire) and "unlocked".
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,18 @@ from ghosttasks.run import Run
 
 def hold(run: Run, reason: str) -> None:
     """Take the deploy lock and keep it (refused with exit 3 when someone holds it)."""
-    DeployLock(run).acquire(version=None, reason=reason)
+    lock = DeployLock(run)
+    lock.acquire(version=None, reason=reason)
+    lock.record_hold(reason)
     run.out.ok(f"{run.env.name} locked by {run.user}: {reason} (release: inv deploy.unlock --env {run.env.name})")
 
 
 def unlock(run: Run, *, force: bool) -> None:
-    """Release the lock: your own, or with force anyone's (including an emergency freeze)."""
+    """Release the lock: your own, or with force anyone's (including an emergency freeze).
+
+    The history records the release and whose lock it was; a run that died holding it and left no
+    line of its own gets its "died" line first.
+    """
     lock = DeployLock(run)
     holder = lock.holder()
     if holder is None:
@@ -26,4 +35,5 @@ def unlock(run: Run, *, force: bool) -> None:
             f"({holder.get('reason')}); use --force to release it anyway"
         )
     lock.force_release()
+    lock.record_unlock(holder, forced=force)
     run.out.ok(f"{run.env.name} unlocked (was: {holder.get('reason')})")
