@@ -44,14 +44,37 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
         store.save(state)
         with run.step("alert on-call and open an incident"):
             payload = {"reason": reason, "from": failed, "to": target, "version": version}
-            alerted = notify.send(run, "rollback.emergency", payload)
-            opened = notify.send(run, "incident.open", {**payload, "severity": "critical"}, incident=True)
-            entry.update(alerted=alerted, incident=opened)
+            alert = notify.deliver(run, "rollback.emergency", payload)
+            incident = notify.deliver(run, "incident.open", {**payload, "severity": "critical"}, incident=True)
+            say_who_was_told(run, alert, incident)
+            entry.update(alerted=alert.ok, incident=incident.ok)
         with run.step("verify traffic"):
             try:
                 verify_lb(run, target, version, samples=5, deadline=5)
             except OperationFailed as exc:
                 run.out.warn(f"{exc} (the switch is done; check the {target} hosts)")
         run.out.ok(f"traffic is on {target} ({version}); deploys to {run.env.name} are frozen")
+        by_hand = [what for what, done in (("alert on-call", alert.ok), ("open the incident", incident.ok)) if not done]
+        if by_hand:
+            run.out.warn(f"do it by hand: {' and '.join(by_hand)}")
         run.out.info(f"when the incident is over: inv deploy.unlock --env {run.env.name} --force")
         return state
+
+
+def say_who_was_told(run: Run, alert: notify.Delivery, incident: notify.Delivery) -> None:
+    """Name the receivers and their answers, or say plainly that nobody was told.
+
+    Warnings, never a failure: the switch is what matters.
+    """
+    if alert.url is None:
+        run.out.warn("no one was alerted: notify.webhook_url is not set")
+    elif alert.ok:
+        run.out.ok(f"on-call alerted: {alert.receiver} answered {alert.answer}")
+    else:
+        run.out.warn(f"on-call was NOT alerted: {alert.receiver}: {alert.answer}")
+    if incident.url is None:
+        run.out.warn("no incident was opened: notify.incident_url is not set")
+    elif incident.ok:
+        run.out.ok(f"incident opened: {incident.receiver} answered {incident.answer}")
+    else:
+        run.out.warn(f"no incident was opened: {incident.receiver}: {incident.answer}")
