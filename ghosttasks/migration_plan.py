@@ -129,7 +129,7 @@ def plan_migration(
     if direction != requested:
         raise Refused(
             f"{target or 'base'} is {'ahead of' if relation > 0 else 'behind'} the database's {current or 'base'}: "
-            f"that is an {direction}, not an {requested}",
+            f"that is {_article(direction)}, not {_article(requested)}",
             hint=f"inv db.{direction} -r {target or 'base'}",
         )
     if direction == "downgrade" and active and not force:
@@ -145,6 +145,10 @@ def plan_migration(
     if runner is None:
         raise Refused(f"no recorded version knows both {current or 'base'} and {target or 'base'}: nothing can run it")
     return Migration(direction, current, target, runner)
+
+
+def _article(direction: Direction) -> str:
+    return "an upgrade" if direction == "upgrade" else "a downgrade"
 
 
 def _move_traffic_hint(state: DeployState, knowledge: Knowledge, target: str | None) -> str:

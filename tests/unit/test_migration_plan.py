@@ -120,7 +120,7 @@ def test_a_downgrade_below_the_serving_head_is_refused_and_names_where_to_move_t
 
 
 def test_a_downgrade_spec_that_is_an_upgrade_is_refused():
-    with pytest.raises(Refused, match="that is an upgrade, not an downgrade"):
+    with pytest.raises(Refused, match="that is an upgrade, not a downgrade"):
         plan_migration(state_of("green", "v1.0.0", "v1.3.0"), KNOWN, R3, R5, requested="downgrade")
 
 
