@@ -6,6 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ghosttasks.revisions import release_key
+
 OPERATORS = set(";&|()<>")
 
 hostile_text = st.one_of(
@@ -47,6 +49,8 @@ def test_hostile_values_are_refused_or_stay_quoted(inv, case, value):
     if code == 2:  # refused by validation: nothing was planned
         assert err.startswith("error: ") and plan == ""
         return
+    if case == "version" and release_key(value) <= release_key("v1.1.0"):
+        benign = "v0.9.0"  # an older version's plan takes the other branch (no migration): compare like with like
     _, benign_plan, _ = inv(*[part.format(benign) if part == "{}" else part for part in template])
     if code == 1:  # a well-formed revision the migration planner refuses: the plan stops there
         assert err.startswith("error: ") and operators(plan) <= operators(benign_plan)
