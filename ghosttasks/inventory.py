@@ -112,33 +112,41 @@ class Environment(Strict):
         return self.name == "prod" if self.protected is None else self.protected
 
     def hosts_with(self, role: str) -> list[Host]:
+        """The hosts that have this role, in inventory order."""
         return [host for host in self.hosts if role in host.roles]
 
     @property
     def lb_host(self) -> Host:
+        """The load balancer host (blue-green has exactly one)."""
         return self.hosts_with("lb")[0]
 
     @property
     def db_host(self) -> Host:
+        """The first host with the db role."""
         return self.hosts_with("db")[0]
 
     @property
     def app_hosts(self) -> list[Host]:
+        """Every host with the app role."""
         return self.hosts_with("app")
 
     def app_dir(self, host: Host) -> str:
+        """The app checkout on this host."""
         return host.app_dir or self.app.dir
 
     def releases_dir(self, host: Host) -> str:
+        """Where this host keeps one worktree per released version."""
         releases = host.releases_dir or self.app.releases_dir
         if releases is None:
             raise ConfigError(f"environment {self.name!r} has no app.releases_dir")
         return releases
 
     def release_dir(self, host: Host, version: str) -> str:
+        """The worktree of one version on this host."""
         return f"{self.releases_dir(host)}/{version}"
 
     def port(self, service: str, color: Color | None = None) -> int:
+        """The port of a service (of one colour in blue-green)."""
         ports = self.app.color_ports[color] if color else self.app.ports
         try:
             return ports[service]
@@ -170,6 +178,7 @@ class Inventory(Strict):
         return self
 
     def env(self, name: str | None = None) -> Environment:
+        """One environment by name (default: default_env); an unknown name is a ConfigError."""
         chosen = name or self.default_env
         try:
             return self.environments[chosen]

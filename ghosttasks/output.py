@@ -26,6 +26,7 @@ class Output:
 
     @property
     def is_terminal(self) -> bool:
+        """stdout is a terminal (live output and prompts make sense)."""
         return self._console.is_terminal
 
     def _print(self, text: str, style: str | None = None, *, error: bool = False) -> None:
@@ -38,25 +39,32 @@ class Output:
             console.print(Text(mask(text), style=style or ""))
 
     def step(self, title: str) -> None:
+        """The heading of a procedure step."""
         self._print(f"==> {title}", "bold cyan")
 
     def info(self, text: str) -> None:
+        """A plain line (hidden with quiet)."""
         if not self.quiet:
             self._print(text)
 
     def ok(self, text: str) -> None:
+        """A check or step that passed."""
         self._print(f"ok   {text}", "green")
 
     def warn(self, text: str) -> None:
+        """Something the user should know; the run goes on."""
         self._print(f"warn {text}", "yellow")
 
     def fail(self, text: str) -> None:
+        """A check that failed."""
         self._print(f"FAIL {text}", "bold red")
 
     def error(self, text: str) -> None:
+        """An error line on stderr."""
         self._print(text, "bold red", error=True)
 
     def host_line(self, host: str, line: str, *, stderr: bool = False) -> None:
+        """One line of a host's command output, prefixed with the host."""
         if not self.quiet:
             self._print(f"[{host}] {line}", "dim" if stderr else None)
 
@@ -66,9 +74,11 @@ class Output:
             self._console.out(mask(text), highlight=False)
 
     def json(self, data: Any) -> None:
+        """Data as indented JSON (masked)."""
         self.plain(json.dumps(data, indent=2, sort_keys=True, default=str))
 
     def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        """A titled table (masked cells)."""
         from rich.table import Table
 
         if self.silent:

@@ -24,6 +24,7 @@ class Check:
     ok: bool
 
     def line(self) -> str:
+        """The check as one line: host, what, measured, wanted."""
         return f"{self.host}: {self.name} {self.measured} ({self.wanted})"
 
 

@@ -29,6 +29,7 @@ def _environment() -> Any:
 
 
 def render(name: str, **values: Any) -> str:
+    """Render one template of templates/ with these values."""
     return _environment().get_template(name).render(**values)
 
 

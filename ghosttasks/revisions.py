@@ -29,6 +29,7 @@ class Knowledge:
         return cls({version: tuple(chain) for version, chain in state.version_chains.items()})
 
     def head(self, version: str) -> str | None:
+        """The newest revision the version ships (None: unknown)."""
         chain = self.chains.get(version)
         return chain[-1] if chain else None
 
@@ -37,9 +38,11 @@ class Knowledge:
         return revision is None or revision in self.chains.get(version, ())
 
     def versions_knowing(self, revision: str | None) -> list[str]:
+        """The versions whose code can locate this revision."""
         return sorted(version for version in self.chains if self.knows(version, revision))
 
     def all_revisions(self) -> set[str]:
+        """Every revision any recorded version ships."""
         return {revision for chain in self.chains.values() for revision in chain}
 
     def order(self, first: str | None, second: str | None) -> int | None:

@@ -47,6 +47,7 @@ class Run:
 
     @property
     def dry_run(self) -> bool:
+        """This run only records a plan."""
         return self.executor.dry_run
 
     def stamp(self) -> str:
@@ -54,6 +55,7 @@ class Run:
         return PLAN_STAMP if self.dry_run else time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
     def now(self) -> str:
+        """UTC time for state and history; a placeholder in dry-run plans."""
         return PLAN_TIME if self.dry_run else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     @contextmanager

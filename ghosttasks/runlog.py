@@ -13,6 +13,7 @@ from ghosttasks.masking import mask
 
 
 def log_dir() -> Path:
+    """Where run logs go: $GHOST_LOG_DIR, else $XDG_STATE_HOME/ghosttasks/runs."""
     configured = os.environ.get("GHOST_LOG_DIR")
     if configured:
         return Path(configured)
@@ -33,6 +34,7 @@ class RunLog:
         self._lock = threading.Lock()
 
     def event(self, kind: str, **fields: Any) -> None:
+        """Append one masked JSON event with the current time."""
         record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event": kind, **fields}
         line = mask(json.dumps(record, sort_keys=True, default=str))
         with self._lock:
@@ -41,6 +43,7 @@ class RunLog:
             self._file.write(line + "\n")
 
     def command(self, result: Any) -> None:
+        """Record one command: host, exit code, duration."""
         self.event(
             "command",
             host=result.host,
@@ -51,7 +54,9 @@ class RunLog:
         )
 
     def upload(self, host: str, path: str, mode: int, duration: float) -> None:
+        """Record one upload: host, path, mode, duration."""
         self.event("upload", host=host, path=path, mode=f"{mode:04o}", duration=round(duration, 3))
 
     def close(self) -> None:
+        """Close the log file."""
         self._file.close()

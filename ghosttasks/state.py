@@ -69,6 +69,7 @@ class DeployState:
         self.colors[color].failed_version = version
 
     def to_json(self) -> str:
+        """state.json as one line with sorted keys."""
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
@@ -115,12 +116,14 @@ class StateLocation:
 
     @classmethod
     def of(cls, env: Environment) -> StateLocation:
+        """The state location of an environment."""
         if env.lb is not None:
             return cls(env.lb_host, env.lb.state_dir)
         first = env.app_hosts[0]
         return cls(first, f"{env.app_dir(first)}/.ghosttasks")
 
     def path(self, name: str) -> str:
+        """A file in the state dir."""
         return f"{self.directory}/{name}"
 
 

@@ -18,6 +18,7 @@ class Trigger:
     threshold: str
 
     def describe(self) -> str:
+        """The trigger as one line: what, measured, threshold."""
         return f"{self.name} {self.measured} (threshold {self.threshold})"
 
 
@@ -33,6 +34,7 @@ class Reading:
     detail: str = ""
 
     def line(self) -> str:
+        """The reading as one monitoring line."""
         rate = "n/a" if self.error_rate is None else f"{self.error_rate:.1%}"
         p95 = "n/a" if self.p95 is None else f"{self.p95:.2f} s"
         health = "ok" if self.healthy else f"FAILED ({self.detail})"

@@ -25,6 +25,7 @@ def version(value: object) -> str:
 
 
 def color(value: object, argument: str = "color") -> Color:
+    """blue or green."""
     text = _text(argument, value)
     for known in COLORS:
         if text == known:
@@ -41,6 +42,7 @@ def revision(value: object, argument: str = "--revision") -> str:
 
 
 def git_ref(value: object) -> str:
+    """A branch or tag name that git accepts and that cannot be read as an option."""
     text = _text("--ref", value)
     if not GIT_REF_RE.fullmatch(text):
         raise BadInput(f"--ref {text!r} is not a branch or tag name")
@@ -48,6 +50,7 @@ def git_ref(value: object) -> str:
 
 
 def service(value: object) -> str:
+    """A compose service name."""
     text = _text("service", value)
     if not SERVICE_RE.fullmatch(text):
         raise BadInput(f"service {text!r} is not a compose service name")
@@ -55,6 +58,7 @@ def service(value: object) -> str:
 
 
 def backup_name(value: object) -> str:
+    """The file name of a backup in the backup dir (no path)."""
     text = _text("--file", value)
     if not BACKUP_NAME_RE.fullmatch(text):
         raise BadInput(f"--file {text!r} is not a backup file name (see `inv db.backups`)")
@@ -74,6 +78,7 @@ def free_text(value: object, argument: str) -> str:
 
 
 def positive_number(value: object, argument: str, *, allow_zero: bool = False) -> float:
+    """A finite number above zero (or zero with allow_zero)."""
     if not isinstance(value, int | float | str):
         raise BadInput(f"{argument} {value!r} is not a number")
     try:

@@ -15,4 +15,5 @@ def qpath(path: str) -> str:
 
 
 def join(argv: list[str] | tuple[str, ...]) -> str:
+    """Quote an argv for the remote shell."""
     return shlex.join(argv)

@@ -10,10 +10,12 @@ def _alembic(program: str, *args: str) -> list[str]:
 
 
 def upgrade(program: str, revision: str = "head") -> list[str]:
+    """alembic upgrade to a revision (default head)."""
     return _alembic(program, "upgrade", revision)
 
 
 def downgrade(program: str, revision: str) -> list[str]:
+    """alembic downgrade to a revision."""
     return _alembic(program, "downgrade", revision)
 
 
@@ -28,5 +30,6 @@ def stamp(program: str, revision: str) -> list[str]:
 
 
 def revision(program: str, message: str, *, autogenerate: bool) -> list[str]:
+    """alembic revision -m MSG, compared with the database with autogenerate."""
     flags = ["--autogenerate"] if autogenerate else []
     return _alembic(program, "revision", *flags, "-m", message)

@@ -49,6 +49,7 @@ def verify(project: compose.Project, *, service: str, path: str) -> str:
 
 
 def check_checksum(path: str) -> str:
+    """Check a backup against its .sha256 file (exit non-zero when it differs or is missing)."""
     directory, name = path.rsplit("/", 1)
     return f"cd {qpath(directory)} && sha256sum --check --strict {shlex.quote(name + '.sha256')}"
 
@@ -69,6 +70,7 @@ def listing(directory: str, env: str) -> str:
 
 
 def restore(project: compose.Project, *, service: str, user: str, database: str, path: str) -> str:
+    """pg_restore --clean of a backup file into the database, in one transaction."""
     pg_restore = compose.exec_(
         project,
         service,

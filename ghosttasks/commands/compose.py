@@ -18,12 +18,14 @@ class Project:
     version: str | None = None
 
     def prefix(self) -> str:
+        """`cd DIR && [APP_VERSION=V] docker compose -p NAME -f ...`: the start of every command for this project."""
         env = f"APP_VERSION={shlex.quote(self.version)} " if self.version else ""
         files = " ".join(f"-f {shlex.quote(name)}" for name in self.files)
         return f"cd {qpath(self.directory)} && {env}docker compose -p {shlex.quote(self.name)} {files}"
 
 
 def build(project: Project, services: list[str]) -> str:
+    """Build the images of the named services."""
     return f"{project.prefix()} build {join(services)}".rstrip()
 
 
@@ -39,34 +41,42 @@ def up(project: Project, services: list[str] | None = None, *, recreate: bool = 
 
 
 def ps(project: Project) -> str:
+    """Every container of the project, running or not."""
     return f"{project.prefix()} ps --all"
 
 
 def logs(project: Project, service: str, tail: int = 200) -> str:
+    """The last lines of one service's logs, with timestamps."""
     return f"{project.prefix()} logs --no-color --timestamps --tail {int(tail)} {shlex.quote(service)}"
 
 
 def exec_(project: Project, service: str, argv: list[str]) -> str:
+    """Run argv in the service's running container (no TTY)."""
     return f"{project.prefix()} exec -T {shlex.quote(service)} {join(argv)}"
 
 
 def run_rm(project: Project, service: str, argv: list[str]) -> str:
+    """Run argv in a one-off container of the service, removed afterwards (no dependencies started)."""
     return f"{project.prefix()} run --rm --no-deps -T {shlex.quote(service)} {join(argv)}"
 
 
 def copy_out(project: Project, service: str, source: str, destination: str) -> str:
+    """Copy a file out of the service's container onto the host."""
     return f"{project.prefix()} cp {shlex.quote(f'{service}:{source}')} {qpath(destination)}"
 
 
 def config(project: Project) -> str:
+    """The resolved compose configuration."""
     return f"{project.prefix()} config"
 
 
 def config_check(project: Project) -> str:
+    """Validate the compose configuration (quiet: exit status only)."""
     return f"{project.prefix()} config --quiet"
 
 
 def stats() -> str:
+    """One snapshot of CPU, memory and network per container."""
     return "docker stats --no-stream --format 'table {{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.NetIO}}'"
 
 

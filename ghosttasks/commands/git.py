@@ -8,10 +8,12 @@ from ghosttasks.commands import qpath
 
 
 def clone_if_missing(repo_url: str, directory: str) -> str:
+    """Clone the repository into the directory unless it is a checkout already."""
     return f"[ -e {qpath(directory)}/.git ] || git clone --quiet {shlex.quote(repo_url)} {qpath(directory)}"
 
 
 def fetch_tags(directory: str) -> str:
+    """Fetch every tag from origin (moved tags are updated)."""
     return f"git -C {qpath(directory)} fetch --quiet --force --tags origin"
 
 
@@ -42,16 +44,20 @@ def checkout_ref(directory: str, ref: str) -> str:
 
 
 def local_is_dirty() -> list[str]:
+    """argv: the tracked files with uncommitted changes (empty output: clean)."""
     return ["git", "status", "--porcelain", "--untracked-files=no"]
 
 
 def local_tag_exists(version: str) -> list[str]:
+    """argv: exit 0 when the tag exists locally."""
     return ["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{version}"]
 
 
 def local_create_tag(version: str, message: str) -> list[str]:
+    """argv: create the annotated release tag."""
     return ["git", "tag", "--annotate", version, "--message", message]
 
 
 def local_push_tag(version: str) -> list[str]:
+    """argv: push the tag to origin."""
     return ["git", "push", "origin", f"refs/tags/{version}"]

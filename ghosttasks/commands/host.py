@@ -6,10 +6,12 @@ from ghosttasks.commands import qpath
 
 
 def reachable() -> str:
+    """A command every host answers: its node name."""
     return "uname -n"
 
 
 def memory_kib() -> str:
+    """Total memory in KiB."""
     return "awk '/^MemTotal:/ {print $2}' /proc/meminfo"
 
 

@@ -31,6 +31,7 @@ def force_acquire(state_dir: str, info_json: str) -> str:
 
 
 def read(state_dir: str) -> str:
+    """Print the lock holder, or nothing when the lock is free."""
     return f"cat {qpath(state_dir + '/lock/info.json')} 2>/dev/null || true"
 
 
@@ -43,4 +44,5 @@ def release(state_dir: str, run_id: str) -> str:
 
 
 def force_release(state_dir: str) -> str:
+    """Remove the lock whoever holds it."""
     return f"rm -rf {qpath(state_dir + '/lock')}"

@@ -150,10 +150,12 @@ def revision(run: Run, message: str, *, autogenerate: bool) -> str | None:
 
 
 def take_backup(run: Run) -> BackupInfo:
+    """db.backup: a verified manual backup."""
     return take_verified_backup(run, "manual")
 
 
 def list_backups(run: Run) -> list[list[str]]:
+    """db.backups: file, size and time of each backup of this environment, newest first."""
     env = run.env
     text = run.executor.run(env.db_host, backup.listing(env.database.backup_dir, env.name)).stdout
     rows = []

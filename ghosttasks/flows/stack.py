@@ -37,18 +37,21 @@ def _show(run: Run, target: Host, command: str) -> None:
 
 
 def ps(run: Run) -> None:
+    """docker compose ps for every project."""
     for target, project in _projects(run):
         run.out.step(f"{target.name}: {project.name}")
         _show(run, target, compose.ps(project))
 
 
 def logs(run: Run, service: str, *, color: Color | None, tail: int) -> None:
+    """A service's logs from every host that runs it."""
     for target, project in _projects(run, service, color):
         run.out.step(f"{target.name}: {project.name} {service}")
         _show(run, target, compose.logs(project, service, tail))
 
 
 def stats(run: Run) -> None:
+    """docker stats on every host that runs a project."""
     targets = {target.name: target for target, _ in _projects(run)}
     for target in targets.values():
         run.out.step(f"{target.name}: docker stats")
@@ -63,6 +66,7 @@ def config(run: Run) -> None:
 
 
 def pg_isready(run: Run) -> bool:
+    """pg_isready in the postgres container; True when it accepts connections."""
     db = run.env.database
     project = shared_project(run)
     result = run.executor.run(
