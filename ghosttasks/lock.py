@@ -59,6 +59,13 @@ class DeployLock:
         result = self.run.executor.run(self.host, lock_commands.acquire(self.location.directory, info), check=False)
         if result.ok:
             return
+        if result.exit_code == 2:
+            directory, login = self.location.directory, self.host.user or self.run.env.ssh.user or "$USER"
+            raise OperationFailed(
+                f"could not take the deploy lock: {result.describe()}",
+                hint=f"the SSH user must own the state dir; once, on {self.host.name}: "
+                f"sudo install -d -o {login} -m 0755 {directory}",
+            )
         if result.exit_code != 1:
             raise OperationFailed(f"could not take the deploy lock: {result.describe()}")
         holder, now, env_name = parse_holder(result.stdout), time.time(), self.run.env.name

@@ -31,3 +31,16 @@ def copy_if_missing(source: str, destination: str) -> str:
     """Runbook dev step 2: `cp .env.example .env` unless .env exists; the copy is mode 0600."""
     src, dst = qpath(source), qpath(destination)
     return f"[ -e {dst} ] || (umask 077 && cp {src} {dst})"
+
+
+def docker_access() -> str:
+    """Whether the login user can use the Docker daemon (without sudo): never fails by itself.
+
+    Prints `docker ok USER`, or `docker failed USER SOCKET GROUP` (the socket DOCKER_HOST names, else the
+    default, and its group) followed by what docker said. Judged by ghosttasks.access.
+    """
+    return (
+        "u=$(id -un); if e=$(docker version --format '{{.Server.Version}}' 2>&1 >/dev/null); "
+        'then echo "docker ok $u"; else s=${DOCKER_HOST:-unix:///var/run/docker.sock}; s=${s#unix://}; '
+        'echo "docker failed $u $s $(stat -c %G "$s" 2>/dev/null)"; printf \'%s\\n\' "$e"; fi'
+    )

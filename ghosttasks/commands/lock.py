@@ -12,12 +12,15 @@ from ghosttasks.commands import qpath
 
 
 def acquire(state_dir: str, info_json: str) -> str:
-    """Exit 0 and write the holder when the lock was free; exit 1 (and print the holder) when held."""
+    """Exit 0 and write the holder when the lock was free; exit 1 (and print the holder) when held;
+    exit 2 when the lock cannot be made at all (the state dir is not writable by the login user)."""
     lock = f"{state_dir}/lock"
     return (
-        f"mkdir -p {qpath(state_dir)} && if mkdir {qpath(lock)} 2>/dev/null; then "
+        f"mkdir -p {qpath(state_dir)} || exit 2; if mkdir {qpath(lock)} 2>/dev/null; then "
         f"printf '%s\\n' {shlex.quote(info_json)} > {qpath(lock + '/info.json')}; "
-        f"else cat {qpath(lock + '/info.json')} 2>/dev/null; exit 1; fi"
+        f"elif [ -d {qpath(lock)} ]; then cat {qpath(lock + '/info.json')} 2>/dev/null; exit 1; "
+        f"else printf 'cannot create %s: %s may not write %s\\n' {qpath(lock)} \"$(id -un)\" {qpath(state_dir)} >&2; "
+        "exit 2; fi"
     )
 
 

@@ -170,9 +170,10 @@ def test_host_facts():
 def test_lock_commands_quote_the_holder():
     info = '{"reason": "it\'s $(bad)"}'
     assert lock.acquire("/state", info) == (
-        "mkdir -p /state && if mkdir /state/lock 2>/dev/null; then printf '%s\\n' "
+        "mkdir -p /state || exit 2; if mkdir /state/lock 2>/dev/null; then printf '%s\\n' "
         '\'{"reason": "it\'"\'"\'s $(bad)"}\' > /state/lock/info.json; '
-        "else cat /state/lock/info.json 2>/dev/null; exit 1; fi"
+        "elif [ -d /state/lock ]; then cat /state/lock/info.json 2>/dev/null; exit 1; "
+        "else printf 'cannot create %s: %s may not write %s\\n' /state/lock \"$(id -un)\" /state >&2; exit 2; fi"
     )
     assert lock.release("/state", "ab12cd34") == (
         "if grep -qF -- ab12cd34 /state/lock/info.json 2>/dev/null; then rm -rf /state/lock; fi"
