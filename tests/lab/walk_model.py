@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ghosttasks.revisions import release_key
 from lab.origin import ALEMBIC_HEADS
 
 #: revision -> the revision it revises, for every migration the lab origin's tags ship.
@@ -369,8 +370,13 @@ def check_effect(step: Step, index: int, exit_code: int | None, before: Reality,
     elif step.kind == "switch":
         lb_should_be(step.arg, runs(before.state, str(step.arg)), "")
     elif step.kind == "rollback":
-        version = step.arg or runs(before.state, idle)
-        lb_should_be(idle, version, " (the other colour)")
+        serving_version = before.lb[1] if before.lb else None
+        candidates = [v for v in (serving_version, runs(before.state, idle)) if v]
+        version = step.arg or min(candidates, key=release_key)  # default: the older of the two colours
+        if before.lb and version == serving_version:  # traffic is already there: only the schema goes back
+            lb_should_be(before.lb[0], version, " (already serving: schema only)")
+        else:
+            lb_should_be(idle, version, " (the other colour)")
         if step.db_rev:
             db_should_be(step.db_rev, " (--db-rev)")
         else:
