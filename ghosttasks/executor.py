@@ -7,14 +7,16 @@ invoke) and `ghosttasks.plan_recorder.PlanRecorder` (dry run: records the plan, 
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ghosttasks.errors import CommandFailed, OperationFailed
 from ghosttasks.inventory import Environment, Host
 from ghosttasks.output import Output
+from ghosttasks.probe_routes import route
 from ghosttasks.runlog import RunLog
 
 T = TypeVar("T")
@@ -67,6 +69,8 @@ class Executor:
         self.env = env
         self.output = output
         self.log = log
+        self._tunnel_client: Any = None
+        self._tunnel_lock = threading.Lock()
 
     # -- to implement ---------------------------------------------------------------
     def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str) -> Result:
@@ -78,6 +82,10 @@ class Executor:
 
     def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
         """Run an HTTP probe from this machine (recorded, not run, in a dry run)."""
+        raise NotImplementedError
+
+    def open_channel(self, host: Host, address: str, port: int, *, timeout: float) -> Any:
+        """A direct-tcpip channel to (address, port) over the run's SSH connection to `host`."""
         raise NotImplementedError
 
     def probe_all(self, probes: Sequence[Probe[T]]) -> list[T]:
@@ -97,8 +105,27 @@ class Executor:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
+    def http_client(self, url: str) -> Any:
+        """The httpx client a probe to `url` goes through; None: the probe's own, straight from this machine.
+
+        Internal URLs get the run's one client through SSH when probes go that way (probe_routes): its
+        connections are channels of the SSH connections (ghosttasks.tunnels), kept alive between probes.
+        """
+        if not route(self.env, url).ssh:
+            return None
+        with self._tunnel_lock:
+            if self._tunnel_client is None:
+                from ghosttasks.tunnels import tunnel_client
+
+                self._tunnel_client = tunnel_client(self.env, self.open_channel)
+            return self._tunnel_client
+
     def close(self) -> None:
         """Close every connection this run opened."""
+        with self._tunnel_lock:
+            client, self._tunnel_client = self._tunnel_client, None
+        if client is not None:
+            client.close()
 
     def step(self, title: str) -> None:
         """Mark the start of a procedure step (a heading in a dry-run plan)."""

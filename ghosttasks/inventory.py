@@ -2,7 +2,7 @@
 
 A bad file fails before anything runs, with one line naming the file, the key
 path and what was expected (exit code 2). The settings sections an environment
-holds (ssh, app, database, lb, monitoring, smoke, thresholds, notify,
+holds (ssh, app, database, lb, probes, monitoring, smoke, thresholds, notify,
 prerequisites) are in ghosttasks.settings.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -24,6 +25,7 @@ from ghosttasks.settings import (
     MonitoringSettings,
     NotifySettings,
     Prerequisites,
+    ProbeSettings,
     SmokeSettings,
     SSHSettings,
     Strict,
@@ -65,6 +67,7 @@ class Environment(Strict):
     app: AppSettings = Field(description="the application: strategy, checkout, compose files, ports")
     database: DatabaseSettings = Field(description="PostgreSQL and Redis services and the backups")
     lb: LBSettings | None = Field(None, description="the nginx load balancer (one `lb` host); required for blue-green")
+    probes: ProbeSettings = Field(ProbeSettings(), description="which way HTTP probes of internal addresses travel")
     monitoring: MonitoringSettings = Field(MonitoringSettings(), description="where and how often to read metrics")
     smoke: SmokeSettings = Field(SmokeSettings(), description="the smoke tests run before a switch")
     thresholds: Thresholds = Field(Thresholds(), description="the runbook's automatic rollback triggers")
@@ -84,7 +87,20 @@ class Environment(Strict):
             self._check_blue_green()
         elif not self.app.ports:
             raise ValueError("app.ports: required for strategy 'single' (service -> port)")
+        self._check_probe_routes()
         return self
+
+    def _check_probe_routes(self) -> None:
+        """Without a jump host, a probe through SSH needs the host whose sshd opens its channel."""
+        prometheus = self.monitoring.prometheus_url
+        if self.probes.via != "ssh" or self.ssh.jump_host or not prometheus:
+            return
+        address = (urlsplit(prometheus).hostname or "").lower()
+        if not any(host.address.lower() == address for host in self.hosts):
+            raise ValueError(
+                f"monitoring.prometheus_url: probes.via ssh without ssh.jump_host needs a host with the address "
+                f"{address} (its sshd opens the probe's channel)"
+            )
 
     def _check_blue_green(self) -> None:
         app = self.app

@@ -44,5 +44,9 @@ class PlanRecorder(Executor):
     def probe_all(self, probes: Sequence[Probe[T]]) -> list[T]:
         return [self.probe(item.description, item.check, assume=item.assume) for item in probes]
 
+    def http_client(self, url: str) -> None:
+        """No client: a dry run sends no request (the plan says which way each probe would go)."""
+        return None
+
     def text(self) -> str:
         return "\n".join(self.entries).strip("\n") + "\n"

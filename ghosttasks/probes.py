@@ -34,6 +34,7 @@ class Health:
     error: str | None = None
     attempts: int = 1
     elapsed: float = 0.0
+    connected: bool = True  # False: no connection could be made (refused, unreachable, no SSH channel)
 
     @property
     def version(self) -> str | None:
@@ -53,15 +54,19 @@ class Health:
 
 
 def check_health(url: str, *, expect_version: str | None = None, timeout: float = 5.0, client: Any = None) -> Health:
-    """One attempt: healthy means HTTP 200, JSON status ok and (if asked) the expected version."""
+    """One attempt: healthy means HTTP 200, JSON status ok and (if asked) the expected version.
+
+    `client`: the one to send it with (for example the run's client through SSH); None: a new direct one.
+    """
     import httpx
 
     owned = client is None
     client = client or httpx.Client(timeout=timeout)
     try:
-        response = client.get(url, headers={"Connection": "close"})
+        response = client.get(url, headers={"Connection": "close"}, timeout=timeout)
     except httpx.HTTPError as exc:
-        return Health(url, False, error=f"{type(exc).__name__}: {exc or 'no detail'}")
+        connected = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        return Health(url, False, error=f"{type(exc).__name__}: {exc or 'no detail'}", connected=connected)
     finally:
         if owned:
             client.close()
@@ -203,7 +208,7 @@ def prometheus_query(base_url: str, query: str, *, timeout: float = 5.0, client:
     owned = client is None
     client = client or httpx.Client(timeout=timeout)
     try:
-        response = client.get(f"{base_url.rstrip('/')}/api/v1/query", params={"query": query})
+        response = client.get(f"{base_url.rstrip('/')}/api/v1/query", params={"query": query}, timeout=timeout)
         response.raise_for_status()
         data = response.json()["data"]["result"]
     finally:
@@ -240,21 +245,21 @@ def p95_query(color: str, version: str | None, window: str) -> str:
     )
 
 
-def prometheus_get(base_url: str, path: str, *, timeout: float = 5.0) -> Any:
+def prometheus_get(base_url: str, path: str, *, timeout: float = 5.0, client: Any = None) -> Any:
     """The `data` of a Prometheus HTTP API answer (targets, rules, ...)."""
     import httpx
 
-    response = httpx.get(f"{base_url.rstrip('/')}{path}", timeout=timeout)
+    response = (client or httpx).get(f"{base_url.rstrip('/')}{path}", timeout=timeout)
     response.raise_for_status()
     return response.json()["data"]
 
 
-def check_ready(url: str, *, timeout: float = 5.0) -> str | None:
+def check_ready(url: str, *, timeout: float = 5.0, client: Any = None) -> str | None:
     """None when the URL answers 2xx, else what went wrong."""
     import httpx
 
     try:
-        httpx.get(url, timeout=timeout).raise_for_status()
+        (client or httpx).get(url, timeout=timeout).raise_for_status()
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -1,4 +1,4 @@
-"""An environment's settings sections: ssh, app, smoke, database, lb, monitoring, thresholds, notify, prerequisites.
+"""An environment's sections: ssh, app, smoke, database, lb, probes, monitoring, thresholds, notify, prerequisites.
 
 Each section is a frozen pydantic model whose fields carry the `description=` the README's
 hosts.yml reference is generated from (ghosttasks.inventory_reference). The hosts, the
@@ -131,6 +131,16 @@ class LBSettings(Strict):
     state_dir: str = Field(description="directory on the LB host for state.json, history.jsonl and the deploy lock")
     nginx: str = Field("nginx", description="nginx command on the LB host (may include arguments, e.g. sudo)")
     nginx_conf: str | None = Field(None, description="config passed as `-c` to `nginx -t` and reload; unset: default")
+
+
+class ProbeSettings(Strict):
+    via: Literal["auto", "ssh", "direct"] = Field(
+        "auto",
+        description="how probes of internal addresses (app hosts' health and smoke URLs, Prometheus) travel: "
+        "`ssh` in a direct-tcpip channel of the run's SSH connections (opened by the jump host when there is "
+        "one, else by the host itself), `direct` from this machine, `auto` `ssh` when `ssh.jump_host` is set; "
+        "`lb.public_url`, `app.public_health_url` and webhooks always go direct",
+    )
 
 
 class MonitoringSettings(Strict):

@@ -188,7 +188,20 @@ class SSHExecutor(Executor):
     def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
         return check()
 
+    def open_channel(self, host: Host, address: str, port: int, *, timeout: float) -> Any:
+        """A direct-tcpip channel to (address, port) over the run's connection to `host` (probes through SSH).
+
+        When the connection goes through a jump host (Fabric's gateway Connection), the jump host opens the
+        TCP connection; else the host's own sshd does. paramiko's errors propagate (ghosttasks.tunnels maps
+        them); a connection that cannot be opened raises OperationFailed as for a command.
+        """
+        connection = self.connection(host)
+        gateway = connection.gateway
+        carrier = gateway if gateway is not None and not isinstance(gateway, str) else connection
+        return carrier.transport.open_channel("direct-tcpip", (address, port), ("127.0.0.1", 0), timeout=timeout)
+
     def close(self) -> None:
+        super().close()  # the probes' client through SSH first: its channels ride on these connections
         for connection in self._connections.values():
             connection.close()
         self._connections.clear()
