@@ -83,7 +83,7 @@ def deliver(run: Run, kind: str, payload: dict[str, Any], *, incident: bool = Fa
     if not url:
         return Delivery(None)
     body = {"event": kind, "environment": run.env.name, **run.identity(), **payload}
-    description = f"POST {url} {kind}"
+    description = f"POST {url} direct {kind}"  # webhooks are external: never through SSH
     return run.executor.probe(
         description, lambda: post(url, body, timeout=settings.timeout_seconds), assume=Delivery(url, 200)
     )

@@ -10,6 +10,7 @@ from ghosttasks.colors import Color
 from ghosttasks.errors import OperationFailed
 from ghosttasks.executor import Probe
 from ghosttasks.inventory import Host
+from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 
 
@@ -38,6 +39,7 @@ def wait_for_color(run: Run, color: Color | None, version: str | None, *, deadli
             expect_version=version,
             policy=policy,
             log=lambda line: run.out.info(f"{name} {url}: {line}"),
+            client=run.executor.http_client(url),
             cancel=stop,
         )
         if stop.is_set():
@@ -50,7 +52,7 @@ def wait_for_color(run: Run, color: Color | None, version: str | None, *, deadli
 
     checks = [
         Probe(
-            f"GET {url} until HTTP 200, status ok" + (f", version {version}" if version else ""),
+            f"GET {url} {way(env, url)} until HTTP 200, status ok" + (f", version {version}" if version else ""),
             lambda target=target, service=service, url=url: wait(target, service, url),
             probes.Health(url, True, 200, {"status": "ok", "version": version, "color": color}),
         )
@@ -60,14 +62,32 @@ def wait_for_color(run: Run, color: Color | None, version: str | None, *, deadli
         answers = run.executor.probe_all(checks)
     finally:
         stop.set()  # on Ctrl-C: the probes still waiting in their threads stop at once
-    failures = [
-        f"{target.name} {service}: {health.error}"
-        for (target, service, _), health in zip(urls, answers, strict=True)
+    failed = [
+        (target, service, url, health)
+        for (target, service, url), health in zip(urls, answers, strict=True)
         if not health.ok
     ]
-    if failures:
+    if failed:
+        failures = [f"{target.name} {service}: {health.error}" for target, service, _, health in failed]
         raise OperationFailed(
             f"{color or 'the new version'} never became healthy within {deadline:.0f} s "
             f"(waited {time.monotonic() - started:.0f} s): {'; '.join(failures)}",
-            hint="see its logs: inv stack.logs api" + (f" --color {color}" if color else ""),
+            hint=_hint(run, color, [(url, health) for _, _, url, health in failed]),
         )
+
+
+def _hint(run: Run, color: Color | None, failed: list[tuple[str, probes.Health]]) -> str:
+    """Where to look: the app's logs, or — when no probe got a connection at all — the way the probes went."""
+    logs = "inv stack.logs api" + (f" --color {color}" if color else "")
+    if any(health.connected for _, health in failed):
+        return f"see its logs: {logs}"
+    ways = sorted({way(run.env, url) for url, _ in failed})
+    if ways == ["direct"]:
+        return (
+            f"no probe got a connection (they went direct from this machine): is it running ({logs})? "
+            "hosts behind a bastion need ssh.jump_host (or probes.via: ssh) so that probes go through SSH"
+        )
+    return (
+        f"no probe got a connection ({', '.join(ways)}): is it running ({logs})? "
+        "can that machine reach those addresses and ports?"
+    )

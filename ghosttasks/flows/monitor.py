@@ -15,6 +15,7 @@ from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.traffic import switch_traffic
 from ghosttasks.migration_plan import plan_switch_back
 from ghosttasks.percentiles import p95
+from ghosttasks.probe_routes import way
 from ghosttasks.revisions import Knowledge
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
@@ -44,7 +45,10 @@ class Watcher:
                 probes.error_rate_query(self.color, self.version, window),
                 probes.p95_query(self.color, self.version, window),
             )
-            reading.error_rate, reading.p95 = (probes.prometheus_query(prometheus, query) for query in queries)
+            client = self.run.executor.http_client(prometheus)
+            reading.error_rate, reading.p95 = (
+                probes.prometheus_query(prometheus, query, client=client) for query in queries
+            )
         except Exception as exc:  # any failure of the monitoring stack means: fall back, say so
             if not self.prometheus_down_said:
                 self.run.out.warn(f"Prometheus unavailable ({exc}); measuring through the LB instead")
@@ -88,10 +92,13 @@ def watch(run: Run, store: Store, state: DeployState, *, minutes: float, rollbac
         run.out.warn("no active colour to monitor")
         return None
     if run.dry_run:
+        prometheus = env.monitoring.prometheus_url
+        source = f"Prometheus {way(env, prometheus)}" if prometheus else "an LB sample"
         run.executor.probe(
-            f"every {interval:g} s for {minutes:g} min: Prometheus error rate and p95 of {color} "
-            f"{state.colors[color].version} (its own samples only), "
-            f"health through the LB; on a trigger switch back to {state.previous or 'the previous colour'}",
+            f"every {interval:g} s for {minutes:g} min: error rate and p95 of {color} "
+            f"{state.colors[color].version} (its own samples only) from {source}, "
+            f"health through the LB {way(env, env.lb_health_url)}; "
+            f"on a trigger switch back to {state.previous or 'the previous colour'}",
             lambda: None,
             assume=None,
         )

@@ -8,6 +8,7 @@ from ghosttasks import assumptions, prerequisites, probes
 from ghosttasks.commands import compose, git, host
 from ghosttasks.errors import OperationFailed
 from ghosttasks.inventory import Host
+from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 
 
@@ -90,7 +91,10 @@ def require_env(run: Run, hosts: list[Host]) -> None:
 def check_prometheus(run: Run) -> None:
     """Prometheus answers /-/ready, so the deploy can be monitored."""
     url = (run.env.monitoring.prometheus_url or "").rstrip("/") + "/-/ready"
-    ready = run.executor.probe(f"GET {url}", lambda: probes.check_ready(url), assume=None)
+    client = run.executor.http_client(url)
+    ready = run.executor.probe(
+        f"GET {url} {way(run.env, url)}", lambda: probes.check_ready(url, client=client), assume=None
+    )
     if ready:
         raise OperationFailed(
             f"Prometheus is not reachable ({ready}): the deploy could not be monitored",

@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from ghosttasks.errors import OperationFailed
 from ghosttasks.percentiles import p95
+from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
+
+#: Seconds per smoke request.
+REQUEST_TIMEOUT = 10.0
+
+
+@dataclass
+class Api:
+    """The api under test: paths relative to its base URL, sent with the run's client for it (direct or SSH)."""
+
+    client: Any
+    base: str
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.client.request(method, self.base + path, timeout=REQUEST_TIMEOUT, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
 
 
 @dataclass
@@ -25,7 +54,10 @@ def smoke(run: Run, health_url: str, *, requests: int | None = None) -> SmokeRep
         run.out.warn("no smoke users in the inventory (smoke.users): only health was checked")
         return SmokeReport()
     count = requests or settings.latency_requests
-    description = f"smoke tests against {base}: auth flow, artifact CRUD, tenant isolation, {count} timed requests"
+    description = (
+        f"smoke tests against {base} {way(run.env, base)}: auth flow, artifact CRUD, tenant isolation, "
+        f"{count} timed requests"
+    )
     report = run.executor.probe(description, lambda: run_smoke(run, base, count), assume=SmokeReport(["dry run"]))
     for name in report.passed:
         run.out.ok(f"smoke: {name}")
@@ -37,12 +69,14 @@ def smoke(run: Run, health_url: str, *, requests: int | None = None) -> SmokeRep
 
 
 def run_smoke(run: Run, base: str, count: int) -> SmokeReport:
-    """The smoke checks themselves (over HTTP from this machine), collected into a report."""
+    """The smoke checks themselves, collected into a report (through SSH when probes to the api go that way)."""
     import httpx
 
     report = SmokeReport()
     users = run.env.smoke.users
-    with httpx.Client(base_url=base, timeout=10) as client:
+    shared = run.executor.http_client(base)
+    with httpx.Client() if shared is None else contextlib.nullcontext(shared) as http:
+        client = Api(http, base.rstrip("/"))
 
         def check(name: str, ok: bool, detail: str = "") -> bool:
             (report.passed if ok else report.failed).append(name if ok else f"{name}: {detail}")

@@ -7,6 +7,7 @@ from typing import Any
 from ghosttasks import probes
 from ghosttasks.commands import nginx
 from ghosttasks.lock import DeployLock
+from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 
@@ -40,7 +41,9 @@ def traffic_status(run: Run, samples: int) -> dict[str, Any]:
     report = status(run)
     url = run.env.lb_health_url
     sample = run.executor.probe(
-        f"GET {url} x{samples} on new connections", lambda: probes.sample_traffic(url, samples), assume=None
+        f"GET {url} {way(run.env, url)} x{samples} on new connections",
+        lambda: probes.sample_traffic(url, samples),
+        assume=None,
     )
     if sample is not None:
         report["sample"] = {f"{c or '?'} {v or '?'}": n for (c, v), n in sample.answers.items()}

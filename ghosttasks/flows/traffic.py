@@ -11,6 +11,7 @@ from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import apply, database_revision, knowledge, record_revision
 from ghosttasks.masking import mask
 from ghosttasks.migration_plan import plan_switch
+from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
 
@@ -42,7 +43,7 @@ def verify_lb(run: Run, color: Color, version: str | None, *, samples: int = 10,
     from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
     url = run.env.lb_health_url
-    description = f"GET {url} x{samples} on new connections: every answer from {color}" + (
+    description = f"GET {url} {way(run.env, url)} x{samples} on new connections: every answer from {color}" + (
         f" {version}" if version else ""
     )
 

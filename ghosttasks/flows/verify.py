@@ -11,6 +11,7 @@ from ghosttasks.flows.preflight import require_env
 from ghosttasks.flows.projects import active_api, serving_api, serving_state
 from ghosttasks.flows.smoke import smoke
 from ghosttasks.flows.traffic import verify_lb
+from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
 
@@ -38,7 +39,9 @@ def health(run: Run, color: Color | None) -> None:
     wait_for_color(run, color, version, deadline=10)
     public = env.lb_health_url if env.lb else env.app.public_health_url
     if public and serving:
-        answer = run.executor.probe(f"GET {public}", lambda: probes.check_health(public), assume=None)
+        answer = run.executor.probe(
+            f"GET {public} {way(env, public)}", lambda: probes.check_health(public), assume=None
+        )
         if answer is not None and not answer.ok:
             raise OperationFailed(f"public health check failed: {answer.summary()}")
         if answer is not None:
@@ -79,11 +82,16 @@ def monitoring(run: Run) -> None:
     url = env.monitoring.prometheus_url
     if not url:
         raise OperationFailed(f"no monitoring.prometheus_url for {env.name}")
+    client, route = run.executor.http_client(url), way(env, url)
     targets = run.executor.probe(
-        f"GET {url}/api/v1/targets", lambda: probes.prometheus_get(url, "/api/v1/targets"), assume={"activeTargets": []}
+        f"GET {url}/api/v1/targets {route}",
+        lambda: probes.prometheus_get(url, "/api/v1/targets", client=client),
+        assume={"activeTargets": []},
     )
     rules = run.executor.probe(
-        f"GET {url}/api/v1/rules", lambda: probes.prometheus_get(url, "/api/v1/rules"), assume={"groups": []}
+        f"GET {url}/api/v1/rules {route}",
+        lambda: probes.prometheus_get(url, "/api/v1/rules", client=client),
+        assume={"groups": []},
     )
     if run.dry_run:
         return

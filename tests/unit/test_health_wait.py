@@ -147,7 +147,7 @@ def test_a_dry_run_records_one_probe_line_per_url_in_order_and_calls_nothing(pro
     run = Run(prod, recorder, out, "verify.health")
     wait_for_color(run, "blue", "v1.2.0", deadline=180)
     assert recorder.entries == [
-        f"probe GET {url} until HTTP 200, status ok, version v1.2.0"
+        f"probe GET {url} via SSH (bastion.ghostworks.dev) until HTTP 200, status ok, version v1.2.0"
         for url in (APP1_API, APP1_API.replace("8001/api/v1", "3001/api"), APP2_API, APP2_WEB)
     ]
 

@@ -1,4 +1,4 @@
-"""Which way each probe goes: probes.via x jump host x internal/public URL; the executor's clients."""
+"""Which way each probe goes: probes.via x jump host x internal/public URL; the executor's clients; plan lines."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import pytest
 import yaml
 
 from ghosttasks.errors import ConfigError
+from ghosttasks.flows.health import wait_for_color
 from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.probe_routes import route, way
+from ghosttasks.run import Run
 from ghosttasks.settings import ProbeSettings
 from ghosttasks.ssh_executor import SSHExecutor
 
@@ -135,3 +137,12 @@ def test_open_channel_is_opened_by_the_jump_host_when_there_is_one(monkeypatch, 
     carrier, idle = (jump, own) if gateway == "jump" else (own, jump)
     assert carrier.transport.opened == [("direct-tcpip", (app1.address, 8001), ("127.0.0.1", 0), 4)]
     assert idle.transport.opened == []
+
+
+def test_plan_lines_say_which_way(monkeypatch):
+    for via, expected in (("auto", "via SSH (bastion.ghostworks.dev)"), ("direct", "direct")):
+        env = environment(via=via)
+        out = Output(silent=True)
+        recorder = PlanRecorder(env, out)
+        wait_for_color(Run(env, recorder, out, "verify.health"), "blue", "v1.2.0")
+        assert recorder.entries[0] == f"probe GET {APP1_API} {expected} until HTTP 200, status ok, version v1.2.0"
