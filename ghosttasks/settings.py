@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ghosttasks.colors import Color
+from ghosttasks.ssh_targets import Destination, parse_destination
 
 RUNBOOK_REQUIRED_ENV = [
     "DATABASE_URL",
@@ -49,7 +50,35 @@ class SSHSettings(Strict):
     )
     connect_timeout: float = Field(10, gt=0, description="seconds to wait for an SSH connection, banner and login")
     command_timeout: float = Field(900, gt=0, description="seconds a remote command may run before it is stopped")
-    jump_host: str | None = Field(None, description="bastion to connect through (port 22, `ssh.user`); unset: direct")
+    jump_host: str | None = Field(
+        None,
+        description="bastion to connect through, `[user@]host[:port]` (unset parts: ssh_config's for it, else "
+        "`ssh.user` and 22); its host key is checked like every host's; unset: direct (or ssh_config's ProxyJump)",
+    )
+    jump_key_file: str | None = Field(
+        None, description="private key file for the bastion (`~` expanded); unset: `ssh.key_file`"
+    )
+    config_file: str | None = Field(
+        None,
+        description="OpenSSH config to read (e.g. `~/.ssh/config`): HostName, User, Port, IdentityFile, "
+        "ProxyJump and ProxyCommand fill in what hosts.yml leaves unset (hosts.yml wins); unset: not read",
+    )
+
+    @field_validator("jump_host")
+    @classmethod
+    def _jump_host(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_destination(value)
+        return value
+
+    @property
+    def jump(self) -> Destination | None:
+        """The jump host as written (`user@host:port` split; None when there is none)."""
+        return parse_destination(self.jump_host) if self.jump_host else None
+
+    def explicit(self, name: str) -> bool:
+        """The key was written in hosts.yml (not a default): it wins over ssh_config."""
+        return name in self.model_fields_set
 
 
 class AppSettings(Strict):

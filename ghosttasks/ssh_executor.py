@@ -1,8 +1,13 @@
 """Real execution: Fabric over SSH for remote hosts, invoke for hosts marked local.
 
 - One Fabric Connection per host per run, opened on first use and reused (TCP_NODELAY set).
-- Host keys are checked against the inventory's known_hosts (RejectPolicy); unknown or changed
-  keys are refused with the command that would trust the host.
+- Host keys are checked against the inventory's known_hosts (RejectPolicy), the bastion's too; unknown
+  or changed keys are refused with the command that would trust the host (run through the bastion for a
+  host behind it).
+- Where a connection goes (user, port, keys, bastion) is decided by ghosttasks.ssh_targets from hosts.yml
+  and, with `ssh.config_file`, the user's OpenSSH config; Fabric is given the result and never reads
+  ssh_config itself, so every hop gets our host-key policy.
+- One bastion connection per run, shared by every host behind it, opened first so that its errors name it.
 - Every command has a timeout; output lines are prefixed with the host and masked.
 """
 
@@ -16,11 +21,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ghosttasks import ssh_targets
 from ghosttasks.errors import ConfigError, OperationFailed
 from ghosttasks.executor import TIMEOUT_EXIT, UNREACHABLE_EXIT, Executor, LineWriter, Result, T
 from ghosttasks.inventory import Environment, Host
 from ghosttasks.output import Output
 from ghosttasks.runlog import RunLog
+from ghosttasks.ssh_targets import Endpoint, Route
 
 
 @functools.cache
@@ -46,6 +53,10 @@ class SSHExecutor(Executor):
         self._host_locks: dict[str, threading.Lock] = {host.name: threading.Lock() for host in env.hosts}
         self._known_hosts: Any = None
         self._known_hosts_lock = threading.Lock()
+        self._ssh_config: Any = None
+        self._bastions: dict[Endpoint, Any] = {}
+        self._bastion_failures: dict[Endpoint, tuple[float, str, OperationFailed]] = {}
+        self._bastion_lock = threading.Lock()
 
     def _trusted_keys(self) -> Any:
         """The inventory's known_hosts, parsed once per run (not once per connection)."""
@@ -59,6 +70,28 @@ class SSHExecutor(Executor):
                 except FileNotFoundError:
                     raise ConfigError(f"known_hosts file {path} not found (ssh.known_hosts in the inventory)") from None
             return self._known_hosts
+
+    def _lookup(self) -> ssh_targets.Lookup:
+        """ssh_config lookups (paramiko's SSHConfig, as Fabric reads it), parsed once per run; none when unset."""
+        path = self.env.ssh.config_file
+        if not path:
+            return ssh_targets.no_ssh_config
+        import paramiko
+
+        with self._known_hosts_lock:
+            if self._ssh_config is None:
+                expanded = os.path.expanduser(path)
+                try:
+                    self._ssh_config = paramiko.SSHConfig.from_path(expanded)
+                except FileNotFoundError:
+                    raise ConfigError(
+                        f"ssh config file {expanded} not found (ssh.config_file in the inventory)"
+                    ) from None
+            return self._ssh_config.lookup
+
+    def route(self, host: Host) -> Route:
+        """Where the connection to `host` goes: endpoint, and the bastion or ProxyCommand in between."""
+        return ssh_targets.resolve(host, self.env.ssh, self._lookup())
 
     def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str) -> Result:
         from invoke.exceptions import CommandTimedOut
@@ -105,28 +138,31 @@ class SSHExecutor(Executor):
         if connection is not None:
             connection.close()
 
-    def _new_connection(self, address: str, port: int, user: str | None, gateway: Any = None) -> Any:
+    def _new_connection(self, endpoint: Endpoint, gateway: Any = None) -> Any:
+        """A Fabric Connection to `endpoint` (not opened) that trusts only known_hosts' key for it."""
         import paramiko
         from fabric import Config, Connection
 
         ssh = self.env.ssh
         connect_kwargs: dict[str, Any] = {"banner_timeout": ssh.connect_timeout, "auth_timeout": ssh.connect_timeout}
-        if ssh.key_file:
-            connect_kwargs.update(key_filename=os.path.expanduser(ssh.key_file), look_for_keys=False, allow_agent=False)
+        if endpoint.key_files:
+            connect_kwargs["key_filename"] = [os.path.expanduser(key) for key in endpoint.key_files]
+        if endpoint.only_keys:
+            connect_kwargs.update(look_for_keys=False, allow_agent=False)
         config = Config(
             ssh_config=paramiko.SSHConfig(),
             overrides={"load_ssh_configs": False, "runners": {"remote": _prompt_remote()}},
         )
         connection = Connection(
-            address,
-            user=user,
-            port=port,
+            endpoint.host,
+            user=endpoint.user,
+            port=endpoint.port,
             config=config,
             connect_timeout=ssh.connect_timeout,
             connect_kwargs=connect_kwargs,
             gateway=gateway,
         )
-        name = address if port == 22 else f"[{address}]:{port}"
+        name = endpoint.known_hosts_name
         trusted = connection.client.get_host_keys()
         for key_type, key in (self._trusted_keys().lookup(name) or {}).items():
             trusted.add(name, key_type, key)
@@ -134,40 +170,79 @@ class SSHExecutor(Executor):
         return connection
 
     def _open(self, host: Host) -> Any:
+        route = self.route(host)
+        target = route.target
+        gateway: Any = route.proxy_command
+        if route.jump is not None:
+            gateway = self._bastion(route.jump, host)
+        connection = self._new_connection(target, gateway)
+        self._connect(connection, target, f"{host.name} ({target.where})", via=route.jump)
+        return connection
+
+    def _bastion(self, jump: Endpoint, host: Host) -> Any:
+        """The run's connection to the bastion, opened on first use and shared by every host behind it.
+
+        Opened here, before the host's own connection, so that a refusal or an unreachable bastion names
+        the bastion. A failure is remembered for ssh.connect_timeout seconds: the hosts waiting for it in a
+        parallel step fail at once instead of one timeout after another.
+        """
+        subject = f"bastion {jump.where} (jump host of {host.name})"
+        with self._bastion_lock:
+            failed = self._bastion_failures.get(jump)
+            if failed and time.monotonic() - failed[0] < self.env.ssh.connect_timeout:
+                first, error = failed[1], failed[2]
+                raise OperationFailed(str(error).replace(first, subject), hint=error.hint)
+            connection = self._bastions.get(jump)
+            if connection is None or not connection.is_connected:
+                connection = self._new_connection(jump)
+                try:
+                    self._connect(connection, jump, subject, via=None, bastion=True)
+                except OperationFailed as exc:
+                    self._bastion_failures[jump] = (time.monotonic(), subject, exc)
+                    raise
+                self._bastion_failures.pop(jump, None)
+                self._bastions[jump] = connection
+            return connection
+
+    def _connect(
+        self, connection: Any, endpoint: Endpoint, subject: str, *, via: Endpoint | None, bastion=False
+    ) -> None:
+        """Open `connection`; every failure becomes one OperationFailed naming `subject` and what to do."""
         import paramiko
 
-        ssh = self.env.ssh
-        port = host.port or ssh.port
-        gateway = self._new_connection(ssh.jump_host, 22, ssh.user) if ssh.jump_host else None
-        connection = self._new_connection(host.address, port, host.user or ssh.user, gateway)
-        target = f"{host.address}:{port}"
-        trust = f"ssh-keyscan -p {port} {host.address} >> {ssh.known_hosts} (after checking the fingerprint)"
+        known_hosts = self.env.ssh.known_hosts
         try:
             connection.open()
         except paramiko.BadHostKeyException:
             raise OperationFailed(
-                f"host key of {host.name} ({target}) does not match {ssh.known_hosts}: refusing to connect",
-                hint=f"if the host was rebuilt, remove its old key (ssh-keygen -R '[{host.address}]:{port}' "
-                f"-f {ssh.known_hosts}) and run {trust}",
+                f"host key of {subject} does not match {known_hosts}: refusing to connect",
+                hint=ssh_targets.changed_key_hint(endpoint, known_hosts, via=via),
             ) from None
         except paramiko.AuthenticationException as exc:
-            raise OperationFailed(f"{host.name} ({target}) refused our SSH key: {exc}") from None
+            login = f" for {endpoint.user}" if endpoint.user else ""
+            raise OperationFailed(f"{subject} refused our SSH key{login}: {exc}") from None
+        except paramiko.ChannelException as exc:  # the bastion could not open the TCP connection to the host
+            raise OperationFailed(
+                f"cannot reach {subject} through bastion {via.where if via else '?'}: {exc.text or exc}",
+                hint="check that the host is up and that the bastion may forward TCP to it (AllowTcpForwarding)",
+            ) from None
         except paramiko.SSHException as exc:
             if "not found in known_hosts" in str(exc):
                 raise OperationFailed(
-                    f"{host.name} ({target}) is not in {ssh.known_hosts}: refusing an unknown host key",
-                    hint=f"to trust it: {trust}",
+                    f"{subject} is not in {known_hosts}: refusing an unknown host key",
+                    hint=ssh_targets.trust_hint(endpoint, known_hosts, via=via),
                 ) from None
-            raise OperationFailed(f"cannot connect to {host.name} ({target}): {exc}") from None
+            raise OperationFailed(f"{_verb(bastion)} {subject}: {exc}") from None
         except (OSError, EOFError) as exc:
             raise OperationFailed(
-                f"cannot connect to {host.name} ({target}): {exc.strerror or exc}",
-                hint="check that the host is up and sshd is running",
+                f"{_verb(bastion)} {subject}: {_reason(exc)}",
+                hint="check that the bastion is up and ssh.jump_host is right"
+                if bastion
+                else "check that the host is up and sshd is running",
             ) from None
         transport = connection.transport
         if isinstance(transport.sock, socket.socket):
             transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return connection
 
     def put(self, host: Host, content: str, path: str, *, mode: int = 0o644) -> None:
         started = time.monotonic()
@@ -205,6 +280,21 @@ class SSHExecutor(Executor):
         for connection in self._connections.values():
             connection.close()
         self._connections.clear()
+        for connection in self._bastions.values():
+            connection.close()
+        self._bastions.clear()
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a TCP connection failed: the OS's words (paramiko wraps them when every address failed)."""
+    errors = getattr(exc, "errors", None)  # paramiko's NoValidConnectionsError: address -> OSError
+    if errors:
+        exc = next(iter(errors.values()))
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _verb(bastion: bool) -> str:
+    return "cannot reach" if bastion else "cannot connect to"
 
 
 def _write_local(path: str, content: str, mode: int) -> None:
