@@ -8,12 +8,16 @@ environment that holds these sections and the loader are in ghosttasks.inventory
 from __future__ import annotations
 
 import os
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ghosttasks.colors import Color
 from ghosttasks.ssh_targets import Destination, parse_destination
+
+#: A path that can go into a sudoers rule and a shell command as it is.
+PLAIN_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
 
 RUNBOOK_REQUIRED_ENV = [
     "DATABASE_URL",
@@ -158,8 +162,44 @@ class LBSettings(Strict):
     upstream_path: str = Field(description="upstream file on the LB host that nginx includes and ghosttasks renders")
     public_url: str = Field(description="public base URL through the LB, for traffic checks and monitoring")
     state_dir: str = Field(description="directory on the LB host for state.json, history.jsonl and the deploy lock")
-    nginx: str = Field("nginx", description="nginx command on the LB host (may include arguments, e.g. sudo)")
+    nginx: str = Field(
+        "nginx",
+        description="nginx command on the LB host (may include arguments); with `lb.sudo` and no path: "
+        "`/usr/sbin/nginx`",
+    )
     nginx_conf: str | None = Field(None, description="config passed as `-c` to `nginx -t` and reload; unset: default")
+    sudo: bool = Field(
+        False,
+        description="install the upstream file and run `nginx -t` and reload with `sudo -n` (the login user "
+        "cannot write the upstream's directory or signal nginx); the rule: `python3 -m ghosttasks.sudoers`",
+    )
+    upstream_owner: str = Field(
+        "root:root",
+        pattern=r"^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$",
+        description="`owner:group` of the upstream file installed with `lb.sudo` (mode 0644); without sudo the "
+        "file belongs to the login user",
+    )
+
+    @model_validator(mode="after")
+    def _sudo_paths(self) -> LBSettings:
+        """Paths run under sudo go into a sudoers rule: absolute and plain (nothing to quote or escape)."""
+        if not self.sudo:
+            return self
+        for key, value in (("upstream_path", self.upstream_path), ("nginx_conf", self.nginx_conf)):
+            if value is not None and not (value.startswith("/") and PLAIN_PATH.fullmatch(value)):
+                raise ValueError(
+                    f"{key}: with lb.sudo, an absolute path of letters, digits and . _ - + / only "
+                    "(it goes into a sudoers rule)"
+                )
+        if not all(PLAIN_PATH.fullmatch(word) for word in self.nginx.split()):
+            raise ValueError("nginx: with lb.sudo, words of letters, digits and . _ - + / only (sudoers rule)")
+        return self
+
+    @property
+    def owner(self) -> tuple[str, str]:
+        """(owner, group) of the upstream file under sudo."""
+        user, _, group = self.upstream_owner.partition(":")
+        return user, group
 
 
 class ProbeSettings(Strict):

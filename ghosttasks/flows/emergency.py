@@ -5,6 +5,7 @@ from __future__ import annotations
 from ghosttasks import notify
 from ghosttasks.colors import other
 from ghosttasks.errors import OperationFailed
+from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.traffic import switch_traffic, verify_lb
 from ghosttasks.lock import DeployLock
@@ -32,6 +33,7 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
                     hint="switch by hand: inv traffic.switch <colour>, or deploy a known good version",
                 )
             failed = state.active
+            check_access(run, [run.env.lb_host], docker=False)  # sudo -n on the LB: one command, already connected
             entry.update(color=target, version=version, previous_color=failed, reason=reason)
             warning = plan_switch_back(state, Knowledge.recorded(state), state.database_revision, target).warning
             if warning:

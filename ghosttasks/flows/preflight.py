@@ -7,6 +7,7 @@ from collections.abc import Callable
 from ghosttasks import assumptions, prerequisites, probes
 from ghosttasks.commands import compose, git, host
 from ghosttasks.errors import OperationFailed
+from ghosttasks.flows.access import check_access
 from ghosttasks.inventory import Host
 from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
@@ -107,6 +108,7 @@ def deploy_checklist(run: Run, version: str, *, monitor_minutes: float) -> None:
     """The pre-deployment checklist as gates before a production deploy; each result is printed."""
     env = run.env
     check_reachable(run, env.hosts)
+    check_access(run, env.hosts)
     check_tag(run, version)
     problems = check_prerequisites(run, env.app_hosts, disk_path_of=env.releases_dir)
     problems += check_prerequisites(run, [env.db_host], disk_path_of=lambda _host: env.database.backup_dir)

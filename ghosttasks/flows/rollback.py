@@ -10,6 +10,7 @@ When the database is behind the target version, it is upgraded before traffic mo
 from __future__ import annotations
 
 from ghosttasks.colors import Color, other
+from ghosttasks.flows.access import check_access
 from ghosttasks.flows.blue_green import mark_failed, verify_or_switch_back
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
@@ -28,6 +29,7 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
     store = Store(run)
     with guarded(run, store, version=to, reason="rollback") as entry:
         with run.step("plan rollback"):
+            check_access(run, run.env.hosts)
             state = store.load()
             current = database_revision(run)
             known = knowledge(run, state)

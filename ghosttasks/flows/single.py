@@ -5,6 +5,7 @@ from __future__ import annotations
 from ghosttasks import assumptions
 from ghosttasks.commands import alembic, compose, git, host
 from ghosttasks.errors import OperationFailed
+from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import alembic_in
@@ -76,6 +77,7 @@ def deploy_staging(run: Run, ref: str) -> str:
     with guarded(run, Store(run), version=ref, reason=f"deploy staging {ref}") as entry:
         with run.step("preflight"):
             check_reachable(run, env.hosts)
+            check_access(run, env.hosts)
             require_env(run, hosts)
         with run.step(f"pull {ref}"):
             results = run.executor.run_parallel(

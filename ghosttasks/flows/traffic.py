@@ -6,6 +6,7 @@ from ghosttasks import probes, render
 from ghosttasks.colors import Color
 from ghosttasks.commands import nginx
 from ghosttasks.errors import OperationFailed
+from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import apply, database_revision, knowledge, record_revision
@@ -17,24 +18,35 @@ from ghosttasks.state import DeployState, Store
 
 
 def switch_traffic(run: Run, color: Color, version: str) -> None:
-    """Render the upstream for `color`, stage it, swap it in, `nginx -t` (restore on failure), reload."""
+    """Render the upstream for `color`, stage it, swap it in, `nginx -t` (restore on failure), reload.
+
+    With lb.sudo the upload goes to a file of the login user (mode 0600) and `sudo -n install` stages it
+    root-owned (lb.upstream_owner, 0644); every step after it runs with `sudo -n` (ghosttasks.commands.nginx).
+    """
     env = run.env
     lb = env.lb
     if lb is None:
         raise OperationFailed(f"environment {env.name} has no lb: there is no traffic to switch")
     content = render.upstream(env, color=color, version=version, rendered_at=run.now())
-    staged = nginx.staged_path(lb.upstream_path)
-    run.executor.put(env.lb_host, content, staged, mode=0o644)
-    run.executor.run(env.lb_host, nginx.swap_in(lb.upstream_path), what="install the new upstream")
-    tested = run.executor.run(env.lb_host, nginx.test(lb.nginx, lb.nginx_conf), check=False)
+    sudo = lb.sudo
+    if sudo:
+        owner, group = lb.owner
+        run.executor.put(env.lb_host, content, nginx.upload_path(lb.upstream_path), mode=0o600)
+        stage = nginx.stage_as_root(lb.upstream_path, owner=owner, group=group)
+        run.executor.run(env.lb_host, stage, what="stage the new upstream (sudo install)")
+    else:
+        run.executor.put(env.lb_host, content, nginx.staged_path(lb.upstream_path), mode=nginx.UPSTREAM_MODE)
+    run.executor.run(env.lb_host, nginx.swap_in(lb.upstream_path, sudo=sudo), what="install the new upstream")
+    tested = run.executor.run(env.lb_host, nginx.test(lb.nginx, lb.nginx_conf, sudo=sudo), check=False)
     if not tested.ok:
-        run.executor.run(env.lb_host, nginx.restore_previous(lb.upstream_path), what="restore the previous upstream")
+        restore = nginx.restore_previous(lb.upstream_path, sudo=sudo)
+        run.executor.run(env.lb_host, restore, what="restore the previous upstream")
         raise OperationFailed(
             f"nginx -t rejected the new upstream on {env.lb_host.name}; the previous file was restored and "
             f"nginx was not reloaded: {mask(tested.describe())}",
             hint="check the nginx configuration on the LB host, then retry",
         )
-    run.executor.run(env.lb_host, nginx.reload(lb.nginx, lb.nginx_conf), what="nginx reload")
+    run.executor.run(env.lb_host, nginx.reload(lb.nginx, lb.nginx_conf, sudo=sudo), what="nginx reload")
     run.out.ok(f"{env.lb_host.name}: nginx now sends traffic to {color} ({version})")
 
 
@@ -87,6 +99,7 @@ def switch(run: Run, color: Color) -> DeployState:
     store = Store(run)
     with guarded(run, store, version=None, reason=f"switch traffic to {color}") as entry:
         with run.step("plan switch"):
+            check_access(run, run.env.hosts)
             state = store.load()
             current = database_revision(run)
             plan = plan_switch(state, knowledge(run, state), current, color)

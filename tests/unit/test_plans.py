@@ -51,7 +51,12 @@ def test_prod_plan_is_in_the_runbook_safe_order(inv):
         < first("alembic upgrade c3c3c3c3c3c3")
         < first("probe GET http://app1")
     )
-    assert first("probe GET http://app1") < first("upload /etc/nginx/conf.d/ghostworks-upstream.conf.ghosttasks-new")
-    assert first("nginx -t -q") < first("nginx -s reload") < first("probe GET https://api.ghostworks.dev")
+    # before anything changes: sudo -n on the LB and Docker on every app and db host, all at once
+    assert first("mkdir /var/lib/ghosttasks/lock") < first("sudo -n /usr/bin/true") < first("git ") < first("pg_dump")
+    assert first("uname -n") < first("sudo -n /usr/bin/true") < first("[db1] $ u=$(id -un); if e=$(docker version")
+    assert first("probe GET http://app1") < first("upload ~/.ghostworks-upstream.conf.ghosttasks-new (mode 0600)")
+    assert first("upload ~/.ghostworks-upstream") < first("sudo -n /usr/bin/install -m 0644 -o root -g root /dev/stdin")
+    assert first("sudo -n /usr/sbin/nginx -t -q") < first("sudo -n /usr/sbin/nginx -s reload")
+    assert first("nginx -s reload") < first("probe GET https://api.ghostworks.dev")
     assert first("probe every 15 s") < first("history.jsonl") < first("rm -rf /var/lib/ghosttasks/lock")
     assert "green" not in plan.split("== start blue")[1].split("== migrate")[0]

@@ -1,0 +1,72 @@
+"""Before anything changes: the login user may do what the run needs on each host.
+
+On the LB with `lb.sudo`: `sudo -n` answers without a password and allows every command a switch runs.
+On app and db hosts: the Docker socket is usable without sudo (the docker group). One check per host,
+all hosts at once; every problem is one line naming the host and the fix (ghosttasks.access).
+"""
+
+from __future__ import annotations
+
+from ghosttasks import access, sudoers
+from ghosttasks.commands import host as host_commands
+from ghosttasks.commands import sudo
+from ghosttasks.errors import OperationFailed
+from ghosttasks.inventory import Host
+from ghosttasks.run import Run
+
+#: What a dry run assumes every check printed.
+ASSUMED = "sudo ok USER\ndocker ok USER"
+
+
+def _checks(run: Run, target: Host, *, docker: bool) -> list[str]:
+    env = run.env
+    checks = []
+    if env.lb is not None and env.lb.sudo and "lb" in target.roles and not target.local:
+        checks.append("sudo")
+    if docker and ("app" in target.roles or "db" in target.roles):
+        checks.append("docker")
+    return checks
+
+
+def check_access(run: Run, hosts: list[Host], *, docker: bool = True) -> None:
+    """sudo -n on the LB (lb.sudo) and Docker on app and db hosts (unless docker=False), in parallel.
+
+    Runs nothing when no host needs a check. Raises OperationFailed naming every problem.
+    """
+    env = run.env
+    wanted = {target.name: _checks(run, target, docker=docker) for target in hosts}
+    targets = [target for target in hosts if wanted[target.name]]
+    if not targets:
+        return
+    root_commands = sudoers.root_commands(env)
+
+    def command(target: Host) -> str:
+        parts = {"sudo": lambda: sudo.check(root_commands), "docker": host_commands.docker_access}
+        return "; ".join(parts[check]() for check in wanted[target.name])
+
+    results = run.executor.run_parallel(targets, command, check=False, assume=ASSUMED, what="check access")
+    problems: list[str] = []
+    hints: list[str] = []
+    for result in results:
+        if result.exit_code == 255 or not result.stdout.strip():
+            problems.append(result.stderr.strip() or result.describe())
+            if result.hint:
+                hints.append(result.hint)
+            continue
+        for check in wanted[result.host]:
+            if check == "sudo":
+                problem = access.sudo_problem(result.host, env.name, result.stdout)
+            else:
+                problem = access.docker_problem(result.host, result.stdout)
+            if problem:
+                problems.append(problem)
+    if problems:
+        raise OperationFailed("; ".join(problems), hint="; ".join(dict.fromkeys(hints)) or None)
+    said = []
+    sudo_hosts = [t.name for t in targets if "sudo" in wanted[t.name]]
+    docker_hosts = [t.name for t in targets if "docker" in wanted[t.name]]
+    if sudo_hosts:
+        said.append(f"sudo -n allows all {len(root_commands)} LB commands on {', '.join(sudo_hosts)}")
+    if docker_hosts:
+        said.append(f"Docker usable without sudo on {', '.join(docker_hosts)}")
+    run.out.ok("; ".join(said))
