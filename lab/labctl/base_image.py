@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lab.labctl.commands import docker_cli
 from lab.labctl.errors import LabError
-from lab.labctl.hosts import DOCKER_HOSTS
+from lab.labctl.hosts import FLAT, Topology
 from lab.labctl.paths import Layout, cache_dir
 
 BASE_IMAGE = "ghostlab-base:latest"
@@ -185,9 +185,9 @@ def _image_key(lay: Layout, host: str) -> str | None:
     return None
 
 
-def import_base_image(lay: Layout, build: BaseImageBuild) -> str:
+def import_base_image(lay: Layout, build: BaseImageBuild, topo: Topology = FLAT) -> str:
     """docker import the cached tarball into every lab engine that lacks this exact base image."""
-    todo = [host.name for host in DOCKER_HOSTS if _image_key(lay, host.name) != build.key]
+    todo = [host.name for host in topo.docker_hosts if _image_key(lay, host.name) != build.key]
     procs = []
     for host in todo:
         docker, env = docker_cli(lay, host)

@@ -1,4 +1,9 @@
-"""The lab's keys and every daemon's configuration: sshd per host, dockerd, the LB's nginx, Prometheus."""
+"""The lab's keys and every daemon's configuration: sshd per host, dockerd, the LB's nginx, Prometheus.
+
+Both topologies (lab/labctl/hosts.py) render the same templates; what differs is passed in: addresses,
+who may log in (root with the lab's authorized_keys, or only deploy with its own), and whether the sshd
+logs every forwarded channel (the bastion topology: one line per direct-tcpip channel, see SSHD_CHANNEL_LOG).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,14 @@ from pathlib import Path
 
 from lab.labctl.commands import SYSTEM_PATH, run
 from lab.labctl.files import render, write_file
-from lab.labctl.hosts import APP_HOSTS, COLOR_PORTS, HOSTS, LB_ADDR, MONITORING_ADDR, SSH_PORT, LabHost
+from lab.labctl.hosts import COLOR_PORTS, FLAT, SSH_PORT, LabHost, Topology
 from lab.labctl.paths import Layout
 
 METRICS_JOB = "ghostworks-api"
+# OpenSSH 9.2 logs a forwarded (direct-tcpip) channel only at DEBUG1; LogVerbose raises exactly that one
+# debug line ("server_request_direct_tcpip(): originator ..., target 127.0.0.32 port 8001") to the
+# VERBOSE log, so the log says where every channel went without the rest of the debug output.
+SSHD_CHANNEL_LOG = "serverloop.c:server_request_direct_tcpip():*"
 
 
 def keygen(path: Path, comment: str) -> str:
@@ -21,16 +30,47 @@ def keygen(path: Path, comment: str) -> str:
     return Path(f"{path}.pub").read_text().strip()
 
 
-def ensure_keys(lay: Layout) -> str:
-    """The client key, one host key per lab host, authorized_keys and known_hosts."""
-    client = keygen(lay.key_file, "ghostlab-client")
+def client_public_key(lay: Layout) -> str:
+    """The public half of the operator's key (root on the flat hosts, deploy on the bastion topology's)."""
+    return keygen(lay.key_file, "ghostlab-client")
+
+
+def known_host_entries(lay: Layout, topo: Topology) -> list[dict]:
+    """Every sshd's key at each name the operator's side uses for it (the bastion: its public address)."""
     entries = []
-    for host in HOSTS:
+    for host in topo.ssh_hosts:
         public = " ".join(keygen(lay.host_key(host.name), f"ghostlab-{host.name}").split()[:2])
-        entries += [{"address": address, "key": public} for address in host.listen]
+        if host is topo.bastion and topo.jump:
+            addresses: tuple[str, ...] = (topo.jump[0],)
+        else:
+            addresses = host.listen
+        entries += [{"address": address, "key": public} for address in addresses]
+    return entries
+
+
+def ensure_keys(lay: Layout, topo: Topology = FLAT) -> str:
+    """The client key, one host key per lab host, authorized_keys, known_hosts and the ssh client config."""
+    client = client_public_key(lay)
     write_file(lay.authorized_keys, client + "\n", 0o600)
-    write_file(lay.known_hosts, render("known_hosts.j2", entries=entries, ssh_port=SSH_PORT))
+    write_file(lay.known_hosts, render("known_hosts.j2", entries=known_host_entries(lay, topo), ssh_port=SSH_PORT))
+    write_file(lay.ssh_config, _client_config(lay, topo))
     return str(lay.key_file)
+
+
+def _client_config(lay: Layout, topo: Topology) -> str:
+    hosts = [{"name": host.name, "address": host.address, "port": SSH_PORT} for host in topo.hosts]
+    jump = None
+    if topo.jump:
+        jump = {"name": f"ghostlab-{topo.bastion.name}", "address": topo.jump[0], "port": topo.jump[1]}
+    return render(
+        "ssh_config.j2",
+        topology=topo.name,
+        hosts=hosts,
+        jump=jump,
+        user=topo.user,
+        key_file=lay.key_file,
+        known_hosts=lay.known_hosts,
+    )
 
 
 def session_env(lay: Layout, host: LabHost) -> dict[str, str]:
@@ -39,47 +79,54 @@ def session_env(lay: Layout, host: LabHost) -> dict[str, str]:
     return env | (lay.docker_env(host.name) if host.docker else {})
 
 
-def write_configs(lay: Layout) -> set[str]:
+def write_configs(lay: Layout, topo: Topology = FLAT) -> set[str]:
     """Render every daemon's configuration; return the names of daemons whose configuration changed."""
     changed: set[str] = set()
-    for host in HOSTS:
-        if _write_sshd_config(lay, host):
+    for host in topo.ssh_hosts:
+        if _write_sshd_config(lay, topo, host):
             changed.add(f"sshd-{host.name}")
-        if host.docker:
-            write_file(lay.docker_dir(host.name) / "daemon.json", render("daemon.json.j2"))
-    if _write_nginx_config(lay):
+    for host in topo.docker_hosts:
+        write_file(lay.docker_dir(host.name) / "daemon.json", render("daemon.json.j2"))
+    if _write_nginx_config(lay, topo):
         changed.add("nginx-lb")
-    if _write_prometheus_config(lay):
+    if _write_prometheus_config(lay, topo):
         changed.add("prometheus")
     return changed
 
 
-def _write_sshd_config(lay: Layout, host: LabHost) -> bool:
+def _write_sshd_config(lay: Layout, topo: Topology, host: LabHost) -> bool:
+    if topo.user == "root":
+        login = {"permit_root": "prohibit-password", "allow_users": None, "strict_modes": "no"}
+        login |= {"authorized_keys": str(lay.authorized_keys), "channel_log": None, "forwarding": None}
+    else:
+        # Only the deploy user, with the key in its own home; every forwarded channel is logged.
+        login = {"permit_root": "no", "allow_users": topo.user, "strict_modes": "yes"}
+        login |= {"authorized_keys": ".ssh/authorized_keys", "channel_log": SSHD_CHANNEL_LOG, "forwarding": "local"}
     text = render(
         "sshd_config.j2",
         host=host,
         ssh_port=SSH_PORT,
         host_key=lay.host_key(host.name),
         pid_file=lay.host_dir(host.name) / "sshd.pid",
-        authorized_keys=lay.authorized_keys,
+        login=login,
         session_env=session_env(lay, host),
     )
     return write_file(lay.sshd_config(host.name), text)
 
 
-def _write_nginx_config(lay: Layout) -> bool:
+def _write_nginx_config(lay: Layout, topo: Topology) -> bool:
     temp_dir = lay.lb_dir / "tmp"
     for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (temp_dir / sub).mkdir(parents=True, exist_ok=True)
     lay.lb_state_dir.mkdir(parents=True, exist_ok=True)
     if not lay.upstream_path.exists():
         placeholder = render(
-            "upstream-placeholder.conf.j2", upstreams=["ghostworks_api", "ghostworks_web"], closed=f"{LB_ADDR}:9"
+            "upstream-placeholder.conf.j2", upstreams=["ghostworks_api", "ghostworks_web"], closed=f"{topo.lb_addr}:9"
         )
         write_file(lay.upstream_path, placeholder)
     text = render(
         "nginx.conf.j2",
-        address=LB_ADDR,
+        address=topo.lb_addr,
         conf=lay.nginx_conf,
         pid_file=lay.lb_dir / "nginx.pid",
         error_log=lay.lb_dir / "error.log",
@@ -90,26 +137,26 @@ def _write_nginx_config(lay: Layout) -> bool:
     return write_file(lay.nginx_conf, text)
 
 
-def prometheus_targets() -> list[dict]:
+def prometheus_targets(topo: Topology = FLAT) -> list[dict]:
     """Both colours' api /metrics on both app hosts, with their color and host labels."""
     return [
         {"address": host.address, "port": ports["api"], "color": color, "host": host.name}
-        for host in APP_HOSTS
+        for host in topo.app_hosts
         for color, ports in COLOR_PORTS.items()
     ]
 
 
-def _write_prometheus_config(lay: Layout) -> bool:
+def _write_prometheus_config(lay: Layout, topo: Topology) -> bool:
     (lay.monitoring_dir / "data").mkdir(parents=True, exist_ok=True)
     rules = render("rules.yml.j2", job=METRICS_JOB, error_rate=0.10, p95_seconds=2.0, down_for="10s")
     config = render(
         "prometheus.yml.j2",
-        address=MONITORING_ADDR,
+        address=topo.monitoring_addr,
         interval="2s",
         timeout="1s",
         rules_file=lay.prometheus_rules,
         job=METRICS_JOB,
-        targets=prometheus_targets(),
+        targets=prometheus_targets(topo),
     )
     changed = write_file(lay.prometheus_rules, rules)
     changed = write_file(lay.prometheus_config, config) or changed

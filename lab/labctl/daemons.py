@@ -16,19 +16,20 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from lab.labctl import netns
 from lab.labctl.commands import SYSTEM_PATH, system_env
 from lab.labctl.errors import LabError
 from lab.labctl.files import write_file
 from lab.labctl.hosts import (
-    DOCKER_HOSTS,
-    HOSTS,
-    LB_ADDR,
-    MONITORING_ADDR,
+    DOCKER_GROUP,
+    FLAT,
     PROMETHEUS_PORT,
     SSH_PORT,
     WEBHOOK_ADDR,
     WEBHOOK_PORT,
+    Bridge,
     LabHost,
+    Topology,
 )
 from lab.labctl.paths import LAB_DIR, Layout
 from lab.labctl.progress import Reporter
@@ -42,30 +43,44 @@ class Daemon:
     argv: tuple[str, ...]
     listen: str
     ready: Callable[[], bool] = field(compare=False)
+    namespace: str | None = None  # the network namespace it runs in (None: this machine's)
 
     def taken_by(self) -> str:
         """Who already listens where this daemon would (ss), for the error message."""
         if self.listen.startswith("unix://"):
             return f"{self.listen} answers"
-        result = subprocess.run(["ss", "-Hltnp", "src", self.listen.split(",")[0]], capture_output=True, text=True)
+        ss = [*netns.prefix(self.namespace), "ss", "-Hltnp", "src", self.listen.split(",")[0]]
+        result = subprocess.run(ss, capture_output=True, text=True)
         users = re.search(r"users:\(\((.*?)\)\)", result.stdout)
-        return f"{self.listen} is taken by {users[1] if users else 'another process'}"
+        where = f" in network namespace {self.namespace}" if self.namespace else ""
+        return f"{self.listen}{where} is taken by {users[1] if users else 'another process'}"
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        """The argv that starts it: inside its namespace (nsenter execs it, the PID is the daemon's)."""
+        return (*netns.prefix(self.namespace), *self.argv)
 
 
-def lab_daemons(lay: Layout) -> list[Daemon]:
+def lab_daemons(lay: Layout, topo: Topology = FLAT) -> list[Daemon]:
     """Every daemon of the lab, in start order."""
-    found = [_dockerd(lay, host) for host in DOCKER_HOSTS]
-    found += [_sshd(lay, host) for host in HOSTS]
+    ns = topo.namespace
+    found = [_dockerd(lay, host, ns) for host in topo.docker_hosts]
+    found += [_sshd(lay, host, ns) for host in topo.ssh_hosts]
     nginx = shutil.which("nginx", path=SYSTEM_PATH) or "/usr/sbin/nginx"
     argv = (nginx, "-c", str(lay.nginx_conf), "-e", str(lay.lb_dir / "error.log"))
-    found.append(Daemon("nginx-lb", argv, f"{LB_ADDR}:80", partial(tcp_open, LB_ADDR, 80)))
-    found.append(_prometheus(lay))
+    lb = topo.lb_addr
+    found.append(Daemon("nginx-lb", argv, f"{lb}:80", partial(netns.tcp_open, ns, lb, 80), ns))
+    found.append(_prometheus(lay, topo))
     found.append(_webhook(lay))
+    for bridge in topo.bridges:
+        found += _bridge(lay, bridge, ns)
     return found
 
 
-def _dockerd(lay: Layout, host: LabHost) -> Daemon:
+def _dockerd(lay: Layout, host: LabHost, namespace: str | None) -> Daemon:
     base = lay.docker_dir(host.name)
+    # In the namespace the socket belongs to the group the deploy user is in (mode 0660): Docker without sudo.
+    group = (f"--group={DOCKER_GROUP}",) if namespace else ()
     argv = (
         shutil.which("dockerd", path=SYSTEM_PATH) or "/usr/sbin/dockerd",
         "--bridge=none",
@@ -80,28 +95,73 @@ def _dockerd(lay: Layout, host: LabHost) -> Daemon:
         f"--host=unix://{lay.docker_sock(host.name)}",
         f"--containerd-namespace=ghostlab-{host.name}",
         f"--containerd-plugins-namespace=ghostlab-{host.name}-plugins",
+        *group,
     )
     sock = lay.docker_sock(host.name)
-    return Daemon(f"dockerd-{host.name}", argv, f"unix://{sock}", partial(_docker_ping, sock))
+    return Daemon(f"dockerd-{host.name}", argv, f"unix://{sock}", partial(_docker_ping, sock), namespace)
 
 
-def _sshd(lay: Layout, host: LabHost) -> Daemon:
+def _sshd(lay: Layout, host: LabHost, namespace: str | None) -> Daemon:
     argv = ("/usr/sbin/sshd", "-D", "-f", str(lay.sshd_config(host.name)), "-E", str(lay.sshd_log(host.name)))
     listen = ",".join(f"{address}:{SSH_PORT}" for address in host.listen)
-    return Daemon(f"sshd-{host.name}", argv, listen, partial(tcp_open, host.address, SSH_PORT))
+    ready = partial(netns.tcp_open, namespace, host.address, SSH_PORT)
+    return Daemon(f"sshd-{host.name}", argv, listen, ready, namespace)
 
 
-def _prometheus(lay: Layout) -> Daemon:
+def _prometheus(lay: Layout, topo: Topology) -> Daemon:
+    address = topo.monitoring_addr
     argv = (
         shutil.which("prometheus", path=SYSTEM_PATH) or "/usr/bin/prometheus",
         f"--config.file={lay.prometheus_config}",
         f"--storage.tsdb.path={lay.monitoring_dir / 'data'}",
         "--storage.tsdb.retention.time=1d",
-        f"--web.listen-address={MONITORING_ADDR}:{PROMETHEUS_PORT}",
+        f"--web.listen-address={address}:{PROMETHEUS_PORT}",
         "--web.enable-lifecycle",
     )
-    address = f"{MONITORING_ADDR}:{PROMETHEUS_PORT}"
-    return Daemon("prometheus", argv, address, partial(tcp_open, MONITORING_ADDR, PROMETHEUS_PORT))
+    ready = partial(netns.tcp_open, topo.namespace, address, PROMETHEUS_PORT)
+    return Daemon("prometheus", argv, f"{address}:{PROMETHEUS_PORT}", ready, topo.namespace)
+
+
+def _bridge(lay: Layout, bridge: Bridge, namespace: str | None) -> list[Daemon]:
+    """One port into the namespace: a socat pair that meets at a unix socket of the lab root.
+
+    Inside: socat listens on the unix socket and connects to the target in the namespace. Outside: socat
+    listens on the operator's side and connects to the unix socket. A unix socket is a file, not an
+    address of either network namespace, so this pair is the only path from outside to that one port;
+    nothing routes between the namespaces. Each TCP side sets TCP_NODELAY (SSH's small packets).
+    """
+    sock = lay.bridge_socket(bridge.name)
+    socat = shutil.which("socat", path=SYSTEM_PATH) or "/usr/bin/socat"
+    inner = (
+        socat,
+        f"UNIX-LISTEN:{sock},fork,unlink-early,mode=0600",
+        f"TCP4:{bridge.target_addr}:{bridge.target_port},nodelay",
+    )
+    outer = (
+        socat,
+        f"TCP4-LISTEN:{bridge.listen_port},bind={bridge.listen_addr},fork,reuseaddr,nodelay",
+        f"UNIX-CONNECT:{sock}",
+    )
+    listen = f"{bridge.listen_addr}:{bridge.listen_port}"
+    return [
+        Daemon(f"bridge-{bridge.name}-in", inner, f"unix://{sock}", partial(_unix_open, sock), namespace),
+        Daemon(
+            f"bridge-{bridge.name}-out",
+            outer,
+            listen,
+            partial(netns.tcp_open, None, bridge.listen_addr, bridge.listen_port),
+        ),
+    ]
+
+
+def _unix_open(sock: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(0.5)
+            client.connect(str(sock))
+            return True
+    except OSError:
+        return False
 
 
 def _webhook(lay: Layout) -> Daemon:
@@ -211,7 +271,7 @@ def start_daemon(lay: Layout, daemon: Daemon) -> tuple[str, int]:
     lay.log_dir.mkdir(parents=True, exist_ok=True)
     with open(lay.daemon_log(daemon.name), "ab") as log:
         proc = subprocess.Popen(
-            daemon.argv,
+            daemon.command,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -257,10 +317,10 @@ def _log_tail(lay: Layout, name: str) -> str:
     return f"no output (log {logs[0]})"
 
 
-def start_daemons(lay: Layout, changed: set[str], report: Reporter) -> None:
+def start_daemons(lay: Layout, changed: set[str], report: Reporter, topo: Topology = FLAT) -> None:
     """Start every daemon not yet running, reload the running ones whose configuration changed, wait."""
     fresh = []
-    for daemon in lab_daemons(lay):
+    for daemon in lab_daemons(lay, topo):
         state, pid = start_daemon(lay, daemon)
         if state == "running" and daemon.name in changed:
             os.kill(pid, signal.SIGHUP)

@@ -1,4 +1,14 @@
-"""The lab's hosts: one loopback address each (sshd, dockerd unless docker=False), and every address and port."""
+"""The lab's hosts: one loopback address each (sshd, dockerd unless docker=False), and every address and port.
+
+Two topologies build the same production hosts (lb, app1, app2, db, Prometheus):
+
+- flat (the default, `make demo`): every host on a 127.0.0.x address of this machine, entered as root;
+  dev and staging beside them.
+- bastion: the hosts live in the network namespace ghostlab-prod, on loopback addresses of their own
+  (127.0.0.30-35 inside it). The operator's side (this machine's namespace) reaches exactly two ports:
+  the bastion's sshd (127.0.0.40:2222) and the LB's public HTTP port (127.0.0.41:80), each bridged by a
+  socat pair over a unix socket. Hosts are entered as the non-root user `deploy`, through the bastion.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +25,10 @@ WEBHOOK_PORT = 8080
 DEV_ADDR = "127.0.0.16"
 STAGING_ADDR = "127.0.0.17"
 DEV_ENGINE = "app1"
+
+NAMESPACE = "ghostlab-prod"
+DEPLOY_USER = "deploy"
+DOCKER_GROUP = "ghostlab-docker"
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,73 @@ class LabHost:
         return (self.address, *self.extra_addresses)
 
 
+@dataclass(frozen=True)
+class Bridge:
+    """One port the operator's side may reach: listen (this machine) -> target (inside the namespace)."""
+
+    name: str
+    listen_addr: str
+    listen_port: int
+    target_addr: str
+    target_port: int
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Where the lab's production hosts live and how they are entered."""
+
+    name: str
+    hosts: tuple[LabHost, ...]
+    lb_addr: str
+    db_addr: str
+    monitoring_addr: str
+    user: str = "root"
+    namespace: str | None = None
+    bastion: LabHost | None = None
+    bridges: tuple[Bridge, ...] = ()
+
+    @property
+    def app_hosts(self) -> tuple[LabHost, ...]:
+        """The hosts with the app role."""
+        return tuple(host for host in self.hosts if "app" in host.roles)
+
+    @property
+    def docker_hosts(self) -> tuple[LabHost, ...]:
+        """The hosts with their own dockerd."""
+        return tuple(host for host in self.hosts if host.docker)
+
+    @property
+    def ssh_hosts(self) -> tuple[LabHost, ...]:
+        """Every host with an sshd: the bastion first (if any), then the inventory's hosts."""
+        return ((self.bastion,) if self.bastion else ()) + self.hosts
+
+    def bridge(self, name: str) -> Bridge:
+        """The bridge named `name` ('ssh' to the bastion, 'http' to the LB)."""
+        return next(bridge for bridge in self.bridges if bridge.name == name)
+
+    @property
+    def public_lb(self) -> tuple[str, int]:
+        """Where the operator's side reaches the LB (address, port)."""
+        if self.bridges:
+            http = self.bridge("http")
+            return http.listen_addr, http.listen_port
+        return self.lb_addr, 80
+
+    @property
+    def public_url(self) -> str:
+        """The LB's public base URL, as the operator's side reaches it."""
+        address, port = self.public_lb
+        return f"http://{address}" + ("" if port == 80 else f":{port}")
+
+    @property
+    def jump(self) -> tuple[str, int] | None:
+        """Where the operator's side reaches the bastion's sshd (address, port), or None (flat)."""
+        if not self.bastion:
+            return None
+        ssh = self.bridge("ssh")
+        return ssh.listen_addr, ssh.listen_port
+
+
 HOSTS = (
     LabHost("lb", LB_ADDR, ("lb",), docker=False),
     LabHost("app1", "127.0.0.11", ("app",)),
@@ -41,3 +122,29 @@ HOSTS = (
 )
 APP_HOSTS = tuple(host for host in HOSTS if "app" in host.roles)
 DOCKER_HOSTS = tuple(host for host in HOSTS if host.docker)
+
+FLAT = Topology("flat", HOSTS, LB_ADDR, DB_ADDR, MONITORING_ADDR)
+
+BASTION_ADDR = "127.0.0.30"  # inside the namespace
+BASTION_PUBLIC_ADDR = "127.0.0.40"  # the operator's side: the bastion's SSH port
+LB_PUBLIC_ADDR = "127.0.0.41"  # the operator's side: the LB's public HTTP port
+BASTION = Topology(
+    "bastion",
+    hosts=(
+        LabHost("lb", "127.0.0.31", ("lb",), docker=False),
+        LabHost("app1", "127.0.0.32", ("app",)),
+        LabHost("app2", "127.0.0.33", ("app",)),
+        LabHost("db", "127.0.0.34", ("db",)),
+    ),
+    lb_addr="127.0.0.31",
+    db_addr="127.0.0.34",
+    monitoring_addr="127.0.0.35",
+    user=DEPLOY_USER,
+    namespace=NAMESPACE,
+    bastion=LabHost("bastion", BASTION_ADDR, ("bastion",), docker=False),
+    bridges=(
+        Bridge("ssh", BASTION_PUBLIC_ADDR, SSH_PORT, BASTION_ADDR, SSH_PORT),
+        Bridge("http", LB_PUBLIC_ADDR, 80, "127.0.0.31", 80),
+    ),
+)
+TOPOLOGIES = {FLAT.name: FLAT, BASTION.name: BASTION}

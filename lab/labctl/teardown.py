@@ -10,21 +10,23 @@ import subprocess
 import time
 from pathlib import Path
 
+from lab.labctl import netns, users
 from lab.labctl.daemons import descendants, is_alive, running_pid
 from lab.labctl.errors import LabError
 from lab.labctl.hosts import DOCKER_HOSTS
 from lab.labctl.paths import Layout, cache_dir, layout
 from lab.labctl.progress import Reporter
+from lab.labctl.topology import recorded
 
 
 def _lab_pids(lay: Layout) -> dict[str, int]:
-    """The lab's daemons by their PID files, plus the open SSH sessions of its sshds."""
+    """The lab's daemons by their PID files, plus the open SSH sessions of its sshds and its bridges' forks."""
     pids = {}
     for pid_file in sorted(lay.run_dir.glob("*.pid")) if lay.run_dir.is_dir() else []:
         pid = running_pid(lay, pid_file.stem)
         if pid:
             pids[pid_file.stem] = pid
-            if pid_file.stem.startswith("sshd-"):
+            if pid_file.stem.startswith(("sshd-", "bridge-")):
                 pids |= {f"{pid_file.stem} session[{child}]": child for child in descendants(pid)}
     return pids
 
@@ -102,17 +104,30 @@ def unmount_all(root: Path) -> None:
 
 
 def down(quiet: bool = False) -> list[str]:
-    """Stop every lab daemon by its PID, unmount dockerd's mounts, remove the lab root."""
+    """Stop every lab daemon by its PID, unmount dockerd's mounts, remove the lab root.
+
+    A bastion topology also loses what it made outside the lab root: the sudoers drop-in first (nothing
+    of the lab may keep root rights), then, once its processes are gone, the network namespace and the
+    deploy user and Docker group.
+    """
     lay = layout()
     report = Reporter(quiet)
     if not lay.root.exists():
         report.say(f"ghostlab: nothing at {lay.root}")
         return []
+    topo = recorded(lay)
+    if topo is not None and topo.namespace and users.remove_sudoers():
+        report.say(f"  removed {users.SUDOERS}")
     stopped = _terminate(_lab_pids(lay), timeout=40)
     stopped += _terminate(_stragglers(lay), timeout=10)
     for line in stopped:
         report.say(f"  stopped {line}")
     unmount_all(lay.root)
+    if topo is not None and topo.namespace:
+        if netns.delete(topo.namespace):
+            report.say(f"  deleted network namespace {topo.namespace}")
+        for account in users.remove_accounts():
+            report.say(f"  removed {account}")
     shutil.rmtree(lay.root)
     report.say(f"ghostlab down in {report.elapsed:.1f} s: removed {lay.root} (kept {cache_dir()})")
     return stopped
