@@ -1,6 +1,12 @@
 """Lab fixtures: the lab comes up once per test session and goes down at the end, even on failure.
 
-Set GHOSTLAB_KEEP=1 to leave it running after the session (for iterating on one test).
+Two topologies share the lab root, one up at a time (lab/labctl/hosts.py): `lab` is the flat one (every host
+on 127.0.0.x, lab/hosts.yml), `bastion_lab` the one behind a bastion (lab/hosts-bastion.yml). A module asks
+for the one it needs; the session switches with lab.down + lab.up only when the other one is up, so the
+flat modules (test_10..50) share one lab and the bastion module (test_60) brings its own up after them.
+`inv` runs against the flat inventory, `bastion_inv` against the bastion one.
+
+Set GHOSTLAB_KEEP=1 to leave the last topology running after the session (for iterating on one test).
 """
 
 from __future__ import annotations
@@ -25,16 +31,47 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.lab)
 
 
+class Labs:
+    """The session's lab: which topology is up, switched (down, then up) when a module needs the other one."""
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+
+    def ensure(self, topology: str):
+        """The Layout of the lab with `topology` up (brought up, or switched to, when it is not)."""
+        from lab import labctl
+
+        if self.current != topology:
+            found = labctl.current_topology()
+            if found is not None and found.name != topology:
+                labctl.down(quiet=True)
+            self.current = None
+            labctl.up(quiet=True, topology=topology)
+            self.current = topology
+        return labctl.layout()
+
+
 @pytest.fixture(scope="session")
-def lab():
+def labs():
     from lab import labctl
 
     try:
-        labctl.up(quiet=True)
-        yield labctl.layout()
+        yield Labs()
     finally:
         if not os.environ.get("GHOSTLAB_KEEP"):
             labctl.down(quiet=True)
+
+
+@pytest.fixture(scope="module")
+def lab(labs):
+    """The flat lab (lab/hosts.yml), up for the whole module."""
+    return labs.ensure("flat")
+
+
+@pytest.fixture(scope="module")
+def bastion_lab(labs):
+    """The bastion topology (lab/hosts-bastion.yml), up for the whole module."""
+    return labs.ensure("bastion")
 
 
 @dataclass
@@ -42,11 +79,12 @@ class Inv:
     """Runs the real `inv` command line against the lab inventory, as an on-call engineer would."""
 
     log_dir: Path
+    inventory: Path = ROOT / "lab" / "hosts.yml"
 
     def __call__(self, *args: str, timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
         environment = {
             **os.environ,
-            "GHOST_INVENTORY": str(ROOT / "lab" / "hosts.yml"),
+            "GHOST_INVENTORY": str(self.inventory),
             "GHOST_LOG_DIR": str(self.log_dir),
             **(env or {}),
         }
@@ -71,9 +109,16 @@ class Inv:
         return json.loads(self.ok(*args, "--json").stdout)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def inv(lab, tmp_path_factory):
     return Inv(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="module")
+def bastion_inv(bastion_lab, tmp_path_factory):
+    from lab import labctl
+
+    return Inv(tmp_path_factory.mktemp("bastion-runs"), labctl.inventory_path(labctl.BASTION))
 
 
 @pytest.fixture

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
 
 LB_HEALTH = "http://127.0.0.10/api/v1/health"
+BASTION_LB_HEALTH = "http://127.0.0.41/api/v1/health"  # the bastion topology's LB, from the operator's side
+CHANNEL = re.compile(r"server_request_direct_tcpip\(\).*: originator \S+ port \d+, target (\S+) port (\d+)")
 
 
-def lb_answers(count: int = 20) -> list[tuple[str | None, str | None]]:
+def lb_answers(count: int = 20, url: str = LB_HEALTH) -> list[tuple[str | None, str | None]]:
     """Ask the LB `count` times on new connections which colour and version answer."""
     answers = []
     with httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0)) as client:
         for _ in range(count):
-            body = client.get(LB_HEALTH).json()
+            body = client.get(url).json()
             answers.append((body.get("color"), body.get("version")))
     return answers
 
@@ -90,3 +94,10 @@ def sshd_connections(lab) -> int:
         if log.exists():
             total += log.read_text(errors="replace").count("Connection from")
     return total
+
+
+def forwarded_channels(lab, host: str = "bastion") -> Counter:
+    """The direct-tcpip channels a bastion-topology sshd opened so far, by (target address, port), from its log."""
+    log = lab.sshd_log(host)
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return Counter((match[1], int(match[2])) for match in CHANNEL.finditer(text))
