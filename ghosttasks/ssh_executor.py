@@ -44,6 +44,25 @@ def _prompt_remote() -> type:
     return PromptRemote
 
 
+@functools.cache
+def _connection_class() -> type:
+    """Fabric's Connection whose channel through the bastion has a deadline (paramiko's default: an hour)."""
+    from fabric import Connection
+
+    class BoundedConnection(Connection):
+        channel_timeout: float = 10
+
+        def open_gateway(self) -> Any:
+            if isinstance(self.gateway, str):  # ProxyCommand
+                return super().open_gateway()
+            self.gateway.open()
+            return self.gateway.transport.open_channel(
+                "direct-tcpip", (self.host, int(self.port)), ("", 0), timeout=self.channel_timeout
+            )
+
+    return BoundedConnection
+
+
 class SSHExecutor(Executor):
     """Real execution: Fabric for remote hosts, invoke for hosts marked local."""
 
@@ -141,7 +160,7 @@ class SSHExecutor(Executor):
     def _new_connection(self, endpoint: Endpoint, gateway: Any = None) -> Any:
         """A Fabric Connection to `endpoint` (not opened) that trusts only known_hosts' key for it."""
         import paramiko
-        from fabric import Config, Connection
+        from fabric import Config
 
         ssh = self.env.ssh
         connect_kwargs: dict[str, Any] = {"banner_timeout": ssh.connect_timeout, "auth_timeout": ssh.connect_timeout}
@@ -153,7 +172,7 @@ class SSHExecutor(Executor):
             ssh_config=paramiko.SSHConfig(),
             overrides={"load_ssh_configs": False, "runners": {"remote": _prompt_remote()}},
         )
-        connection = Connection(
+        connection = _connection_class()(
             endpoint.host,
             user=endpoint.user,
             port=endpoint.port,
@@ -162,6 +181,7 @@ class SSHExecutor(Executor):
             connect_kwargs=connect_kwargs,
             gateway=gateway,
         )
+        connection.channel_timeout = ssh.connect_timeout
         name = endpoint.known_hosts_name
         trusted = connection.client.get_host_keys()
         for key_type, key in (self._trusted_keys().lookup(name) or {}).items():
@@ -227,6 +247,11 @@ class SSHExecutor(Executor):
                 hint="check that the host is up and that the bastion may forward TCP to it (AllowTcpForwarding)",
             ) from None
         except paramiko.SSHException as exc:
+            if via is not None and "opening channel" in str(exc):  # the bastion did not answer in time
+                raise OperationFailed(
+                    f"cannot reach {subject} through bastion {via.where}: {exc}",
+                    hint="check that the host is up and that the bastion can reach it",
+                ) from None
             if "not found in known_hosts" in str(exc):
                 raise OperationFailed(
                     f"{subject} is not in {known_hosts}: refusing an unknown host key",

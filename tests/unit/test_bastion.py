@@ -18,6 +18,7 @@ from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.settings import SSHSettings
 from ghosttasks.ssh_executor import SSHExecutor
+from ghosttasks.ssh_targets import no_ssh_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,6 +52,7 @@ class Server(paramiko.ServerInterface):
     def check_channel_direct_tcpip_request(self, chanid, origin, destination):
         if not self.stub.forwards:
             return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        time.sleep(self.stub.stall)  # a bastion whose TCP connect to the host hangs
         try:
             upstream = socket.create_connection(destination, timeout=5)
         except OSError:
@@ -63,8 +65,8 @@ class Server(paramiko.ServerInterface):
 class StubSSHD:
     """A minimal sshd on 127.0.0.1 (ephemeral port) with its own host key."""
 
-    def __init__(self, name: str, *, forwards: bool = False) -> None:
-        self.name, self.forwards = name, forwards
+    def __init__(self, name: str, *, forwards: bool = False, stall: float = 0) -> None:
+        self.name, self.forwards, self.stall = name, forwards, stall
         self.key = paramiko.ECDSAKey.generate()
         self.logins: list[str] = []
         self.forwarded: list[tuple[str, int]] = []
@@ -264,6 +266,19 @@ def test_a_host_the_bastion_cannot_reach_is_named_with_the_bastion(tmp_path, cli
     )
 
 
+def test_a_bastion_that_does_not_answer_the_channel_is_a_timeout_not_an_hour(tmp_path, client_key, servers):
+    bastion, lb = servers("bastion", forwards=True, stall=3), servers("lb1")
+    env = environment(tmp_path, client_key, known=[bastion, lb], jump=f"127.0.0.1:{bastion.port}", hosts={"lb1": lb})
+    env = env.model_copy(update={"ssh": env.ssh.model_copy(update={"connect_timeout": 1})})
+    started = time.monotonic()
+    with pytest.raises(OperationFailed) as failed:
+        SSHExecutor(env, Output(silent=True)).run(host(env, "lb1"), "uname -n")
+    assert time.monotonic() - started < 2.5
+    assert str(failed.value) == (
+        f"cannot reach lb1 (127.0.0.1:{lb.port}) through bastion 127.0.0.1:{bastion.port}: Timeout opening channel."
+    )
+
+
 def test_ssh_config_is_read_only_when_asked_and_hosts_yml_wins(tmp_path, client_key, servers):
     bastion, lb = servers("bastion", forwards=True), servers("lb1")
     config = tmp_path / "ssh_config"
@@ -284,6 +299,8 @@ def test_ssh_config_is_read_only_when_asked_and_hosts_yml_wins(tmp_path, client_
         executor.close()
     # HostName, Port and ProxyJump came from ssh_config; ssh.user (written in hosts.yml) beat its User
     assert lb.logins == ["deploy"] and bastion.logins == ["gate"]
+    unset = env.model_copy(update={"ssh": env.ssh.model_copy(update={"config_file": None})})
+    assert SSHExecutor(unset, Output(silent=True))._lookup() is no_ssh_config  # ~/.ssh/config is never read by itself
     unread = env.model_copy(update={"ssh": env.ssh.model_copy(update={"config_file": str(tmp_path / "missing")})})
     with pytest.raises(ConfigError, match=r"ssh config file .*missing not found"):
         SSHExecutor(unread, Output(silent=True)).run(host(unread, "lb1"), "uname -n")
