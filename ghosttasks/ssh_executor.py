@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import socket
 import threading
@@ -177,7 +178,7 @@ class SSHExecutor(Executor):
             user=endpoint.user,
             port=endpoint.port,
             config=config,
-            connect_timeout=ssh.connect_timeout,
+            connect_timeout=math.ceil(ssh.connect_timeout),  # Fabric truncates it to an int: 0.5 would be none
             connect_kwargs=connect_kwargs,
             gateway=gateway,
         )
