@@ -175,6 +175,21 @@ class Environment(Strict):
         return f"http://{host.address}:{self.port(service, color)}{self.app.health_paths[service]}"
 
     @property
+    def selector_path(self) -> str:
+        """The LB's server-level selector snippet (lb.selector_path, else beside the upstream file)."""
+        if self.lb is None:
+            raise ConfigError(f"environment {self.name!r} has no lb")
+        directory = self.lb.upstream_path.rsplit("/", 1)[0]
+        return self.lb.selector_path or f"{directory}/{self.app.project}-selector.inc"
+
+    @property
+    def flag_path(self) -> str:
+        """The flag file whose presence sends traffic to green (absent: blue), in the LB's state dir."""
+        if self.lb is None:
+            raise ConfigError(f"environment {self.name!r} has no lb")
+        return f"{self.lb.state_dir}/{self.app.project}-active-green"
+
+    @property
     def lb_health_url(self) -> str:
         """The api health URL through the LB's public address."""
         if self.lb is None:

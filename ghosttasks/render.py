@@ -6,6 +6,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ghosttasks.colors import COLORS
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -33,18 +35,34 @@ def render(name: str, **values: Any) -> str:
     return _environment().get_template(name).render(**values)
 
 
-def upstream(env: Any, *, color: str, version: str, rendered_at: str) -> str:
-    """The nginx upstream blocks sending api and web traffic to `color` on every app host."""
+def upstream_prefix(project: str) -> str:
+    """The nginx name prefix of a project's upstreams and colour variable (`ghostworks`)."""
+    return project.replace("-", "_")
+
+
+def upstream(env: Any) -> str:
+    """The nginx upstream blocks of both colours for every per-colour service (http-level include)."""
     servers = {
-        service: [f"{host.address}:{env.port(service, color)}" for host in env.app_hosts]
+        service: {color: [f"{host.address}:{env.port(service, color)}" for host in env.app_hosts] for color in COLORS}
         for service in env.app.color_services
     }
     return render(
         "nginx/upstream.conf.j2",
         environment=env.name,
-        color=color,
-        version=version,
-        rendered_at=rendered_at,
-        project=env.app.project,
+        prefix=upstream_prefix(env.app.project),
         servers=servers,
+        selector_path=env.selector_path,
+        flag_path=env.flag_path,
+    )
+
+
+def selector(env: Any) -> str:
+    """The server-level snippet that picks the colour per request from the flag file."""
+    prefix = upstream_prefix(env.app.project)
+    return render(
+        "nginx/selector.conf.j2",
+        prefix=prefix,
+        variable=f"{prefix}_color",
+        services=env.app.color_services,
+        flag_path=env.flag_path,
     )

@@ -27,8 +27,18 @@ def show_status(out: Output, env_name: str, report: dict[str, Any], *, as_json: 
     out.table(f"{env_name}: deploy state", ["colour", "role", "version", "alembic head", "deployed"], rows)
     if "lb" in report:
         lb = report["lb"]
-        out.info(f"LB upstream: {lb['color']} {lb['version']} (rendered {lb['rendered']})")
+        out.info(describe_selector(lb))
     out.info(describe_lock(report["lock"]))
+
+
+def describe_selector(lb: dict[str, Any]) -> str:
+    """One line: the colour the LB selects per request, and whether its config is the rendered one."""
+    config = (
+        "config as rendered"
+        if lb.get("config_current")
+        else "config differs from the inventory's (next switch installs it)"
+    )
+    return f"LB selects: {lb.get('color') or 'unknown'} ({config})"
 
 
 def describe_lock(lock: dict[str, Any] | None) -> str:
@@ -70,5 +80,7 @@ def show_traffic(out: Output, report: dict[str, Any], *, as_json: bool) -> None:
         return
     lb = report.get("lb", {})
     out.info(f"recorded: active {report['active']}, previous {report['previous']}")
-    out.info(f"LB upstream file: {lb.get('color')} {lb.get('version')} (rendered {lb.get('rendered')})")
+    out.info(describe_selector(lb))
+    if report.get("disagreement"):
+        out.warn(report["disagreement"])
     out.info(f"answers: {report.get('sample_summary', 'not sampled')}")

@@ -168,6 +168,12 @@ class LBSettings(Strict):
         "`/usr/sbin/nginx`",
     )
     nginx_conf: str | None = Field(None, description="config passed as `-c` to `nginx -t` and reload; unset: default")
+    selector_path: str | None = Field(
+        None,
+        description="server-level snippet ghosttasks renders, included inside the LB's `server` block: it picks "
+        "the colour per request from a flag file in `lb.state_dir` (a switch needs no reload); unset: "
+        "`<project>-selector.inc` beside `lb.upstream_path`",
+    )
     sudo: bool = Field(
         False,
         description="install the upstream file and run `nginx -t` and reload with `sudo -n` (the login user "
@@ -185,7 +191,8 @@ class LBSettings(Strict):
         """Paths run under sudo go into a sudoers rule: absolute and plain (nothing to quote or escape)."""
         if not self.sudo:
             return self
-        for key, value in (("upstream_path", self.upstream_path), ("nginx_conf", self.nginx_conf)):
+        paths = (("upstream_path", self.upstream_path), ("nginx_conf", self.nginx_conf))
+        for key, value in (*paths, ("selector_path", self.selector_path)):
             if value is not None and not (value.startswith("/") and PLAIN_PATH.fullmatch(value)):
                 raise ValueError(
                     f"{key}: with lb.sudo, an absolute path of letters, digits and . _ - + / only "

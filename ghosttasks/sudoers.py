@@ -27,7 +27,8 @@ def root_commands(env: Environment) -> list[list[str]]:
     if lb is None or not lb.sudo:
         return []
     owner, group = lb.owner
-    return nginx.root_commands(lb.upstream_path, lb.nginx, lb.nginx_conf, owner=owner, group=group)
+    paths = [lb.upstream_path, env.selector_path]
+    return nginx.root_commands(paths, lb.nginx, lb.nginx_conf, owner=owner, group=group)
 
 
 def login_user(env: Environment) -> str | None:

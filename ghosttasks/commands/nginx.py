@@ -1,4 +1,4 @@
-"""nginx on the LB host: stage, swap and restore the upstream file, test, reload.
+"""nginx on the LB host: the per-request colour flag; stage, swap and restore the config files, test, reload.
 
 Every builder takes `sudo`: on an LB where the login user cannot write the upstream's directory or
 signal nginx (lb.sudo), the same steps run as root with `sudo -n`, each tool by its absolute path,
@@ -86,22 +86,51 @@ def restore_previous(upstream_path: str, *, sudo: bool = False) -> str:
     return f"if [ -f {prev} ]; then {restore}; else {remove}; fi"
 
 
-def root_commands(upstream_path: str, binary: str, conf: str | None, *, owner: str, group: str) -> list[list[str]]:
-    """Every argv a switch runs with sudo -n, in the order a switch may run them."""
-    return [
-        install_argv(staged_path(upstream_path), mode=_mode(), owner=owner, group=group),
-        _keep_argv(upstream_path, True),
-        _drop_prev_argv(upstream_path, True),
-        _swap_argv(upstream_path, True),
-        nginx_argv(binary, conf, "-t", "-q", sudo=True),
-        _restore_argv(upstream_path, True),
-        _remove_argv(upstream_path, True),
-        nginx_argv(binary, conf, "-s", "reload", sudo=True),
+def root_commands(paths: list[str], binary: str, conf: str | None, *, owner: str, group: str) -> list[list[str]]:
+    """Every argv a config change runs with sudo -n for these files (upstream, selector), in the order it may
+    run them. A switch itself runs none: it only creates or removes the flag file in the state dir."""
+    per_file = [
+        argv
+        for path in paths
+        for argv in (
+            install_argv(staged_path(path), mode=_mode(), owner=owner, group=group),
+            _keep_argv(path, True),
+            _drop_prev_argv(path, True),
+            _swap_argv(path, True),
+        )
     ]
+    restore = [argv for path in paths for argv in (_restore_argv(path, True), _remove_argv(path, True))]
+    test_argv = nginx_argv(binary, conf, "-t", "-q", sudo=True)
+    reload_argv = nginx_argv(binary, conf, "-s", "reload", sudo=True)
+    return [*per_file, test_argv, *restore, reload_argv]
 
 
-def read_header(upstream_path: str) -> str:
-    return f"head -n 5 {qpath(upstream_path)}"
+CONFIG_MARK = "--- ghosttasks: end of file ---"
+
+
+def read_config(paths: list[str], flag_path: str) -> str:
+    """Print each file (nothing when missing) followed by CONFIG_MARK, then `green` or `blue` for the flag."""
+    files = "; ".join(f"cat {qpath(path)} 2>/dev/null; echo {shlex.quote(CONFIG_MARK)}" for path in paths)
+    flag = qpath(flag_path)
+    return f"{files}; if [ -e {flag} ]; then echo green; else echo blue; fi"
+
+
+def parse_config(text: str, count: int) -> tuple[list[str], str | None]:
+    """(the files' contents, the selected colour) from read_config's output; colour None when unreadable."""
+    parts = text.split(CONFIG_MARK + "\n")
+    if len(parts) != count + 1:
+        return [], None
+    selected = parts[-1].strip()
+    return parts[:-1], selected if selected in ("blue", "green") else None
+
+
+def set_flag(flag_path: str, color: str) -> str:
+    """Send traffic to `color`: create the flag file (green) or remove it (blue). Each is one atomic step;
+    nginx reads it per request, so nothing is reloaded and no connection is dropped."""
+    flag = qpath(flag_path)
+    if color == "green":
+        return f"mkdir -p {qpath(flag_path.rsplit('/', 1)[0])} && touch {flag}"
+    return f"rm -f {flag}"
 
 
 def _mode() -> str:

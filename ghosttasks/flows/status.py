@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ghosttasks import probes
+from ghosttasks import probes, render
 from ghosttasks.commands import nginx
 from ghosttasks.lock import DeployLock
 from ghosttasks.probe_routes import way
@@ -13,7 +13,7 @@ from ghosttasks.state import Store
 
 
 def status(run: Run) -> dict[str, Any]:
-    """The recorded state, the lock holder and the LB's live upstream header, as one report."""
+    """The recorded state, the lock holder and what the LB selects, as one report."""
     state = Store(run).load()
     report: dict[str, Any] = {
         "environment": run.env.name,
@@ -23,17 +23,19 @@ def status(run: Run) -> dict[str, Any]:
         "updated_at": state.updated_at,
         "lock": DeployLock(run).holder(),
     }
-    lb = run.env.lb
-    if lb is not None:
-        header = run.executor.run(run.env.lb_host, nginx.read_header(lb.upstream_path), check=False).stdout
-        report["lb"] = parse_upstream_header(header)
+    if run.env.lb is not None:
+        report["lb"] = read_selector(run)
     return report
 
 
-def parse_upstream_header(header: str) -> dict[str, str | None]:
-    """colour, version and render time from the `# key: value` comment lines of the upstream file."""
-    live = dict(line[2:].split(": ", 1) for line in header.splitlines() if line.startswith("# ") and ": " in line[2:])
-    return {"color": live.get("color"), "version": live.get("version"), "rendered": live.get("rendered")}
+def read_selector(run: Run) -> dict[str, Any]:
+    """What the LB really selects (the flag file), and whether its config is the one the inventory renders."""
+    env = run.env
+    assert env.lb is not None
+    paths = [env.lb.upstream_path, env.selector_path]
+    answer = run.executor.run(env.lb_host, nginx.read_config(paths, env.flag_path), check=False).stdout
+    live, selected = nginx.parse_config(answer, len(paths))
+    return {"color": selected, "config_current": live == [render.upstream(env), render.selector(env)]}
 
 
 def traffic_status(run: Run, samples: int) -> dict[str, Any]:
@@ -45,6 +47,9 @@ def traffic_status(run: Run, samples: int) -> dict[str, Any]:
         lambda: probes.sample_traffic(url, samples),
         assume=None,
     )
+    lb, active = report.get("lb", {}), report["active"]
+    if lb.get("color") and active and lb["color"] != active:
+        report["disagreement"] = f"the LB selects {lb['color']} but state.json says {active} is active"
     if sample is not None:
         report["sample"] = {f"{c or '?'} {v or '?'}": n for (c, v), n in sample.answers.items()}
         report["sample_failures"] = len(sample.failures)

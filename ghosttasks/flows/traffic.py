@@ -18,36 +18,67 @@ from ghosttasks.state import DeployState, Store
 
 
 def switch_traffic(run: Run, color: Color, version: str) -> None:
-    """Render the upstream for `color`, stage it, swap it in, `nginx -t` (restore on failure), reload.
+    """Send traffic to `color`: make sure the LB config (both colours' upstreams and the selector) is the one
+    the inventory renders, then create or remove the flag file the selector reads per request.
 
-    With lb.sudo the upload goes to a file of the login user (mode 0600) and `sudo -n install` stages it
+    The config changes only when hosts or ports change; only then is it uploaded, tested with `nginx -t`
+    (restored on failure) and reloaded. The flip itself reloads nothing: in-flight and keep-alive
+    connections are untouched.
+    """
+    env = run.env
+    if env.lb is None:
+        raise OperationFailed(f"environment {env.name} has no lb: there is no traffic to switch")
+    wanted = [render.upstream(env), render.selector(env)]
+    paths = [env.lb.upstream_path, env.selector_path]
+    read = nginx.read_config(paths, env.flag_path)
+    assumed = "".join(f"{content}{nginx.CONFIG_MARK}\n" for content in wanted) + (
+        "blue\n" if color == "green" else "green\n"
+    )
+    answer = run.executor.run(env.lb_host, read, what="read the LB config", assume=assumed).stdout
+    live, selected = nginx.parse_config(answer, len(paths))
+    # The flag first: a config being installed (first time, or hosts changed) comes up on the right colour.
+    run.executor.run(env.lb_host, nginx.set_flag(env.flag_path, color), what=f"select {color}")
+    if live != wanted:
+        try:
+            install_config(run, paths, wanted)
+        except OperationFailed:
+            if selected and selected != color:
+                run.executor.run(env.lb_host, nginx.set_flag(env.flag_path, selected), what=f"select {selected}")
+            raise
+    run.out.ok(f"{env.lb_host.name}: nginx now sends traffic to {color} ({version})")
+
+
+def install_config(run: Run, paths: list[str], contents: list[str]) -> None:
+    """Upload, stage and swap in every file, `nginx -t` (restore all on failure), reload.
+
+    With lb.sudo the uploads go to files of the login user (mode 0600) and `sudo -n install` stages them
     root-owned (lb.upstream_owner, 0644); every step after it runs with `sudo -n` (ghosttasks.commands.nginx).
     """
     env = run.env
     lb = env.lb
-    if lb is None:
-        raise OperationFailed(f"environment {env.name} has no lb: there is no traffic to switch")
-    content = render.upstream(env, color=color, version=version, rendered_at=run.now())
+    assert lb is not None
     sudo = lb.sudo
-    if sudo:
-        owner, group = lb.owner
-        run.executor.put(env.lb_host, content, nginx.upload_path(lb.upstream_path), mode=0o600)
-        stage = nginx.stage_as_root(lb.upstream_path, owner=owner, group=group)
-        run.executor.run(env.lb_host, stage, what="stage the new upstream (sudo install)")
-    else:
-        run.executor.put(env.lb_host, content, nginx.staged_path(lb.upstream_path), mode=nginx.UPSTREAM_MODE)
-    run.executor.run(env.lb_host, nginx.swap_in(lb.upstream_path, sudo=sudo), what="install the new upstream")
+    run.note(f"the LB config differs from what the inventory renders: installing it ({', '.join(paths)})")
+    for path, content in zip(paths, contents, strict=True):
+        if sudo:
+            owner, group = lb.owner
+            run.executor.put(env.lb_host, content, nginx.upload_path(path), mode=0o600)
+            stage = nginx.stage_as_root(path, owner=owner, group=group)
+            run.executor.run(env.lb_host, stage, what=f"stage {path} (sudo install)")
+        else:
+            run.executor.put(env.lb_host, content, nginx.staged_path(path), mode=nginx.UPSTREAM_MODE)
+    swap = " && ".join(nginx.swap_in(path, sudo=sudo) for path in paths)
+    run.executor.run(env.lb_host, swap, what="install the new LB config")
     tested = run.executor.run(env.lb_host, nginx.test(lb.nginx, lb.nginx_conf, sudo=sudo), check=False)
     if not tested.ok:
-        restore = nginx.restore_previous(lb.upstream_path, sudo=sudo)
-        run.executor.run(env.lb_host, restore, what="restore the previous upstream")
+        restore = "; ".join(nginx.restore_previous(path, sudo=sudo) for path in paths)
+        run.executor.run(env.lb_host, restore, what="restore the previous LB config")
         raise OperationFailed(
-            f"nginx -t rejected the new upstream on {env.lb_host.name}; the previous file was restored and "
+            f"nginx -t rejected the new LB config on {env.lb_host.name}; the previous files were restored and "
             f"nginx was not reloaded: {mask(tested.describe())}",
             hint="check the nginx configuration on the LB host, then retry",
         )
     run.executor.run(env.lb_host, nginx.reload(lb.nginx, lb.nginx_conf, sudo=sudo), what="nginx reload")
-    run.out.ok(f"{env.lb_host.name}: nginx now sends traffic to {color} ({version})")
 
 
 def verify_lb(run: Run, color: Color, version: str | None, *, samples: int = 10, deadline: float = 15) -> None:
@@ -60,7 +91,7 @@ def verify_lb(run: Run, color: Color, version: str | None, *, samples: int = 10,
     )
 
     def sample_until_consistent() -> probes.TrafficSample:
-        # nginx -s reload is asynchronous: old workers may take a last new connection; sample again then.
+        # after a config change nginx reloads asynchronously (old workers may answer once more): sample again.
         retrying = Retrying(
             stop=stop_after_delay(deadline),
             wait=wait_fixed(0.2),

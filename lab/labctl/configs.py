@@ -120,10 +120,11 @@ def _write_nginx_config(lay: Layout, topo: Topology) -> bool:
         (temp_dir / sub).mkdir(parents=True, exist_ok=True)
     lay.lb_state_dir.mkdir(parents=True, exist_ok=True)
     if not lay.upstream_path.exists():
-        placeholder = render(
-            "upstream-placeholder.conf.j2", upstreams=["ghostworks_api", "ghostworks_web"], closed=f"{topo.lb_addr}:9"
-        )
+        names = [f"ghostworks_{service}_{color}" for service in ("api", "web") for color in ("blue", "green")]
+        placeholder = render("upstream-placeholder.conf.j2", upstreams=names, closed=f"{topo.lb_addr}:9")
         write_file(lay.upstream_path, placeholder)
+    if not lay.selector_path.exists():
+        write_file(lay.selector_path, render("selector-placeholder.inc.j2"))
     text = render(
         "nginx.conf.j2",
         address=topo.lb_addr,
@@ -133,6 +134,7 @@ def _write_nginx_config(lay: Layout, topo: Topology) -> bool:
         access_log=lay.lb_dir / "access.log",
         temp_dir=temp_dir,
         upstream_path=lay.upstream_path,
+        selector_path=lay.selector_path,
     )
     return write_file(lay.nginx_conf, text)
 

@@ -164,6 +164,11 @@ class Layout:
         return self.lb_dir / "upstream.conf"
 
     @property
+    def selector_path(self) -> Path:
+        """The server-level selector snippet ghosttasks renders beside the upstream (its default lb.selector_path)."""
+        return self.lb_dir / "ghostworks-selector.inc"
+
+    @property
     def lb_state_dir(self) -> Path:
         """The deploy state, history and lock on the LB host."""
         return self.lb_dir / "state"

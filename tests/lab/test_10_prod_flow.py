@@ -71,8 +71,9 @@ def test_second_deploy_goes_into_green_after_a_verified_backup(lab, inv):
         assert direct_health(address, PORTS["green"])["version"] == "v1.1.0"
         idle = direct_health(address, PORTS["blue"])
         assert (idle["status"], idle["version"], idle["color"]) == ("ok", "v1.0.0", "blue")
-    upstream = lab.upstream_path.read_text()
-    assert "127.0.0.11:8002" in upstream and "127.0.0.12:8002" in upstream and ":8001" not in upstream
+    upstream = lab.upstream_path.read_text()  # both colours, always; the flag file picks green per request
+    assert all(f"{address}:{port}" in upstream for address in APP_ADDRESSES.values() for port in (8001, 8002))
+    assert (lab.lb_state_dir / "ghostworks-active-green").exists()
 
     status = inv.json("deploy.status")
     assert status["active"] == "green" and status["previous"] == "blue"

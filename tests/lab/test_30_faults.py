@@ -136,16 +136,21 @@ def assert_green_kept_serving(inv, load) -> None:
 def test_4_nginx_rejects_the_new_upstream_and_the_old_file_is_restored(lab, inv, tmp_path, load_loop):
     broken = tmp_path / "nginx-broken.conf"
     broken.write_text(
-        lab.nginx_conf.read_text().replace("http {", "http {\n    upstream ghostworks_api { server 127.0.0.1:9; }", 1)
+        lab.nginx_conf.read_text().replace(
+            "http {", "http {\n    upstream ghostworks_api_blue { server 127.0.0.1:9; }", 1
+        )
     )
     env = lab_inventory_variant(tmp_path, lambda prod: prod["lb"].update(nginx_conf=str(broken)))
+    # A hand edit makes the live config differ from the rendered one: the switch must reinstall it.
+    lab.upstream_path.write_text(lab.upstream_path.read_text() + "# edited by hand\n")
     live_before = lab.upstream_path.read_text()
     with load_loop() as load:
         result = inv("traffic.switch", "blue", "--yes", env=env)
     assert result.returncode == 1
-    assert "step 'switch traffic' failed: nginx -t rejected the new upstream on lb" in result.stderr
-    assert "the previous file was restored" in result.stderr
+    assert "step 'switch traffic' failed: nginx -t rejected the new LB config on lb" in result.stderr
+    assert "the previous files were restored" in result.stderr
     assert lab.upstream_path.read_text() == live_before
+    assert (lab.lb_state_dir / "ghostworks-active-green").exists(), "the flag is back on green"
     assert_green_kept_serving(inv, load)
     assert last_run(inv)["failed_step"] == "switch traffic"
 

@@ -1,52 +1,43 @@
-"""Pure parsers inside the flows: the LB's upstream header and the backup verification."""
-
-from pathlib import Path
+"""Pure parsers: what the LB selects (its config files and flag) and the backup verification."""
 
 import pytest
 
+from ghosttasks.commands import nginx
 from ghosttasks.flows.backup import parse_verification
-from ghosttasks.flows.status import parse_upstream_header
 
-PLANS = Path(__file__).parent / "plans"
+MARK = nginx.CONFIG_MARK
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 
-# -- flows/status.py parse_upstream_header -----------------------------------------------------
+# -- commands/nginx.py read_config / parse_config -----------------------------------------------
 
 
-def test_the_header_of_a_rendered_upstream_file():
-    text = (PLANS / "upstream-blue.conf").read_text()
-    assert parse_upstream_header(text) == {"color": "blue", "version": "v1.0.0", "rendered": "2026-11-28T20:00:00Z"}
+def test_read_config_prints_each_file_then_the_selected_colour():
+    assert nginx.read_config(["/etc/a.conf", "/etc/b.inc"], "/var/lib/g/x-active-green") == (
+        f"cat /etc/a.conf 2>/dev/null; echo '{nginx.CONFIG_MARK}'; cat /etc/b.inc 2>/dev/null; "
+        f"echo '{nginx.CONFIG_MARK}'; if [ -e /var/lib/g/x-active-green ]; then echo green; else echo blue; fi"
+    )
 
 
 @pytest.mark.parametrize(
-    ("header", "expected"),
+    ("text", "expected"),
     [
-        ("", {"color": None, "version": None, "rendered": None}),
-        ("upstream ghostworks_api {\n}\n", {"color": None, "version": None, "rendered": None}),
-        ("# color: green\n", {"color": "green", "version": None, "rendered": None}),
-        (
-            "# version: v1.1.0\n# color: green\n# rendered: 2026-12-01T10:00:00Z\n",
-            {"color": "green", "version": "v1.1.0", "rendered": "2026-12-01T10:00:00Z"},
-        ),
-        # Windows line endings, a value holding ": ", the last of two lines with the same key
-        ("# color: blue\r\n# version: v1.0.0\r\n", {"color": "blue", "version": "v1.0.0", "rendered": None}),
-        ("# rendered: at: noon\n", {"color": None, "version": None, "rendered": "at: noon"}),
-        ("# color: blue\n# color: green\n", {"color": "green", "version": None, "rendered": None}),
-        # not header lines: no space after '#', no ': ', indented, or a trailing comment on a directive
-        ("#color: green\n", {"color": None, "version": None, "rendered": None}),
-        ("# color:green\n", {"color": None, "version": None, "rendered": None}),
-        ("  # color: green\n", {"color": None, "version": None, "rendered": None}),
-        ("server a:1; # color: green\n", {"color": None, "version": None, "rendered": None}),
-        ("# Managed by ghosttasks: do not edit by hand\n", {"color": None, "version": None, "rendered": None}),
+        (f"up\n{MARK}\nsel\n{MARK}\ngreen\n", (["up\n", "sel\n"], "green")),
+        (f"{MARK}\n{MARK}\nblue\n", (["", ""], "blue")),  # files missing: empty, still parsed
+        (f"up\n{MARK}\nsel\n{MARK}\npurple\n", (["up\n", "sel\n"], None)),
+        ("garbage", ([], None)),
+        (f"up\n{MARK}\n", ([], None)),  # one file short: unreadable
     ],
 )
-def test_parse_upstream_header(header, expected):
-    assert parse_upstream_header(header) == expected
+def test_parse_config(text, expected):
+    assert nginx.parse_config(text, 2) == expected
 
 
-def test_other_header_keys_are_not_reported():
-    assert set(parse_upstream_header("# environment: prod\n# color: blue\n")) == {"color", "version", "rendered"}
+def test_the_flag_is_created_for_green_and_removed_for_blue():
+    assert (
+        nginx.set_flag("/var/lib/g/x-active-green", "green") == "mkdir -p /var/lib/g && touch /var/lib/g/x-active-green"
+    )
+    assert nginx.set_flag("/var/lib/g/x-active-green", "blue") == "rm -f /var/lib/g/x-active-green"
 
 
 # -- flows/backup.py parse_verification --------------------------------------------------------

@@ -54,9 +54,22 @@ def test_prod_plan_is_in_the_runbook_safe_order(inv):
     # before anything changes: sudo -n on the LB and Docker on every app and db host, all at once
     assert first("mkdir /var/lib/ghosttasks/lock") < first("sudo -n /usr/bin/true") < first("git ") < first("pg_dump")
     assert first("uname -n") < first("sudo -n /usr/bin/true") < first("[db1] $ u=$(id -un); if e=$(docker version")
-    assert first("probe GET http://app1") < first("upload ~/.ghostworks-upstream.conf.ghosttasks-new (mode 0600)")
-    assert first("upload ~/.ghostworks-upstream") < first("sudo -n /usr/bin/install -m 0644 -o root -g root /dev/stdin")
-    assert first("sudo -n /usr/sbin/nginx -t -q") < first("sudo -n /usr/sbin/nginx -s reload")
-    assert first("nginx -s reload") < first("probe GET https://api.ghostworks.dev")
+    # the switch: the LB config is current (the dry run assumes so), so only the selector's flag changes
+    assert first("probe GET http://app1") < first("cat /etc/nginx/conf.d/ghostworks-upstream.conf")
+    assert first("cat /etc/nginx/conf.d/ghostworks-upstream.conf") < first(
+        "rm -f /var/lib/ghosttasks/ghostworks-active"
+    )
+    assert first("rm -f /var/lib/ghosttasks/ghostworks-active-green") < first("probe GET https://api.ghostworks.dev")
     assert first("probe every 15 s") < first("history.jsonl") < first("rm -rf /var/lib/ghosttasks/lock")
     assert "green" not in plan.split("== start blue")[1].split("== migrate")[0]
+
+
+@pytest.mark.parametrize("name", ["traffic-switch", "deploy-rollback", "deploy-emergency-rollback", "deploy-prod"])
+def test_a_switch_reloads_nothing_when_the_lb_config_is_current(inv, name):
+    """Only a change of hosts or ports touches nginx's config; a switch flips the selector's flag file."""
+    _, plan, _ = inv(*CASES[name])
+    ran = [line for line in plan.splitlines() if "$ " in line and "sudo -n -l" not in line]  # not the preflight
+    assert not [
+        line for line in ran if "nginx -s reload" in line or "nginx -t" in line or "upstream.conf.ghost" in line
+    ]
+    assert "ghostworks-active-green" in plan

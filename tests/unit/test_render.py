@@ -1,4 +1,4 @@
-"""Golden rendered upstream files for blue and green; StrictUndefined refuses missing values."""
+"""Golden rendered LB config (both colours' upstreams, the selector); StrictUndefined refuses missing values."""
 
 from pathlib import Path
 
@@ -12,14 +12,24 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "plans"
 
 
-@pytest.mark.parametrize(("color", "version"), [("blue", "v1.0.0"), ("green", "v1.1.0")])
-def test_upstream_golden(request, color, version):
+@pytest.mark.parametrize("name", ["upstream", "selector"])
+def test_lb_config_golden(request, name):
+    """Both colours' upstreams (http level) and the per-request selector (server level), as rendered for prod."""
     env = load_inventory(ROOT / "hosts.yml").env("prod")
-    text = render.upstream(env, color=color, version=version, rendered_at="2026-11-28T20:00:00Z")
-    golden = GOLDEN / f"upstream-{color}.conf"
+    text = getattr(render, name)(env)
+    golden = GOLDEN / f"lb-{name}.conf"
     if request.config.getoption("--regen-plans"):
         golden.write_text(text)
     assert text == golden.read_text()
+
+
+def test_the_lb_config_does_not_depend_on_the_colour_or_the_time():
+    """It changes only when hosts or ports change, so a switch never needs to reload nginx."""
+    env = load_inventory(ROOT / "hosts.yml").env("prod")
+    text = render.upstream(env)
+    for color in ("blue", "green"):
+        assert f"upstream ghostworks_api_{color} {{" in text and f"upstream ghostworks_web_{color} {{" in text
+    assert "rendered" not in text and "version" not in text
 
 
 def test_missing_value_is_an_error_not_an_empty_line():

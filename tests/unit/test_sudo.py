@@ -75,9 +75,15 @@ Cmnd_Alias GHOSTTASKS_PROD = \\
     /usr/bin/cp -p /etc/nginx/conf.d/ghostworks-upstream.conf /etc/nginx/conf.d/ghostworks-upstream.conf.ghosttasks-prev, \\
     /usr/bin/rm -f /etc/nginx/conf.d/ghostworks-upstream.conf.ghosttasks-prev, \\
     /usr/bin/mv -f /etc/nginx/conf.d/ghostworks-upstream.conf.ghosttasks-new /etc/nginx/conf.d/ghostworks-upstream.conf, \\
+    /usr/bin/install -m 0644 -o root -g root /dev/stdin /etc/nginx/conf.d/ghostworks-selector.inc.ghosttasks-new, \\
+    /usr/bin/cp -p /etc/nginx/conf.d/ghostworks-selector.inc /etc/nginx/conf.d/ghostworks-selector.inc.ghosttasks-prev, \\
+    /usr/bin/rm -f /etc/nginx/conf.d/ghostworks-selector.inc.ghosttasks-prev, \\
+    /usr/bin/mv -f /etc/nginx/conf.d/ghostworks-selector.inc.ghosttasks-new /etc/nginx/conf.d/ghostworks-selector.inc, \\
     /usr/sbin/nginx -t -q, \\
     /usr/bin/mv -f /etc/nginx/conf.d/ghostworks-upstream.conf.ghosttasks-prev /etc/nginx/conf.d/ghostworks-upstream.conf, \\
     /usr/bin/rm -f /etc/nginx/conf.d/ghostworks-upstream.conf, \\
+    /usr/bin/mv -f /etc/nginx/conf.d/ghostworks-selector.inc.ghosttasks-prev /etc/nginx/conf.d/ghostworks-selector.inc, \\
+    /usr/bin/rm -f /etc/nginx/conf.d/ghostworks-selector.inc, \\
     /usr/sbin/nginx -s reload
 deploy ALL=(root) NOPASSWD: GHOSTTASKS_PROD
 """  # noqa: E501
@@ -115,7 +121,6 @@ def test_every_sudo_command_of_the_golden_plans_is_in_the_rule():
                     ran.add(" ".join(words))
     assert ran, "the golden plans run nothing with sudo -n"
     assert ran <= allowed, ran - allowed
-    assert "/usr/sbin/nginx -s reload" in ran
 
 
 def test_no_rule_without_sudo_or_user():

@@ -59,7 +59,8 @@ def as_nobody(root: Path, rule: str, script: str) -> subprocess.CompletedProcess
 
 
 def commands(root: Path) -> list[list[str]]:
-    return nginx.root_commands(f"{root}/conf.d/up.conf", NGINX, f"{root}/nginx.conf", owner="root", group="root")
+    paths = [f"{root}/conf.d/up.conf", f"{root}/conf.d/sel.inc"]
+    return nginx.root_commands(paths, NGINX, f"{root}/nginx.conf", owner="root", group="root")
 
 
 def test_the_drop_in_allows_a_whole_switch_and_the_file_stays_root_owned(lb):

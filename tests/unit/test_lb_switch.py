@@ -1,0 +1,101 @@
+"""The LB switch as a plan: a flag flip when the LB config is current; install, test and reload only when
+it differs (hosts or ports changed, or the first switch), restoring files and flag when nginx -t refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ghosttasks import sudoers
+from ghosttasks.commands import nginx, sudo
+from ghosttasks.errors import OperationFailed
+from ghosttasks.executor import Result
+from ghosttasks.flows.traffic import switch_traffic
+from ghosttasks.inventory import load_inventory
+from ghosttasks.output import Output
+from ghosttasks.plan_recorder import PlanRecorder
+from ghosttasks.run import Run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class LiveLB(PlanRecorder):
+    """A plan recorder whose LB answers with an old config (selecting `selected`) and whose nginx -t may fail."""
+
+    def __init__(self, env, *, live: str, nginx_ok: bool = True) -> None:
+        super().__init__(env, Output(silent=True))
+        self.live, self.nginx_ok = live, nginx_ok
+
+    def _run(self, host, command, *, timeout, stream, assume):
+        result = super()._run(host, command, timeout=timeout, stream=stream, assume=assume)
+        if nginx.CONFIG_MARK in command:
+            return Result(host.name, command, self.live, "", 0, 0.0)
+        if "nginx -t" in command and not self.nginx_ok:
+            return Result(host.name, command, "", "duplicate upstream", 1, 0.0)
+        return result
+
+
+def plan(live: str, *, nginx_ok: bool = True, color="green") -> tuple[list[str], Exception | None]:
+    env = load_inventory(ROOT / "hosts.yml").env("prod")
+    recorder = LiveLB(env, live=live, nginx_ok=nginx_ok)
+    run = Run(env, recorder, Output(silent=True), "traffic.switch")
+    error = None
+    try:
+        switch_traffic(run, color, "v1.1.0")
+    except OperationFailed as exc:
+        error = exc
+    return [line for line in recorder.entries if line.startswith("[")], error
+
+
+OLD = f"# an old upstream\n{nginx.CONFIG_MARK}\n{nginx.CONFIG_MARK}\nblue\n"
+
+
+def test_a_changed_config_is_installed_tested_and_reloaded_after_the_flag():
+    lines, error = plan(OLD)
+    assert error is None
+    commands = [line.split("$ ", 1)[-1] for line in lines]
+    flag = next(i for i, c in enumerate(commands) if "touch /var/lib/ghosttasks/ghostworks-active-green" in c)
+    reload = next(i for i, c in enumerate(commands) if "nginx -s reload" in c)
+    test = next(i for i, c in enumerate(commands) if "nginx -t -q" in c)
+    assert flag < test < reload
+    uploads = [line for line in lines if " upload " in line]
+    assert [u.split()[2] for u in uploads] == [
+        "~/.ghostworks-upstream.conf.ghosttasks-new",
+        "~/.ghostworks-selector.inc.ghosttasks-new",
+    ]
+
+
+def test_every_sudo_command_of_a_config_change_is_in_the_rule():
+    env = load_inventory(ROOT / "hosts.yml").env("prod")
+    allowed = {" ".join(argv) for argv in [list(sudo.PROBE), *sudoers.root_commands(env)]}
+    lines, _ = plan(OLD)
+    failed_lines, _ = plan(OLD, nginx_ok=False)
+    ran = set()
+    for line in lines + failed_lines:
+        for part in line.split("sudo -n ")[1:]:
+            words = part.split(" <")[0].split(";")[0].split(" && ")[0].strip().split()
+            if words and words[0].startswith("/"):
+                ran.add(" ".join(words))
+    assert "/usr/sbin/nginx -s reload" in ran and ran <= allowed, ran - allowed
+
+
+def test_nginx_t_refusing_restores_both_files_and_the_flag():
+    lines, error = plan(OLD, nginx_ok=False)
+    assert error is not None and "nginx -t rejected the new LB config" in str(error)
+    commands = [line.split("$ ", 1)[-1] for line in lines]
+    assert not [c for c in commands if "nginx -s reload" in c]
+    restore = next(c for c in commands if "ghosttasks-prev /etc/nginx/conf.d/ghostworks-upstream.conf" in c)
+    assert "ghostworks-selector.inc.ghosttasks-prev" in restore
+    assert commands[-1] == "rm -f /var/lib/ghosttasks/ghostworks-active-green"  # back on blue, as it was
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_a_current_config_only_flips_the_flag(color):
+    from ghosttasks import render
+
+    env = load_inventory(ROOT / "hosts.yml").env("prod")
+    live = f"{render.upstream(env)}{nginx.CONFIG_MARK}\n{render.selector(env)}{nginx.CONFIG_MARK}\nblue\n"
+    lines, error = plan(live, color=color)
+    assert error is None
+    assert [line.split("$ ", 1)[-1] for line in lines][1:] == [nginx.set_flag(env.flag_path, color)]
