@@ -112,9 +112,13 @@ def owner(path: Path) -> tuple[str, str, str]:
 
 
 def assert_upstream_files_root_owned(lab) -> None:
-    for path in [lab.upstream_path, *lab.upstream_path.parent.glob(lab.upstream_path.name + ".ghosttasks-*")]:
+    """The LB's nginx files (upstream, selector, and their staged and previous copies) stay root's 0644."""
+    live = [lab.upstream_path, lab.selector_path]
+    copies = [copy for file in live for copy in file.parent.glob(file.name + ".ghosttasks-*")]
+    for path in [*live, *copies]:
         assert owner(path)[:2] == ("root", "root"), (path, owner(path))
-    assert owner(lab.upstream_path) == ("root", "root", "644")
+    for path in live:
+        assert owner(path) == ("root", "root", "644"), (path, owner(path))
     assert owner(lab.upstream_path.parent)[:2] == ("root", "root")
     assert not list(lab.home("deploy").glob(".*ghosttasks-new*")), "an upload was left in deploy's home"
 
@@ -214,7 +218,8 @@ def test_the_lb_is_roots_and_deploy_has_exactly_the_sudo_rules_the_tool_needs(la
     assert owner(users.SUDOERS) == ("root", "root", "440")
     assert subprocess.run(["visudo", "-c", "-q", "-f", str(users.SUDOERS)]).returncode == 0
     listed = ssh(lab, "lb", "sudo -n -l").stdout
-    assert "NOPASSWD" in listed and "/usr/sbin/nginx" in listed and str(lab.upstream_path) in listed
+    assert "NOPASSWD" in listed and "/usr/sbin/nginx" in listed
+    assert str(lab.upstream_path) in listed and str(lab.selector_path) in listed
     assert "ALL" not in listed.split("NOPASSWD:")[-1], listed  # no blanket rule
     other = ssh(lab, "lb", "sudo -n /usr/bin/id -u", check=False)
     assert other.returncode != 0, "sudo lets deploy run a command the tool does not need"
@@ -271,8 +276,10 @@ def test_second_deploy_goes_into_green_under_load_with_monitoring_through_ssh(la
     assert answers() == {("green", "v1.1.0")}
     assert alembic_version(lab) == ALEMBIC_HEADS["v1.1.0"]
     assert forwarded_channels(lab)[(MONITORING, 9090)] > prometheus_before  # Prometheus, read through the bastion
-    upstream = lab.upstream_path.read_text()
-    assert f"{APP['app1']}:8002" in upstream and f"{APP['app2']}:8002" in upstream and ":8001" not in upstream
+    upstream = lab.upstream_path.read_text()  # both colours, always; the flag file picks green per request
+    assert all(f"{address}:{port}" in upstream for address in APP.values() for port in (8001, 8002))
+    flag = lab.lb_state_dir / "ghostworks-active-green"
+    assert flag.exists() and owner(flag)[0] == "deploy"  # a switch is a flag in deploy's state dir: no sudo
     assert_upstream_files_root_owned(lab)
     last = inv.json("deploy.history", "--limit", "1")[-1]
     for step in last["steps"]:
@@ -393,6 +400,25 @@ def test_unknown_host_key_is_refused_and_the_hint_works_through_the_bastion(lab,
     subprocess.run(hint, shell=True, check=True, timeout=60, stdin=subprocess.DEVNULL, capture_output=True)
     assert f"[{address}]:{SSH_PORT} ssh-ed25519" in known.read_text()
     inv.ok("deploy.status", env=env)
+
+
+def test_ssh_config_alone_takes_every_host_and_probe_through_the_bastion(lab, inv, tmp_path):
+    """The team's OpenSSH config (ssh.config_file) instead of hosts.yml's ssh keys: User, Port, IdentityFile and
+    ProxyJump come from lab/ssh/config, probes are left at their default."""
+
+    def from_ssh_config(prod: dict) -> None:
+        prod["ssh"] = {"config_file": str(lab.ssh_config), "known_hosts": str(lab.known_hosts), "connect_timeout": 5}
+        prod.pop("probes", None)
+
+    env = variant(tmp_path, from_ssh_config)
+    before = forwarded_channels(lab)
+    assert json.loads(inv.ok("deploy.status", "--json", env=env).stdout)["active"] == "green"
+    assert "FAIL" not in inv.ok("verify.health", env=env).stdout
+    assert "ghostworks-green-api-1" in inv.ok("stack.ps", env=env).stdout
+    assert "FAIL" not in inv.ok("verify.monitoring", env=env).stdout
+    new = forwarded_channels(lab) - before
+    assert {address for address, port in new if port == SSH_PORT} == set(HOSTS.values()), new
+    assert any(port in INTERNAL_PORTS for _, port in new), f"no probe went through the bastion: {new}"
 
 
 def test_every_probe_went_through_the_bastion(lab, inv):
