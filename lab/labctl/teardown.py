@@ -13,7 +13,7 @@ from pathlib import Path
 from lab.labctl import netns, users
 from lab.labctl.daemons import descendants, is_alive, running_pid
 from lab.labctl.errors import LabError
-from lab.labctl.hosts import DOCKER_HOSTS
+from lab.labctl.hosts import BASTION, DOCKER_HOSTS
 from lab.labctl.paths import Layout, cache_dir, layout
 from lab.labctl.progress import Reporter
 from lab.labctl.topology import recorded
@@ -103,6 +103,16 @@ def unmount_all(root: Path) -> None:
         raise LabError(f"down: still mounted under the lab root, not removing it: {left[0]}")
 
 
+def _leftovers(lay: Layout) -> list[str]:
+    """What a bastion topology of this root left outside it after its root was removed by other means."""
+    if users.owning_root() != lay.root:
+        return []
+    removed = [str(users.SUDOERS)] if users.remove_sudoers() else []
+    if netns.delete(BASTION.namespace):
+        removed.append(f"network namespace {BASTION.namespace}")
+    return removed + users.remove_accounts()
+
+
 def down(quiet: bool = False) -> list[str]:
     """Stop every lab daemon by its PID, unmount dockerd's mounts, remove the lab root.
 
@@ -113,17 +123,22 @@ def down(quiet: bool = False) -> list[str]:
     lay = layout()
     report = Reporter(quiet)
     if not lay.root.exists():
+        for line in _leftovers(lay):
+            report.say(f"  removed {line}")
         report.say(f"ghostlab: nothing at {lay.root}")
         return []
     topo = recorded(lay)
-    if topo is not None and topo.namespace and users.remove_sudoers():
+    # The namespace, sudoers drop-in and accounts are this machine's: only the root whose deploy user they
+    # serve (or a bastion up that failed before it made one) may remove them.
+    machine_wide = topo is not None and topo.namespace is not None and users.owning_root() in (lay.root, None)
+    if machine_wide and users.remove_sudoers():
         report.say(f"  removed {users.SUDOERS}")
     stopped = _terminate(_lab_pids(lay), timeout=40)
     stopped += _terminate(_stragglers(lay), timeout=10)
     for line in stopped:
         report.say(f"  stopped {line}")
     unmount_all(lay.root)
-    if topo is not None and topo.namespace:
+    if machine_wide:
         if netns.delete(topo.namespace):
             report.say(f"  deleted network namespace {topo.namespace}")
         for account in users.remove_accounts():

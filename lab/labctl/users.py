@@ -54,6 +54,14 @@ def ensure_group() -> str:
     return f"group {DOCKER_GROUP} present"
 
 
+def owning_root() -> Path | None:
+    """The lab root whose bastion topology made the deploy user (its home is <root>/home/deploy), else None."""
+    found = _user(DEPLOY_USER)
+    if found is None or found.pw_gecos != MARKER:
+        return None
+    return Path(found.pw_dir).parent.parent
+
+
 def ensure_user(lay: Layout, public_key: str) -> str:
     """The deploy user (home under the lab root, in the Docker group), its authorized key and git config."""
     home = lay.home(DEPLOY_USER)
@@ -62,6 +70,12 @@ def ensure_user(lay: Layout, public_key: str) -> str:
         raise LabError(
             f"users: a user {DEPLOY_USER!r} exists that the lab did not create (home {found.pw_dir}); "
             "the bastion topology needs that name for its own non-root login"
+        )
+    other = owning_root()
+    if other is not None and other != lay.root and (other / "topology").is_file():
+        raise LabError(
+            f"users: the bastion topology of the lab root {other} is up (its deploy user, namespace and sudoers "
+            f"are this machine's): take it down first (GHOSTLAB_ROOT={other} inv lab.down)"
         )
     if found is None:
         argv = ["useradd", "--system", "--user-group", "--no-create-home", "--no-log-init"]
