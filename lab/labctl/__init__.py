@@ -37,7 +37,8 @@ Modules (one concern each):
     daemons       the long-running processes: start, liveness (/proc), readiness
     provisioning  origin, app clones with .env and secrets, shared services, prod database
     base_image    mmdebstrap from this machine's Debian mirror, cached, docker imported
-    inventory     lab/hosts.yml
+    inventory     lab/hosts.yml (flat) and lab/hosts-bastion.yml (bastion)
+    sudoers       the LB's sudoers drop-in, as python3 -m ghosttasks.sudoers prints it
     teardown      down(): stop by PID, stragglers, unmounts
     commands, files, progress, errors: running commands, writing rendered files, step lines, LabError
 """
