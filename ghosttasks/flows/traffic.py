@@ -35,16 +35,16 @@ def switch_traffic(run: Run, color: Color, version: str) -> None:
         "blue\n" if color == "green" else "green\n"
     )
     answer = run.executor.run(env.lb_host, read, what="read the LB config", assume=assumed).stdout
-    live, selected = nginx.parse_config(answer, len(paths))
-    # The flag first: a config being installed (first time, or hosts changed) comes up on the right colour.
-    run.executor.run(env.lb_host, nginx.set_flag(env.flag_path, color), what=f"select {color}")
+    live, _ = nginx.parse_config(answer, len(paths))
+    select = nginx.set_flag(env.flag_path, color)
     if live != wanted:
-        try:
-            install_config(run, paths, wanted)
-        except OperationFailed:
-            if selected and selected != color:
-                run.executor.run(env.lb_host, nginx.set_flag(env.flag_path, selected), what=f"select {selected}")
-            raise
+        if not (live and live[1]):
+            # No selector yet (first switch, or a config from before the flag): that config ignores the flag,
+            # so set it first and the new config comes up on the right colour.
+            run.executor.run(env.lb_host, select, what=f"select {color}")
+        # With a selector in place the flag moves only after nginx accepted the new config.
+        install_config(run, paths, wanted)
+    run.executor.run(env.lb_host, select, what=f"select {color}")
     run.out.ok(f"{env.lb_host.name}: nginx now sends traffic to {color} ({version})")
 
 

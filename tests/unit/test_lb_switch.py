@@ -49,6 +49,7 @@ def plan(live: str, *, nginx_ok: bool = True, color="green") -> tuple[list[str],
 
 
 OLD = f"# an old upstream\n{nginx.CONFIG_MARK}\n{nginx.CONFIG_MARK}\nblue\n"
+CURRENT_FORMAT = f"# hosts changed\n{nginx.CONFIG_MARK}\nset $ghostworks_color blue;\n{nginx.CONFIG_MARK}\nblue\n"
 
 
 def test_a_changed_config_is_installed_tested_and_reloaded_after_the_flag():
@@ -80,14 +81,23 @@ def test_every_sudo_command_of_a_config_change_is_in_the_rule():
     assert "/usr/sbin/nginx -s reload" in ran and ran <= allowed, ran - allowed
 
 
-def test_nginx_t_refusing_restores_both_files_and_the_flag():
-    lines, error = plan(OLD, nginx_ok=False)
+def test_nginx_t_refusing_restores_both_files_and_never_moves_the_flag():
+    """With a selector in place, the flag moves only after nginx accepted the new config."""
+    lines, error = plan(CURRENT_FORMAT, nginx_ok=False)
     assert error is not None and "nginx -t rejected the new LB config" in str(error)
     commands = [line.split("$ ", 1)[-1] for line in lines]
-    assert not [c for c in commands if "nginx -s reload" in c]
+    assert not [c for c in commands if "nginx -s reload" in c or ("active-green" in c and "cat " not in c)]
     restore = next(c for c in commands if "ghosttasks-prev /etc/nginx/conf.d/ghostworks-upstream.conf" in c)
     assert "ghostworks-selector.inc.ghosttasks-prev" in restore
-    assert commands[-1] == "rm -f /var/lib/ghosttasks/ghostworks-active-green"  # back on blue, as it was
+
+
+def test_a_config_without_a_selector_gets_the_flag_before_it_is_installed():
+    """The first switch (or a config from before the flag): the old config ignores the flag, so it is set
+    first and the new config comes up on the right colour."""
+    lines, error = plan(OLD)
+    commands = [line.split("$ ", 1)[-1] for line in lines]
+    flag = commands.index("mkdir -p /var/lib/ghosttasks && touch /var/lib/ghosttasks/ghostworks-active-green")
+    assert error is None and flag < next(i for i, c in enumerate(commands) if "nginx -t" in c)
 
 
 @pytest.mark.parametrize("color", ["blue", "green"])
