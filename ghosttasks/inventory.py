@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -87,20 +86,7 @@ class Environment(Strict):
             self._check_blue_green()
         elif not self.app.ports:
             raise ValueError("app.ports: required for strategy 'single' (service -> port)")
-        self._check_probe_routes()
         return self
-
-    def _check_probe_routes(self) -> None:
-        """Without a jump host, a probe through SSH needs the host whose sshd opens its channel."""
-        prometheus = self.monitoring.prometheus_url
-        if self.probes.via != "ssh" or self.ssh.jump_host or not prometheus:
-            return
-        address = (urlsplit(prometheus).hostname or "").lower()
-        if not any(host.address.lower() == address for host in self.hosts):
-            raise ValueError(
-                f"monitoring.prometheus_url: probes.via ssh without ssh.jump_host needs a host with the address "
-                f"{address} (its sshd opens the probe's channel)"
-            )
 
     def _check_blue_green(self) -> None:
         app = self.app

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ghosttasks.errors import ConfigError
-
 if TYPE_CHECKING:
     from ghosttasks.inventory import Environment, Host
 
@@ -46,9 +44,10 @@ class Route:
 
 
 def through_ssh(env: Environment) -> bool:
-    """Internal probes go through SSH: `probes.via: ssh`, or `auto` with a jump host."""
+    """Internal probes go through SSH: `probes.via: ssh`, or `auto` with a jump host (`ssh.jump_host`, or an
+    `ssh.config_file`, whose ProxyJump may put the hosts behind one)."""
     via = env.probes.via
-    return via == "ssh" or (via == "auto" and bool(env.ssh.jump_host))
+    return via == "ssh" or (via == "auto" and bool(env.ssh.jump_host or env.ssh.config_file))
 
 
 def origin(url: str) -> tuple[str, str, int]:
@@ -77,16 +76,13 @@ def route_to(env: Environment, address: str) -> Route:
     if matching and matching[0].local:
         return Route()  # this machine: nothing to tunnel through
     jump = jump_name(env)
-    if jump:
-        candidates = matching or [*env.hosts_with("monitoring"), *env.hosts_with("lb"), *env.hosts]
-        carrier = next((host for host in candidates if not host.local), None)
-        return Route(carrier, jump) if carrier else Route()
-    if not matching:
-        raise ConfigError(
-            f"environment {env.name!r}: probes to {address} go through SSH (probes.via) but no host has that "
-            "address and there is no ssh.jump_host to reach it through"
-        )
-    return Route(matching[0], matching[0].name)
+    candidates = matching or [*env.hosts_with("monitoring"), *env.hosts_with("lb"), *env.hosts]
+    carrier = next((host for host in candidates if not host.local), None)
+    if carrier is None:
+        return Route()
+    # With a jump host it opens the far end; else the carrier's own sshd does (an address no host has,
+    # such as Prometheus: the monitoring host's, else the LB's sshd, inside the same network).
+    return Route(carrier, jump or carrier.name)
 
 
 def way(env: Environment, url: str) -> str:

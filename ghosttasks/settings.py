@@ -214,7 +214,8 @@ class ProbeSettings(Strict):
         "auto",
         description="how probes of internal addresses (app hosts' health and smoke URLs, Prometheus) travel: "
         "`ssh` in a direct-tcpip channel of the run's SSH connections (opened by the jump host when there is "
-        "one, else by the host itself), `direct` from this machine, `auto` `ssh` when `ssh.jump_host` is set; "
+        "one, else by the host itself or, for an address no host has, the monitoring host or LB), `direct` from "
+        "this machine, `auto` `ssh` when `ssh.jump_host` or `ssh.config_file` (its ProxyJump) is set; "
         "`lb.public_url`, `app.public_health_url` and webhooks always go direct",
     )
 

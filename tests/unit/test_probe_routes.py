@@ -8,7 +8,6 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from ghosttasks.errors import ConfigError
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
@@ -85,24 +84,23 @@ def test_a_local_host_is_probed_direct_even_with_probes_via_ssh():
     assert way(environment("dev", via="ssh", jump=None), "http://localhost:8000/api/v1/health") == "direct"
 
 
-def test_without_a_jump_host_an_address_no_host_has_cannot_go_through_ssh():
-    with pytest.raises(ConfigError, match=r"no host has that address and there is no ssh\.jump_host"):
-        route(environment(via="ssh", jump=None), PROMETHEUS)
+def test_without_a_jump_host_an_address_no_host_has_goes_through_the_lb_sshd():
+    """Prometheus at an address no host has: the LB's sshd (inside the same network) opens the channel."""
+    found = route(environment(via="ssh", jump=None), PROMETHEUS)
+    assert (found.carrier.name, found.describe()) == ("lb1", "via SSH (lb1)")
 
 
-def test_the_inventory_refuses_probes_via_ssh_to_a_prometheus_no_host_can_open(tmp_path):
+def test_auto_goes_through_ssh_when_ssh_config_may_hold_a_proxyjump(tmp_path):
     inventory = yaml.safe_load((ROOT / "hosts.yml").read_text())
     prod = inventory["environments"]["prod"]
     prod["ssh"].pop("jump_host")
-    prod["probes"] = {"via": "ssh"}
+    prod["ssh"]["config_file"] = "~/.ssh/config"
+    prod["probes"] = {"via": "auto"}
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(inventory))
-    with pytest.raises(ConfigError) as caught:
-        load_inventory(path)
-    assert str(caught.value) == (
-        f"{path}: environments.prod: monitoring.prometheus_url: probes.via ssh without ssh.jump_host needs a host "
-        "with the address prometheus.internal.ghostworks.dev (its sshd opens the probe's channel)"
-    )
+    env = load_inventory(path).env("prod")
+    assert way(env, PROMETHEUS) == "via SSH (lb1)"
+    assert way(env, env.lb_health_url) == "direct"
 
 
 def test_the_executor_gives_internal_probes_one_client_through_ssh_and_public_ones_none():
