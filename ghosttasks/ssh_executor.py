@@ -58,7 +58,7 @@ def _connection_class() -> type:
                 return super().open_gateway()
             self.gateway.open()
             return self.gateway.transport.open_channel(
-                "direct-tcpip", (self.host, int(self.port)), ("", 0), timeout=self.channel_timeout
+                "direct-tcpip", (self.host, int(self.port)), ("127.0.0.1", 0), timeout=self.channel_timeout
             )
 
     return BoundedConnection
