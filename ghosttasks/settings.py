@@ -224,6 +224,19 @@ class MonitoringSettings(Strict):
     prometheus_url: str | None = Field(
         None, description="Prometheus base URL; unset or down: error rate and p95 are sampled through the LB"
     )
+    alertmanager_url: str | None = Field(
+        None,
+        description="Alertmanager base URL: `verify.monitoring` sends it a test alert and follows the rollback "
+        "alerts' route to its receivers; unset: alerts are not checked",
+    )
+    alert_deadline_seconds: float = Field(
+        60, gt=0, description="seconds the test alert may take to be delivered to every receiver on its route"
+    )
+    pushgateway_url: str | None = Field(
+        None,
+        description="Pushgateway base URL deploy markers are pushed to (`ghostworks_deploy_*` metrics: "
+        "deployed, rolled_back, failed); unset: no markers",
+    )
     interval_seconds: float = Field(15, gt=0, description="seconds between two readings while monitoring")
     rate_window: str = Field(
         "1m", pattern=r"^[1-9][0-9]*[smh]$", description="PromQL range the error rate and p95 are computed over"
@@ -236,6 +249,12 @@ class Thresholds(Strict):
         2.0, gt=0, description="roll back above this p95 response time, seconds; also the smoke latency limit"
     )
     health_failures: int = Field(3, ge=1, description="roll back after more than this many health failures in a row")
+    log_errors: int = Field(
+        0,
+        ge=0,
+        description="`verify.logs` fails when a host's api logged more ERROR/CRITICAL lines than this since the "
+        "deploy",
+    )
     monitor_minutes: float = Field(
         15, ge=0, description="minutes to monitor after a switch (0: no monitoring); `--monitor-minutes` overrides"
     )

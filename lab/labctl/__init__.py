@@ -14,7 +14,8 @@ Public API (used by `inv lab.*` and the lab tests):
 
 Hosts: lb 127.0.0.10 (sshd + nginx), app1 127.0.0.11 and app2 127.0.0.12 (sshd + dockerd), db 127.0.0.13
 (sshd + dockerd with the shared PostgreSQL/Redis; staging binds 127.0.0.17 on it), Prometheus 127.0.0.14:9090,
-webhook receiver 127.0.0.15:8080, dev on 127.0.0.16 (local, app1's engine). Everything the lab creates lives
+webhook receiver 127.0.0.15:8080, Alertmanager 127.0.0.18:9093 (receivers: the webhook receiver's /oncall and
+/escalation), Pushgateway 127.0.0.19:9091, dev on 127.0.0.16 (local, app1's engine). Everything the lab creates lives
 under lab_root() (/var/lib/ghostlab or $GHOSTLAB_ROOT); the base image tarball is cached under
 /var/cache/ghostlab ($GHOSTLAB_CACHE), which down() keeps.
 
@@ -235,7 +236,7 @@ def _bring_up_hosts(lay: Layout, topo: Topology, report: Reporter) -> None:
         lay.bridge_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         lay.bridge_dir.chmod(0o700)
     changed: set[str] = set()
-    report.step("configs", lambda: changed.update(write_configs(lay, topo)) or "sshd, dockerd, nginx, prometheus")
+    report.step("configs", lambda: changed.update(write_configs(lay, topo)) or "sshd, dockerd, nginx, prometheus, alertmanager")
     start_daemons(lay, changed, report, topo)
     report.step("origin", partial(ensure_origin, lay))
     report.step("app dirs", partial(ensure_app_dirs, lay, topo))

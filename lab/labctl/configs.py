@@ -1,4 +1,4 @@
-"""The lab's keys and every daemon's configuration: sshd per host, dockerd, the LB's nginx, Prometheus.
+"""The lab's keys and every daemon's configuration: sshd per host, dockerd, the LB's nginx, Prometheus, Alertmanager.
 
 Both topologies (lab/labctl/hosts.py) render the same templates; what differs is passed in: addresses,
 who may log in (root with the lab's authorized_keys, or only deploy with its own), and whether the sshd
@@ -12,7 +12,17 @@ from pathlib import Path
 
 from lab.labctl.commands import SYSTEM_PATH, run
 from lab.labctl.files import render, write_file
-from lab.labctl.hosts import COLOR_PORTS, FLAT, SSH_PORT, LabHost, Topology
+from lab.labctl.hosts import (
+    ALERTMANAGER_PORT,
+    COLOR_PORTS,
+    FLAT,
+    PUSHGATEWAY_PORT,
+    SSH_PORT,
+    WEBHOOK_ADDR,
+    WEBHOOK_PORT,
+    LabHost,
+    Topology,
+)
 from lab.labctl.paths import Layout
 
 METRICS_JOB = "ghostworks-api"
@@ -91,6 +101,11 @@ def write_configs(lay: Layout, topo: Topology = FLAT) -> set[str]:
         changed.add("nginx-lb")
     if _write_prometheus_config(lay, topo):
         changed.add("prometheus")
+    if write_file(lay.alertmanager_config, alertmanager_config(topo)):
+        changed.add("alertmanager")
+    amtool = shutil.which("amtool", path=SYSTEM_PATH)
+    if amtool:
+        run("alertmanager config", [amtool, "check-config", str(lay.alertmanager_config)])
     return changed
 
 
@@ -159,6 +174,8 @@ def _write_prometheus_config(lay: Layout, topo: Topology) -> bool:
         rules_file=lay.prometheus_rules,
         job=METRICS_JOB,
         targets=prometheus_targets(topo),
+        alertmanager=f"{topo.alertmanager_addr}:{ALERTMANAGER_PORT}",
+        pushgateway=f"{topo.pushgateway_addr}:{PUSHGATEWAY_PORT}",
     )
     changed = write_file(lay.prometheus_rules, rules)
     changed = write_file(lay.prometheus_config, config) or changed
@@ -166,3 +183,20 @@ def _write_prometheus_config(lay: Layout, topo: Topology) -> bool:
     if promtool:
         run("prometheus config", [promtool, "check", "config", "--syntax-only", str(lay.prometheus_config)])
     return changed
+
+
+def alertmanager_receivers(webhook: str = f"http://{WEBHOOK_ADDR}:{WEBHOOK_PORT}") -> list[dict]:
+    """The lab's two receivers: paths of the webhook receiver (a test may point one at a closed port)."""
+    return [{"name": "oncall", "url": f"{webhook}/oncall"}, {"name": "escalation", "url": f"{webhook}/escalation"}]
+
+
+def alertmanager_config(topo: Topology, receivers: list[dict] | None = None) -> str:
+    """alertmanager.yml: the route tree (critical: on-call, then escalation) with short lab wait times."""
+    return render(
+        "alertmanager.yml.j2",
+        address=f"{topo.alertmanager_addr}:{ALERTMANAGER_PORT}",
+        group_wait="1s",
+        group_interval="5s",
+        escalation_wait="2s",
+        receivers=receivers or alertmanager_receivers(),
+    )

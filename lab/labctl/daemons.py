@@ -21,9 +21,11 @@ from lab.labctl.commands import SYSTEM_PATH, system_env
 from lab.labctl.errors import LabError
 from lab.labctl.files import write_file
 from lab.labctl.hosts import (
+    ALERTMANAGER_PORT,
     DOCKER_GROUP,
     FLAT,
     PROMETHEUS_PORT,
+    PUSHGATEWAY_PORT,
     SSH_PORT,
     WEBHOOK_ADDR,
     WEBHOOK_PORT,
@@ -71,7 +73,8 @@ def lab_daemons(lay: Layout, topo: Topology = FLAT) -> list[Daemon]:
     lb = topo.lb_addr
     found.append(Daemon("nginx-lb", argv, f"{lb}:80", partial(netns.tcp_open, ns, lb, 80), ns))
     found.append(_prometheus(lay, topo))
-    found.append(_webhook(lay))
+    found += [_alertmanager(lay, topo), _pushgateway(lay, topo)]
+    found.append(_webhook(lay))  # before the bridges: the webhook bridge connects out to it
     for bridge in topo.bridges:
         found += _bridge(lay, bridge, ns)
     return found
@@ -122,6 +125,30 @@ def _prometheus(lay: Layout, topo: Topology) -> Daemon:
     return Daemon("prometheus", argv, f"{address}:{PROMETHEUS_PORT}", ready, topo.namespace)
 
 
+def _alertmanager(lay: Layout, topo: Topology) -> Daemon:
+    address = topo.alertmanager_addr
+    argv = (
+        shutil.which("prometheus-alertmanager", path=SYSTEM_PATH) or "/usr/bin/prometheus-alertmanager",
+        f"--config.file={lay.alertmanager_config}",
+        f"--storage.path={lay.monitoring_dir / 'alertmanager'}",
+        f"--web.listen-address={address}:{ALERTMANAGER_PORT}",
+        "--cluster.listen-address=",  # no gossip port (it would bind 0.0.0.0:9094)
+    )
+    ready = partial(netns.tcp_open, topo.namespace, address, ALERTMANAGER_PORT)
+    return Daemon("alertmanager", argv, f"{address}:{ALERTMANAGER_PORT}", ready, topo.namespace)
+
+
+def _pushgateway(lay: Layout, topo: Topology) -> Daemon:
+    address = topo.pushgateway_addr
+    argv = (
+        shutil.which("prometheus-pushgateway", path=SYSTEM_PATH) or "/usr/bin/prometheus-pushgateway",
+        f"--web.listen-address={address}:{PUSHGATEWAY_PORT}",
+        f"--persistence.file={lay.monitoring_dir / 'pushgateway.metrics'}",
+    )
+    ready = partial(netns.tcp_open, topo.namespace, address, PUSHGATEWAY_PORT)
+    return Daemon("pushgateway", argv, f"{address}:{PUSHGATEWAY_PORT}", ready, topo.namespace)
+
+
 def _bridge(lay: Layout, bridge: Bridge, namespace: str | None) -> list[Daemon]:
     """One port into the namespace: a socat pair that meets at a unix socket of the lab root.
 
@@ -132,6 +159,8 @@ def _bridge(lay: Layout, bridge: Bridge, namespace: str | None) -> list[Daemon]:
     """
     sock = lay.bridge_socket(bridge.name)
     socat = shutil.which("socat", path=SYSTEM_PATH) or "/usr/bin/socat"
+    # The side that listens on the unix socket runs where the target is; the TCP listener where clients are.
+    near, far = (namespace, None) if bridge.inward else (None, namespace)
     inner = (
         socat,
         f"UNIX-LISTEN:{sock},fork,unlink-early,mode=0600",
@@ -144,12 +173,13 @@ def _bridge(lay: Layout, bridge: Bridge, namespace: str | None) -> list[Daemon]:
     )
     listen = f"{bridge.listen_addr}:{bridge.listen_port}"
     return [
-        Daemon(f"bridge-{bridge.name}-in", inner, f"unix://{sock}", partial(_unix_open, sock), namespace),
+        Daemon(f"bridge-{bridge.name}-in", inner, f"unix://{sock}", partial(_unix_open, sock), near),
         Daemon(
             f"bridge-{bridge.name}-out",
             outer,
             listen,
-            partial(netns.tcp_open, None, bridge.listen_addr, bridge.listen_port),
+            partial(netns.tcp_open, far, bridge.listen_addr, bridge.listen_port),
+            far,
         ),
     ]
 

@@ -20,6 +20,8 @@ LB_ADDR = "127.0.0.10"
 DB_ADDR = "127.0.0.13"
 MONITORING_ADDR = "127.0.0.14"
 PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+PUSHGATEWAY_PORT = 9091
 WEBHOOK_ADDR = "127.0.0.15"
 WEBHOOK_PORT = 8080
 DEV_ADDR = "127.0.0.16"
@@ -56,6 +58,7 @@ class Bridge:
     listen_port: int
     target_addr: str
     target_port: int
+    inward: bool = True  # False: listen inside the namespace, connect out (Alertmanager to the webhook receiver)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class Topology:
     lb_addr: str
     db_addr: str
     monitoring_addr: str
+    alertmanager_addr: str
+    pushgateway_addr: str
     user: str = "root"
     namespace: str | None = None
     bastion: LabHost | None = None
@@ -123,7 +128,7 @@ HOSTS = (
 APP_HOSTS = tuple(host for host in HOSTS if "app" in host.roles)
 DOCKER_HOSTS = tuple(host for host in HOSTS if host.docker)
 
-FLAT = Topology("flat", HOSTS, LB_ADDR, DB_ADDR, MONITORING_ADDR)
+FLAT = Topology("flat", HOSTS, LB_ADDR, DB_ADDR, MONITORING_ADDR, "127.0.0.18", "127.0.0.19")
 
 BASTION_ADDR = "127.0.0.30"  # inside the namespace
 BASTION_PUBLIC_ADDR = "127.0.0.40"  # the operator's side: the bastion's SSH port
@@ -139,12 +144,15 @@ BASTION = Topology(
     lb_addr="127.0.0.31",
     db_addr="127.0.0.34",
     monitoring_addr="127.0.0.35",
+    alertmanager_addr="127.0.0.36",
+    pushgateway_addr="127.0.0.37",
     user=DEPLOY_USER,
     namespace=NAMESPACE,
     bastion=LabHost("bastion", BASTION_ADDR, ("bastion",), docker=False),
     bridges=(
         Bridge("ssh", BASTION_PUBLIC_ADDR, SSH_PORT, BASTION_ADDR, SSH_PORT),
         Bridge("http", LB_PUBLIC_ADDR, 80, "127.0.0.31", 80),
+        Bridge("webhook", WEBHOOK_ADDR, WEBHOOK_PORT, WEBHOOK_ADDR, WEBHOOK_PORT, inward=False),
     ),
 )
 TOPOLOGIES = {FLAT.name: FLAT, BASTION.name: BASTION}

@@ -12,11 +12,13 @@ from pathlib import Path
 from lab.labctl.errors import LabError
 from lab.labctl.files import render, write_file
 from lab.labctl.hosts import (
+    ALERTMANAGER_PORT,
     COLOR_PORTS,
     DEV_ADDR,
     DEV_ENGINE,
     FLAT,
     PROMETHEUS_PORT,
+    PUSHGATEWAY_PORT,
     SSH_PORT,
     STAGING_ADDR,
     WEBHOOK_ADDR,
@@ -75,7 +77,12 @@ def inventory_context(lay: Layout, topo: Topology = FLAT) -> dict:
             "state_dir": lay.lb_state_dir,
             "sudo": topo.user != "root",
         },
-        "monitoring": {"url": f"http://{topo.monitoring_addr}:{PROMETHEUS_PORT}", "interval_seconds": 2},
+        "monitoring": {
+            "url": f"http://{topo.monitoring_addr}:{PROMETHEUS_PORT}",
+            "alertmanager_url": f"http://{topo.alertmanager_addr}:{ALERTMANAGER_PORT}",
+            "pushgateway_url": f"http://{topo.pushgateway_addr}:{PUSHGATEWAY_PORT}",
+            "interval_seconds": 2,
+        },
         "monitor_minutes": 0.5,
         "notify": {
             "webhook_url": f"http://{WEBHOOK_ADDR}:{WEBHOOK_PORT}/deployments",

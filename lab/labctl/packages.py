@@ -23,6 +23,8 @@ APT_PACKAGES = (
     "redis-server",
     "mmdebstrap",
     "prometheus",
+    "prometheus-alertmanager",
+    "prometheus-pushgateway",
     "git",
     # the bastion topology: its network namespace (ip), the bridges into it (socat), sudo on its LB
     "iproute2",

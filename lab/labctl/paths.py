@@ -189,6 +189,11 @@ class Layout:
         return self.monitoring_dir / "rules.yml"
 
     @property
+    def alertmanager_config(self) -> Path:
+        """alertmanager.yml: the route tree to the webhook receiver's /oncall and /escalation."""
+        return self.monitoring_dir / "alertmanager.yml"
+
+    @property
     def webhook_events(self) -> Path:
         """What the webhook receiver recorded (JSON lines)."""
         return self.host_dir("webhook") / "events.jsonl"
