@@ -236,7 +236,7 @@ def _bring_up_hosts(lay: Layout, topo: Topology, report: Reporter) -> None:
         lay.bridge_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         lay.bridge_dir.chmod(0o700)
     changed: set[str] = set()
-    report.step("configs", lambda: changed.update(write_configs(lay, topo)) or "sshd, dockerd, nginx, prometheus, alertmanager")
+    report.step("configs", lambda: changed.update(write_configs(lay, topo)) or "every daemon")
     start_daemons(lay, changed, report, topo)
     report.step("origin", partial(ensure_origin, lay))
     report.step("app dirs", partial(ensure_app_dirs, lay, topo))
