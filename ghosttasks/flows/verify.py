@@ -6,6 +6,7 @@ from ghosttasks import probes
 from ghosttasks.colors import Color
 from ghosttasks.commands import compose
 from ghosttasks.errors import OperationFailed
+from ghosttasks.flows import alerting
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.preflight import require_env
 from ghosttasks.flows.projects import active_api, serving_api, serving_state
@@ -77,7 +78,8 @@ def config(run: Run) -> None:
 
 
 def monitoring(run: Run) -> None:
-    """Prometheus is up, scrapes the serving colour's targets, and has the rollback rules loaded."""
+    """Prometheus scrapes the serving colour's targets and evaluates the rollback rules; the alert chain to
+    Alertmanager's receivers works (a test alert); the last deploy marker."""
     env = run.env
     url = env.monitoring.prometheus_url
     if not url:
@@ -94,6 +96,7 @@ def monitoring(run: Run) -> None:
         assume={"groups": []},
     )
     if run.dry_run:
+        _alerts_and_markers(run, rules, url)
         return
     state = serving_state(run)
     active = state.active if state else None
@@ -108,6 +111,14 @@ def monitoring(run: Run) -> None:
     if not rule_names:
         raise OperationFailed("Prometheus has no rules loaded (the rollback triggers)")
     run.out.ok(f"Prometheus: {len(rule_names)} rules loaded ({', '.join(sorted(rule_names))})")
+    _alerts_and_markers(run, rules, url)
+
+
+def _alerts_and_markers(run: Run, rules: dict, url: str) -> None:
+    """The rules evaluate and reach Alertmanager, a test alert reaches its receivers; the last deploy marker."""
+    alerting.rules_evaluating(run, rules, url)
+    if run.env.monitoring.alertmanager_url:
+        alerting.alert_chain(run, rules)
 
 
 def traffic(run: Run, color: Color | None) -> None:
