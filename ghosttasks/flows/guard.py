@@ -11,6 +11,7 @@ from typing import Any
 
 from ghosttasks import notify
 from ghosttasks.errors import GhostError
+from ghosttasks.flows import marking
 from ghosttasks.lock import DeployLock
 from ghosttasks.run import Run
 from ghosttasks.state import Store
@@ -59,7 +60,7 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
 
 
 def _finish(run: Run, store: Store, deploy_lock: DeployLock | None, entry: dict[str, Any]) -> None:
-    """Best effort and never masking the original error: history, lock release, notification."""
+    """Best effort and never masking the original error: history, lock release, deploy marker, notification."""
     run.executor.step("record history, release the lock, notify")
     try:
         store.record(entry)
@@ -73,5 +74,6 @@ def _finish(run: Run, store: Store, deploy_lock: DeployLock | None, entry: dict[
                 f"could not release the deploy lock on {store.host.name} ({exc}); once it is reachable: "
                 f"inv deploy.unlock --env {run.env.name} --force"
             )
+    marking.publish_finished(run, entry)
     event = f"{run.task}.{entry['result']}"
     notify.send(run, event, {k: entry.get(k) for k in ("version", "result", "error", "failed_step", "color")})

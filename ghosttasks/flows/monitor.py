@@ -11,8 +11,10 @@ import time
 from ghosttasks import notify, probes
 from ghosttasks.colors import Color
 from ghosttasks.errors import OperationFailed
+from ghosttasks.flows import marking
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.traffic import switch_traffic
+from ghosttasks.markers import Marker
 from ghosttasks.migration_plan import plan_switch_back
 from ghosttasks.percentiles import p95
 from ghosttasks.probe_routes import way
@@ -141,6 +143,7 @@ def roll_back_to_previous(run: Run, store: Store, state: DeployState, trigger: T
         state.mark_failed(failed, failed_version)
     state.after_switch(previous)
     store.save(state)
+    marking.publish(run, Marker("rolled_back", previous_version, previous, f"{run.task} (automatic)", time.time()))
     notify.send(
         run,
         "rollback.automatic",

@@ -6,7 +6,7 @@ from ghosttasks import probes
 from ghosttasks.colors import Color
 from ghosttasks.commands import compose
 from ghosttasks.errors import OperationFailed
-from ghosttasks.flows import alerting
+from ghosttasks.flows import alerting, marking
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.preflight import require_env
 from ghosttasks.flows.projects import active_api, serving_api, serving_state
@@ -119,6 +119,8 @@ def _alerts_and_markers(run: Run, rules: dict, url: str) -> None:
     alerting.rules_evaluating(run, rules, url)
     if run.env.monitoring.alertmanager_url:
         alerting.alert_chain(run, rules)
+    if run.env.monitoring.pushgateway_url:
+        marking.show_last(run)
 
 
 def traffic(run: Run, color: Color | None) -> None:
