@@ -263,3 +263,35 @@ def check_ready(url: str, *, timeout: float = 5.0, client: Any = None) -> str | 
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+@dataclass(frozen=True)
+class Correlated:
+    """One request sent with an X-Request-ID: what answered (status, colour) and the id it echoed."""
+
+    request_id: str
+    status: int | None
+    color: str | None = None
+    echoed: str | None = None
+    error: str | None = None
+
+
+def send_with_request_id(url: str, request_id: str, *, timeout: float = 5.0, client: Any = None) -> Correlated:
+    """GET the URL on a new connection with this X-Request-ID; never raises."""
+    import httpx
+
+    owned = client is None
+    client = client or httpx.Client(timeout=timeout)
+    try:
+        response = client.get(url, headers={"X-Request-ID": request_id, "Connection": "close"}, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return Correlated(request_id, None, error=f"{type(exc).__name__}: {exc or 'no detail'}")
+    finally:
+        if owned:
+            client.close()
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    color = body.get("color") if isinstance(body, dict) else None
+    return Correlated(request_id, response.status_code, color, response.headers.get("X-Request-ID"))

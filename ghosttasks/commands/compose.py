@@ -83,3 +83,9 @@ def stats() -> str:
 def versions() -> str:
     """Docker engine and Compose versions, one per line (the runbook's prerequisites)."""
     return "docker version --format '{{.Server.Version}}' && docker compose version --short"
+
+
+def logs_since(project: Project, service: str, since: str | None, tail: int) -> str:
+    """One service's log lines as written (no prefix, no colour) since a time, at most the last `tail`."""
+    window = f" --since {shlex.quote(since)}" if since else ""
+    return f"{project.prefix()} logs --no-color --no-log-prefix{window} --tail {int(tail)} {shlex.quote(service)}"

@@ -8,6 +8,7 @@ from ghosttasks.commands import compose
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows import alerting, marking
 from ghosttasks.flows.health import wait_for_color
+from ghosttasks.flows.logs import check_logs
 from ghosttasks.flows.preflight import require_env
 from ghosttasks.flows.projects import active_api, serving_api, serving_state
 from ghosttasks.flows.smoke import smoke
@@ -133,7 +134,7 @@ def traffic(run: Run, color: Color | None) -> None:
 
 
 def all_checks(run: Run) -> None:
-    """health, db, redis, smoke, traffic, config and monitoring, in that order; stops at the first failure."""
+    """health, db, redis, smoke, traffic, config, logs and monitoring, in that order; stops at the first failure."""
     env = run.env
     state = serving_state(run)
     color = state.active if state else None
@@ -150,6 +151,9 @@ def all_checks(run: Run) -> None:
             traffic(run, None)
     with run.step("config"):
         config(run)
+    if env.app.strategy == "blue-green":
+        with run.step("logs"):
+            check_logs(run, None)
     if env.monitoring.prometheus_url:
         with run.step("monitoring"):
             monitoring(run)

@@ -66,10 +66,21 @@ def config(c, env=None):
 
 @ghost_task(help={"env": ENV_HELP})
 def monitoring(c, env=None):
-    """Prometheus scrapes the active colour and has the rollback rules loaded."""
+    """Prometheus scrapes the active colour and evaluates the rollback rules; a test alert reaches every receiver."""
     from ghosttasks.flows import verify as flow
 
     execute(c, env, flow.monitoring)
+
+
+@ghost_task(
+    help={"color": "blue or green (default: the active colour; another one is asked directly)", "env": ENV_HELP}
+)
+def logs(c, color=None, env=None):
+    """Log analysis: correlation IDs found on the hosts that served them, ERROR/CRITICAL patterns since the deploy."""
+    from ghosttasks.flows import logs as flow
+
+    color = _color(color)
+    execute(c, env, lambda run: flow.check_logs(run, color))
 
 
 @ghost_task(
@@ -89,10 +100,10 @@ def monitor(c, minutes=None, rollback=False, env=None):
 
 @ghost_task(name="all", help={"env": ENV_HELP})
 def all_checks(c, env=None):
-    """health, db, redis, smoke, traffic, config and monitoring, in that order; stops at the first failure."""
+    """health, db, redis, smoke, traffic, config, logs and monitoring, in that order; stops at the first failure."""
     from ghosttasks.flows import verify as flow
 
     execute(c, env, flow.all_checks)
 
 
-namespace = Collection("verify", health, db, redis, smoke, traffic, config, monitoring, monitor, all_checks)
+namespace = Collection("verify", health, db, redis, smoke, traffic, config, logs, monitoring, monitor, all_checks)
