@@ -29,6 +29,12 @@ class Output:
         """stdout is a terminal (live output and prompts make sense)."""
         return self._console.is_terminal
 
+    def live(self) -> Any:
+        """A rich Live display on stdout (ghosttasks.monitor_view); the caller starts and stops it."""
+        from rich.live import Live
+
+        return Live(console=self._console, auto_refresh=False, redirect_stdout=False, redirect_stderr=False)
+
     def _print(self, text: str, style: str | None = None, *, error: bool = False) -> None:
         from rich.text import Text
 

@@ -16,6 +16,7 @@ from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.traffic import switch_traffic
 from ghosttasks.markers import Marker
 from ghosttasks.migration_plan import plan_switch_back
+from ghosttasks.monitor_view import MonitorView, ViewState
 from ghosttasks.percentiles import p95
 from ghosttasks.probe_routes import way
 from ghosttasks.revisions import Knowledge
@@ -109,14 +110,15 @@ def watch(run: Run, store: Store, state: DeployState, *, minutes: float, rollbac
     started = time.monotonic()
     deadline = started + minutes * 60
     trigger = None
-    while time.monotonic() < deadline:
-        reading = watcher.read()
-        elapsed = time.monotonic() - started
-        run.out.info(f"[{elapsed:5.0f} s / {minutes * 60:.0f} s] {color}: {reading.line()}")
-        trigger = watcher.judge(reading)
-        if trigger:
-            break
-        time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+    view = ViewState(color, state.colors[color].version, minutes * 60, started, env.thresholds)
+    with MonitorView(run.out, view, time.monotonic) as shown:
+        while time.monotonic() < deadline:
+            reading = watcher.read()
+            trigger = watcher.judge(reading)
+            shown.add(reading, watcher.consecutive_failures)
+            if trigger:
+                break
+            time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
     if trigger is None:
         run.out.ok(f"{color} healthy for {minutes:g} min: no rollback trigger fired")
         return None
