@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ghosttasks.colors import Color
 from ghosttasks.errors import OperationFailed
-from ghosttasks.flows import monitor, verify
+from ghosttasks.flows import logs, monitor, verify
 from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
@@ -58,6 +58,8 @@ def deploy(run: Run, version: str, *, monitor_minutes: float | None, health_dead
         if minutes > 0:
             with run.step("monitor"):
                 watch_and_roll_back(run, store, state, entry, minutes)
+        with run.step("log analysis"):
+            logs.after_deploy(run, state)
         run.out.ok(f"{version} is live on {target} in {run.env.name}")
         return state
 

@@ -26,7 +26,7 @@ from ghosttasks.inventory import Host
 from ghosttasks.log_patterns import LogSummary, summarise, top_patterns
 from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
-from ghosttasks.state import Store
+from ghosttasks.state import DeployState, Store
 
 REQUESTS = 10
 MAX_LINES = 50000
@@ -34,10 +34,13 @@ MAX_LINES = 50000
 ID_DEADLINE_SECONDS = 10.0
 
 
-def check_logs(run: Run, color: Color | None) -> None:
-    """Correlation IDs found on the right hosts, and no more errors than the threshold since the deploy."""
+def check_logs(run: Run, color: Color | None, state: DeployState | None = None) -> None:
+    """Correlation IDs found on the right hosts, and no more errors than the threshold since the deploy.
+
+    `state`: the deploy state as the caller holds it (deploy.prod, just recorded); None: read it.
+    """
     env = run.env
-    state = Store(run).load()
+    state = state or Store(run).load()
     color = color or state.active
     if not color:
         raise OperationFailed(f"nothing is deployed in {env.name} yet")
@@ -147,3 +150,12 @@ def _judge_errors(run: Run, color: Color, since: str | None, summaries: dict[str
             f"({threshold}); top: {top[0]}",
             hint=f"inv stack.logs api --color {color}",
         )
+
+
+def after_deploy(run: Run, state: DeployState) -> None:
+    """deploy.prod's log analysis of the colour it made live: a finding is a warning, the deploy stands
+    (the rollback triggers decide rollbacks; this says where to look)."""
+    try:
+        check_logs(run, state.active, state)
+    except OperationFailed as exc:
+        run.out.warn(f"log analysis: {exc} (the deploy stands; look: inv verify.logs --color {state.active})")
