@@ -212,7 +212,8 @@ class LBSettings(Strict):
 class ProbeSettings(Strict):
     via: Literal["auto", "ssh", "direct"] = Field(
         "auto",
-        description="how probes of internal addresses (app hosts' health and smoke URLs, Prometheus) travel: "
+        description="how probes of internal addresses (app hosts' health and smoke URLs, Prometheus, "
+        "Alertmanager, Pushgateway) travel: "
         "`ssh` in a direct-tcpip channel of the run's SSH connections (opened by the jump host when there is "
         "one, else by the host itself or, for an address no host has, the monitoring host or LB), `direct` from "
         "this machine, `auto` `ssh` when `ssh.jump_host` or `ssh.config_file` (its ProxyJump) is set; "
@@ -234,7 +235,7 @@ class MonitoringSettings(Strict):
     )
     pushgateway_url: str | None = Field(
         None,
-        description="Pushgateway base URL deploy markers are pushed to (`ghostworks_deploy_*` metrics: "
+        description="Pushgateway base URL deploy markers are pushed to (`ghostworks_deploy_marker_timestamp_seconds`: "
         "deployed, rolled_back, failed); unset: no markers",
     )
     interval_seconds: float = Field(15, gt=0, description="seconds between two readings while monitoring")
