@@ -42,7 +42,8 @@ APP = {host.name: host.address for host in BASTION.app_hosts}
 MONITORING = BASTION.monitoring_addr
 PUBLIC = BASTION.public_url
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
-INTERNAL_PORTS = {port for ports in COLOR_PORTS.values() for port in ports.values()} | {9090}
+ALERTING = {(BASTION.alertmanager_addr, 9093), (BASTION.pushgateway_addr, 9091)}  # test alert, deploy markers
+INTERNAL_PORTS = {port for ports in COLOR_PORTS.values() for port in ports.values()} | {9090, 9093, 9091}
 TIMINGS: dict[str, float] = {}
 
 
@@ -428,13 +429,14 @@ def test_every_probe_went_through_the_bastion(lab, inv):
     print(f"bastion channels: {sum(probes.values())} probes {probes}, {sum(hops.values())} SSH hops {hops}")
     TIMINGS["(count) probe channels through the bastion"] = sum(probes.values())
     assert set(probes) | set(hops) == set(channels), f"channels to unexpected targets: {channels}"
-    internal = set(HOSTS.values()) | {MONITORING}
+    internal = set(HOSTS.values()) | {MONITORING} | {address for address, _ in ALERTING}
     assert {address for address, _ in channels} <= internal
     assert {address for address, _ in hops} == set(HOSTS.values())
     for address in APP.values():
         for color in COLOR_PORTS.values():
             assert probes.get((address, color["api"]), 0) > 0, (address, color, probes)
     assert probes.get((MONITORING, 9090), 0) > 0
+    assert all(probes.get(target, 0) > 0 for target in ALERTING), probes  # Alertmanager and Pushgateway too
     # The hosts' own sshds opened no channel: no probe took another way in.
     for name in HOSTS:
         assert not forwarded_channels(lab, name), name
