@@ -3,7 +3,7 @@
 Two topologies share the lab root, one up at a time (lab/labctl/hosts.py): `lab` is the flat one (every host
 on 127.0.0.x, lab/hosts.yml), `bastion_lab` the one behind a bastion (lab/hosts-bastion.yml). A module asks
 for the one it needs; the session switches with lab.down + lab.up only when the other one is up, so the
-flat modules (test_10..50) share one lab and the bastion module (test_60) brings its own up after them.
+flat modules (test_05..55) share one lab and the bastion module (test_60) brings its own up after them.
 `inv` runs against the flat inventory, `bastion_inv` against the bastion one.
 
 Set GHOSTLAB_KEEP=1 to leave the last topology running after the session (for iterating on one test).
