@@ -25,6 +25,8 @@ METRIC = "ghostworks_deploy_marker_timestamp_seconds"
 JOB = "ghosttasks"
 #: The tasks that change what serves, and the status their success means.
 SUCCESS = {"deploy.prod": "deployed", "deploy.rollback": "rolled_back", "deploy.emergency-rollback": "rolled_back"}
+#: Steps that only look and decide: a run refused there changed nothing and publishes nothing.
+REFUSING_STEPS = ("preflight", "plan rollback")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ def marker_for(task: str, entry: dict[str, Any], time: float) -> Marker | None:
     An automatic rollback (`result: rolled_back`) publishes its own marker when it switches back.
     """
     if task not in SUCCESS or entry.get("result") == "rolled_back":
+        return None
+    if entry.get("result") != "ok" and entry.get("failed_step") in REFUSING_STEPS:
         return None
     version, color = entry.get("version"), entry.get("color")
     if not version or not color:

@@ -13,7 +13,11 @@ T = 1796173200.0  # 2026-12-02 01:00:00 UTC
     ("task", "entry", "status"),
     [
         ("deploy.prod", {"result": "ok", "version": "v1.1.0", "color": "green"}, "deployed"),
-        ("deploy.prod", {"result": "failed", "version": "v1.1.0", "color": "green"}, "failed"),
+        (
+            "deploy.prod",
+            {"result": "failed", "version": "v1.1.0", "color": "green", "failed_step": "migrate database"},
+            "failed",
+        ),
         ("deploy.prod", {"result": "interrupted", "version": "v1.1.0", "color": "green"}, "failed"),
         ("deploy.rollback", {"result": "ok", "version": "v1.0.0", "color": "blue"}, "rolled_back"),
         ("deploy.emergency-rollback", {"result": "ok", "version": "v1.0.0", "color": "blue"}, "rolled_back"),
@@ -30,6 +34,8 @@ def test_marker_of_a_finished_run(task, entry, status):
         ("traffic.switch", {"result": "ok", "version": "v1.0.0", "color": "blue"}),  # not a deploy
         ("deploy.prod", {"result": "rolled_back", "version": "v1.1.0", "color": "green"}),  # published at the switch
         ("deploy.prod", {"result": "failed", "version": "v1.1.0"}),  # refused before it picked a colour
+        ("deploy.prod", {"result": "failed", "version": "v1.1.0", "color": "blue", "failed_step": "preflight"}),
+        ("deploy.rollback", {"result": "failed", "version": "v1.0.0", "color": "blue", "failed_step": "plan rollback"}),
         ("deploy.emergency-rollback", {"result": "failed", "version": None, "color": None}),
     ],
 )
