@@ -136,7 +136,8 @@ def _judge_errors(run: Run, color: Color, since: str | None, summaries: dict[str
     threshold = run.env.thresholds.log_errors
     window = f"since {since}" if since else "in the whole log"
     for host, summary in summaries.items():
-        run.out.ok(f"{host}: {summary.lines} api log lines {window}, {summary.error_count} ERROR/CRITICAL")
+        line = f"{host}: {summary.lines} api log lines {window}, {summary.error_count} ERROR/CRITICAL"
+        (run.out.fail if summary.error_count > threshold else run.out.ok)(line)
     patterns: Counter = Counter()
     for summary in summaries.values():
         patterns.update(summary.errors)
