@@ -40,6 +40,8 @@ def check_logs(run: Run, color: Color | None, state: DeployState | None = None) 
     `state`: the deploy state as the caller holds it (deploy.prod, just recorded); None: read it.
     """
     env = run.env
+    if env.app.strategy != "blue-green":
+        raise OperationFailed(f"verify.logs reads a colour's api logs: {env.name} runs one stack (no colours)")
     state = state or Store(run).load()
     color = color or state.active
     if not color:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
+from ghosttasks.errors import OperationFailed
+from ghosttasks.flows.logs import check_logs
+from ghosttasks.inventory import load_inventory
 from ghosttasks.log_patterns import LogLine, normalise, parse_line, summarise, top_patterns
+from ghosttasks.output import Output
+from ghosttasks.plan_recorder import PlanRecorder
+from ghosttasks.run import Run
 
 
 @pytest.mark.parametrize(
@@ -63,3 +71,12 @@ def test_summarise_counts_errors_by_pattern_and_collects_request_ids():
 
 def test_top_patterns_limit_and_ties():
     assert top_patterns(Counter({"b": 2, "a": 2, "c": 1}), limit=2) == ["2x a", "2x b"]
+
+
+def test_verify_logs_refuses_an_environment_without_colours():
+    staging = load_inventory(Path(__file__).resolve().parents[2] / "hosts.yml").env("staging")
+    out = Output(stream=io.StringIO())
+    recorder = PlanRecorder(staging, out)
+    with pytest.raises(OperationFailed, match="staging runs one stack"):
+        check_logs(Run(staging, recorder, out, "verify.logs"), None)
+    assert recorder.entries == []
