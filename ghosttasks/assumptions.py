@@ -44,6 +44,17 @@ def alembic_history(version: str | None) -> str:
     return f"<base> -> {OLDER_HEAD} (head), older"
 
 
+def migration_sql(direction: str, current: str | None, target: str | None) -> str:
+    """alembic's offline SQL (`--sql`) for one migration: a backward-compatible new nullable column."""
+    change = "ADD COLUMN note TEXT" if direction == "upgrade" else "DROP COLUMN note"
+    return (
+        f"BEGIN;\n\n-- Running {direction} {current or ''} -> {target or ''}\n\n"
+        f"ALTER TABLE items {change};\n\n"
+        f"UPDATE alembic_version SET version_num='{target}' WHERE alembic_version.version_num = '{current}';\n\n"
+        "COMMIT;\n"
+    )
+
+
 #: Docker engine and Compose versions, MemTotal and free disk in KiB (the prerequisite facts).
 PREREQUISITE_FACTS = "28.2.2\n2.40.3\n25165824\n83886080"
 

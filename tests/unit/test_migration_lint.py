@@ -125,3 +125,20 @@ def test_gate(kinds, allow, expected):
     rules["advice"] = "prefer-bigint-over-int"
     raw = [{"line": 0, "column": 0, "rule_name": rules[kind], "message": ""} for kind in kinds]
     assert gate(judge("SELECT 1;", raw), allow_breaking=allow) == expected
+
+
+def test_revision_messages_from_alembic_history():
+    from ghosttasks.revisions import parse_messages
+
+    history = "0003c3d4e5f6 -> 0006f6a7b8c9 (head), Drop artifact tags\n<base> -> 0003c3d4e5f6, artifact tags"
+    assert parse_messages(history) == {"0006f6a7b8c9": "Drop artifact tags", "0003c3d4e5f6": "artifact tags"}
+
+
+def test_the_dry_run_plan_shows_the_migration_and_its_lint_verdict(inv):
+    code, plan, err = inv("deploy.prod", "--version", "v1.2.0", "--dry-run", "--yes")
+    assert code == 0, err
+    review = plan.split("== review migration")[1].split("== backup database")[0]
+    assert "run --rm --no-deps -T api alembic upgrade b2b2b2b2b2b2:c3c3c3c3c3c3 --sql" in review
+    assert "# upgrade c3c3c3c3c3c3: newest" in review
+    assert "# lint of the upgrade SQL: squawk: no findings" in review
+    assert "exec -T -e 'PGOPTIONS=-c lock_timeout=5000 -c statement_timeout=600000' api alembic upgrade" in plan

@@ -1,0 +1,117 @@
+"""The pending migration, shown and gated before anything changes (issue: migration safety).
+
+Its revisions with their messages, the SQL alembic would run (printed offline, `alembic upgrade A:B --sql`, in
+a one-off container of the new version's image: no database is touched), and squawk's verdict on it, classified
+for blue-green by ghosttasks.migration_lint. Breaking findings refuse unless allowed; locking ones need a
+confirmation on a terminal, or --yes.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ghosttasks import assumptions, migration_lint, squawk
+from ghosttasks.colors import Color
+from ghosttasks.commands import alembic
+from ghosttasks.errors import BadInput, OperationFailed
+from ghosttasks.flows.migrate import database_revision, knowledge, runner_command
+from ghosttasks.migration_lint import Verdict
+from ghosttasks.migration_plan import Migration, Runner, plan_deploy_migration
+from ghosttasks.revisions import Refused, parse_history, parse_messages
+from ghosttasks.run import Run
+from ghosttasks.state import DeployState
+
+
+def read_history(run: Run, version: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The revision chain (base first) and each revision's message, from a one-off container of `version`."""
+    result = run.executor.run(
+        run.env.app_hosts[0],
+        runner_command(run, Runner(version, None), alembic.history(run.env.app.alembic)),
+        what="alembic history",
+        assume=assumptions.alembic_history(version),
+    )
+    try:
+        return parse_history(result.stdout), parse_messages(result.stdout)
+    except ValueError as exc:
+        raise OperationFailed(f"{version}: {exc}") from None
+
+
+def pending_sql(run: Run, migration: Migration) -> str:
+    """The SQL the migration would run, printed offline by alembic in its runner's image (one-off container)."""
+    program = run.env.app.alembic
+    if migration.direction == "upgrade":
+        argv = alembic.upgrade_sql(program, migration.current, migration.target or "base")
+    else:
+        argv = alembic.downgrade_sql(program, migration.current or "base", migration.target)
+    runner = Runner(migration.runner.version, None)
+    result = run.executor.run(
+        run.env.app_hosts[0],
+        runner_command(run, runner, argv),
+        what=f"alembic {migration.direction} --sql",
+        assume=assumptions.migration_sql(migration.direction, migration.current, migration.target),
+    )
+    return result.stdout
+
+
+def lint(run: Run, migration: Migration, messages: dict[str, str]) -> Verdict:
+    """Show the migration's revisions, lint its SQL with squawk, and print every finding by kind."""
+    sql = pending_sql(run, migration)
+    sections = migration_lint.revisions(sql)
+    for direction, revision in sections:
+        run.note(f"{direction} {revision}: {messages.get(revision, '(no message)')}")
+    if not sections:
+        run.out.warn("alembic printed no revision sections: nothing to lint")
+    verdict = migration_lint.judge(sql, squawk.lint(sql))
+    run.note(f"lint of the {migration.direction} SQL: {verdict.summary()}")
+    for finding in verdict.findings:
+        say = {"breaking": run.out.fail, "locking": run.out.warn, "advice": run.out.info}[finding.kind]
+        say(finding.line())
+        run.executor.note(finding.line())
+    return verdict
+
+
+def enforce(run: Run, verdict: Verdict, *, allow_breaking: bool, yes: bool, serving: str) -> None:
+    """Refuse breaking findings (unless allowed), ask about locking ones (or --yes); nothing has changed yet."""
+    decision = migration_lint.gate(verdict, allow_breaking=allow_breaking)
+    breaking = verdict.of("breaking")
+    if decision == "refuse":
+        lines = "\n".join(f"  {finding.line()}" for finding in breaking)
+        raise Refused(
+            f"the migration would break {serving}, which keeps serving on the new schema "
+            f"({len(breaking)} breaking finding{'s' if len(breaking) > 1 else ''}); nothing was changed:\n{lines}",
+            hint="do it in phases (expand now, contract in a later release), or add --allow-breaking-migration "
+            "if the running colour is known not to use it (recorded in the history)",
+        )
+    if breaking:
+        run.out.warn(f"--allow-breaking-migration: running {len(breaking)} breaking change(s) while {serving} serves")
+    if decision == "confirm" and not (yes or run.dry_run):
+        count = len(verdict.of("locking"))
+        if not sys.stdin.isatty():
+            raise BadInput(
+                f"the migration has {count} locking finding(s) and stdin is not a terminal: nothing was changed",
+                hint="review them above; add --yes to run it anyway",
+            )
+        answer = input(f"The migration takes {count} blocking lock(s) while {serving} serves. Type yes to go on: ")
+        if answer.strip() != "yes":
+            raise BadInput("not confirmed: nothing was changed")
+
+
+def review_for_deploy(
+    run: Run, state: DeployState, color: Color, version: str, entry: dict, *, allow_breaking: bool, yes: bool
+) -> None:
+    """deploy.prod: the upgrade the new version needs, shown and linted before the backup and before its colour
+    starts; refused (breaking) or confirmed (locking) here."""
+    chain, messages = read_history(run, version)
+    state.learn_chain(version, chain)
+    plan = plan_deploy_migration(knowledge(run, state), database_revision(run), version, color)
+    run.note(plan.note)
+    if plan.migration is None:
+        return
+    verdict = lint(run, plan.migration, messages)
+    entry["migration_lint"] = verdict.summary()
+    if allow_breaking:
+        entry["allow_breaking_migration"] = True
+    serving = state.active or "nothing"
+    if state.active and state.colors[state.active].runs:
+        serving = f"{state.active} ({state.colors[state.active].runs})"
+    enforce(run, verdict, allow_breaking=allow_breaking, yes=yes, serving=serving)
