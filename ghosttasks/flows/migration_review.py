@@ -36,14 +36,13 @@ def read_history(run: Run, version: str) -> tuple[tuple[str, ...], dict[str, str
         raise OperationFailed(f"{version}: {exc}") from None
 
 
-def pending_sql(run: Run, migration: Migration) -> str:
-    """The SQL the migration would run, printed offline by alembic in its runner's image (one-off container)."""
+def pending_sql(run: Run, migration: Migration, runner: Runner) -> str:
+    """The SQL the migration would run, printed offline by alembic in `runner` (no database is touched)."""
     program = run.env.app.alembic
     if migration.direction == "upgrade":
         argv = alembic.upgrade_sql(program, migration.current, migration.target or "base")
     else:
         argv = alembic.downgrade_sql(program, migration.current or "base", migration.target)
-    runner = Runner(migration.runner.version, None)
     result = run.executor.run(
         run.env.app_hosts[0],
         runner_command(run, runner, argv),
@@ -53,12 +52,15 @@ def pending_sql(run: Run, migration: Migration) -> str:
     return result.stdout
 
 
-def lint(run: Run, migration: Migration, messages: dict[str, str]) -> Verdict:
-    """Show the migration's revisions, lint its SQL with squawk, and print every finding by kind."""
-    sql = pending_sql(run, migration)
+def lint(run: Run, migration: Migration, messages: dict[str, str], runner: Runner | None = None) -> Verdict:
+    """Show the migration's revisions, lint its SQL with squawk, and print every finding by kind.
+
+    runner None: the migration's own runner prints the SQL."""
+    sql = pending_sql(run, migration, runner or migration.runner)
     sections = migration_lint.revisions(sql)
     for direction, revision in sections:
-        run.note(f"{direction} {revision}: {messages.get(revision, '(no message)')}")
+        message = messages.get(revision)
+        run.note(f"{direction} {revision}: {message}" if message else f"{direction} {revision}")
     if not sections:
         run.out.warn("alembic printed no revision sections: nothing to lint")
     verdict = migration_lint.judge(sql, squawk.lint(sql))
@@ -107,7 +109,7 @@ def review_for_deploy(
     run.note(plan.note)
     if plan.migration is None:
         return
-    verdict = lint(run, plan.migration, messages)
+    verdict = lint(run, plan.migration, messages, Runner(version, None))  # its colour is not up yet
     entry["migration_lint"] = verdict.summary()
     if allow_breaking:
         entry["allow_breaking_migration"] = True
@@ -115,3 +117,52 @@ def review_for_deploy(
     if state.active and state.colors[state.active].runs:
         serving = f"{state.active} ({state.colors[state.active].runs})"
     enforce(run, verdict, allow_breaking=allow_breaking, yes=yes, serving=serving)
+
+
+def lint_downgrade(run: Run, migration: Migration) -> Verdict | None:
+    """A downgrade the planner decided: its SQL linted and shown before it runs. Not gated: the planner has
+    already refused one below the serving version's head (unless --force), so what it drops belongs to newer
+    code; the findings say what goes, and what locks. An incident path: a lint that cannot run only warns."""
+    try:
+        verdict = lint(run, migration, {})
+    except OperationFailed as exc:
+        run.out.warn(f"the downgrade SQL could not be linted ({exc}); going on without it")
+        return None
+    if verdict.of("breaking"):
+        run.out.warn("a downgrade drops what newer revisions added: the serving version does not use it (planner)")
+    return verdict
+
+
+def lint_release(run: Run, version: str, spec: str | None) -> Verdict:
+    """db.lint: fetch and build `version` (nothing that serves changes), then lint FROM:TO (default: the
+    database's revision to the version's head) in a one-off container of it; breaking findings fail."""
+    from ghosttasks.flows.release import build_images, fetch_release
+    from ghosttasks.revisions import Knowledge, resolve
+    from ghosttasks.state import Store
+
+    with run.step("fetch and build"):
+        state = Store(run).load()
+        fetch_release(run, version)
+        build_images(run, version, state.idle)
+    with run.step("lint migration"):
+        chain, messages = read_history(run, version)
+        known = Knowledge({version: chain})
+        start_spec, _, end_spec = (spec or ":").partition(":")
+        current = database_revision(run) if not start_spec else resolve(start_spec, None, known, head_of=version)
+        target = resolve(end_spec or "head", current, known, head_of=version)
+        relation = known.order(target, current)
+        if relation is None:
+            raise Refused(f"{version} does not ship both {current or 'base'} and {target or 'base'}: nothing to lint")
+        if relation == 0:
+            run.out.ok(f"{current or 'base'} is {target or 'base'}: no pending migration")
+            return Verdict(())
+        direction = "upgrade" if relation > 0 else "downgrade"
+        migration = Migration(direction, current, target, Runner(version, None))
+        verdict = lint(run, migration, messages)
+    if direction == "upgrade" and migration_lint.gate(verdict, allow_breaking=False) == "refuse":
+        raise OperationFailed(
+            f"{len(verdict.of('breaking'))} breaking finding(s): deploy.prod would refuse {version}",
+            hint="do it in phases (expand now, contract in a later release), or deploy with --allow-breaking-migration",
+        )
+    run.out.ok(f"{version}: {verdict.summary()}")
+    return verdict

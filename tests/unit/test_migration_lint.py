@@ -142,3 +142,28 @@ def test_the_dry_run_plan_shows_the_migration_and_its_lint_verdict(inv):
     assert "# upgrade c3c3c3c3c3c3: newest" in review
     assert "# lint of the upgrade SQL: squawk: no findings" in review
     assert "exec -T -e 'PGOPTIONS=-c lock_timeout=5000 -c statement_timeout=600000' api alembic upgrade" in plan
+
+
+@pytest.mark.parametrize("good", ["0003c3d4e5f6:0006f6a7b8c9", ":head", "base:", ":", "0003:head"])
+def test_revision_range_accepts_from_to(good):
+    from ghosttasks import validate
+
+    assert validate.revision_range(good) == good
+
+
+@pytest.mark.parametrize("bad", ["0003c3d4e5f6", "a:b;c", "$(reboot):head", "head:x y"])
+def test_revision_range_refuses_anything_else(bad):
+    from ghosttasks import validate
+    from ghosttasks.errors import BadInput
+
+    with pytest.raises(BadInput, match="is not FROM:TO"):
+        validate.revision_range(bad)
+
+
+def test_db_lint_refuses_a_bad_range_before_anything_runs(inv):
+    code, out, err = inv("db.lint", "--version", "v1.2.0", "-r", "x;y", "--dry-run")
+    assert (code, out) == (2, "")
+    assert (
+        err.strip()
+        == "error: --revisions 'x;y' is not FROM:TO (alembic revision ids, head or base; either may be empty)"
+    )
