@@ -209,8 +209,12 @@ def _one_line(text: str) -> str:
 Gate = Literal["refuse", "confirm", "go"]
 
 
-def gate(verdict: Verdict, *, allow_breaking: bool) -> Gate:
-    """Breaking findings refuse (unless allowed), locking ones need a confirmation, the rest go ahead."""
+def gate(verdict: Verdict, *, allow_breaking: bool, serving: bool = True) -> Gate:
+    """Breaking findings refuse (unless allowed), locking ones need a confirmation, the rest go ahead.
+
+    serving False (nothing serves yet: a first deploy): there is no running colour to break or to stall."""
+    if not serving:
+        return "go"
     if verdict.of("breaking") and not allow_breaking:
         return "refuse"
     if verdict.of("locking"):

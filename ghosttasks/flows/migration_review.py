@@ -72,9 +72,15 @@ def lint(run: Run, migration: Migration, messages: dict[str, str], runner: Runne
     return verdict
 
 
-def enforce(run: Run, verdict: Verdict, *, allow_breaking: bool, yes: bool, serving: str) -> None:
-    """Refuse breaking findings (unless allowed), ask about locking ones (or --yes); nothing has changed yet."""
-    decision = migration_lint.gate(verdict, allow_breaking=allow_breaking)
+def enforce(run: Run, verdict: Verdict, *, allow_breaking: bool, yes: bool, serving: str | None) -> None:
+    """Refuse breaking findings (unless allowed), ask about locking ones (or --yes); nothing has changed yet.
+
+    serving: the colour and version that keeps serving on the new schema (None: nothing serves yet)."""
+    decision = migration_lint.gate(verdict, allow_breaking=allow_breaking, serving=serving is not None)
+    if serving is None:
+        if verdict.findings:
+            run.note("nothing serves yet: no running colour for these findings to break or stall")
+        return
     breaking = verdict.of("breaking")
     if decision == "refuse":
         lines = "\n".join(f"  {finding.line()}" for finding in breaking)
@@ -113,9 +119,8 @@ def review_for_deploy(
     entry["migration_lint"] = verdict.summary()
     if allow_breaking:
         entry["allow_breaking_migration"] = True
-    serving = state.active or "nothing"
-    if state.active and state.colors[state.active].runs:
-        serving = f"{state.active} ({state.colors[state.active].runs})"
+    active = state.active
+    serving = f"{active} ({state.colors[active].runs})" if active and state.colors[active].runs else None
     enforce(run, verdict, allow_breaking=allow_breaking, yes=yes, serving=serving)
 
 

@@ -92,3 +92,14 @@ def test_a_statement_timeout_is_not_retried():
     with pytest.raises(OperationFailed, match=r"stopped at its statement_timeout \(600 s\): the migration's"):
         deploy(run, "v1.2.0", monitor_minutes=0)
     assert len([line for line in run.executor.entries if "api alembic upgrade c3c3c3c3c3c3" in line]) == 1
+
+
+def test_a_first_deploy_has_no_running_colour_to_break():
+    run = a_run(
+        {"--sql": (DROP_SQL, "", 0), "cat /var/lib/ghosttasks/state.json": ("", "", 0), "alembic_version'": ("", "", 0)}
+    )
+    deploy(run, "v1.2.0", monitor_minutes=0)
+    ran = "\n".join(run.executor.entries)
+    assert "# nothing serves yet: no running colour for these findings to break or stall" in ran
+    assert "api alembic upgrade c3c3c3c3c3c3 --sql" in ran and "pg_dump" in ran
+    assert "-p ghostworks-blue" in ran.split("exec -T -e 'PGOPTIONS=")[0].rsplit("\n", 1)[1]  # blue's own api

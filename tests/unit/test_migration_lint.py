@@ -125,6 +125,7 @@ def test_gate(kinds, allow, expected):
     rules["advice"] = "prefer-bigint-over-int"
     raw = [{"line": 0, "column": 0, "rule_name": rules[kind], "message": ""} for kind in kinds]
     assert gate(judge("SELECT 1;", raw), allow_breaking=allow) == expected
+    assert gate(judge("SELECT 1;", raw), allow_breaking=allow, serving=False) == "go"  # a first deploy
 
 
 def test_revision_messages_from_alembic_history():
