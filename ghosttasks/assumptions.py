@@ -35,12 +35,14 @@ NEWEST_HEAD = "c3c3c3c3c3c3"
 
 def alembic_history(version: str | None) -> str:
     """`alembic history` of a version's code read live: a newer version than NEWER_VERSION ships one more
-    revision, any other version only the older one (as alembic prints it, newest first)."""
+    revision, NEWER_VERSION the two STATE records, any older one only the older one (newest first)."""
     from ghosttasks.revisions import release_key
 
     if version and release_key(version) > release_key(NEWER_VERSION):
         newest = f"{NEWER_HEAD} -> {NEWEST_HEAD} (head), newest"
         return f"{newest}\n{OLDER_HEAD} -> {NEWER_HEAD}, newer\n<base> -> {OLDER_HEAD}, older"
+    if version == NEWER_VERSION:
+        return f"{OLDER_HEAD} -> {NEWER_HEAD} (head), newer\n<base> -> {OLDER_HEAD}, older"
     return f"<base> -> {OLDER_HEAD} (head), older"
 
 
