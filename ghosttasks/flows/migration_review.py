@@ -15,11 +15,12 @@ from ghosttasks.colors import Color
 from ghosttasks.commands import alembic
 from ghosttasks.errors import BadInput, OperationFailed
 from ghosttasks.flows.migrate import database_revision, knowledge, runner_command
+from ghosttasks.flows.release import build_images, fetch_release
 from ghosttasks.migration_lint import Verdict
 from ghosttasks.migration_plan import Migration, Runner, plan_deploy_migration
-from ghosttasks.revisions import Refused, parse_history, parse_messages
+from ghosttasks.revisions import Knowledge, Refused, parse_history, parse_messages, resolve
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState
+from ghosttasks.state import DeployState, Store
 
 
 def read_history(run: Run, version: str) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -141,10 +142,6 @@ def lint_downgrade(run: Run, migration: Migration) -> Verdict | None:
 def lint_release(run: Run, version: str, spec: str | None) -> Verdict:
     """db.lint: fetch and build `version` (nothing that serves changes), then lint FROM:TO (default: the
     database's revision to the version's head) in a one-off container of it; breaking findings fail."""
-    from ghosttasks.flows.release import build_images, fetch_release
-    from ghosttasks.revisions import Knowledge, resolve
-    from ghosttasks.state import Store
-
     with run.step("fetch and build"):
         state = Store(run).load()
         fetch_release(run, version)
