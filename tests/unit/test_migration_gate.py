@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ghosttasks.errors import OperationFailed
+from ghosttasks.errors import BadInput, OperationFailed
 from ghosttasks.executor import Result
 from ghosttasks.flows import migrate
 from ghosttasks.flows.blue_green import deploy
@@ -103,3 +103,38 @@ def test_a_first_deploy_has_no_running_colour_to_break():
     assert "# nothing serves yet: no running colour for these findings to break or stall" in ran
     assert "api alembic upgrade c3c3c3c3c3c3 --sql" in ran and "pg_dump" in ran
     assert "-p ghostworks-blue" in ran.split("exec -T -e 'PGOPTIONS=")[0].rsplit("\n", 1)[1]  # blue's own api
+
+
+INDEX_SQL = DROP_SQL.replace("ALTER TABLE items DROP COLUMN note;", "CREATE INDEX ix_items_note ON items (note);")
+
+
+class Answering(Scripted):
+    """Scripted, but not a dry run: the confirmations a real run asks for are asked."""
+
+    dry_run = False
+
+
+def test_locking_findings_need_yes_without_a_terminal(monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    env = load_inventory(ROOT / "hosts.yml").env("prod")
+    out = Output(stream=io.StringIO())
+    run = Run(env, Answering(env, out, {"--sql": (INDEX_SQL, "", 0)}), out, "deploy.prod")
+    with pytest.raises(BadInput) as refused:
+        deploy(run, "v1.2.0", monitor_minutes=0)
+    assert str(refused.value) == (
+        "step 'review migration' failed: the migration has 1 locking finding(s) and stdin is not a terminal: "
+        "nothing was changed"
+    )
+    assert refused.value.hint == "review them above; add --yes to run it anyway"
+    assert "pg_dump" not in "\n".join(run.executor.entries)
+
+
+def test_locking_findings_go_ahead_with_yes():
+    run = a_run({"--sql": (INDEX_SQL, "", 0)})
+    deploy(run, "v1.2.0", monitor_minutes=0, yes=True)
+    ran = "\n".join(run.executor.entries)
+    assert (
+        "# c3c3c3c3c3c3: locking (require-concurrent-index-creation): CREATE INDEX ix_items_note ON items (note);"
+        in ran
+    )
+    assert '"migration_lint": "squawk: 1 locking"' in ran
