@@ -35,13 +35,26 @@ NEWEST_HEAD = "c3c3c3c3c3c3"
 
 def alembic_history(version: str | None) -> str:
     """`alembic history` of a version's code read live: a newer version than NEWER_VERSION ships one more
-    revision, any other version only the older one (as alembic prints it, newest first)."""
+    revision, NEWER_VERSION the two STATE records, any older one only the older one (newest first)."""
     from ghosttasks.revisions import release_key
 
     if version and release_key(version) > release_key(NEWER_VERSION):
         newest = f"{NEWER_HEAD} -> {NEWEST_HEAD} (head), newest"
         return f"{newest}\n{OLDER_HEAD} -> {NEWER_HEAD}, newer\n<base> -> {OLDER_HEAD}, older"
+    if version == NEWER_VERSION:
+        return f"{OLDER_HEAD} -> {NEWER_HEAD} (head), newer\n<base> -> {OLDER_HEAD}, older"
     return f"<base> -> {OLDER_HEAD} (head), older"
+
+
+def migration_sql(direction: str, current: str | None, target: str | None) -> str:
+    """alembic's offline SQL (`--sql`) for one migration: a backward-compatible new nullable column."""
+    change = "ADD COLUMN note TEXT" if direction == "upgrade" else "DROP COLUMN note"
+    return (
+        f"BEGIN;\n\n-- Running {direction} {current or ''} -> {target or ''}\n\n"
+        f"ALTER TABLE items {change};\n\n"
+        f"UPDATE alembic_version SET version_num='{target}' WHERE alembic_version.version_num = '{current}';\n\n"
+        "COMMIT;\n"
+    )
 
 
 #: Docker engine and Compose versions, MemTotal and free disk in KiB (the prerequisite facts).

@@ -11,6 +11,9 @@ from ghosttasks.state import DeployState
 
 RELATIVE_RE = re.compile(r"(?P<base>[0-9a-f]{4,40}|)(?P<sign>[+-])(?P<steps>[1-9]\d{0,3})")
 HISTORY_EDGE_RE = re.compile(r"^\s*(?P<down><base>|[0-9a-f]{4,40})\s*->\s*(?P<up>[0-9a-f]{4,40})\b")
+HISTORY_MESSAGE_RE = re.compile(
+    r"^\s*(?:<base>|[0-9a-f]{4,40})\s*->\s*(?P<up>[0-9a-f]{4,40})(?:\s*\([^)]*\))*,\s*(?P<message>.*)$"
+)
 
 
 class Refused(OperationFailed):
@@ -88,6 +91,16 @@ def parse_history(text: str) -> tuple[str, ...]:
     if len(chain) != len(parent):
         raise ValueError("the revision history does not reach back to the base")
     return tuple(chain)
+
+
+def parse_messages(text: str) -> dict[str, str]:
+    """Each revision's message from `alembic history` output (`A -> B (head), message`)."""
+    messages = {}
+    for line in text.splitlines():
+        match = HISTORY_MESSAGE_RE.match(line)
+        if match:
+            messages[match.group("up")] = match.group("message").strip()
+    return messages
 
 
 def release_key(version: str) -> tuple:

@@ -156,6 +156,15 @@ class DatabaseSettings(Strict):
     backup_dir: str = Field(description="directory on the db host for `pg_dump -Fc` backups and their checksums")
     keep_backups: int = Field(14, ge=1, description="backups kept per environment; older ones are pruned")
     lock_wait_seconds: int = Field(60, ge=1, description="seconds pg_dump waits for a table lock before giving up")
+    migration_lock_timeout_seconds: float = Field(
+        5, gt=0, description="lock_timeout of a migration's session: it never queues live queries behind it longer"
+    )
+    migration_statement_timeout_seconds: float = Field(
+        600, gt=0, description="statement_timeout of a migration's session: no migration statement runs longer"
+    )
+    migration_lock_attempts: int = Field(
+        3, ge=1, description="times a migration is tried when it hits lock_timeout, before the deploy fails"
+    )
 
 
 class LBSettings(Strict):

@@ -41,6 +41,15 @@ def revision(value: object, argument: str = "--revision") -> str:
     return text
 
 
+def revision_range(value: object, argument: str = "--revisions") -> str:
+    """FROM:TO, each side an alembic revision id, head or base, or empty (the default for that side)."""
+    text = _text(argument, value)
+    start, colon, end = text.partition(":")
+    if not colon or any(side and not REVISION_RE.fullmatch(side) for side in (start, end)):
+        raise BadInput(f"{argument} {text!r} is not FROM:TO (alembic revision ids, head or base; either may be empty)")
+    return text
+
+
 def git_ref(value: object) -> str:
     """A branch or tag name that git accepts and that cannot be read as an option."""
     text = _text("--ref", value)

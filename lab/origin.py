@@ -11,12 +11,15 @@ so the same lab/app always gives the same commit ids):
 | v1.2.0-badmigration    | v1.1.0 | + 0004d4e5f6a7, whose upgrade fails (nothing is applied)          | 0004d4e5f6a7 |
 | v1.2.0-errors          | v1.1.0 | `FAULT = "errors"`: 30% HTTP 500 from 15 s after start            | 0003c3d4e5f6 |
 | v1.2.0-slow            | v1.1.0 | `FAULT = "slow"`: every api request takes 2.5 s                   | 0003c3d4e5f6 |
+| v1.2.0-dropcolumn      | v1.1.0 | + 0006f6a7b8c9 drops artifacts.tags, which v1.1.0 reads (breaking) | 0006f6a7b8c9 |
+| v1.2.0-lockingindex    | v1.1.0 | + 0007a7b8c9d0: CREATE INDEX on artifacts.name, not CONCURRENTLY   | 0007a7b8c9d0 |
 | v1.3.0 (= branch main) | v1.1.0 | lab/app as it is: + 0005e5f6a7b8 (artifacts.description)          | 0005e5f6a7b8 |
 
 Each good release is a migration ahead of the one before and expand-only (new columns only, with a default or
 nullable), so older code runs on a newer schema: blue-green's rule. The fault tags are drills of a v1.2.0
 that never shipped (so the next good release is v1.3.0, and 0004d4e5f6a7 stays the failed one's); they are
-built on v1.1.0. The fault behaviours are documented in lab/app/ghostworks/faults.py.
+built on v1.1.0. The fault behaviours are documented in lab/app/ghostworks/faults.py; the two migration-safety
+drills (dropcolumn: refused by the lint, lockingindex: warned, and blocked by a held lock) in lab/app/README.md.
 """
 
 from __future__ import annotations
@@ -76,6 +79,68 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column("artifacts", "checksum")
+'''
+
+
+DROP_COLUMN_MIGRATION = "alembic/versions/0006f6a7b8c9_drop_artifact_tags.py"
+DROP_COLUMN_SOURCE = '''"""Drop artifact tags.
+
+Revision ID: 0006f6a7b8c9
+Revises: 0003c3d4e5f6
+Create Date: 2024-03-01 10:40:00
+
+FAULT DRILL (tag v1.2.0-dropcolumn): a contract step shipped in the same release as the code that stops
+reading the column. v1.1.0, still serving on the other colour until the switch (and again after a rollback),
+selects artifacts.tags: its artifact endpoints answer 500 (UndefinedColumn) as soon as this runs. The
+migration lint refuses it; the safe way is to ship the code first and drop the column a release later.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0006f6a7b8c9"
+down_revision = "0003c3d4e5f6"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.drop_column("artifacts", "tags")
+
+
+def downgrade() -> None:
+    op.add_column(
+        "artifacts",
+        sa.Column("tags", postgresql.ARRAY(sa.Text()), nullable=False, server_default=sa.text("'{}'::text[]")),
+    )
+'''
+LOCKING_INDEX_MIGRATION = "alembic/versions/0007a7b8c9d0_artifact_name_index.py"
+LOCKING_INDEX_SOURCE = '''"""Index artifact names.
+
+Revision ID: 0007a7b8c9d0
+Revises: 0003c3d4e5f6
+Create Date: 2024-03-01 10:50:00
+
+FAULT DRILL (tag v1.2.0-lockingindex): a plain CREATE INDEX (not CONCURRENTLY) takes a SHARE lock on
+artifacts: while it waits for that lock or builds the index, every write to artifacts waits behind it. The
+migration lint warns (locking); a transaction holding a conflicting lock makes it wait until lock_timeout.
+"""
+
+from alembic import op
+
+revision = "0007a7b8c9d0"
+down_revision = "0003c3d4e5f6"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_artifacts_name", "artifacts", ["name"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_artifacts_name", table_name="artifacts")
 '''
 
 
@@ -181,6 +246,24 @@ RELEASES = (
         (_fault("slow"),),
         base="v1.1.0",
         fault="slow",
+    ),
+    Release(
+        "v1.2.0-dropcolumn",
+        "2024-03-01T10:40:00+00:00",
+        "Fault drill: migration 0006f6a7b8c9 drops artifacts.tags, which v1.1.0 still reads",
+        "0006f6a7b8c9",
+        (Edit(DROP_COLUMN_MIGRATION, None, DROP_COLUMN_SOURCE), *WITHOUT_TAGS[1:]),
+        base="v1.1.0",
+        fault="dropcolumn",
+    ),
+    Release(
+        "v1.2.0-lockingindex",
+        "2024-03-01T10:50:00+00:00",
+        "Fault drill: migration 0007a7b8c9d0 builds an index without CONCURRENTLY",
+        "0007a7b8c9d0",
+        (Edit(LOCKING_INDEX_MIGRATION, None, LOCKING_INDEX_SOURCE),),
+        base="v1.1.0",
+        fault="lockingindex",
     ),
     Release(MAIN, "2024-04-01T10:00:00+00:00", "Ghostworks v1.3.0: artifact descriptions", "0005e5f6a7b8"),
 )

@@ -19,6 +19,22 @@ def downgrade(program: str, revision: str) -> list[str]:
     return _alembic(program, "downgrade", revision)
 
 
+def upgrade_sql(program: str, current: str | None, target: str) -> list[str]:
+    """The SQL `alembic upgrade` would run from `current` (None: base) to `target`, printed offline (no database)."""
+    return _alembic(program, "upgrade", f"{current}:{target}" if current else target, "--sql")
+
+
+def downgrade_sql(program: str, current: str, target: str | None) -> list[str]:
+    """The SQL `alembic downgrade` would run from `current` to `target` (None: base), printed offline."""
+    return _alembic(program, "downgrade", f"{current}:{target or 'base'}", "--sql")
+
+
+def session_env(lock_timeout: float, statement_timeout: float) -> dict[str, str]:
+    """PGOPTIONS for a migration's database session (libpq reads it): bounded lock waits and statements, in ms."""
+    lock, statement = round(lock_timeout * 1000), round(statement_timeout * 1000)
+    return {"PGOPTIONS": f"-c lock_timeout={lock} -c statement_timeout={statement}"}
+
+
 def history(program: str) -> list[str]:
     """The revision history the code ships (reads no database)."""
     return _alembic(program, "history")

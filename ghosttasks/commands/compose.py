@@ -50,14 +50,18 @@ def logs(project: Project, service: str, tail: int = 200) -> str:
     return f"{project.prefix()} logs --no-color --timestamps --tail {int(tail)} {shlex.quote(service)}"
 
 
-def exec_(project: Project, service: str, argv: list[str]) -> str:
-    """Run argv in the service's running container (no TTY)."""
-    return f"{project.prefix()} exec -T {shlex.quote(service)} {join(argv)}"
+def exec_(project: Project, service: str, argv: list[str], env: dict[str, str] | None = None) -> str:
+    """Run argv in the service's running container (no TTY), with extra environment variables."""
+    return f"{project.prefix()} exec -T {_env_flags(env)}{shlex.quote(service)} {join(argv)}"
 
 
-def run_rm(project: Project, service: str, argv: list[str]) -> str:
+def run_rm(project: Project, service: str, argv: list[str], env: dict[str, str] | None = None) -> str:
     """Run argv in a one-off container of the service, removed afterwards (no dependencies started)."""
-    return f"{project.prefix()} run --rm --no-deps -T {shlex.quote(service)} {join(argv)}"
+    return f"{project.prefix()} run --rm --no-deps -T {_env_flags(env)}{shlex.quote(service)} {join(argv)}"
+
+
+def _env_flags(env: dict[str, str] | None) -> str:
+    return "".join(f"-e {shlex.quote(f'{name}={value}')} " for name, value in (env or {}).items())
 
 
 def copy_out(project: Project, service: str, source: str, destination: str) -> str:

@@ -9,6 +9,7 @@ from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import migrate_for_deploy, record_revision
+from ghosttasks.flows.migration_review import review_for_deploy
 from ghosttasks.flows.preflight import deploy_checklist
 from ghosttasks.flows.release import build_images, fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
@@ -17,10 +18,19 @@ from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
 
 
-def deploy(run: Run, version: str, *, monitor_minutes: float | None, health_deadline: float = 180) -> DeployState:
+def deploy(
+    run: Run,
+    version: str,
+    *,
+    monitor_minutes: float | None,
+    health_deadline: float = 180,
+    allow_breaking_migration: bool = False,
+    yes: bool = False,
+) -> DeployState:
     """Deploy `version` into the idle colour, check it, switch traffic to it, watch it, record it.
 
-    monitor_minutes None: the environment's thresholds.monitor_minutes.
+    monitor_minutes None: the environment's thresholds.monitor_minutes. The pending migration is linted before
+    the backup: breaking findings refuse unless allow_breaking_migration, locking ones need `yes` or a terminal.
     """
     minutes = run.env.thresholds.monitor_minutes if monitor_minutes is None else monitor_minutes
     store = Store(run)
@@ -35,6 +45,8 @@ def deploy(run: Run, version: str, *, monitor_minutes: float | None, health_dead
         with run.step("fetch and build"):
             fetch_release(run, version)
             build_images(run, version, target)
+        with run.step("review migration"):
+            review_for_deploy(run, state, target, version, entry, allow_breaking=allow_breaking_migration, yes=yes)
         with run.step("backup database"):
             entry["backup"] = take_backup(run, version).path
         try:

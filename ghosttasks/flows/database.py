@@ -18,6 +18,7 @@ from ghosttasks.flows.migrate import (
     record_revision,
     runner_command,
 )
+from ghosttasks.flows.migration_review import lint_downgrade
 from ghosttasks.flows.projects import serving_api, shared_project
 from ghosttasks.migration_plan import Direction, choose_runner, plan_migration, plan_stamp
 from ghosttasks.run import Run
@@ -45,6 +46,8 @@ def migrate(run: Run, direction: Direction, revision: str, *, force: bool = Fals
                 run.out.ok(f"database already at {current or 'base'}: nothing to do")
                 return current
             run.note(plan.describe())
+            if plan.direction == "downgrade" and (verdict := lint_downgrade(run, plan)):
+                entry["migration_lint"] = verdict.summary()
         try:
             with run.step(f"alembic {direction} {plan.target or 'base'}"):
                 now = apply(run, plan, label=f"before-{direction}", entry=entry)

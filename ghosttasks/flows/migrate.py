@@ -6,10 +6,12 @@ the database is at); what a version knows is read from its own code (`alembic hi
 
 from __future__ import annotations
 
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
+
 from ghosttasks import assumptions
 from ghosttasks.colors import COLORS, Color
 from ghosttasks.commands import alembic, compose, postgres
-from ghosttasks.errors import OperationFailed
+from ghosttasks.errors import CommandFailed, OperationFailed
 from ghosttasks.executor import Result
 from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.projects import ApiTarget, color_api, color_project, shared_project
@@ -19,6 +21,7 @@ from ghosttasks.run import Run
 from ghosttasks.state import DeployState, Store
 
 NO_VERSION_TABLE = 'relation "alembic_version" does not exist'
+LOCK_RETRY_WAIT_SECONDS = 2
 
 
 def alembic_in(
@@ -83,14 +86,14 @@ def knowledge(run: Run, state: DeployState) -> Knowledge:
     return Knowledge.recorded(state)
 
 
-def runner_command(run: Run, runner: Runner, argv: list[str]) -> str:
+def runner_command(run: Run, runner: Runner, argv: list[str], env: dict[str, str] | None = None) -> str:
     """alembic in the runner: `exec` in a colour's running api, or `run --rm` of that version's image."""
     first = run.env.app_hosts[0]
     if runner.color:
-        return compose.exec_(color_project(run, first, runner.color, runner.version), "api", argv)
+        return compose.exec_(color_project(run, first, runner.color, runner.version), "api", argv, env)
     project = color_project(run, first, "blue", runner.version)
     one_off = compose.Project(project.directory, f"{run.env.app.project}-migrate", project.files, runner.version)
-    return compose.run_rm(one_off, "api", argv)
+    return compose.run_rm(one_off, "api", argv, env)
 
 
 def apply(run: Run, migration: Migration, *, label: str, entry: dict, backup: bool = True) -> str | None:
@@ -103,12 +106,7 @@ def apply(run: Run, migration: Migration, *, label: str, entry: dict, backup: bo
     argv = (alembic.upgrade if migration.direction == "upgrade" else alembic.downgrade)(
         env.app.alembic, migration.target or "base"
     )
-    run.executor.run(
-        env.app_hosts[0],
-        runner_command(run, migration.runner, argv),
-        what=f"alembic {migration.direction}",
-        stream=True,
-    )
+    bounded_run(run, migration, argv, backup=entry.get("backup"))
     now = database_revision(run)
     if run.dry_run:
         now = migration.target
@@ -116,6 +114,55 @@ def apply(run: Run, migration: Migration, *, label: str, entry: dict, backup: bo
     if now != migration.target:
         raise OperationFailed(f"alembic {migration.direction} ended at {now or 'base'}, not {migration.target}")
     return now
+
+
+def bounded_run(run: Run, migration: Migration, argv: list[str], *, backup: str | None) -> None:
+    """Run alembic with the inventory's lock_timeout and statement_timeout on its session; a lock timeout (a
+    transaction holds a lock it needs: the migration gave up instead of queueing live queries behind it) is
+    tried again a few times, then fails cleanly naming the backup."""
+    db = run.env.database
+    session = alembic.session_env(db.migration_lock_timeout_seconds, db.migration_statement_timeout_seconds)
+    command = runner_command(run, migration.runner, argv, session)
+    what = f"alembic {migration.direction}"
+    retrying = Retrying(
+        stop=stop_after_attempt(db.migration_lock_attempts),
+        wait=wait_fixed(LOCK_RETRY_WAIT_SECONDS),
+        retry=retry_if_exception(lambda exc: _timed_out(exc) == "lock timeout"),
+        before_sleep=lambda state: run.out.warn(
+            f"{what} hit lock_timeout ({db.migration_lock_timeout_seconds:g} s) on attempt {state.attempt_number}: "
+            "another transaction holds a lock it needs; trying again"
+        ),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                run.executor.run(run.env.app_hosts[0], command, what=what, stream=True)
+    except CommandFailed as exc:
+        timeout = _timed_out(exc)
+        if timeout is None:
+            raise
+        limit = (
+            db.migration_lock_timeout_seconds if timeout == "lock timeout" else db.migration_statement_timeout_seconds
+        )
+        tries = f" in each of {db.migration_lock_attempts} attempts" if timeout == "lock timeout" else ""
+        raise OperationFailed(
+            f"{what} stopped at its {timeout.replace(' ', '_')} ({limit:g} s){tries}: the migration's transaction was "
+            f"rolled back and traffic was not moved; the verified backup from before it is {backup or '(none taken)'}",
+            hint="find the blocking session on the db host (pg_stat_activity, pg_locks), end it or wait, then deploy "
+            "again",
+        ) from None
+
+
+def _timed_out(exc: BaseException) -> str | None:
+    """'lock timeout' or 'statement timeout' when PostgreSQL cancelled the migration's statement for it."""
+    if not isinstance(exc, CommandFailed):
+        return None
+    output = " ".join(result.stdout + result.stderr for result in exc.results)
+    for timeout in ("lock timeout", "statement timeout"):
+        if f"canceling statement due to {timeout}" in output:
+            return timeout
+    return None
 
 
 def record_revision(run: Run, store: Store, state: DeployState) -> None:

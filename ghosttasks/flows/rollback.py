@@ -15,6 +15,7 @@ from ghosttasks.flows.blue_green import mark_failed, verify_or_switch_back
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import apply, database_revision, knowledge, read_chain, record_revision
+from ghosttasks.flows.migration_review import lint_downgrade
 from ghosttasks.flows.projects import color_api
 from ghosttasks.flows.release import build_images, fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic
@@ -67,6 +68,7 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
                 store.save(state)
             if plan.after_switch:
                 with run.step("downgrade database"):
+                    lint_downgrade(run, plan.after_switch)
                     apply(run, plan.after_switch, label=f"rollback-{plan.version}", entry=entry)
         finally:
             record_revision(run, store, state)

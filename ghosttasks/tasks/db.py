@@ -100,6 +100,26 @@ def revision(c, message, autogenerate=False, env="dev", dry_run=False):
     execute(c, env, lambda run: database.revision(run, message, autogenerate=autogenerate), dry_run=dry_run)
 
 
+@ghost_task(
+    help={
+        "version": "release tag whose migrations are reviewed, vMAJOR.MINOR.PATCH[-pre] (fetched and built on the "
+        "app hosts; nothing that serves changes)",
+        "revisions": "FROM:TO revisions to lint (default: the database's revision to the version's head; "
+        "either side may be empty, head or base)",
+        "env": ENV_HELP,
+        "dry_run": DRY_HELP,
+    }
+)
+def lint(c, version, revisions=None, env=None, dry_run=False):
+    """Lint the SQL a release's migrations would run with squawk, as deploy.prod's gate does; exit 1 on a
+    finding that breaks the colour that keeps serving."""
+    from ghosttasks.flows import migration_review
+
+    version = validate.version(version)
+    spec = validate.revision_range(revisions, "--revisions") if revisions is not None else None
+    execute(c, env, lambda run: migration_review.lint_release(run, version, spec), dry_run=dry_run)
+
+
 @ghost_task(help={"env": ENV_HELP, "dry_run": DRY_HELP})
 def backup(c, env=None, dry_run=False):
     """pg_dump -Fc on the db host, verified (pg_restore --list, size, sha256), old ones pruned."""
@@ -143,4 +163,4 @@ def restore(c, file, env=None, dry_run=False, yes=False):
     )
 
 
-namespace = Collection("db", upgrade, downgrade, current, history, stamp, revision, backup, backups, restore)
+namespace = Collection("db", upgrade, downgrade, current, history, stamp, revision, lint, backup, backups, restore)

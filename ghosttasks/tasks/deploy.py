@@ -64,15 +64,27 @@ def staging(c, ref="main", env="staging", dry_run=False, yes=False):
         "monitor_minutes": "watch error rate, p95 and health after the switch for N minutes and roll back "
         "automatically on a trigger (default: thresholds.monitor_minutes, 15 in prod; 0 to skip)",
         "health_timeout": "seconds the new colour has to become healthy on every host (default 180)",
+        "allow_breaking_migration": "run a migration squawk finds breaking for the colour that keeps serving "
+        "(dropped/renamed column or table, ...); recorded in the history",
         "env": ENV_HELP,
         "dry_run": DRY_HELP,
-        "yes": YES_HELP,
+        "yes": YES_HELP + "; also accepts the migration's locking findings",
     }
 )
-def prod(c, version, monitor_minutes=None, health_timeout=180, env=None, dry_run=False, yes=False):
+def prod(
+    c,
+    version,
+    monitor_minutes=None,
+    health_timeout=180,
+    allow_breaking_migration=False,
+    env=None,
+    dry_run=False,
+    yes=False,
+):
     """Blue-green production deploy of a release tag, with automatic rollback.
 
-    Checks, build, verified backup, idle colour up, migrate, health, smoke, switch, verify,
+    Checks, build, the pending migration linted with squawk (breaking changes refused), verified backup,
+    idle colour up, migrate, health, smoke, switch, verify,
     monitor (rolling back on the runbook's triggers), record.
     """
     from ghosttasks.flows import blue_green
@@ -88,7 +100,14 @@ def prod(c, version, monitor_minutes=None, health_timeout=180, env=None, dry_run
     execute(
         c,
         env,
-        lambda run: blue_green.deploy(run, version, monitor_minutes=minutes, health_deadline=deadline),
+        lambda run: blue_green.deploy(
+            run,
+            version,
+            monitor_minutes=minutes,
+            health_deadline=deadline,
+            allow_breaking_migration=allow_breaking_migration,
+            yes=yes,
+        ),
         dry_run=dry_run,
         confirm_summary=f"Deploy {version}",
         yes=yes,

@@ -70,10 +70,38 @@ def test_compose_quotes_hostile_values():
             ["alembic", "revision", "--autogenerate", "-m", "add tags; drop"],
         ),
         (alembic.revision("alembic", "x", autogenerate=False), ["alembic", "revision", "-m", "x"]),
+        (
+            alembic.upgrade_sql("alembic", "0003c3d4e5f6", "0006f6a7b8c9"),
+            ["alembic", "upgrade", "0003c3d4e5f6:0006f6a7b8c9", "--sql"],
+        ),
+        (alembic.upgrade_sql("alembic", None, "0002b2c3d4e5"), ["alembic", "upgrade", "0002b2c3d4e5", "--sql"]),
+        (
+            alembic.downgrade_sql("alembic", "0005e5f6a7b8", "0003c3d4e5f6"),
+            ["alembic", "downgrade", "0005e5f6a7b8:0003c3d4e5f6", "--sql"],
+        ),
+        (
+            alembic.downgrade_sql("alembic", "0001a1b2c3d4", None),
+            ["alembic", "downgrade", "0001a1b2c3d4:base", "--sql"],
+        ),
     ],
 )
 def test_alembic(argv, expected):
     assert argv == expected
+
+
+def test_migration_session_env_bounds_locks_and_statements_in_ms():
+    assert alembic.session_env(5, 600) == {"PGOPTIONS": "-c lock_timeout=5000 -c statement_timeout=600000"}
+    assert alembic.session_env(0.5, 1.25) == {"PGOPTIONS": "-c lock_timeout=500 -c statement_timeout=1250"}
+
+
+def test_compose_passes_extra_environment_quoted():
+    env = {"PGOPTIONS": "-c lock_timeout=5000"}
+    assert compose.exec_(PROJECT, "api", ["alembic", "upgrade", "head"], env) == (
+        f"{PREFIX} exec -T -e 'PGOPTIONS=-c lock_timeout=5000' api alembic upgrade head"
+    )
+    assert compose.run_rm(PROJECT, "api", ["alembic", "upgrade", "head"], env) == (
+        f"{PREFIX} run --rm --no-deps -T -e 'PGOPTIONS=-c lock_timeout=5000' api alembic upgrade head"
+    )
 
 
 def test_backup_name():

@@ -408,7 +408,14 @@ def test_origin_is_bare_with_annotated_tags_and_main(origin):
         _git(origin, "rev-parse", "v1.0.0^{commit}"),
     ]
     faults_ = [r for r in RELEASES if r.fault]
-    assert {r.tag for r in faults_} == {"v1.2.0-unhealthy", "v1.2.0-badmigration", "v1.2.0-errors", "v1.2.0-slow"}
+    assert {r.tag for r in faults_} == {
+        "v1.2.0-unhealthy",
+        "v1.2.0-badmigration",
+        "v1.2.0-errors",
+        "v1.2.0-slow",
+        "v1.2.0-dropcolumn",
+        "v1.2.0-lockingindex",
+    }
     for release in faults_:
         assert release.base == "v1.1.0", release.tag
         assert _git(origin, "rev-parse", f"{release.tag}^") == v110, release.tag
@@ -433,6 +440,8 @@ def test_origin_tags_ship_the_expected_revisions_and_fault_switch(origin):
         (True, True),
     ]
     assert "description = Column" not in _git(origin, "show", "v1.2.0-badmigration:ghostworks/models.py")
+    dropped = _git(origin, "show", "v1.2.0-dropcolumn:ghostworks/models.py")
+    assert "tags = Column" not in dropped and "ARRAY" not in dropped  # the code stops reading what it drops
     modes = _git(origin, "ls-tree", "-r", "v1.1.0", "docker/bin/alembic", "docker/postgres-entrypoint.sh")
     assert all(line.startswith("100755") for line in modes.splitlines())
 
@@ -450,6 +459,15 @@ def test_origin_good_releases_chain_their_schema_heads(origin):
     assert chains["v1.1.0"][ALEMBIC_HEADS["v1.1.0"]] == ALEMBIC_HEADS["v1.0.0"]
     bad = _git(origin, "ls-tree", "-r", "--name-only", "v1.2.0-badmigration", "alembic/versions/")
     assert "0004d4e5f6a7" in bad and "0005e5f6a7b8" not in bad
+    for tag, revision, operation in (
+        ("v1.2.0-dropcolumn", "0006f6a7b8c9", 'op.drop_column("artifacts", "tags")'),
+        ("v1.2.0-lockingindex", "0007a7b8c9d0", 'op.create_index("ix_artifacts_name", "artifacts", ["name"])'),
+    ):
+        files = _git(origin, "ls-tree", "-r", "--name-only", tag, "alembic/versions/").splitlines()
+        chain = _revisions([_git(origin, "show", f"{tag}:{f}") for f in files])
+        assert chain == {**CHAIN, revision: ALEMBIC_HEADS["v1.1.0"]}, tag
+        source = _git(origin, "show", f"{tag}:{next(f for f in files if revision in f)}")
+        assert operation in source.partition("def downgrade")[0], tag
 
 
 def test_origin_is_reproducible_and_rebuilt_in_place(origin, tmp_path):

@@ -1,4 +1,4 @@
-"""Alembic environment: DATABASE_URL from the environment, all revisions in one transaction."""
+"""Alembic environment: DATABASE_URL from the environment, all revisions in one transaction (online)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ if config.config_file_name:
 
 target_metadata = Base.metadata
 
-# A migration waits at most this long for a table lock held by live traffic, then fails cleanly.
+# A migration waits at most this long for a table lock held by live traffic, then fails cleanly; a deploy tool
+# passes its own bounds in PGOPTIONS (libpq's variable), which then replace this default.
 LOCK_TIMEOUT_MS = 10_000
 
 
@@ -30,7 +31,13 @@ def database_url() -> str:
 
 def run_offline() -> None:
     """`--sql` mode: print the SQL instead of running it."""
-    context.configure(url=database_url(), target_metadata=target_metadata, literal_binds=True, compare_type=True)
+    context.configure(
+        url=database_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        compare_type=True,
+        transaction_per_migration=True,  # BEGIN/COMMIT per revision: each revision's SQL reviewed on its own
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -40,7 +47,10 @@ def run_online() -> None:
     engine = create_engine(
         database_url(),
         poolclass=pool.NullPool,
-        connect_args={"connect_timeout": 5, "options": f"-c lock_timeout={LOCK_TIMEOUT_MS}"},
+        connect_args={
+            "connect_timeout": 5,
+            "options": os.environ.get("PGOPTIONS") or f"-c lock_timeout={LOCK_TIMEOUT_MS}",
+        },
     )
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)

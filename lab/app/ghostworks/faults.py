@@ -12,6 +12,10 @@ is never faulted.
   api requests but /metrics) answer 500, a steady 30% error rate and never two
   failures in a row.
 - "slow": every request sleeps SLOW_SECONDS before it is handled (health stays 200).
+
+Two more tags drill migration safety and leave `FAULT = None`: `v1.2.0-dropcolumn` adds a revision that drops
+`artifacts.tags`, which v1.1.0 reads (the migration lint refuses it as breaking), and `v1.2.0-lockingindex`
+one that builds an index without CONCURRENTLY (warned as locking). See lab/app/README.md.
 """
 
 from __future__ import annotations
