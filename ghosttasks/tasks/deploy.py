@@ -59,6 +59,7 @@ def staging(c, ref="main", env="staging", dry_run=False, yes=False):
 
 
 @ghost_task(
+    short_flags={"health_timeout": "t"},
     help={
         "version": "release tag to deploy, vMAJOR.MINOR.PATCH[-pre] (must exist in origin)",
         "monitor_minutes": "watch error rate, p95 and health after the switch for N minutes and roll back "

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from invoke import Context, Exit, task
+from invoke import Context, Exit, Task, task
 
 from ghosttasks.errors import BadInput, GhostError
 
@@ -28,6 +28,24 @@ EXIT_INTERRUPTED = 130
 current_task: contextvars.ContextVar[str] = contextvars.ContextVar("current_task", default="ghosttasks")
 #: The running task's RunLog (set by start()): where @ghost_task writes an unexpected error's traceback.
 current_log: contextvars.ContextVar[Any] = contextvars.ContextVar("current_log", default=None)
+
+
+class GhostTask(Task):
+    """An Invoke task whose automatic short flags never take -h (what users type for help).
+
+    `short_flags` names a letter for an argument whose automatic one would be taken or unclear.
+    """
+
+    def __init__(self, *args: Any, short_flags: dict[str, str] | None = None, **kwargs: Any) -> None:
+        self.short_flags = short_flags or {}
+        super().__init__(*args, **kwargs)
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        reserved = taken_names | {"h"} | {flag for key, flag in self.short_flags.items() if key != name}
+        opts = super().arg_opts(name, default, reserved)
+        if name in self.short_flags:
+            opts["names"] = [opts["names"][0], self.short_flags[name]]
+        return opts
 
 
 def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
@@ -74,7 +92,7 @@ def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
                 current_task.reset(token)
                 signal.signal(signal.SIGTERM, previous)
 
-        return task(*task_args, **task_kwargs)(wrapper)
+        return task(*task_args, klass=GhostTask, **task_kwargs)(wrapper)
 
     return decorate
 
