@@ -68,7 +68,7 @@ def staging(c, ref="main", env="staging", dry_run=False, yes=False):
         "env": ENV_HELP,
         "dry_run": DRY_HELP,
         "yes": YES_HELP,
-    }
+    },
 )
 def prod(c, version, monitor_minutes=None, health_timeout=180, env=None, dry_run=False, yes=False):
     """Blue-green production deploy of a release tag, with automatic rollback.
