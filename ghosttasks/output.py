@@ -77,6 +77,21 @@ class Output:
         """Data as indented JSON (masked)."""
         self.plain(json.dumps(data, indent=2, sort_keys=True, default=str))
 
+    def render(self, renderable: Any) -> None:
+        """A rich renderable built elsewhere (the step lines, the closing summary); its text is masked there."""
+        if self.silent:
+            return
+        with self._lock:
+            self._console.print(renderable)
+
+    def live(self, frame: Any) -> Any:
+        """Start a rich Live region redrawn from `frame()` (lines printed meanwhile go above it); stop() ends it."""
+        from rich.live import Live
+
+        live = Live(console=self._console, get_renderable=frame, refresh_per_second=8, transient=True)
+        live.start()
+        return live
+
     def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
         """A titled table (masked cells)."""
         from rich.table import Table
