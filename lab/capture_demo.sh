@@ -22,6 +22,6 @@ for _ in $(seq "$timeout"); do
     sleep 1
 done
 [[ -s "$work/exit" ]] || { echo "capture_demo: '$command' still running after $timeout s" >&2; exit 1; }
-tmux -L "$server" capture-pane -p -S - -E - | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' > "$output"
+tmux -L "$server" capture-pane -p -S - -E - | grep -v '^Pane is dead' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' > "$output"
 echo "capture_demo: '$command' exited $(cat "$work/exit"); the screen is in $output"
 exit "$(cat "$work/exit")"
