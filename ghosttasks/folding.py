@@ -12,9 +12,9 @@ import re
 import shlex
 import threading
 from collections import deque
-from typing import Any
 
 from ghosttasks.masking import mask
+from ghosttasks.runlog import RunLog
 from ghosttasks.steps import StepFeed
 
 TAIL_LINES = 30
@@ -71,7 +71,7 @@ def status_of(line: str) -> str | None:
 class Fold:
     """One folded command on one host: every line to the run log, its status to the feed, the last lines kept."""
 
-    def __init__(self, host: str, phase: str, *, feed: StepFeed | None, log: Any) -> None:
+    def __init__(self, host: str, phase: str, *, feed: StepFeed | None, log: RunLog | None) -> None:
         self.host, self.phase, self._feed, self._log = host, phase, feed, log
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
         self._lock = threading.Lock()
@@ -90,7 +90,7 @@ class Fold:
             self._tail.append(text)
             self.lines += 1
         if self._log:
-            self._log.event("output", host=self.host, stream=stream, line=text)
+            self._log.output(self.host, stream, text)
         status = status_of(mask(text))
         if self._feed and status:
             self._feed.emit("host_line", host=self.host, text=status)
