@@ -124,6 +124,8 @@ class LiveSteps:
             self._board.apply(event)
         if self._live is None:
             self._live = self._out.live(self._frame)
+        if event.kind == "host_line":
+            return  # a build prints thousands: the next automatic redraw (8 a second) shows the latest
         self._live.refresh()  # before printing: lines printed meanwhile redraw the last frame under them
         if event.kind in ("finish", "fail"):
             self._out.render(render_finished(event))
