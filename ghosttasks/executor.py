@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ghosttasks.errors import CommandFailed, OperationFailed
+from ghosttasks.folding import Fold, noisy_phase
 from ghosttasks.inventory import Environment, Host
 from ghosttasks.output import Output
 from ghosttasks.probe_routes import route
 from ghosttasks.runlog import RunLog
+from ghosttasks.steps import StepFeed
 
 T = TypeVar("T")
 TIMEOUT_EXIT = 124
@@ -35,6 +37,7 @@ class Result:
     duration: float
     timed_out: bool = False
     hint: str | None = None  # what to do about it (an unreachable host's OperationFailed hint)
+    tail: tuple[str, ...] = ()  # a folded command's last output lines (ghosttasks.folding), shown on failure
 
     @property
     def ok(self) -> bool:
@@ -69,6 +72,8 @@ class Executor:
         self.env = env
         self.output = output
         self.log = log
+        self.feed: StepFeed | None = None  # where folded commands report their hosts' status (the live step list)
+        self.verbose = False  # stream noisy commands' output instead of folding it
         self._tunnel_client: Any = None
         self._tunnel_lock = threading.Lock()
 
@@ -126,6 +131,11 @@ class Executor:
             client, self._tunnel_client = self._tunnel_client, None
         if client is not None:
             client.close()
+
+    def fold(self, host: Host, command: str) -> Fold | None:
+        """A streamed command that prints progress (build, pull, up) folds unless verbose: its Fold, else None."""
+        phase = None if self.verbose else noisy_phase(command)
+        return Fold(host.name, phase, feed=self.feed, log=self.log) if phase else None
 
     def step(self, title: str) -> None:
         """Mark the start of a procedure step (a heading in a dry-run plan)."""
@@ -219,6 +229,10 @@ class LineWriter(io.TextIOBase):
         return len(chunk)
 
     def flush(self) -> None:
+        """Nothing: invoke flushes after every chunk, and a chunk may end mid-line (end() prints the rest)."""
+
+    def end(self) -> None:
+        """The command ended: print a last line that had no newline."""
         if self._buffer:
             self._output.host_line(self._host, self._buffer, stderr=self._stderr)
             self._buffer = ""

@@ -113,9 +113,7 @@ class MonitorView:
 
     def __enter__(self) -> MonitorView:
         if self.out.is_terminal:
-            self.live = self.out.live()
-            self.live.start()
-            self.live.update(render(self.state, self.now()), refresh=True)
+            self.live = self.out.live(lambda: render(self.state, self.now()))  # the clock ticks between readings
         return self
 
     def add(self, reading: Reading, failures: int) -> None:
@@ -125,7 +123,7 @@ class MonitorView:
         state.failures = failures
         state.healthy_streak = state.healthy_streak + 1 if reading.healthy else 0
         if self.live is not None:
-            self.live.update(render(state, self.now()), refresh=True)
+            self.live.refresh()
             return
         elapsed = self.now() - state.started
         self.out.info(f"[{elapsed:5.0f} s / {state.duration:.0f} s] {state.color}: {reading.line()}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ghosttasks.masking import mask
@@ -23,17 +24,12 @@ class Output:
         self._console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
         self._errors = Console(file=err_stream or sys.stderr, highlight=False, soft_wrap=True)
         self._lock = threading.Lock()
+        self._regions = LiveRegions(self._console)
 
     @property
     def is_terminal(self) -> bool:
         """stdout is a terminal (live output and prompts make sense)."""
         return self._console.is_terminal
-
-    def live(self) -> Any:
-        """A rich Live display on stdout (ghosttasks.monitor_view); the caller starts and stops it."""
-        from rich.live import Live
-
-        return Live(console=self._console, auto_refresh=False, redirect_stdout=False, redirect_stderr=False)
 
     def _print(self, text: str, style: str | None = None, *, error: bool = False) -> None:
         from rich.text import Text
@@ -83,6 +79,22 @@ class Output:
         """Data as indented JSON (masked)."""
         self.plain(json.dumps(data, indent=2, sort_keys=True, default=str))
 
+    def render(self, renderable: Any) -> None:
+        """A rich renderable built elsewhere (the step lines, the closing summary); its text is masked there."""
+        if self.silent:
+            return
+        with self._lock:
+            self._console.print(renderable)
+
+    def live(self, frame: Callable[[], Any]) -> LiveRegion:
+        """Show `frame()` at the bottom of the terminal, redrawn 8 times a second, under any region already shown.
+
+        One rich Live holds every region (rich allows one at a time): the step list of the run and, while
+        deploy.prod monitors, the monitor view beneath it. Lines printed meanwhile go above; the region's
+        stop() removes it, and the Live ends with the last region.
+        """
+        return self._regions.add(frame)
+
     def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
         """A titled table (masked cells)."""
         from rich.table import Table
@@ -96,3 +108,64 @@ class Output:
             table.add_row(*(mask("" if cell is None else str(cell)) for cell in row))
         with self._lock:
             self._console.print(table)
+
+
+class LiveRegion:
+    """One region of the live display: refresh() redraws now, stop() removes it."""
+
+    def __init__(self, regions: LiveRegions, frame: Callable[[], Any]) -> None:
+        self._regions, self._frame = regions, frame
+
+    def refresh(self) -> None:
+        self._regions.refresh()
+
+    def stop(self) -> None:
+        self._regions.remove(self._frame)
+
+
+class LiveRegions:
+    """The frames shown in one rich Live, top to bottom; the Live runs while there is at least one."""
+
+    def __init__(self, console: Any) -> None:
+        self._console = console
+        self._frames: list[Callable[[], Any]] = []
+        self._live: Any = None
+        self._lock = threading.RLock()  # rich's Live asks for the first frame while add() holds it
+
+    def _render(self) -> Any:
+        from rich.console import Group
+
+        with self._lock:
+            frames = list(self._frames)
+        return Group(*(frame() for frame in frames))
+
+    def add(self, frame: Callable[[], Any]) -> LiveRegion:
+        from rich.live import Live
+
+        with self._lock:
+            self._frames.append(frame)
+            start = self._live is None
+            if start:
+                self._live = Live(
+                    console=self._console, get_renderable=self._render, refresh_per_second=8, transient=True
+                )
+        if start:
+            self._live.start()
+        return LiveRegion(self, frame)
+
+    def refresh(self) -> None:
+        live = self._live
+        if live is not None:
+            live.refresh()
+
+    def remove(self, frame: Callable[[], Any]) -> None:
+        with self._lock:
+            if frame in self._frames:
+                self._frames.remove(frame)
+            live = self._live if not self._frames else None
+            if live is not None:
+                self._live = None
+        if live is not None:
+            live.stop()
+        else:
+            self.refresh()

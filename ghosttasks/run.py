@@ -17,6 +17,7 @@ from typing import Any
 from ghosttasks.executor import Executor
 from ghosttasks.inventory import Environment
 from ghosttasks.output import Output
+from ghosttasks.steps import StepFeed
 
 PLAN_STAMP = "YYYYMMDDTHHMMSSZ"
 PLAN_TIME = "YYYY-MM-DDTHH:MM:SSZ"
@@ -44,6 +45,16 @@ class Run:
     steps: list[StepRecord] = field(default_factory=list)
     failed_step: str | None = None
     started: float = field(default_factory=time.time)
+    feed: StepFeed | None = None  # step events; default: plain headings (ghosttasks.step_view.PlainSteps)
+    outcome: dict[str, Any] | None = None  # the history entry of a guarded run (for the closing summary)
+
+    def __post_init__(self) -> None:
+        if self.feed is None:
+            from ghosttasks.step_view import PlainSteps
+
+            self.feed = StepFeed()
+            self.feed.subscribe(PlainSteps(self.out))
+        self.executor.feed = self.feed
 
     @property
     def dry_run(self) -> bool:
@@ -61,16 +72,21 @@ class Run:
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         """A named, timed step: its duration goes into the history; a failure names it."""
-        self.out.step(name)
+        feed = self.feed
+        assert feed is not None
         self.executor.step(name)
-        started = time.monotonic()
+        started = feed.emit("start", step=name).at
         try:
             yield
         except BaseException:
             self.failed_step = self.failed_step or name
-            self.steps.append(StepRecord(name, round(time.monotonic() - started, 3), False))
+            seconds = round(feed.clock() - started, 3)
+            self.steps.append(StepRecord(name, seconds, False))
+            feed.emit("fail", step=name, duration=seconds, ok=False)
             raise
-        self.steps.append(StepRecord(name, round(time.monotonic() - started, 3), True))
+        seconds = round(feed.clock() - started, 3)
+        self.steps.append(StepRecord(name, seconds, True))
+        feed.emit("finish", step=name, duration=seconds)
 
     def note(self, text: str) -> None:
         """Say something to the user (and into a dry-run plan)."""

@@ -1,4 +1,5 @@
-"""The per-run log file: every command with host, exit code and duration, masked (JSON lines)."""
+"""The per-run log file: every command with host, exit code and duration, and every line a folded (noisy)
+command printed, masked (JSON lines)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,10 @@ class RunLog:
             duration=round(result.duration, 3),
             timed_out=result.timed_out,
         )
+
+    def output(self, host: str, stream: str, line: str) -> None:
+        """Record one line a folded command printed (ghosttasks.folding): the terminal shows only its status."""
+        self.event("output", host=host, stream=stream, line=line)
 
     def upload(self, host: str, path: str, mode: int, duration: float) -> None:
         """Record one upload: host, path, mode, duration."""

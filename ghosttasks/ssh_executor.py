@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -114,16 +115,25 @@ class SSHExecutor(Executor):
         return ssh_targets.resolve(host, self.env.ssh, self._lookup())
 
     def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str) -> Result:
+        fold = self.fold(host, command) if stream else None
+        if fold is None:
+            writers = (LineWriter(self.output, host.name), LineWriter(self.output, host.name, stderr=True))
+            return self._execute(host, command, timeout=timeout, writers=writers if stream else None)
+        fold.start()
+        result = self._execute(host, command, timeout=timeout, writers=(fold.writer("stdout"), fold.writer("stderr")))
+        return dataclasses.replace(result, tail=fold.finish(result.ok, result.duration))
+
+    def _execute(self, host: Host, command: str, *, timeout: float, writers: tuple[Any, Any] | None) -> Result:
+        """Run the command; with writers, its stdout and stderr go to them line by line as they come."""
         from invoke.exceptions import CommandTimedOut
         from paramiko.ssh_exception import SSHException
 
         runner = self._local_context(host) if host.local else self.connection(host)
-        kwargs: dict[str, Any] = {"hide": not stream, "warn": True, "timeout": timeout, "in_stream": False}
+        kwargs: dict[str, Any] = {"hide": writers is None, "warn": True, "timeout": timeout, "in_stream": False}
         if host.local and host.env:
             kwargs["env"] = dict(host.env)
-        out = LineWriter(self.output, host.name)
-        err = LineWriter(self.output, host.name, stderr=True)
-        if stream:
+        out, err = writers or (None, None)
+        if writers:
             kwargs.update(out_stream=out, err_stream=err)
         started = time.monotonic()
         try:
@@ -135,8 +145,8 @@ class SSHExecutor(Executor):
             lost = f"connection lost: {exc or type(exc).__name__}"
             return Result(host.name, command, "", lost, UNREACHABLE_EXIT, time.monotonic() - started)
         finally:
-            out.flush()
-            err.flush()
+            for writer in writers or ():
+                writer.end()
         return Result(host.name, command, raw.stdout, raw.stderr, raw.exited, time.monotonic() - started)
 
     def _local_context(self, host: Host) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ghosttasks import validate
-from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, JSON_HELP, YES_HELP, execute, ghost_task
+from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, JSON_HELP, VERBOSE_HELP, YES_HELP, execute, ghost_task
 
 
 @ghost_task(
@@ -27,12 +27,12 @@ def tag(c, version, message=None, repo=".", dry_run=False):
     tagging.create_tag(Output(), version=version, message=message, repo=repo, dry_run=is_dry(c, dry_run))
 
 
-@ghost_task(help={"env": "environment (default: dev)", "dry_run": DRY_HELP})
-def dev(c, env="dev", dry_run=False):
+@ghost_task(help={"env": "environment (default: dev)", "dry_run": DRY_HELP, "verbose": VERBOSE_HELP})
+def dev(c, env="dev", dry_run=False, verbose=False):
     """Development environment: checkout, .env from .env.example, up, migrate, seed, verify health."""
     from ghosttasks.flows import single
 
-    execute(c, env, single.deploy_dev, dry_run=dry_run)
+    execute(c, env, single.deploy_dev, dry_run=dry_run, verbose=verbose)
 
 
 @ghost_task(
@@ -41,9 +41,10 @@ def dev(c, env="dev", dry_run=False):
         "env": "environment (default: staging)",
         "dry_run": DRY_HELP,
         "yes": YES_HELP,
+        "verbose": VERBOSE_HELP,
     }
 )
-def staging(c, ref="main", env="staging", dry_run=False, yes=False):
+def staging(c, ref="main", env="staging", dry_run=False, yes=False, verbose=False):
     """Staging environment: pull, build, migrate, up, smoke tests, health."""
     from ghosttasks.flows import single
 
@@ -55,10 +56,12 @@ def staging(c, ref="main", env="staging", dry_run=False, yes=False):
         dry_run=dry_run,
         confirm_summary=f"Deploy {ref}",
         yes=yes,
+        verbose=verbose,
     )
 
 
 @ghost_task(
+    short_flags={"health_timeout": "t", "verbose": None},  # -h is help; -v is --version
     help={
         "version": "release tag to deploy, vMAJOR.MINOR.PATCH[-pre] (must exist in origin)",
         "monitor_minutes": "watch error rate, p95 and health after the switch for N minutes and roll back "
@@ -69,7 +72,8 @@ def staging(c, ref="main", env="staging", dry_run=False, yes=False):
         "env": ENV_HELP,
         "dry_run": DRY_HELP,
         "yes": YES_HELP + "; also accepts the migration's locking findings",
-    }
+        "verbose": VERBOSE_HELP,
+    },
 )
 def prod(
     c,
@@ -80,6 +84,7 @@ def prod(
     env=None,
     dry_run=False,
     yes=False,
+    verbose=False,
 ):
     """Blue-green production deploy of a release tag, with automatic rollback.
 
@@ -111,6 +116,7 @@ def prod(
         dry_run=dry_run,
         confirm_summary=f"Deploy {version}",
         yes=yes,
+        verbose=verbose,
     )
 
 
@@ -122,9 +128,10 @@ def prod(
         "env": ENV_HELP,
         "dry_run": DRY_HELP,
         "yes": YES_HELP,
+        "verbose": VERBOSE_HELP,
     }
 )
-def rollback(c, to=None, db_rev=None, force=False, env=None, dry_run=False, yes=False):
+def rollback(c, to=None, db_rev=None, force=False, env=None, dry_run=False, yes=False, verbose=False):
     """Roll back to the previous version: switch (or redeploy), then take the database back if needed.
 
     Planned before anything changes; refused when no container knows both schema revisions. When
@@ -141,6 +148,7 @@ def rollback(c, to=None, db_rev=None, force=False, env=None, dry_run=False, yes=
         dry_run=dry_run,
         confirm_summary=f"Roll back{' to ' + to if to else ''}",
         yes=yes,
+        verbose=verbose,
     )
 
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from invoke import Context, Exit, task
+from invoke import Context, Exit, Task, task
 
 from ghosttasks.errors import BadInput, GhostError
 
@@ -21,6 +21,7 @@ ENV_HELP = "environment from hosts.yml (default: its default_env)"
 DRY_HELP = "print the full plan (every command, upload and probe per host) and change nothing; opens no connection"
 YES_HELP = "do not ask for confirmation (required for protected environments when stdin is not a terminal)"
 JSON_HELP = "print JSON instead of a table"
+VERBOSE_HELP = "stream the full output of builds, pulls and starts (folded into the run log by default)"
 
 EXIT_INTERRUPTED = 130
 
@@ -28,6 +29,34 @@ EXIT_INTERRUPTED = 130
 current_task: contextvars.ContextVar[str] = contextvars.ContextVar("current_task", default="ghosttasks")
 #: The running task's RunLog (set by start()): where @ghost_task writes an unexpected error's traceback.
 current_log: contextvars.ContextVar[Any] = contextvars.ContextVar("current_log", default=None)
+
+
+class GhostTask(Task):
+    """An Invoke task whose automatic short flags never take -h (what users type for help).
+
+    `short_flags` names the letter of an argument whose automatic one would be taken or misleading
+    (None: no short flag).
+    """
+
+    def __init__(self, *args: Any, short_flags: dict[str, str | None] | None = None, **kwargs: Any) -> None:
+        self.short_flags = short_flags or {}
+        super().__init__(*args, **kwargs)
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Any]:
+        """Invoke's arguments; its `help` dict is consumed by the first call, so it is put back for the next."""
+        helps = dict(self.help)
+        try:
+            return super().get_arguments(ignore_unknown_help)
+        finally:
+            self.help = helps
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        chosen = {flag for key, flag in self.short_flags.items() if key != name and flag}
+        opts = super().arg_opts(name, default, taken_names | {"h"} | chosen)
+        if name in self.short_flags:
+            flag = self.short_flags[name]
+            opts["names"] = [opts["names"][0], *([flag] if flag else [])]
+        return opts
 
 
 def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
@@ -54,7 +83,9 @@ def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
             except Exit:
                 raise
             except GhostError as exc:
-                _print_error(f"error: {exc}", exc.hint)
+                from ghosttasks.folding import failure_tails
+
+                _print_error(f"error: {exc}", exc.hint, failure_tails(exc))
                 raise Exit(code=exc.exit_code) from None
             except KeyboardInterrupt:
                 _print_error(
@@ -74,7 +105,7 @@ def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
                 current_task.reset(token)
                 signal.signal(signal.SIGTERM, previous)
 
-        return task(*task_args, **task_kwargs)(wrapper)
+        return task(*task_args, klass=GhostTask, **task_kwargs)(wrapper)
 
     return decorate
 
@@ -104,22 +135,29 @@ def _keep_traceback(task_name: str, exc: Exception) -> str:
     return f"the full traceback is in {log.path}"
 
 
-def _print_error(message: str, hint: str | None) -> None:
+def _print_error(message: str, hint: str | None, details: list[str] | None = None) -> None:
     from ghosttasks.masking import mask
 
     print(mask(message), file=sys.stderr)
+    for line in details or ():
+        print(mask(line), file=sys.stderr)
     if hint:
         print(mask(f"next: {hint}"), file=sys.stderr)
 
 
-def start(c: Context, env: str | None, *, dry_run: bool = False, quiet: bool = False):
-    """Load and validate the inventory, pick the environment, and build the run (real or plan)."""
+def start(c: Context, env: str | None, *, dry_run: bool = False, quiet: bool = False, verbose: bool = False):
+    """Load and validate the inventory, pick the environment, and build the run (real or plan).
+
+    On a terminal the steps show as a live list (ghosttasks.step_view); verbose streams noisy output.
+    """
     from ghosttasks.inventory import inventory_path, load_inventory
     from ghosttasks.output import Output
     from ghosttasks.plan_recorder import PlanRecorder
     from ghosttasks.run import Run
     from ghosttasks.runlog import RunLog
     from ghosttasks.ssh_executor import SSHExecutor
+    from ghosttasks.step_view import LiveSteps, PlainSteps
+    from ghosttasks.steps import StepFeed
 
     task_name = current_task.get()
     config = c.config.get("ghost", {}) or {}
@@ -129,12 +167,19 @@ def start(c: Context, env: str | None, *, dry_run: bool = False, quiet: bool = F
         out = Output(silent=True)
         return Run(environment, PlanRecorder(environment, out), out, task_name)
     out = Output(quiet=quiet)
-    run = Run(environment, SSHExecutor(environment, out), out, task_name)
+    feed = StepFeed()
+    run = Run(environment, SSHExecutor(environment, out), out, task_name, feed=feed)
+    run.executor.verbose = verbose
     try:
         run.executor.log = RunLog(task_name, run.run_id)
     except OSError as exc:
         out.warn(f"no run log: {exc}")
     current_log.set(run.executor.log)
+    if out.is_terminal and not quiet:
+        live = LiveSteps(out, feed.clock)
+        feed.subscribe(live, live.close)
+    else:
+        feed.subscribe(PlainSteps(out))
     return run
 
 
@@ -144,8 +189,15 @@ def is_dry(c: Context, dry_run: bool) -> bool:
 
 
 def finish(run: Any) -> None:
-    """Close connections; in a dry run print the plan."""
+    """Stop the live view, close connections, print the closing summary; in a dry run print the plan."""
+    if run.feed is not None:
+        run.feed.close()
     run.executor.close()
+    if run.outcome and run.steps and not run.dry_run and not run.out.quiet:
+        from ghosttasks.summary import render_summary
+
+        log = run.executor.log
+        run.out.render(render_summary(run.task, run.env.name, run.outcome, run.steps, log.path if log else None))
     if run.executor.log:
         run.executor.log.close()
     if run.dry_run:
@@ -173,9 +225,10 @@ def execute(
     confirm_summary: str | None = None,
     yes: bool = False,
     quiet: bool = False,
+    verbose: bool = False,
 ) -> Any:
     """Start a run, confirm if needed, call the flow, always finish."""
-    run = start(c, env, dry_run=dry_run, quiet=quiet)
+    run = start(c, env, dry_run=dry_run, quiet=quiet, verbose=verbose)
     try:
         if confirm_summary:
             confirm(run, confirm_summary, yes)

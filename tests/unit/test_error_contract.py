@@ -195,3 +195,23 @@ def test_adopt_changes_only_a_plain_program():
     adopt(plain)
     adopt(other)
     assert type(plain) is GhostProgram and type(other).__name__ == "FabLike"
+
+
+def test_a_failed_folded_command_prints_its_hosts_last_lines_under_the_error_masked(inv, monkeypatch):
+    tail = ("#7 [api 2/3] COPY . /app", "#7 ERROR: DB_PASSWORD=hunter22 not found", "failed to solve: exit 1")
+
+    def broken(run, reason):
+        build = Result("app2", "docker compose build api", "", "", 1, 2.0, tail=tail)
+        raise CommandFailed("build v1.1.0 images failed on 1 of 1 hosts (app2): ...", results=[build], hint="retry")
+
+    monkeypatch.setattr("ghosttasks.flows.holds.hold", broken)
+    code, _, err = inv("deploy.lock", "--reason", "x")
+    assert code == 1
+    assert err.splitlines() == [
+        "error: build v1.1.0 images failed on 1 of 1 hosts (app2): ...",
+        "last 3 lines of app2's output:",
+        "  #7 [api 2/3] COPY . /app",
+        "  #7 ERROR: DB_PASSWORD=******** not found",
+        "  failed to solve: exit 1",
+        "next: retry",
+    ]

@@ -42,6 +42,19 @@ def test_every_argument_has_help(inv, name):
             assert len(line.split(None, 1)) == 2 or line.strip().endswith("]"), f"{name}: no help on {line!r}"
 
 
+@pytest.mark.parametrize("name", [f"{ns}.{name}" for ns, names in TASKS.items() for name in names])
+def test_no_short_flag_takes_the_letter_users_type_for_help(inv, name):
+    code, out, _ = inv("--help", name)
+    assert code == 0
+    options = out.split("Options:\n")[1] if "Options:\n" in out else ""
+    assert not any(line.strip().startswith("-h") for line in options.splitlines()), f"{name}: -h is an option"
+
+
+def test_health_timeout_of_deploy_prod_is_t_and_env_keeps_e(inv):
+    _, out, _ = inv("--help", "deploy.prod")
+    assert "-t INT, --health-timeout=INT" in out and "-e STRING, --env=STRING" in out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

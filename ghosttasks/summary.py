@@ -1,0 +1,79 @@
+"""The closing summary of a changing run: its steps with durations, what changed, where the run log is,
+and the command the user most likely wants next. Pure: built from the run's history entry and steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ghosttasks.masking import mask
+from ghosttasks.step_view import seconds
+
+
+def changes(entry: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the run changed, as (what, how) rows; only facts the entry records."""
+    rows: list[tuple[str, str]] = []
+    result = entry.get("result")
+    color, previous = entry.get("color"), entry.get("previous_color")
+    version, previous_version = entry.get("version"), entry.get("previous_version")
+    if result == "ok" and color:
+        if previous == color:
+            rows.append(("traffic", f"{color} (was already active)"))
+        else:
+            rows.append(("traffic", f"{previous} → {color}" if previous else f"→ {color}"))
+    elif result == "rolled_back" and previous:
+        rows.append(("traffic", f"back on {previous} ({previous_version})"))
+    if result == "ok" and version:
+        rows.append(("version", f"{version} (was {previous_version})" if previous_version else version))
+    head = entry.get("alembic_head") or entry.get("alembic_revision")
+    if head:
+        rows.append(("alembic head", str(head)))
+    if entry.get("backup"):
+        rows.append(("backup", str(entry["backup"])))
+    return rows
+
+
+def next_command(task: str, env: str, entry: dict[str, Any]) -> tuple[str, str] | None:
+    """(command, why) the user most likely runs next; None after a failure (the error's own hint says it)."""
+    result = entry.get("result")
+    color, previous = entry.get("color"), entry.get("previous_color")
+    version, previous_version = entry.get("version"), entry.get("previous_version")
+    if result == "rolled_back":
+        return f"inv stack.logs api --color {color} --env {env}", f"{color} still runs {version} for inspection"
+    if result != "ok":
+        return None
+    if task == "deploy.prod" and previous_version:
+        return f"inv deploy.rollback --env {env}", f"back to {previous_version} on {previous} if {version} misbehaves"
+    if task == "traffic.switch" and previous and previous != color:
+        return f"inv traffic.switch {previous} --env {env}", f"to send traffic back to {previous}"
+    if task == "deploy.emergency-rollback":
+        return f"inv deploy.unlock --env {env} --force", "when the incident is over (deploys stay frozen until then)"
+    return f"inv deploy.status --env {env}", "what serves where"
+
+
+def render_summary(task: str, env: str, entry: dict[str, Any], steps: list[Any], log_path: Any) -> Any:
+    """The summary as one rich renderable: a table of the steps, then what changed, the run log and next."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    result = entry.get("result", "?")
+    title = f"{task} on {env}: {result} in {seconds(float(entry.get('seconds') or 0))}"
+    table = Table(title=title, title_justify="left", title_style="bold")
+    table.add_column("step")
+    table.add_column("result")
+    table.add_column("time", justify="right")
+    for step in steps:
+        table.add_row(step.name, "✓" if step.ok else "✗", seconds(step.seconds))
+    lines = Text()
+    for what, how in changes(entry):
+        lines.append(f"{what + ':':<14}", style="bold")
+        lines.append(mask(how) + "\n")
+    lines.append(f"{'run log:':<14}", style="bold")
+    lines.append(f"{log_path if log_path else 'none (could not be written)'}\n")
+    following = next_command(task, env, entry)
+    if following:
+        lines.append(f"{'next:':<14}", style="bold")
+        lines.append(following[0], style="bold cyan")
+        lines.append(f"   ({following[1]})\n")
+    lines.rstrip()
+    return Group(table, lines)
