@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import math
 import os
 import socket
@@ -113,12 +114,14 @@ class SSHExecutor(Executor):
         """Where the connection to `host` goes: endpoint, and the bastion or ProxyCommand in between."""
         return ssh_targets.resolve(host, self.env.ssh, self._lookup())
 
-    def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str) -> Result:
+    def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None) -> Result:
         from invoke.exceptions import CommandTimedOut
         from paramiko.ssh_exception import SSHException
 
         runner = self._local_context(host) if host.local else self.connection(host)
         kwargs: dict[str, Any] = {"hide": not stream, "warn": True, "timeout": timeout, "in_stream": False}
+        if stdin is not None:  # read to its end, then the remote stdin is closed (EOF); never echoed
+            kwargs.update(in_stream=io.StringIO(stdin), echo_stdin=False)
         if host.local and host.env:
             kwargs["env"] = dict(host.env)
         out = LineWriter(self.output, host.name)
