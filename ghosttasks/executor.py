@@ -73,7 +73,9 @@ class Executor:
         self._tunnel_lock = threading.Lock()
 
     # -- to implement ---------------------------------------------------------------
-    def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None) -> Result:
+    def _run(
+        self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None = None
+    ) -> Result:
         raise NotImplementedError
 
     def put(self, host: Host, content: str, path: str, *, mode: int = 0o644) -> None:

@@ -114,7 +114,9 @@ class SSHExecutor(Executor):
         """Where the connection to `host` goes: endpoint, and the bastion or ProxyCommand in between."""
         return ssh_targets.resolve(host, self.env.ssh, self._lookup())
 
-    def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None) -> Result:
+    def _run(
+        self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None = None
+    ) -> Result:
         from invoke.exceptions import CommandTimedOut
         from paramiko.ssh_exception import SSHException
 

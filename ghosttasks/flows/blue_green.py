@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from ghosttasks.colors import Color
 from ghosttasks.errors import OperationFailed
-from ghosttasks.flows import monitor, verify
+from ghosttasks.flows import images, monitor, verify
 from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import migrate_for_deploy, record_revision
 from ghosttasks.flows.preflight import deploy_checklist
-from ghosttasks.flows.release import build_images, fetch_release, start_color
+from ghosttasks.flows.release import fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
 from ghosttasks.lock import DeployLock
 from ghosttasks.run import Run
@@ -31,10 +31,11 @@ def deploy(run: Run, version: str, *, monitor_minutes: float | None, health_dead
             previous_version = state.colors[previous].runs if previous else None
             entry.update(color=target, previous_color=previous, previous_version=previous_version)
             run.note(f"{version} goes into {target}; {previous or 'nothing'} keeps serving until the switch")
+            images.preflight(run)
             deploy_checklist(run, version, monitor_minutes=minutes)
         with run.step("fetch and build"):
             fetch_release(run, version)
-            build_images(run, version, target)
+            state.record_images(version, images.ship(run, version, target))
         with run.step("backup database"):
             entry["backup"] = take_backup(run, version).path
         try:
@@ -58,6 +59,8 @@ def deploy(run: Run, version: str, *, monitor_minutes: float | None, health_dead
         if minutes > 0:
             with run.step("monitor"):
                 watch_and_roll_back(run, store, state, entry, minutes)
+        with run.step("prune old versions"):
+            images.prune_after_deploy(run, state)
         run.out.ok(f"{version} is live on {target} in {run.env.name}")
         return state
 
