@@ -14,6 +14,7 @@ from lab.labctl.commands import SYSTEM_PATH, run
 from lab.labctl.files import render, write_file
 from lab.labctl.hosts import COLOR_PORTS, FLAT, SSH_PORT, LabHost, Topology
 from lab.labctl.paths import Layout
+from lab.labctl.registry import write_registry_config
 
 METRICS_JOB = "ghostworks-api"
 # OpenSSH 9.2 logs a forwarded (direct-tcpip) channel only at DEBUG1; LogVerbose raises exactly that one
@@ -91,6 +92,7 @@ def write_configs(lay: Layout, topo: Topology = FLAT) -> set[str]:
         changed.add("nginx-lb")
     if _write_prometheus_config(lay, topo):
         changed.add("prometheus")
+    write_registry_config(lay, topo)  # written once per lab root: the registry is never signalled
     return changed
 
 

@@ -24,6 +24,7 @@ from lab.labctl.hosts import (
     DOCKER_GROUP,
     FLAT,
     PROMETHEUS_PORT,
+    REGISTRY_PORT,
     SSH_PORT,
     WEBHOOK_ADDR,
     WEBHOOK_PORT,
@@ -71,6 +72,7 @@ def lab_daemons(lay: Layout, topo: Topology = FLAT) -> list[Daemon]:
     lb = topo.lb_addr
     found.append(Daemon("nginx-lb", argv, f"{lb}:80", partial(netns.tcp_open, ns, lb, 80), ns))
     found.append(_prometheus(lay, topo))
+    found.append(_registry(lay, topo))
     found.append(_webhook(lay))
     for bridge in topo.bridges:
         found += _bridge(lay, bridge, ns)
@@ -120,6 +122,18 @@ def _prometheus(lay: Layout, topo: Topology) -> Daemon:
     )
     ready = partial(netns.tcp_open, topo.namespace, address, PROMETHEUS_PORT)
     return Daemon("prometheus", argv, f"{address}:{PROMETHEUS_PORT}", ready, topo.namespace)
+
+
+def _registry(lay: Layout, topo: Topology) -> Daemon:
+    """The docker registry (distribution v2, htpasswd) the app hosts push to and pull from."""
+    argv = (
+        shutil.which("docker-registry", path=SYSTEM_PATH) or "/usr/bin/docker-registry",
+        "serve",
+        str(lay.registry_dir / "config.yml"),
+    )
+    address = topo.registry_addr
+    ready = partial(netns.tcp_open, topo.namespace, address, REGISTRY_PORT)
+    return Daemon("registry", argv, f"{address}:{REGISTRY_PORT}", ready, topo.namespace)
 
 
 def _bridge(lay: Layout, bridge: Bridge, namespace: str | None) -> list[Daemon]:

@@ -51,15 +51,17 @@ def secrets(lay: Layout | None = None) -> dict[str, str]:
         raise LabError(f"secrets: no lab at {lay.root} (run `inv lab.up`)") from None
 
 
-def _ensure_secrets(lay: Layout) -> dict[str, str]:
+def ensure_secrets(lay: Layout) -> dict[str, str]:
     """Create the marker secrets once per lab (mode 0600)."""
-    if lay.secrets_file.exists():
-        return secrets(lay)
-    values = {
+    values = secrets(lay) if lay.secrets_file.exists() else {}
+    fresh = {
         "JWT_SECRET_KEY": f"ghostlab-jwt-secret-{secrets_module.token_hex(12)}",
         "POSTGRES_PASSWORD": f"ghostlab-pg-secret-{secrets_module.token_hex(12)}",
+        "REGISTRY_PASSWORD": f"ghostlab-registry-secret-{secrets_module.token_hex(12)}",
     }
-    write_file(lay.secrets_file, json.dumps(values, indent=2) + "\n", 0o600)
+    if fresh.keys() - values.keys():
+        values = fresh | values
+        write_file(lay.secrets_file, json.dumps(values, indent=2) + "\n", 0o600)
     return values
 
 
@@ -67,7 +69,7 @@ def env_values(lay: Layout, environment: str, bind: str, db: str) -> dict[str, s
     """The .env of one app dir: its bind address, the database/redis it uses and every required variable."""
     from ghosttasks.settings import RUNBOOK_REQUIRED_ENV
 
-    secret = _ensure_secrets(lay)
+    secret = ensure_secrets(lay)
     development = environment == "development"
     values = {
         "ENVIRONMENT": environment,
