@@ -35,7 +35,7 @@ def deploy(run: Run, version: str, *, monitor_minutes: float | None, health_dead
             deploy_checklist(run, version, monitor_minutes=minutes)
         with run.step("fetch and build"):
             fetch_release(run, version)
-            state.record_images(version, images.ship(run, version, target))
+            state.record_images(version, images.ship(run, version, images.colour_projects(run, target, version)))
         with run.step("backup database"):
             entry["backup"] = take_backup(run, version).path
         try:

@@ -10,21 +10,23 @@ that one command and removed after it. `images.build: on-hosts`: each app host b
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from ghosttasks import retention
 from ghosttasks.colors import Color
 from ghosttasks.commands import compose, git, images
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows.projects import color_project
-from ghosttasks.flows.release import build_images
 from ghosttasks.inventory import Host
 from ghosttasks.masking import mask
+from ghosttasks.reporting import describe_images
 from ghosttasks.run import Run
 from ghosttasks.settings import ImageSettings
 from ghosttasks.state import DeployState
 from ghosttasks.validate import VERSION_RE
 
 ASSUMED_DIGEST = "sha256:" + "0" * 64
+ProjectFor = Callable[[Host], compose.Project]
 
 
 def preflight(run: Run) -> None:
@@ -67,36 +69,39 @@ def _logged_in(run: Run, commands: list[str]) -> str:
     return images.session([*login, *commands])
 
 
-def ship(run: Run, version: str, color: Color) -> dict[str, str]:
-    """The version's per-colour images on every app host: built there, or built once and pulled by digest.
-
-    Returns service -> pinned reference (empty with `build: on-hosts`).
-    """
-    if run.env.images.build == "on-hosts":
-        build_images(run, version, color)
+def ship(run: Run, version: str, project_for: ProjectFor) -> dict[str, str]:
+    """The version's per-colour services' images on every app host: built on each, or built once and pulled by
+    digest. `project_for` gives the compose project of a host. Returns service -> pinned reference (empty with
+    `build: on-hosts`)."""
+    env = run.env
+    if env.images.build == "on-hosts":
+        run.executor.run_parallel(
+            env.app_hosts,
+            lambda target: compose.build(project_for(target), env.app.color_services),
+            what=f"build {version} images",
+            stream=True,
+        )
         return {}
     password = registry_password(run)
-    pinned = build_and_push(run, version, color, password)
+    pinned = build_and_push(run, version, project_for(env.build_host), password)
     pull_everywhere(run, version, pinned, password)
     return pinned
 
 
-def build_and_push(run: Run, version: str, color: Color, password: str | None) -> dict[str, str]:
+def colour_projects(run: Run, color: Color, version: str) -> ProjectFor:
+    """The per-colour project of each host (blue-green)."""
+    return lambda target: color_project(run, target, color, version)
+
+
+def build_and_push(run: Run, version: str, project: compose.Project, password: str | None) -> dict[str, str]:
     """Build on the build host, push each image, read its digest: service -> `registry/name@sha256:...`."""
     env, host = run.env, run.env.build_host
     services = env.app.color_services
-    run.executor.run(
-        host,
-        compose.build(color_project(run, host, color, version), services),
-        stream=True,
-        what=f"build {version} images on {host.name}",
-    )
+    run.executor.run(host, compose.build(project, services), stream=True, what=f"build {version} on {host.name}")
     commands = []
     for service in services:
-        local, remote = (
-            images.tagged(env.image_name(service), version),
-            images.tagged(repository(run, service), version),
-        )
+        local = images.tagged(env.image_name(service), version)
+        remote = images.tagged(repository(run, service), version)
         commands += [images.tag(local, remote), images.push(remote), images.repo_digests(remote)]
     answer = run.executor.run(
         host,
@@ -112,9 +117,7 @@ def build_and_push(run: Run, version: str, color: Color, password: str | None) -
     for service, line in zip(services, digests, strict=True):
         name = repository(run, service)
         pinned[service] = images.pinned(name, images.parse_digest(line, name))
-    run.out.ok(
-        f"{version} built once on {host.name}: " + ", ".join(f"{s} {p.split('@')[1][:19]}" for s, p in pinned.items())
-    )
+    run.out.ok(f"{version} built once on {host.name}: {describe_images(pinned)}")
     return pinned
 
 
@@ -138,7 +141,7 @@ def ensure_pinned(run: Run, state: DeployState, version: str, color: Color) -> d
     if run.env.images.build == "once" and pinned:
         pull_everywhere(run, version, pinned, registry_password(run))
         return dict(pinned)
-    return ship(run, version, color)
+    return ship(run, version, colour_projects(run, color, version))
 
 
 def running(run: Run, host: Host, color: Color, service: str) -> list[str]:
