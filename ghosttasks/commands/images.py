@@ -79,6 +79,7 @@ def running_digests(project: str, service: str) -> str:
     labels = f"--filter label=com.docker.compose.project={shlex.quote(project)} --filter " + shlex.quote(
         f"label=com.docker.compose.service={service}"
     )
+    labels += " --filter label=com.docker.compose.oneoff=False"  # not a `compose run` container
     return (
         f"c=$(docker ps -q {labels}) && [ -n \"$c\" ] || {{ echo 'no running container' >&2; exit 3; }}; "
         "i=$(docker inspect --format '{{.Image}}' $c) && "
