@@ -42,7 +42,8 @@ def test_parse_digest_picks_the_repositorys_manifest_digest():
 def test_running_digests_reads_the_compose_services_container_then_its_image():
     assert images.running_digests("ghostworks-blue", "api") == (
         "c=$(docker ps -q --filter label=com.docker.compose.project=ghostworks-blue --filter "
-        "label=com.docker.compose.service=api --filter label=com.docker.compose.oneoff=False) && [ -n \"$c\" ] || { echo 'no running container' >&2; exit 3; }; "
+        'label=com.docker.compose.service=api --filter label=com.docker.compose.oneoff=False) && [ -n "$c" ] '
+        "|| { echo 'no running container' >&2; exit 3; }; "
         "i=$(docker inspect --format '{{.Image}}' $c) && docker image inspect --format '{{json .RepoDigests}}' \"$i\""
     )
 
