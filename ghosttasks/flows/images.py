@@ -185,9 +185,8 @@ def check_running(run: Run, state: DeployState) -> list[str]:
             for host in run.env.app_hosts:
                 found = running(run, host, color, service)
                 if reference not in found:
-                    problems.append(
-                        f"{host.name} {color} {service}: runs {found or 'no pinned image'}, not {reference}"
-                    )
+                    runs = ", ".join(found) or "no pinned image"
+                    problems.append(f"{host.name} {color} {service}: runs {runs}, not {reference}")
                 else:
                     run.out.ok(f"{host.name} {color} {service}: {reference}")
     return problems
@@ -200,8 +199,21 @@ def prune_after_deploy(run: Run, state: DeployState) -> None:
     """Retention after a successful deploy; a failure here is a warning (the deploy itself succeeded)."""
     try:
         prune(run, state, keep=run.env.images.keep)
-    except OperationFailed as exc:
+    except (OperationFailed, ValueError) as exc:
         run.out.warn(f"pruning old versions failed (the deploy succeeded): {exc}; retry: inv deploy.prune")
+
+
+def prune_by_hand(run: Run, *, keep: int | None, list_only: bool) -> dict:
+    """deploy.prune: under the deploy lock (never beside a deploy), from the recorded state."""
+    from ghosttasks.flows.guard import guarded
+    from ghosttasks.state import Store
+
+    store = Store(run)
+    with guarded(run, store, version=None, reason="prune old versions", lock=not list_only) as entry:
+        with run.step("prune old versions"):
+            report = prune(run, store.load(), keep=keep or run.env.images.keep, dry_run_only=list_only)
+        entry["removed"] = {host: item["remove"] for host, item in report["hosts"].items()}
+        return report
 
 
 def prune(run: Run, state: DeployState, *, keep: int, dry_run_only: bool = False) -> dict:

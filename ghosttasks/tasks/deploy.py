@@ -179,13 +179,11 @@ def prune(c, keep=None, dry_run=False, env=None, json=False):
     """Remove old versions' release worktrees and images; both colours' and the last N always stay."""
     from ghosttasks import reporting
     from ghosttasks.flows import images
-    from ghosttasks.state import Store
 
     count = None if keep is None else int(validate.positive_number(keep, "--keep"))
 
     def flow(run):
-        state = Store(run).load()
-        report = images.prune(run, state, keep=count or run.env.images.keep, dry_run_only=dry_run)
+        report = images.prune_by_hand(run, keep=count, list_only=dry_run)
         reporting.show_prune(run.out, run.env.name, report, dry_run=dry_run, as_json=json)
 
     execute(c, env, flow, quiet=json)
