@@ -38,7 +38,8 @@ def password() -> str:
 
 
 def state(lab) -> dict:
-    return json.loads((lab.lb_state_dir / "state.json").read_text())
+    path = lab.lb_state_dir / "state.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def registry_digest(repository: str, tag: str) -> str | None:
@@ -140,9 +141,11 @@ def test_a_deploy_builds_once_and_both_hosts_run_the_registrys_bytes(lab, inv):
     app2_names = docker(lab, "app2", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     assert "127.0.0.20:5000/ghostlab/ghostworks-api:v1.3.0" not in app2_names
 
-    shown = inv.ok("deploy.status").stdout
-    assert f"api {pinned['api'].split('@')[1][:15]}" in shown
-    inv.ok("verify.images")
+    assert inv.json("deploy.status")["colors"][color]["images"] == pinned
+    assert "sha256:" in inv.ok("deploy.status").stdout
+    checked = inv.ok("verify.images").stdout
+    for host in APP_HOSTS:
+        assert f"{host} {color} api: {pinned['api']}" in checked
 
 
 def test_the_registry_password_is_nowhere(lab, inv):
