@@ -83,7 +83,8 @@ def main() -> None:
     inv(on_hosts, work / "runs-before", "deploy.prod", "--version", "v1.1.0", *ARGS)
     results["before"] = {"history": last_deploy(lay), "commands": image_commands(work / "runs-before")}
     for host in APP_HOSTS:
-        docker(lay, host, "image", "rm", "ghostworks-api:v1.1.0", "ghostworks-web:v1.1.0")
+        # --force: green still runs them (the image stays for its containers, untagged)
+        docker(lay, host, "image", "rm", "--force", "ghostworks-api:v1.1.0", "ghostworks-web:v1.1.0")
         docker(lay, host, "builder", "prune", "--all", "--force")
     inv(once, work / "runs-after", "deploy.prod", "--version", "v1.1.0", *ARGS)
     results["after"] = {"history": last_deploy(lay), "commands": image_commands(work / "runs-after")}
