@@ -46,7 +46,8 @@ def registry_password(run: Run) -> str | None:
         return "<registry password>"
     if not password:
         raise OperationFailed(
-            f"no registry password: {_source(settings)} is not set or empty on this machine; nothing was changed",
+            f"the registry password is missing: {_source(settings)} is not set or empty on this machine; "
+            "nothing was changed",
             hint=f"set it (images.password_env / images.password_file) to the password of {settings.username} "
             f"at {settings.login_server}",
         )

@@ -103,7 +103,7 @@ def test_without_the_password_a_deploy_is_refused_before_anything_changes(lab, i
     before = {host: sorted(p.name for p in lab.releases_dir(host).glob("*")) for host in APP_HOSTS}
     result = inv("deploy.prod", "--version", "v1.3.0", *NO_MONITOR, env={"GHOST_INVENTORY": str(inventory)})
     assert result.returncode == 1
-    assert f"no registry password: {tmp_path / 'missing'} is not set or empty" in result.stderr
+    assert f"the registry password is missing: {tmp_path / 'missing'} is not set or empty" in result.stderr
     assert {host: sorted(p.name for p in lab.releases_dir(host).glob("*")) for host in APP_HOSTS} == before
 
 
