@@ -65,7 +65,8 @@ def image_commands(logs: Path) -> list[dict]:
             continue
         kind = next((k for k in ("build api web", "docker push", "docker pull") if k in command), None)
         if kind:
-            found.append({"host": event["host"], "what": kind.split()[-1], "seconds": event["duration"]})
+            what = "build" if kind.startswith("build") else kind.split()[-1]
+            found.append({"host": event["host"], "what": what, "seconds": event["duration"]})
     return found
 
 
