@@ -108,8 +108,15 @@ def parse_references(output: str, repositories: set[str]) -> tuple[set[str], set
 
 
 def remove(references: list[str]) -> str:
-    """Remove these names (an image goes when its last name goes; one still used by a container stays)."""
-    return f"docker image rm {join(sorted(references))} >/dev/null" if references else "true"
+    """Remove these names one by one, digest pins first (an image goes when its last name goes, taking the
+    names it still had: those are then gone already, which is not an error; any other error is)."""
+    if not references:
+        return "true"
+    ordered = sorted(references, key=lambda name: ("@" not in name, name))
+    return (
+        f'for n in {join(ordered)}; do o=$(docker image rm "$n" 2>&1) || case $o in '
+        "*'No such image'*) ;; *) echo \"$o\" >&2; exit 1;; esac; done"
+    )
 
 
 def images_size() -> str:

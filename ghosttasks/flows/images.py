@@ -211,8 +211,7 @@ def prune_by_hand(run: Run, *, keep: int | None, list_only: bool) -> dict:
 
     store = Store(run)
     with guarded(run, store, version=None, reason="prune old versions", lock=not list_only) as entry:
-        with run.step("prune old versions"):
-            report = prune(run, store.load(), keep=keep or run.env.images.keep, dry_run_only=list_only)
+        report = prune(run, store.load(), keep=keep or run.env.images.keep, dry_run_only=list_only)
         entry["removed"] = {host: item["remove"] for host, item in report["hosts"].items()}
         return report
 
@@ -250,5 +249,5 @@ def _prune_host(run: Run, state: DeployState, host: Host, keep: int, repositorie
     run.executor.run(host, images.remove(names), what=f"remove images of {', '.join(removed)}")
     after = images.parse_images_size(run.executor.run(host, images.images_size(), assume="Images 0B").stdout)
     result["freed_bytes"] = max(0, before - after) + release_kib * 1024
-    run.out.ok(f"{host.name}: removed {', '.join(removed)}, freed {result['freed_bytes'] / 1e6:.1f} MB")
+    run.out.info(f"{host.name}: removed {', '.join(removed)}, freed {result['freed_bytes'] / 1e6:.1f} MB")
     return result

@@ -39,7 +39,7 @@ class AppHosts(Executor):
             stdout = "2048\t/srv/ghostworks-releases/v1.0.0\n"
         elif command.startswith("docker system df"):
             stdout = f"Images {self.images_size[host.name] / 1e6:g}MB\n"
-        elif command.startswith("docker image rm"):
+        elif command.startswith("for n in"):
             self.images_size[host.name] -= 300_000_000
         return Result(host.name, command, stdout, "", 0, 0.0)
 
@@ -70,7 +70,8 @@ def test_prune_removes_only_the_version_neither_colour_holds_and_reports_the_spa
     changes = [c for host, c in run.executor.commands if host == "app2" and ("remove" in c or " rm " in c)]
     assert changes == [
         "git -C /srv/ghostworks worktree remove --force /srv/ghostworks-releases/v1.0.0",
-        f"docker image rm ghostworks-api:v1.0.0 {PIN['v1.0.0']} >/dev/null",
+        f'for n in {PIN["v1.0.0"]} ghostworks-api:v1.0.0; do o=$(docker image rm "$n" 2>&1) || case $o in '
+        "*'No such image'*) ;; *) echo \"$o\" >&2; exit 1;; esac; done",
     ]
 
 
