@@ -78,7 +78,9 @@ class Executor:
         self._tunnel_lock = threading.Lock()
 
     # -- to implement ---------------------------------------------------------------
-    def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str) -> Result:
+    def _run(
+        self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None = None
+    ) -> Result:
         raise NotImplementedError
 
     def put(self, host: Host, content: str, path: str, *, mode: int = 0o644) -> None:
@@ -154,12 +156,16 @@ class Executor:
         stream: bool = False,
         assume: str = "",
         what: str | None = None,
+        stdin: str | None = None,
     ) -> Result:
         """Run one command; with check, a non-zero exit raises CommandFailed naming host and output.
 
         `assume` is the output a dry run pretends the command printed (for reads that steer the plan).
+        `stdin` is written to the command's standard input, then closed (a secret: never in argv, never
+        logged or shown; callers add it to the masker too).
         """
-        result = self._run(host, command, timeout=timeout or self.env.ssh.command_timeout, stream=stream, assume=assume)
+        timeout = timeout or self.env.ssh.command_timeout
+        result = self._run(host, command, timeout=timeout, stream=stream, assume=assume, stdin=stdin)
         if self.log:
             self.log.command(result)
         if check and not result.ok:
@@ -176,6 +182,7 @@ class Executor:
         stream: bool = False,
         assume: str = "",
         what: str | None = None,
+        stdin: str | None = None,
     ) -> list[Result]:
         """The same (or a per-host) command on every host at once (at most MAX_PARALLEL at a time).
 
@@ -191,7 +198,7 @@ class Executor:
         def one(host: Host) -> Result:
             text = command(host) if callable(command) else command
             try:
-                return self.run(host, text, timeout=timeout, check=False, stream=stream, assume=assume)
+                return self.run(host, text, timeout=timeout, check=False, stream=stream, assume=assume, stdin=stdin)
             except OperationFailed as exc:  # unreachable: one host's failure among the others
                 return Result(host.name, text, "", f"{exc}", UNREACHABLE_EXIT, 0.0, hint=exc.hint)
 

@@ -20,6 +20,7 @@ from ghosttasks.errors import ConfigError
 from ghosttasks.settings import (
     AppSettings,
     DatabaseSettings,
+    ImageSettings,
     LBSettings,
     MonitoringSettings,
     NotifySettings,
@@ -72,6 +73,7 @@ class Environment(Strict):
     thresholds: Thresholds = Field(Thresholds(), description="the runbook's automatic rollback triggers")
     notify: NotifySettings = Field(NotifySettings(), description="where deployment events and incidents are sent")
     prerequisites: Prerequisites = Field(Prerequisites(), description="host minimums checked before a prod deploy")
+    images: ImageSettings = Field(ImageSettings(), description="where images are built, the registry, retention")
 
     @model_validator(mode="after")
     def _consistent(self) -> Environment:
@@ -82,6 +84,9 @@ class Environment(Strict):
         for role in ("app", "db"):
             if not self.hosts_with(role):
                 raise ValueError(f"hosts: no host has the role {role!r}")
+        build_host = self.images.build_host
+        if build_host and build_host not in [host.name for host in self.app_hosts]:
+            raise ValueError(f"images.build_host: {build_host!r} is not an app host")
         if self.app.strategy == "blue-green":
             self._check_blue_green()
         elif not self.app.ports:
@@ -131,6 +136,16 @@ class Environment(Strict):
     def app_hosts(self) -> list[Host]:
         """Every host with the app role."""
         return self.hosts_with("app")
+
+    @property
+    def build_host(self) -> Host:
+        """The app host that builds images with `images.build: once` (default: the first app host)."""
+        name = self.images.build_host
+        return next((host for host in self.app_hosts if host.name == name), self.app_hosts[0])
+
+    def image_name(self, service: str) -> str:
+        """The local image name (compose's `image:` without its tag) of a per-colour service."""
+        return self.images.names.get(service) or f"{self.app.project}-{service}"
 
     def app_dir(self, host: Host) -> str:
         """The app checkout on this host."""

@@ -26,8 +26,11 @@ class PlanRecorder(Executor):
     def step(self, title: str) -> None:
         self.entries.append(f"\n== {title}")
 
-    def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str) -> Result:
-        self.entries.append(f"[{host.name}] $ {mask(command)}")
+    def _run(
+        self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None = None
+    ) -> Result:
+        given = " (a secret on stdin)" if stdin is not None else ""
+        self.entries.append(f"[{host.name}] $ {mask(command)}{given}")
         return Result(host.name, command, assume, "", 0, 0.0)
 
     def _fan_out(self, hosts: list[Host], one: Callable[[Host], Result]) -> list[Result]:

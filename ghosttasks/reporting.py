@@ -21,14 +21,41 @@ def show_status(out: Output, env_name: str, report: dict[str, Any], *, as_json: 
             info["version"],
             info["alembic_head"],
             info["deployed_at"],
+            describe_images(info.get("images") or {}),
         ]
         for color, info in report["colors"].items()
     ]
-    out.table(f"{env_name}: deploy state", ["colour", "role", "version", "alembic head", "deployed"], rows)
+    columns = ["colour", "role", "version", "alembic head", "deployed", "images (digest)"]
+    out.table(f"{env_name}: deploy state", columns, rows)
     if "lb" in report:
         lb = report["lb"]
         out.info(describe_selector(lb))
     out.info(describe_lock(report["lock"]))
+
+
+def describe_images(images: dict[str, str]) -> str:
+    """`api sha256:1234abcd, web sha256:1234abcd` (the first 8 hex digits), or `-` when none is recorded."""
+    short = [f"{service} {reference.rpartition('@')[2][:15]}" for service, reference in sorted(images.items())]
+    return ", ".join(short) or "-"
+
+
+def show_prune(out: Output, env_name: str, report: dict[str, Any], *, dry_run: bool, as_json: bool) -> None:
+    """deploy.prune: per app host what goes (or would go) and the space freed."""
+    if as_json:
+        out.json(report)
+        return
+    rows = [
+        [
+            host,
+            ", ".join(item["remove"]) or "-",
+            len(item["images"]),
+            len(item["worktrees"]),
+            "(dry run)" if dry_run else f"{item.get('freed_bytes', 0) / 1e6:.1f}",
+        ]
+        for host, item in report["hosts"].items()
+    ]
+    title = f"{env_name}: prune (always kept: {', '.join(report['keep']) or 'nothing'} and the last {report['last']})"
+    out.table(title, ["host", "versions removed", "image names", "worktrees", "MB freed"], rows)
 
 
 def describe_selector(lb: dict[str, Any]) -> str:

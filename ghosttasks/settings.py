@@ -280,3 +280,66 @@ class Prerequisites(Strict):
     compose_min: str = Field("2.0", description="lowest Docker Compose version accepted")
     ram_min_gb: float = Field(4, description="least RAM per app and db host, GiB")
     disk_min_gb: float = Field(20, description="least free disk, GiB, under the releases dir (app) and backup dir (db)")
+
+
+class ImageSettings(Strict):
+    build: Literal["on-hosts", "once"] = Field(
+        "on-hosts",
+        description="`once`: build each image on the build host, push it to `images.registry`, and run it by "
+        "digest on every app host (both colours, every host: the same bytes); `on-hosts`: every app host "
+        "builds its own (no registry)",
+    )
+    registry: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._-]+)*$",
+        description="registry and repository prefix the images are pushed to, `host[:port][/path]` (the login "
+        "server is `host[:port]`); required with `build: once`",
+    )
+    build_host: str | None = Field(
+        None, description="app host that builds the images (`build: once`); unset: the first app host"
+    )
+    names: dict[str, str] = Field(
+        {},
+        description="local image name per per-colour service (compose's `image:` without the tag); unset: "
+        "`<app.project>-<service>`",
+    )
+    username: str | None = Field(None, description="registry login (`docker login --username`); unset: no login")
+    password_env: str | None = Field(
+        None, description="variable on this machine that holds the registry password (sent on stdin, never argv)"
+    )
+    password_file: str | None = Field(
+        None, description="file on this machine whose first line is the registry password (`~` expanded)"
+    )
+    keep: int = Field(
+        5,
+        ge=1,
+        description="after a deploy (and `deploy.prune`) keep the images and release worktrees of the last N "
+        "deployed versions, always with both colours' versions (every rollback target); the rest is removed",
+    )
+
+    @model_validator(mode="after")
+    def _registry_for_once(self) -> ImageSettings:
+        if self.build == "once" and not self.registry:
+            raise ValueError("registry: required with build: once")
+        if self.username and not (self.password_env or self.password_file):
+            raise ValueError("password_env or password_file: required with a username")
+        if self.password_env and self.password_file:
+            raise ValueError("password_env and password_file: give one, not both")
+        return self
+
+    @property
+    def login_server(self) -> str:
+        """The registry's `host[:port]` (what docker login takes)."""
+        return (self.registry or "").split("/", 1)[0]
+
+    def password(self) -> str | None:
+        """The registry password from the named variable or file of this machine (None: not set there)."""
+        if self.password_env:
+            return os.environ.get(self.password_env) or None
+        if self.password_file:
+            try:
+                with open(os.path.expanduser(self.password_file)) as handle:
+                    return handle.readline().rstrip("\r\n") or None
+            except OSError:
+                return None
+        return None

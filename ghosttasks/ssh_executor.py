@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import math
 import os
 import socket
@@ -114,22 +115,29 @@ class SSHExecutor(Executor):
         """Where the connection to `host` goes: endpoint, and the bastion or ProxyCommand in between."""
         return ssh_targets.resolve(host, self.env.ssh, self._lookup())
 
-    def _run(self, host: Host, command: str, *, timeout: float, stream: bool, assume: str) -> Result:
+    def _run(
+        self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None = None
+    ) -> Result:
         fold = self.fold(host, command) if stream else None
         if fold is None:
             writers = (LineWriter(self.output, host.name), LineWriter(self.output, host.name, stderr=True))
-            return self._execute(host, command, timeout=timeout, writers=writers if stream else None)
+            return self._execute(host, command, timeout=timeout, writers=writers if stream else None, stdin=stdin)
         fold.start()
-        result = self._execute(host, command, timeout=timeout, writers=(fold.writer("stdout"), fold.writer("stderr")))
+        writers = (fold.writer("stdout"), fold.writer("stderr"))
+        result = self._execute(host, command, timeout=timeout, writers=writers, stdin=stdin)
         return dataclasses.replace(result, tail=fold.finish(result.ok, result.duration))
 
-    def _execute(self, host: Host, command: str, *, timeout: float, writers: tuple[Any, Any] | None) -> Result:
+    def _execute(
+        self, host: Host, command: str, *, timeout: float, writers: tuple[Any, Any] | None, stdin: str | None
+    ) -> Result:
         """Run the command; with writers, its stdout and stderr go to them line by line as they come."""
         from invoke.exceptions import CommandTimedOut
         from paramiko.ssh_exception import SSHException
 
         runner = self._local_context(host) if host.local else self.connection(host)
         kwargs: dict[str, Any] = {"hide": writers is None, "warn": True, "timeout": timeout, "in_stream": False}
+        if stdin is not None:  # read to its end, then the remote stdin is closed (EOF); never echoed
+            kwargs.update(in_stream=io.StringIO(stdin), echo_stdin=False)
         if host.local and host.env:
             kwargs["env"] = dict(host.env)
         out, err = writers or (None, None)

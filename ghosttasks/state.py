@@ -1,6 +1,7 @@
 """Deploy state and history (audit), kept on the LB host (first app host without an LB).
 
-state.json    active colour; version and alembic head per colour; alembic head per version
+state.json    active colour; version, alembic head and image digests per colour; alembic head, image
+              digests per version; the versions in the order they were deployed (retention)
 history.jsonl one line per run: who, where from, what, result, failing step, step timings
 The deploy lock lives in the same directory (ghosttasks.lock).
 """
@@ -24,6 +25,7 @@ class ColorState:
     alembic_head: str | None = None
     deployed_at: str | None = None
     failed_version: str | None = None  # a failed deploy left this version's containers here
+    images: dict[str, str] = field(default_factory=dict)  # service -> registry/name@sha256:... (build: once)
 
     @property
     def runs(self) -> str | None:
@@ -39,6 +41,8 @@ class DeployState:
     version_heads: dict[str, str] = field(default_factory=dict)
     version_chains: dict[str, list[str]] = field(default_factory=dict)  # revisions each version ships, base first
     database_revision: str | None = None  # as read from the database after the last command that could change it
+    version_images: dict[str, dict[str, str]] = field(default_factory=dict)  # version -> service -> pinned ref
+    deployed: list[str] = field(default_factory=list)  # versions that went live, least recent first
     updated_at: str | None = None
 
     @property
@@ -49,9 +53,15 @@ class DeployState:
     def after_deploy(self, color: Color, version: str, head: str | None, now: str) -> None:
         """`version` (whose schema head is `head`) now serves from `color`; the old active colour stays idle."""
         self.after_switch(color)
-        self.colors[color] = ColorState(version, head, now)
+        self.colors[color] = ColorState(version, head, now, images=dict(self.version_images.get(version, {})))
         if head:
             self.version_heads[version] = head
+        self.deployed = [*(known for known in self.deployed if known != version), version]
+
+    def record_images(self, version: str, images: dict[str, str]) -> None:
+        """The images `version` was built into (service -> `registry/name@sha256:...`), pushed once."""
+        if images:
+            self.version_images[version] = dict(images)
 
     def learn_chain(self, version: str, chain: tuple[str, ...] | list[str]) -> None:
         """Remember the revisions `version` ships (base first); its head is the last one."""
@@ -93,6 +103,8 @@ class DeployState:
             version_heads=dict(data.get("version_heads", {})),
             version_chains=_chains(data.get("version_chains", {})),
             database_revision=data.get("database_revision"),
+            version_images=_version_images(data.get("version_images", {})),
+            deployed=_versions(data.get("deployed", [])),
             updated_at=data.get("updated_at"),
         )
 
@@ -105,6 +117,21 @@ def _chains(data: Any) -> dict[str, list[str]]:
         if not isinstance(chain, list) or not all(isinstance(revision, str) for revision in chain):
             raise ValueError(f"version_chains.{version} is not a list of revisions")
     return {version: list(chain) for version, chain in data.items()}
+
+
+def _version_images(data: Any) -> dict[str, dict[str, str]]:
+    """version_images as written: version -> service -> pinned reference; anything else is corrupt."""
+    if not isinstance(data, dict) or not all(
+        isinstance(images, dict) and all(isinstance(ref, str) for ref in images.values()) for images in data.values()
+    ):
+        raise ValueError("version_images is not an object of version -> service -> image")
+    return {version: dict(images) for version, images in data.items()}
+
+
+def _versions(data: Any) -> list[str]:
+    if not isinstance(data, list) or not all(isinstance(version, str) for version in data):
+        raise ValueError("deployed is not a list of versions")
+    return list(data)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,21 @@ def checkout_release(directory: str, release_dir: str, version: str, env_file: s
     )
 
 
+def list_worktrees(directory: str) -> str:
+    """Every worktree of the checkout (`git worktree list --porcelain`)."""
+    return f"git -C {qpath(directory)} worktree list --porcelain"
+
+
+def parse_worktrees(output: str) -> list[str]:
+    """The worktree paths in list_worktrees' output, in its order."""
+    return [line.removeprefix("worktree ") for line in output.splitlines() if line.startswith("worktree ")]
+
+
+def remove_release(directory: str, release_dir: str) -> str:
+    """Remove one release worktree (its files and git's record of it)."""
+    return f"git -C {qpath(directory)} worktree remove --force {qpath(release_dir)}"
+
+
 def checkout_ref(directory: str, ref: str) -> str:
     """Fetch a branch or tag from origin and check it out detached (staging)."""
     repo = qpath(directory)

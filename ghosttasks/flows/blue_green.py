@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from ghosttasks.colors import Color
 from ghosttasks.errors import OperationFailed
-from ghosttasks.flows import logs, monitor, verify
+from ghosttasks.flows import images, logs, monitor, verify
 from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import migrate_for_deploy, record_revision
 from ghosttasks.flows.migration_review import review_for_deploy
 from ghosttasks.flows.preflight import deploy_checklist
-from ghosttasks.flows.release import build_images, fetch_release, start_color
+from ghosttasks.flows.release import fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
 from ghosttasks.lock import DeployLock
 from ghosttasks.run import Run
@@ -41,10 +41,11 @@ def deploy(
             previous_version = state.colors[previous].runs if previous else None
             entry.update(color=target, previous_color=previous, previous_version=previous_version)
             run.note(f"{version} goes into {target}; {previous or 'nothing'} keeps serving until the switch")
+            images.preflight(run)
             deploy_checklist(run, version, monitor_minutes=minutes)
         with run.step("fetch and build"):
             fetch_release(run, version)
-            build_images(run, version, target)
+            state.record_images(version, images.ship(run, version, images.colour_projects(run, target, version)))
         with run.step("review migration"):
             review_for_deploy(run, state, target, version, entry, allow_breaking=allow_breaking_migration, yes=yes)
         with run.step("backup database"):
@@ -72,6 +73,8 @@ def deploy(
                 watch_and_roll_back(run, store, state, entry, minutes)
         with run.step("log analysis"):
             logs.after_deploy(run, state)
+        with run.step("prune old versions"):
+            images.prune_after_deploy(run, state)
         run.out.ok(f"{version} is live on {target} in {run.env.name}")
         return state
 

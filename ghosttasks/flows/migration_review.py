@@ -14,8 +14,9 @@ from ghosttasks import assumptions, migration_lint, squawk
 from ghosttasks.colors import Color
 from ghosttasks.commands import alembic
 from ghosttasks.errors import BadInput, OperationFailed
+from ghosttasks.flows import images
 from ghosttasks.flows.migrate import database_revision, knowledge, runner_command
-from ghosttasks.flows.release import build_images, fetch_release
+from ghosttasks.flows.release import fetch_release
 from ghosttasks.migration_lint import Verdict
 from ghosttasks.migration_plan import Migration, Runner, plan_deploy_migration
 from ghosttasks.revisions import Knowledge, Refused, parse_history, parse_messages, resolve
@@ -145,7 +146,7 @@ def lint_release(run: Run, version: str, spec: str | None) -> Verdict:
     with run.step("fetch and build"):
         state = Store(run).load()
         fetch_release(run, version)
-        build_images(run, version, state.idle)
+        images.ship(run, version, images.colour_projects(run, state.idle, version))  # not recorded: no lock held
     with run.step("lint migration"):
         chain, messages = read_history(run, version)
         known = Knowledge({version: chain})

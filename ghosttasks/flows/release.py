@@ -1,4 +1,4 @@
-"""Getting a version onto the app hosts: fetch its tag into a release dir, build its images, start a colour."""
+"""Getting a version onto the app hosts: fetch its tag into a release dir, start a colour (images: flows.images)."""
 
 from __future__ import annotations
 
@@ -18,17 +18,6 @@ def fetch_release(run: Run, version: str) -> None:
             + git.checkout_release(env.app_dir(target), env.release_dir(target, version), version, env.app.env_file)
         ),
         what=f"fetch and check out {version}",
-    )
-
-
-def build_images(run: Run, version: str, color: Color) -> None:
-    """Build the per-colour services' images of `version` on every app host (parallel)."""
-    env = run.env
-    run.executor.run_parallel(
-        env.app_hosts,
-        lambda target: compose.build(color_project(run, target, color, version), env.app.color_services),
-        what=f"build {version} images",
-        stream=True,
     )
 
 

@@ -14,10 +14,11 @@ from ghosttasks.flows.access import check_access
 from ghosttasks.flows.blue_green import mark_failed, verify_or_switch_back
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
+from ghosttasks.flows.images import ensure_pinned
 from ghosttasks.flows.migrate import apply, database_revision, knowledge, read_chain, record_revision
 from ghosttasks.flows.migration_review import lint_downgrade
 from ghosttasks.flows.projects import color_api
-from ghosttasks.flows.release import build_images, fetch_release, start_color
+from ghosttasks.flows.release import fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic
 from ghosttasks.migration_plan import plan_rollback, serving
 from ghosttasks.revisions import Knowledge
@@ -52,7 +53,7 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
         try:
             if plan.redeploy:
                 with run.step(f"redeploy {plan.version} into {plan.target}"):
-                    _start_version(run, store, plan.target, plan.version)
+                    _start_version(run, store, state, plan.target, plan.version)
             if plan.switch:
                 with run.step(f"health check {plan.target}"):
                     wait_for_color(run, plan.target, plan.version, deadline=120 if plan.redeploy else 30)
@@ -79,17 +80,18 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
 def _redeploy_unknown(run: Run, store: Store, state: DeployState, color: Color, version: str) -> Knowledge:
     """A --to version not recorded yet: start it in the idle colour (no traffic) and read what it ships."""
     with run.step(f"redeploy {version} into {color}"):
-        _start_version(run, store, color, version)
+        _start_version(run, store, state, color, version)
         state.colors[color].version, state.colors[color].failed_version = version, None
+        state.colors[color].images = dict(state.version_images.get(version, {}))
         state.learn_chain(version, read_chain(run, color_api(run, color, version)))
         store.save(state)
     return knowledge(run, state)
 
 
-def _start_version(run: Run, store: Store, color: Color, version: str) -> None:
+def _start_version(run: Run, store: Store, state: DeployState, color: Color, version: str) -> None:
     try:
         fetch_release(run, version)
-        build_images(run, version, color)
+        state.record_images(version, ensure_pinned(run, state, version, color))
         start_color(run, color, version)
     except BaseException:
         mark_failed(run, store, color, version)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ghosttasks import assumptions
 from ghosttasks.commands import alembic, compose, git, host
 from ghosttasks.errors import OperationFailed
+from ghosttasks.flows import images
 from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
@@ -76,6 +77,7 @@ def deploy_staging(run: Run, ref: str) -> str:
     first = hosts[0]
     with guarded(run, Store(run), version=ref, reason=f"deploy staging {ref}") as entry:
         with run.step("preflight"):
+            images.preflight(run)
             check_reachable(run, env.hosts)
             check_access(run, env.hosts)
             require_env(run, hosts)
@@ -90,12 +92,7 @@ def deploy_staging(run: Run, ref: str) -> str:
             entry["version"] = version
             run.note(f"{ref} is commit {results[0].stdout.strip()}: images are tagged {version}")
         with run.step("build images"):
-            run.executor.run_parallel(
-                hosts,
-                lambda target: compose.build(single_project(run, target, version), env.app.color_services),
-                what="docker compose build",
-                stream=True,
-            )
+            entry["images"] = images.ship(run, version, lambda target: single_project(run, target, version))
         with run.step("migrate database"):
             project = single_project(run, first, version)
             run.executor.run(first, compose.up(project, env.app.shared_services), what="start shared services")

@@ -8,6 +8,7 @@ from ghosttasks.commands import compose
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows import alerting, marking
 from ghosttasks.flows.health import wait_for_color
+from ghosttasks.flows.images import verify_images
 from ghosttasks.flows.logs import check_logs
 from ghosttasks.flows.preflight import require_env
 from ghosttasks.flows.projects import active_api, serving_api, serving_state
@@ -134,7 +135,7 @@ def traffic(run: Run, color: Color | None) -> None:
 
 
 def all_checks(run: Run) -> None:
-    """health, db, redis, smoke, traffic, config, logs and monitoring, in that order; stops at the first failure."""
+    """health, db, redis, smoke, traffic, images, config, logs and monitoring; stops at the first failure."""
     env = run.env
     state = serving_state(run)
     color = state.active if state else None
@@ -149,6 +150,9 @@ def all_checks(run: Run) -> None:
     if env.lb:
         with run.step("traffic"):
             traffic(run, None)
+    if state and any(info.images for info in state.colors.values()):
+        with run.step("images"):
+            verify_images(run)
     with run.step("config"):
         config(run)
     if env.app.strategy == "blue-green":

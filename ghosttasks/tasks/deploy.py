@@ -194,6 +194,28 @@ def history(c, limit=20, env=None, json=False):
     )
 
 
+@ghost_task(
+    help={
+        "keep": "keep the last N deployed versions besides both colours' (default: images.keep, 5)",
+        "dry_run": "only list what would be removed on each app host",
+        "env": ENV_HELP,
+        "json": JSON_HELP,
+    }
+)
+def prune(c, keep=None, dry_run=False, env=None, json=False):
+    """Remove old versions' release worktrees and images; both colours' and the last N always stay."""
+    from ghosttasks import reporting
+    from ghosttasks.flows import images
+
+    count = None if keep is None else int(validate.positive_number(keep, "--keep"))
+
+    def flow(run):
+        report = images.prune_by_hand(run, keep=count, list_only=dry_run)
+        reporting.show_prune(run.out, run.env.name, report, dry_run=dry_run, as_json=json)
+
+    execute(c, env, flow, quiet=json)
+
+
 @ghost_task(help={"reason": "why deploys are held (shown to anyone who tries)", "env": ENV_HELP})
 def lock(c, reason, env=None):
     """Hold the deploy lock by hand so nobody deploys (release with deploy.unlock)."""
@@ -211,4 +233,6 @@ def unlock(c, force=False, env=None):
     execute(c, env, lambda run: holds.unlock(run, force=force))
 
 
-namespace = Collection("deploy", tag, dev, staging, prod, rollback, emergency_rollback, status, history, lock, unlock)
+namespace = Collection(
+    "deploy", tag, dev, staging, prod, rollback, emergency_rollback, status, history, lock, unlock, prune
+)

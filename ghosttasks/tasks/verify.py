@@ -57,6 +57,14 @@ def traffic(c, env=None):
 
 
 @ghost_task(help={"env": ENV_HELP})
+def images(c, env=None):
+    """Every app host's containers run the image digests the deploy state records (build once)."""
+    from ghosttasks.flows.images import verify_images
+
+    execute(c, env, verify_images)
+
+
+@ghost_task(help={"env": ENV_HELP})
 def config(c, env=None):
     """Required environment variables present on every app host (names only) and compose config valid."""
     from ghosttasks.flows import verify as flow
@@ -100,10 +108,12 @@ def monitor(c, minutes=None, rollback=False, env=None):
 
 @ghost_task(name="all", help={"env": ENV_HELP})
 def all_checks(c, env=None):
-    """health, db, redis, smoke, traffic, config, logs and monitoring, in that order; stops at the first failure."""
+    """health, db, redis, smoke, traffic, images, config, logs and monitoring; stops at the first failure."""
     from ghosttasks.flows import verify as flow
 
     execute(c, env, flow.all_checks)
 
 
-namespace = Collection("verify", health, db, redis, smoke, traffic, config, logs, monitoring, monitor, all_checks)
+namespace = Collection(
+    "verify", health, db, redis, smoke, traffic, images, config, logs, monitoring, monitor, all_checks
+)

@@ -78,6 +78,7 @@ from lab.labctl.provisioning import (
     ensure_app_dirs,
     ensure_origin,
     provision_prod_database,
+    provision_staging_database,
     secrets,
     start_shared_services,
 )
@@ -214,6 +215,8 @@ def up(services: bool = True, quiet: bool = False, topology: str = "flat") -> La
     if services:
         report.step("shared services", partial(start_shared_services, lay, topo))
         report.step("prod database", partial(provision_prod_database, lay))
+        if topo is FLAT:
+            report.step("staging database", partial(provision_staging_database, lay))
     if topo.namespace:
         report.step("hand over", partial(_hand_over, lay, topo))
     report.step("inventory", partial(write_inventory, lay, topo))

@@ -24,6 +24,7 @@ from lab.labctl.hosts import (
     Topology,
 )
 from lab.labctl.paths import Layout
+from lab.labctl.registry import write_registry_config
 
 METRICS_JOB = "ghostworks-api"
 # OpenSSH 9.2 logs a forwarded (direct-tcpip) channel only at DEBUG1; LogVerbose raises exactly that one
@@ -106,6 +107,7 @@ def write_configs(lay: Layout, topo: Topology = FLAT) -> set[str]:
     amtool = shutil.which("amtool", path=SYSTEM_PATH)
     if amtool:
         run("alertmanager config", [amtool, "check-config", str(lay.alertmanager_config)])
+    write_registry_config(lay, topo)  # written once per lab root: the registry is never signalled
     return changed
 
 

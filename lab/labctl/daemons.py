@@ -26,6 +26,7 @@ from lab.labctl.hosts import (
     FLAT,
     PROMETHEUS_PORT,
     PUSHGATEWAY_PORT,
+    REGISTRY_PORT,
     SSH_PORT,
     WEBHOOK_ADDR,
     WEBHOOK_PORT,
@@ -74,6 +75,7 @@ def lab_daemons(lay: Layout, topo: Topology = FLAT) -> list[Daemon]:
     found.append(Daemon("nginx-lb", argv, f"{lb}:80", partial(netns.tcp_open, ns, lb, 80), ns))
     found.append(_prometheus(lay, topo))
     found += [_alertmanager(lay, topo), _pushgateway(lay, topo)]
+    found.append(_registry(lay, topo))
     found.append(_webhook(lay))  # before the bridges: the webhook bridge connects out to it
     for bridge in topo.bridges:
         found += _bridge(lay, bridge, ns)
@@ -147,6 +149,18 @@ def _pushgateway(lay: Layout, topo: Topology) -> Daemon:
     )
     ready = partial(netns.tcp_open, topo.namespace, address, PUSHGATEWAY_PORT)
     return Daemon("pushgateway", argv, f"{address}:{PUSHGATEWAY_PORT}", ready, topo.namespace)
+
+
+def _registry(lay: Layout, topo: Topology) -> Daemon:
+    """The docker registry (distribution v2, htpasswd) the app hosts push to and pull from."""
+    argv = (
+        shutil.which("docker-registry", path=SYSTEM_PATH) or "/usr/bin/docker-registry",
+        "serve",
+        str(lay.registry_dir / "config.yml"),
+    )
+    address = topo.registry_addr
+    ready = partial(netns.tcp_open, topo.namespace, address, REGISTRY_PORT)
+    return Daemon("registry", argv, f"{address}:{REGISTRY_PORT}", ready, topo.namespace)
 
 
 def _bridge(lay: Layout, bridge: Bridge, namespace: str | None) -> list[Daemon]:

@@ -1,6 +1,6 @@
 """The lab's hosts: one loopback address each (sshd, dockerd unless docker=False), and every address and port.
 
-Two topologies build the same production hosts (lb, app1, app2, db, Prometheus):
+Two topologies build the same production hosts (lb, app1, app2, db, Prometheus, a docker registry):
 
 - flat (the default, `make demo`): every host on a 127.0.0.x address of this machine, entered as root;
   dev and staging beside them.
@@ -26,6 +26,9 @@ WEBHOOK_ADDR = "127.0.0.15"
 WEBHOOK_PORT = 8080
 DEV_ADDR = "127.0.0.16"
 STAGING_ADDR = "127.0.0.17"
+REGISTRY_ADDR = "127.0.0.20"  # the lab's docker registry (distribution v2, htpasswd); bastion: 127.0.0.38 inside
+REGISTRY_PORT = 5000
+REGISTRY_USER = "ghostlab"
 DEV_ENGINE = "app1"
 
 NAMESPACE = "ghostlab-prod"
@@ -72,6 +75,7 @@ class Topology:
     monitoring_addr: str
     alertmanager_addr: str
     pushgateway_addr: str
+    registry_addr: str
     user: str = "root"
     namespace: str | None = None
     bastion: LabHost | None = None
@@ -128,7 +132,7 @@ HOSTS = (
 APP_HOSTS = tuple(host for host in HOSTS if "app" in host.roles)
 DOCKER_HOSTS = tuple(host for host in HOSTS if host.docker)
 
-FLAT = Topology("flat", HOSTS, LB_ADDR, DB_ADDR, MONITORING_ADDR, "127.0.0.18", "127.0.0.19")
+FLAT = Topology("flat", HOSTS, LB_ADDR, DB_ADDR, MONITORING_ADDR, "127.0.0.18", "127.0.0.19", REGISTRY_ADDR)
 
 BASTION_ADDR = "127.0.0.30"  # inside the namespace
 BASTION_PUBLIC_ADDR = "127.0.0.40"  # the operator's side: the bastion's SSH port
@@ -146,6 +150,7 @@ BASTION = Topology(
     monitoring_addr="127.0.0.35",
     alertmanager_addr="127.0.0.36",
     pushgateway_addr="127.0.0.37",
+    registry_addr="127.0.0.38",
     user=DEPLOY_USER,
     namespace=NAMESPACE,
     bastion=LabHost("bastion", BASTION_ADDR, ("bastion",), docker=False),

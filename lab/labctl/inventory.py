@@ -19,6 +19,8 @@ from lab.labctl.hosts import (
     FLAT,
     PROMETHEUS_PORT,
     PUSHGATEWAY_PORT,
+    REGISTRY_PORT,
+    REGISTRY_USER,
     SSH_PORT,
     STAGING_ADDR,
     WEBHOOK_ADDR,
@@ -84,6 +86,12 @@ def inventory_context(lay: Layout, topo: Topology = FLAT) -> dict:
             "interval_seconds": 2,
         },
         "monitor_minutes": 0.5,
+        "images": {
+            "registry": f"{topo.registry_addr}:{REGISTRY_PORT}/ghostlab",
+            "build_host": topo.app_hosts[0].name,
+            "username": REGISTRY_USER,
+            "password_file": lay.registry_password_file,
+        },
         "notify": {
             "webhook_url": f"http://{WEBHOOK_ADDR}:{WEBHOOK_PORT}/deployments",
             "incident_url": f"http://{WEBHOOK_ADDR}:{WEBHOOK_PORT}/incidents",

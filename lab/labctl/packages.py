@@ -26,6 +26,8 @@ APT_PACKAGES = (
     "prometheus-alertmanager",
     "prometheus-pushgateway",
     "git",
+    # build once: the registry the app hosts push to and pull from
+    "docker-registry",
     # the bastion topology: its network namespace (ip), the bridges into it (socat), sudo on its LB
     "iproute2",
     "socat",

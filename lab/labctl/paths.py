@@ -194,6 +194,16 @@ class Layout:
         return self.monitoring_dir / "alertmanager.yml"
 
     @property
+    def registry_dir(self) -> Path:
+        """The docker registry: config.yml, htpasswd, data/ (its storage)."""
+        return self.root / "registry"
+
+    @property
+    def registry_password_file(self) -> Path:
+        """The registry password on the operator's side (mode 0600), named by the inventory's images.password_file."""
+        return self.root / "operator" / "registry-password"
+
+    @property
     def webhook_events(self) -> Path:
         """What the webhook receiver recorded (JSON lines)."""
         return self.host_dir("webhook") / "events.jsonl"

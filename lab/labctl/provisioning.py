@@ -16,6 +16,7 @@ from lab.labctl.paths import Layout, layout
 PROJECT = "ghostworks"
 SHARED_SERVICES = ("postgres", "redis")
 PROD_COMPOSE_FILES = ("docker-compose.yml", "docker-compose.prod.yml")
+STAGING_COMPOSE_FILES = ("docker-compose.yml", "docker-compose.staging.yml")
 PROVISION_VERSION = "v1.0.0"
 
 
@@ -51,15 +52,17 @@ def secrets(lay: Layout | None = None) -> dict[str, str]:
         raise LabError(f"secrets: no lab at {lay.root} (run `inv lab.up`)") from None
 
 
-def _ensure_secrets(lay: Layout) -> dict[str, str]:
+def ensure_secrets(lay: Layout) -> dict[str, str]:
     """Create the marker secrets once per lab (mode 0600)."""
-    if lay.secrets_file.exists():
-        return secrets(lay)
-    values = {
+    values = secrets(lay) if lay.secrets_file.exists() else {}
+    fresh = {
         "JWT_SECRET_KEY": f"ghostlab-jwt-secret-{secrets_module.token_hex(12)}",
         "POSTGRES_PASSWORD": f"ghostlab-pg-secret-{secrets_module.token_hex(12)}",
+        "REGISTRY_PASSWORD": f"ghostlab-registry-secret-{secrets_module.token_hex(12)}",
     }
-    write_file(lay.secrets_file, json.dumps(values, indent=2) + "\n", 0o600)
+    if fresh.keys() - values.keys():
+        values = fresh | values
+        write_file(lay.secrets_file, json.dumps(values, indent=2) + "\n", 0o600)
     return values
 
 
@@ -67,7 +70,7 @@ def env_values(lay: Layout, environment: str, bind: str, db: str) -> dict[str, s
     """The .env of one app dir: its bind address, the database/redis it uses and every required variable."""
     from ghosttasks.settings import RUNBOOK_REQUIRED_ENV
 
-    secret = _ensure_secrets(lay)
+    secret = ensure_secrets(lay)
     development = environment == "development"
     values = {
         "ENVIRONMENT": environment,
@@ -151,11 +154,32 @@ def start_shared_services(lay: Layout, topo: Topology = FLAT) -> str:
 def provision_prod_database(lay: Layout) -> str:
     """Give prod an existing database, as production has before its first deploy with ghosttasks:
     the v1.0.0 schema and the demo tenants (the smoke tests' users). Only when it has no schema yet."""
+    source = lay.host_dir("db") / "provision" / PROVISION_VERSION
+    return _provision_database(lay, lay.app_dir("db"), source, PROJECT, PROD_COMPOSE_FILES)
+
+
+def provision_staging_database(lay: Layout) -> str:
+    """Staging's PostgreSQL and Redis up (project ghostworks-staging on 127.0.0.17), with the v1.0.0 schema and
+    the demo tenants, so that deploy.staging runs the smoke tests with the inventory's smoke users."""
+    app_dir = lay.app_dir("staging")
+    docker, env = docker_cli(lay, "db")
+    env["APP_VERSION"] = PROVISION_VERSION
+    files = [arg for name in STAGING_COMPOSE_FILES for arg in ("-f", name)]
+    project = f"{PROJECT}-staging"
+    argv = [docker, "compose", "-p", project, *files, "up", "-d", "--wait", "--wait-timeout", "120", *SHARED_SERVICES]
+    run("staging database", argv, env=env, cwd=app_dir, timeout=300)
+    source = lay.host_dir("db") / "provision" / f"staging-{PROVISION_VERSION}"
+    return _provision_database(lay, app_dir, source, project, STAGING_COMPOSE_FILES)
+
+
+def _provision_database(lay: Layout, app_dir: Path, source: Path, project: str, compose_files: tuple[str, ...]) -> str:
+    """The PROVISION_VERSION schema and the demo tenants in the database of `project` (on the db engine),
+    run from `source`, a worktree of that version of `app_dir`; nothing when the database has a schema already."""
     docker, env = docker_cli(lay, "db")
     probe = [
         docker,
         "exec",
-        f"{PROJECT}-postgres-1",
+        f"{project}-postgres-1",
         "psql",
         "-U",
         "postgres",
@@ -164,19 +188,18 @@ def provision_prod_database(lay: Layout) -> str:
         "-tAc",
         "SELECT to_regclass('alembic_version') IS NOT NULL",
     ]
-    if run("prod database", probe, env=env).stdout.strip() == "t":
+    if run(f"{project} database", probe, env=env).stdout.strip() == "t":
         return "already provisioned"
-    source = lay.host_dir("db") / "provision" / PROVISION_VERSION
     if not source.exists():
         source.parent.mkdir(parents=True, exist_ok=True)
         run(
-            "prod database",
+            f"{project} database",
             [
                 "git",
                 "-c",
                 "safe.directory=*",
                 "-C",
-                str(lay.app_dir("db")),
+                str(app_dir),
                 "worktree",
                 "add",
                 "--detach",
@@ -184,15 +207,15 @@ def provision_prod_database(lay: Layout) -> str:
                 f"refs/tags/{PROVISION_VERSION}",
             ],
         )
-        (source / ".env").symlink_to(lay.app_dir("db") / ".env")
+        (source / ".env").symlink_to(app_dir / ".env")
     env["APP_VERSION"] = PROVISION_VERSION
-    files = [arg for name in PROD_COMPOSE_FILES for arg in ("-f", name)]
+    files = [arg for name in compose_files for arg in ("-f", name)]
     script = "python3 -m alembic upgrade head && python3 scripts/seed_demo_data.py"
     argv = [
         docker,
         "compose",
         "-p",
-        f"{PROJECT}-provision",
+        f"{project}-provision",
         *files,
         "run",
         "--rm",
@@ -204,7 +227,7 @@ def provision_prod_database(lay: Layout) -> str:
         "-c",
         script,
     ]
-    run("prod database", argv, env=env, cwd=source, timeout=300)
+    run(f"{project} database", argv, env=env, cwd=source, timeout=300)
     return f"schema of {PROVISION_VERSION} and the demo tenants (acme, globex)"
 
 

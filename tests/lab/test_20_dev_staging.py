@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from lab.origin import ALEMBIC_HEADS, MAIN
-from tests.lab.world import psql
+from tests.lab.world import docker, psql
 
 
 def test_deploy_dev_reaches_healthy_services_and_a_migrated_seeded_database(lab, inv):
@@ -24,7 +24,11 @@ def test_deploy_dev_reaches_healthy_services_and_a_migrated_seeded_database(lab,
 
 def test_deploy_staging_pulls_builds_migrates_and_passes_smoke(lab, inv):
     result = inv.ok("deploy.staging", "--ref", "v1.1.0")
-    assert "smoke: artifact create" in result.stdout or "no smoke users" in result.stdout
+    assert "smoke: artifact create" in result.stdout and "no smoke users" not in result.stdout
+    assert "v1.1.0 built once on staging1" in result.stdout
+    running = docker(lab, "db", "inspect", "--format", "{{.Image}}", "ghostworks-staging-api-1").stdout.strip()
+    digests = docker(lab, "db", "image", "inspect", "--format", "{{json .RepoDigests}}", running).stdout
+    assert "127.0.0.20:5000/ghostlab-staging/ghostworks-api@sha256:" in digests  # pulled from the registry
     api = httpx.get("http://127.0.0.17:8000/api/v1/health", timeout=5).json()
     assert (api["status"], api["version"]) == ("ok", "v1.1.0")
     assert (

@@ -252,6 +252,11 @@ def test_first_deploy_goes_into_blue_through_the_bastion(lab, inv):
     assert_upstream_files_root_owned(lab)
     state = lab.lb_state_dir / "state.json"
     assert json.loads(state.read_text())["active"] == "blue" and owner(state)[0] == "deploy"
+    # built once, pulled from the registry inside the namespace: one image on both app hosts
+    pinned = json.loads(state.read_text())["colors"]["blue"]["images"]["api"]
+    assert pinned.startswith("127.0.0.38:5000/ghostlab/ghostworks-api@sha256:"), pinned
+    ids = {docker(lab, name, "inspect", "--format", "{{.Image}}", "ghostworks-blue-api-1").stdout for name in APP}
+    assert len(ids) == 1, ids
     channels = forwarded_channels(lab)
     for address in APP.values():
         assert channels[(address, COLOR_PORTS["blue"]["api"])] > 0, channels

@@ -40,7 +40,7 @@ class Scripted(PlanRecorder):
         super().__init__(env, out)
         self.answers = answers
 
-    def _run(self, host, command, *, timeout, stream, assume):
+    def _run(self, host, command, *, timeout, stream, assume, stdin=None):
         result = super()._run(host, command, timeout=timeout, stream=stream, assume=assume)
         if "sudo -n /usr/bin/true" in command or "docker version --format" in command:
             return Result(host.name, command, self.answers.get(host.name, assume), "", 0, 0.0)

@@ -109,7 +109,7 @@ class SomeUnreachable(Executor):
         super().__init__(env, Output(silent=True))
         self.refuse = refuse
 
-    def _run(self, host, command, *, timeout, stream, assume):
+    def _run(self, host, command, *, timeout, stream, assume, stdin=None):
         if host.name in self.refuse:
             raise OperationFailed(
                 f"{host.name} is not in known_hosts: refusing an unknown host key", hint=self.refuse[host.name]

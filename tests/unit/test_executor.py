@@ -124,3 +124,17 @@ def test_plan_recorder_opens_nothing_and_records_in_order(env):
         "== build\n[app1] $ echo app1\n[app2] $ echo app2\n[lb1] upload /etc/x.conf (mode 0644):\n"
         "    | a\n    | DATABASE_URL=postgresql://u:********@h/db\n"
     )
+
+
+def test_stdin_reaches_the_command_then_eof_and_is_not_echoed(capsys):
+    dev = load_inventory(ROOT / "hosts.yml").env("dev")
+    executor = SSHExecutor(dev, Output())
+    result = executor.run(dev.hosts[0], "wc -c; cat >/dev/null; echo done", stdin="s3cret-on-stdin\n", stream=True)
+    assert result.stdout.split() == ["16", "done"]  # all of it arrived, then EOF (cat returned)
+    assert "s3cret-on-stdin" not in capsys.readouterr().out
+
+
+def test_plan_recorder_says_a_secret_goes_on_stdin_without_it(env):
+    recorder = PlanRecorder(env, Output(silent=True))
+    recorder.run(host(env, "app1"), "docker login --password-stdin r:5000", stdin="pw-value")
+    assert recorder.text() == "[app1] $ docker login --password-stdin r:5000 (a secret on stdin)\n"

@@ -27,7 +27,7 @@ class LiveLB(PlanRecorder):
         super().__init__(env, Output(silent=True))
         self.live, self.nginx_ok = live, nginx_ok
 
-    def _run(self, host, command, *, timeout, stream, assume):
+    def _run(self, host, command, *, timeout, stream, assume, stdin=None):
         result = super()._run(host, command, timeout=timeout, stream=stream, assume=assume)
         if nginx.CONFIG_MARK in command:
             return Result(host.name, command, self.live, "", 0, 0.0)

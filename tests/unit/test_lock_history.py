@@ -162,7 +162,7 @@ class FakeLB(Executor):
         self.lock, self.history, self.history_fails = lock, list(history), history_fails
         self.commands = []
 
-    def _run(self, host, command, *, timeout, stream, assume):
+    def _run(self, host, command, *, timeout, stream, assume, stdin=None):
         self.commands.append(command)
         stdout, code = "", 0
         if "history.jsonl" in command and ">>" in command:

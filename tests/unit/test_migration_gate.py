@@ -32,7 +32,7 @@ class Scripted(PlanRecorder):
         super().__init__(env, out)
         self.answers = answers
 
-    def _run(self, host, command, *, timeout, stream, assume):
+    def _run(self, host, command, *, timeout, stream, assume, stdin=None):
         result = super()._run(host, command, timeout=timeout, stream=stream, assume=assume)
         for fragment, (stdout, stderr, code) in self.answers.items():
             if fragment in command:
@@ -116,6 +116,7 @@ class Answering(Scripted):
 
 def test_locking_findings_need_yes_without_a_terminal(monkeypatch):
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    monkeypatch.setenv("GHOSTWORKS_REGISTRY_PASSWORD", "not-a-real-password")  # a real run reads it
     env = load_inventory(ROOT / "hosts.yml").env("prod")
     out = Output(stream=io.StringIO())
     run = Run(env, Answering(env, out, {"--sql": (INDEX_SQL, "", 0)}), out, "deploy.prod")

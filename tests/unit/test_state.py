@@ -8,6 +8,7 @@ import pytest
 from ghosttasks.state import ColorState, DeployState, parse_history
 
 T1, T2, T3 = "2026-11-28T20:00:00Z", "2026-11-29T09:30:00Z", "2026-11-30T12:00:00Z"
+PIN = "127.0.0.20:5000/ghostworks-api@sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
 
 def serving(active="green", previous="blue") -> DeployState:
@@ -69,7 +70,20 @@ def test_the_first_deploy_goes_into_blue():
         previous=None,
         colors={"blue": ColorState("v1.0.0", "aaaa1111", T1), "green": ColorState()},
         version_heads={"v1.0.0": "aaaa1111"},
+        deployed=["v1.0.0"],
     )
+
+
+def test_a_deploy_records_the_versions_images_in_its_colour_and_the_deploy_order():
+    state = serving()
+    state.deployed = ["v1.0.0", "v1.1.0"]
+    state.record_images("v1.2.0", {"api": PIN})
+    state.after_deploy("blue", "v1.2.0", "cccc3333", T3)
+    assert state.colors["blue"].images == {"api": PIN}
+    assert state.version_images == {"v1.2.0": {"api": PIN}}
+    state.after_deploy("green", "v1.0.0", "aaaa1111", T3)  # a rollback to an earlier version moves it last
+    assert state.deployed == ["v1.1.0", "v1.2.0", "v1.0.0"]
+    assert state.colors["green"].images == {}
 
 
 def test_a_deploy_into_the_idle_colour_keeps_the_old_one_as_previous():
@@ -199,12 +213,14 @@ def every_field() -> DeployState:
         active="blue",
         previous="green",
         colors={
-            "blue": ColorState("v1.2.1", "cccc3333", T3, failed_version=None),
+            "blue": ColorState("v1.2.1", "cccc3333", T3, failed_version=None, images={"api": PIN}),
             "green": ColorState("v1.1.0", "bbbb2222", T2, failed_version="v1.2.0"),
         },
         version_heads={"v1.0.0": "aaaa1111", "v1.1.0": "bbbb2222", "v1.2.1": "cccc3333"},
         version_chains={"v1.1.0": ["aaaa1111", "bbbb2222"], "v1.2.1": ["aaaa1111", "bbbb2222", "cccc3333"]},
         database_revision="cccc3333",
+        version_images={"v1.2.1": {"api": PIN}},
+        deployed=["v1.0.0", "v1.1.0", "v1.2.1"],
         updated_at=T3,
     )
 
@@ -215,8 +231,8 @@ def test_the_every_field_state_really_sets_every_field():
     for spec in dataclasses.fields(DeployState):
         assert getattr(state, spec.name) != getattr(fresh, spec.name), f"every_field() leaves {spec.name} default"
     for spec in dataclasses.fields(ColorState):
-        values = {getattr(state.colors[color], spec.name) for color in ("blue", "green")}
-        assert values != {None}, f"every_field() leaves ColorState.{spec.name} unset in both colours"
+        values = [getattr(state.colors[color], spec.name) for color in ("blue", "green")]
+        assert any(values), f"every_field() leaves ColorState.{spec.name} unset in both colours"
 
 
 def test_to_json_exactly():
@@ -224,12 +240,26 @@ def test_to_json_exactly():
         "active": "blue",
         "previous": "green",
         "colors": {
-            "blue": {"version": "v1.2.1", "alembic_head": "cccc3333", "deployed_at": T3, "failed_version": None},
-            "green": {"version": "v1.1.0", "alembic_head": "bbbb2222", "deployed_at": T2, "failed_version": "v1.2.0"},
+            "blue": {
+                "version": "v1.2.1",
+                "alembic_head": "cccc3333",
+                "deployed_at": T3,
+                "failed_version": None,
+                "images": {"api": PIN},
+            },
+            "green": {
+                "version": "v1.1.0",
+                "alembic_head": "bbbb2222",
+                "deployed_at": T2,
+                "failed_version": "v1.2.0",
+                "images": {},
+            },
         },
         "version_heads": {"v1.0.0": "aaaa1111", "v1.1.0": "bbbb2222", "v1.2.1": "cccc3333"},
         "version_chains": {"v1.1.0": ["aaaa1111", "bbbb2222"], "v1.2.1": ["aaaa1111", "bbbb2222", "cccc3333"]},
         "database_revision": "cccc3333",
+        "version_images": {"v1.2.1": {"api": PIN}},
+        "deployed": ["v1.0.0", "v1.1.0", "v1.2.1"],
         "updated_at": T3,
     }
 
@@ -238,9 +268,9 @@ def test_to_json_is_one_line_with_sorted_keys():
     text = DeployState().to_json()
     assert text == (
         '{"active": null, "colors": {"blue": {"alembic_head": null, "deployed_at": null, "failed_version": null, '
-        '"version": null}, "green": {"alembic_head": null, "deployed_at": null, "failed_version": null, '
-        '"version": null}}, "database_revision": null, "previous": null, "updated_at": null, '
-        '"version_chains": {}, "version_heads": {}}'
+        '"images": {}, "version": null}, "green": {"alembic_head": null, "deployed_at": null, "failed_version": null, '
+        '"images": {}, "version": null}}, "database_revision": null, "deployed": [], "previous": null, '
+        '"updated_at": null, "version_chains": {}, "version_heads": {}, "version_images": {}}'
     )
 
 
@@ -310,6 +340,10 @@ def test_missing_keys_read_as_defaults(text, expected):
         ('{"active": 1}', ValueError),
         ('{"version_heads": null}', TypeError),
         ('{"version_chains": {"v1.0.0": 5}}', ValueError),
+        ('{"version_images": {"v1.0.0": "sha256:1"}}', ValueError),
+        ('{"version_images": []}', ValueError),
+        ('{"deployed": "v1.0.0"}', ValueError),
+        ('{"deployed": [1]}', ValueError),
     ],
 )
 def test_corrupt_state_is_refused(text, error):

@@ -1,0 +1,140 @@
+"""docker image commands for build once: registry login in a per-run config, tag, push, pull, digests, removal.
+
+A registry password never appears here: `login` reads it from stdin (the executor sends it), and every
+command that needs the login runs inside `session`, whose DOCKER_CONFIG is a fresh directory removed
+when the command ends (also on HUP, INT, TERM), so no credential is left on the host.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+from ghosttasks.commands import join, qpath
+
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_SIZE_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([kKMGT]?B)$")
+_UNITS = {"B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4}
+
+
+def tagged(repository: str, version: str) -> str:
+    """`repository:version`."""
+    return f"{repository}:{version}"
+
+
+def pinned(repository: str, digest: str) -> str:
+    """`repository@sha256:...`: the image by its manifest digest."""
+    return f"{repository}@{digest}"
+
+
+def session(commands: list[str]) -> str:
+    """The commands in one shell with a DOCKER_CONFIG of their own, removed afterwards whatever happens."""
+    return (
+        'd=$(mktemp -d "${TMPDIR:-/tmp}/ghosttasks-docker.XXXXXXXX") && trap \'rm -rf -- "$d"\' EXIT && '
+        "trap 'exit 129' HUP INT TERM && export DOCKER_CONFIG=\"$d\" && " + " && ".join(commands)
+    )
+
+
+def login(server: str, username: str) -> str:
+    """docker login with the password read from stdin (never in argv)."""
+    return f"docker login --username {shlex.quote(username)} --password-stdin {shlex.quote(server)} >/dev/null"
+
+
+def tag(source: str, target: str) -> str:
+    """Another name for the same image."""
+    return f"docker tag {shlex.quote(source)} {shlex.quote(target)}"
+
+
+def push(reference: str) -> str:
+    """Push one tag (quiet: one line, the reference)."""
+    return f"docker push --quiet {shlex.quote(reference)}"
+
+
+def pull(reference: str) -> str:
+    """Pull one image (by digest: exactly those bytes, or an error)."""
+    return f"docker pull --quiet {shlex.quote(reference)}"
+
+
+def repo_digests(reference: str) -> str:
+    """The image's `repository@digest` names as a JSON list."""
+    return f"docker image inspect --format '{{{{json .RepoDigests}}}}' {shlex.quote(reference)}"
+
+
+def parse_digest(output: str, repository: str) -> str:
+    """The manifest digest of `repository` among an image's RepoDigests (repo_digests' output)."""
+    try:
+        names = json.loads(output.strip() or "null") or []
+    except ValueError:
+        raise ValueError(f"not a list of image digests: {output.strip()[:120]!r}") from None
+    for name in names:
+        found, _, digest = str(name).partition("@")
+        if found == repository and DIGEST_RE.match(digest):
+            return digest
+    raise ValueError(f"no digest of {repository} among {names}")
+
+
+def running_digests(project: str, service: str) -> str:
+    """The RepoDigests (JSON) of the image the service's running container of this compose project runs."""
+    labels = f"--filter label=com.docker.compose.project={shlex.quote(project)} --filter " + shlex.quote(
+        f"label=com.docker.compose.service={service}"
+    )
+    labels += " --filter label=com.docker.compose.oneoff=False"  # not a `compose run` container
+    return (
+        f"c=$(docker ps -q {labels}) && [ -n \"$c\" ] || {{ echo 'no running container' >&2; exit 3; }}; "
+        "i=$(docker inspect --format '{{.Image}}' $c) && "
+        "docker image inspect --format '{{json .RepoDigests}}' \"$i\""
+    )
+
+
+def list_references() -> str:
+    """Every local image name with its digest: `REPOSITORY TAG DIGEST` per line."""
+    return "docker image ls --digests --format '{{.Repository}} {{.Tag}} {{.Digest}}'"
+
+
+def parse_references(output: str, repositories: set[str]) -> tuple[set[str], set[str]]:
+    """list_references' output, for these repositories only: (`repository:tag`, `repository@digest`) names."""
+    tags, digests = set(), set()
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) != 3 or parts[0] not in repositories:
+            continue
+        repository, version, digest = parts
+        if version != "<none>":
+            tags.add(tagged(repository, version))
+        if DIGEST_RE.match(digest):
+            digests.add(pinned(repository, digest))
+    return tags, digests
+
+
+def remove(references: list[str]) -> str:
+    """Remove these names one by one, digest pins first (an image goes when its last name goes, taking the
+    names it still had: those are then gone already, which is not an error; any other error is)."""
+    if not references:
+        return "true"
+    ordered = sorted(references, key=lambda name: ("@" not in name, name))
+    return (
+        f'for n in {join(ordered)}; do o=$(docker image rm "$n" 2>&1) || case $o in '
+        "*'No such image'*) ;; *) echo \"$o\" >&2; exit 1;; esac; done"
+    )
+
+
+def images_size() -> str:
+    """The space images take on this engine (layers shared between images counted once)."""
+    return "docker system df --format '{{.Type}} {{.Size}}'"
+
+
+def parse_images_size(output: str) -> int:
+    """Bytes the images take, from images_size' output (`Images 1.2GB`)."""
+    for line in output.splitlines():
+        kind, _, size = line.partition(" ")
+        if kind == "Images":
+            match = _SIZE_RE.match(size.strip())
+            if match:
+                return round(float(match[1]) * _UNITS[match[2]])
+    raise ValueError(f"no image size in {output.strip()[:120]!r}")
+
+
+def release_sizes(directories: list[str]) -> str:
+    """Kibibytes each directory takes (`du -sk`), one `SIZE\\tPATH` line each; missing ones are skipped."""
+    return f"du -sk -- {' '.join(qpath(d) for d in directories)} 2>/dev/null || true" if directories else "true"

@@ -1,0 +1,253 @@
+"""Build once, ship the same bytes: build on the build host, push, pull by digest everywhere; check; prune.
+
+`images.build: once`: the build host builds each per-colour image of a version one time, pushes it
+to the registry and reads its manifest digest; every app host then pulls `registry/name@digest` and
+names it `name:version`, the name compose runs, so every host and both colours run those bytes.
+The registry password goes to `docker login --password-stdin` on stdin, in a DOCKER_CONFIG made for
+that one command and removed after it. `images.build: on-hosts`: each app host builds its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from ghosttasks import retention
+from ghosttasks.colors import Color
+from ghosttasks.commands import compose, git, images
+from ghosttasks.errors import OperationFailed
+from ghosttasks.flows.projects import color_project
+from ghosttasks.inventory import Host
+from ghosttasks.masking import mask
+from ghosttasks.reporting import describe_images
+from ghosttasks.run import Run
+from ghosttasks.settings import ImageSettings
+from ghosttasks.state import DeployState
+from ghosttasks.validate import VERSION_RE
+
+ASSUMED_DIGEST = "sha256:" + "0" * 64
+ProjectFor = Callable[[Host], compose.Project]
+
+
+def preflight(run: Run) -> None:
+    """Refuse before anything changes when build once lacks its registry password."""
+    if run.env.images.build == "once":
+        registry_password(run)
+
+
+def registry_password(run: Run) -> str | None:
+    """The registry password of this machine (masked from here on); refused before anything changes if unset."""
+    settings = run.env.images
+    if not settings.username:
+        return None
+    password = settings.password()
+    if not password and run.dry_run:
+        run.note(f"dry run: the registry password ({_source(settings)}) is not read; a real run refuses without it")
+        return "<registry password>"
+    if not password:
+        raise OperationFailed(
+            f"the registry password is missing: {_source(settings)} is not set or empty on this machine; "
+            "nothing was changed",
+            hint=f"set it (images.password_env / images.password_file) to the password of {settings.username} "
+            f"at {settings.login_server}",
+        )
+    mask.add(password)
+    return password
+
+
+def _source(settings: ImageSettings) -> str:
+    return f"${settings.password_env}" if settings.password_env else f"{settings.password_file}"
+
+
+def repository(run: Run, service: str) -> str:
+    """`registry/name` of a per-colour service's image."""
+    return f"{run.env.images.registry}/{run.env.image_name(service)}"
+
+
+def _logged_in(run: Run, commands: list[str]) -> str:
+    settings = run.env.images
+    login = [images.login(settings.login_server, settings.username)] if settings.username else []
+    return images.session([*login, *commands])
+
+
+def ship(run: Run, version: str, project_for: ProjectFor) -> dict[str, str]:
+    """The version's per-colour services' images on every app host: built on each, or built once and pulled by
+    digest. `project_for` gives the compose project of a host. Returns service -> pinned reference (empty with
+    `build: on-hosts`)."""
+    env = run.env
+    if env.images.build == "on-hosts":
+        run.executor.run_parallel(
+            env.app_hosts,
+            lambda target: compose.build(project_for(target), env.app.color_services),
+            what=f"build {version} images",
+            stream=True,
+        )
+        return {}
+    password = registry_password(run)
+    pinned = build_and_push(run, version, project_for(env.build_host), password)
+    pull_everywhere(run, version, pinned, password)
+    return pinned
+
+
+def colour_projects(run: Run, color: Color, version: str) -> ProjectFor:
+    """The per-colour project of each host (blue-green)."""
+    return lambda target: color_project(run, target, color, version)
+
+
+def build_and_push(run: Run, version: str, project: compose.Project, password: str | None) -> dict[str, str]:
+    """Build on the build host, push each image, read its digest: service -> `registry/name@sha256:...`."""
+    env, host = run.env, run.env.build_host
+    services = env.app.color_services
+    run.executor.run(host, compose.build(project, services), stream=True, what=f"build {version} on {host.name}")
+    commands = []
+    for service in services:
+        local = images.tagged(env.image_name(service), version)
+        remote = images.tagged(repository(run, service), version)
+        commands += [images.tag(local, remote), images.push(remote), images.repo_digests(remote)]
+    answer = run.executor.run(
+        host,
+        _logged_in(run, commands),
+        stdin=password,
+        assume="\n".join(f'["{repository(run, s)}@{ASSUMED_DIGEST}"]' for s in services),
+        what=f"push {version} images to {env.images.login_server}",
+    )
+    digests = [line for line in answer.stdout.splitlines() if line.startswith("[")]
+    if len(digests) != len(services):
+        raise OperationFailed(f"push {version}: expected {len(services)} digests, read: {answer.stdout.strip()!r}")
+    pinned = {}
+    for service, line in zip(services, digests, strict=True):
+        name = repository(run, service)
+        pinned[service] = images.pinned(name, images.parse_digest(line, name))
+    run.out.ok(f"{version} built once on {host.name}: {describe_images(pinned)}")
+    return pinned
+
+
+def pull_everywhere(run: Run, version: str, pinned: dict[str, str], password: str | None) -> None:
+    """Every app host pulls each image by digest and names it `name:version` for compose (parallel)."""
+    env = run.env
+    commands = []
+    for service, reference in pinned.items():
+        commands += [images.pull(reference), images.tag(reference, images.tagged(env.image_name(service), version))]
+    run.executor.run_parallel(
+        env.app_hosts,
+        _logged_in(run, commands),
+        stdin=password,
+        what=f"pull {version} images by digest",
+    )
+
+
+def ensure_pinned(run: Run, state: DeployState, version: str, color: Color) -> dict[str, str]:
+    """A version being started again (rollback): pull its recorded digests; unrecorded: ship it."""
+    pinned = state.version_images.get(version, {})
+    if run.env.images.build == "once" and pinned:
+        pull_everywhere(run, version, pinned, registry_password(run))
+        return dict(pinned)
+    return ship(run, version, colour_projects(run, color, version))
+
+
+def running(run: Run, host: Host, color: Color, service: str) -> list[str]:
+    """The RepoDigests of the image the colour's service runs on the host (read through the executor)."""
+    project = f"{run.env.app.project}-{color}"
+    answer = run.executor.run(
+        host, images.running_digests(project, service), check=False, assume="[]", what="image of a container"
+    )
+    if not answer.ok:
+        return []
+    try:
+        return [str(name) for name in json.loads(answer.stdout.strip() or "null") or []]
+    except ValueError:
+        return []
+
+
+def verify_images(run: Run) -> None:
+    """verify.images: fails naming every host, colour and service whose container runs other bytes."""
+    from ghosttasks.state import Store
+
+    state = Store(run).load()
+    if not any(info.images for info in state.colors.values()):
+        run.out.warn("no image digests recorded (images.build: on-hosts, or nothing deployed with build: once)")
+        return
+    problems = check_running(run, state)
+    if problems:
+        raise OperationFailed(
+            "running images differ from the recorded digests: " + "; ".join(problems),
+            hint="redeploy the version (inv deploy.prod) or roll back; see inv deploy.status",
+        )
+
+
+def check_running(run: Run, state: DeployState) -> list[str]:
+    """Every colour with recorded digests runs exactly them on every app host; the problems."""
+    problems = []
+    for color, info in state.colors.items():
+        if info.failed_version:  # a failed deploy's containers: not what the state records
+            problems.append(f"{color}: a failed deploy of {info.failed_version} left its containers; not checked")
+            continue
+        for service, reference in sorted(info.images.items()):
+            for host in run.env.app_hosts:
+                found = running(run, host, color, service)
+                if reference not in found:
+                    runs = ", ".join(found) or "no pinned image"
+                    problems.append(f"{host.name} {color} {service}: runs {runs}, not {reference}")
+                else:
+                    run.out.ok(f"{host.name} {color} {service}: {reference}")
+    return problems
+
+
+# -- retention ---------------------------------------------------------------------------------------
+
+
+def prune_after_deploy(run: Run, state: DeployState) -> None:
+    """Retention after a successful deploy; a failure here is a warning (the deploy itself succeeded)."""
+    try:
+        prune(run, state, keep=run.env.images.keep)
+    except (OperationFailed, ValueError) as exc:
+        run.out.warn(f"pruning old versions failed (the deploy succeeded): {exc}; retry: inv deploy.prune")
+
+
+def prune_by_hand(run: Run, *, keep: int | None, list_only: bool) -> dict:
+    """deploy.prune: under the deploy lock (never beside a deploy), from the recorded state."""
+    from ghosttasks.flows.guard import guarded
+    from ghosttasks.state import Store
+
+    store = Store(run)
+    with guarded(run, store, version=None, reason="prune old versions", lock=not list_only) as entry:
+        report = prune(run, store.load(), keep=keep or run.env.images.keep, dry_run_only=list_only)
+        entry["removed"] = {host: item["remove"] for host, item in report["hosts"].items()}
+        return report
+
+
+def prune(run: Run, state: DeployState, *, keep: int, dry_run_only: bool = False) -> dict:
+    """Remove the release worktrees and images of versions retention does not keep, on every app host."""
+    env = run.env
+    repositories = {env.image_name(s) for s in env.app.color_services}
+    if env.images.registry:
+        repositories |= {repository(run, s) for s in env.app.color_services}
+    hosts = {host.name: _prune_host(run, state, host, keep, repositories, dry_run_only) for host in env.app_hosts}
+    return {"keep": sorted(retention.colour_versions(state)), "last": keep, "hosts": hosts}
+
+
+def _prune_host(run: Run, state: DeployState, host: Host, keep: int, repositories: set[str], only_list: bool) -> dict:
+    env = run.env
+    releases = env.releases_dir(host)
+    worktrees = git.parse_worktrees(run.executor.run(host, git.list_worktrees(env.app_dir(host))).stdout)
+    held = {path.rsplit("/", 1)[1]: path for path in worktrees if path.startswith(releases + "/")}
+    held = {version: path for version, path in held.items() if VERSION_RE.fullmatch(version)}
+    tags, pins = images.parse_references(run.executor.run(host, images.list_references()).stdout, repositories)
+    on_host = set(held) | {tag.rsplit(":", 1)[1] for tag in tags if VERSION_RE.fullmatch(tag.rsplit(":", 1)[1])}
+    removed = retention.to_remove(state, keep, on_host)
+    kept = sorted(retention.keep_set(state, keep, on_host))
+    names = retention.image_names_to_remove(state, removed, kept, sorted(repositories), tags | pins)
+    dirs = [held[version] for version in removed if version in held]
+    sizes = run.executor.run(host, images.release_sizes(dirs), assume="").stdout
+    release_kib = sum(int(line.split()[0]) for line in sizes.splitlines() if line.split() and line.split()[0].isdigit())
+    result: dict[str, object] = {"remove": removed, "images": names, "worktrees": dirs}
+    if only_list or not removed:
+        return result
+    before = images.parse_images_size(run.executor.run(host, images.images_size(), assume="Images 0B").stdout)
+    for path in dirs:
+        run.executor.run(host, git.remove_release(env.app_dir(host), path), what=f"remove {path}")
+    run.executor.run(host, images.remove(names), what=f"remove images of {', '.join(removed)}")
+    after = images.parse_images_size(run.executor.run(host, images.images_size(), assume="Images 0B").stdout)
+    result["freed_bytes"] = max(0, before - after) + release_kib * 1024
+    run.out.info(f"{host.name}: removed {', '.join(removed)}, freed {result['freed_bytes'] / 1e6:.1f} MB")
+    return result
