@@ -60,22 +60,11 @@ def check_health(url: str, *, expect_version: str | None = None, timeout: float 
     """
     import httpx
 
-    owned = client is None
-    client = client or httpx.Client(timeout=timeout)
     try:
-        response = client.get(url, headers={"Connection": "close"}, timeout=timeout)
+        response, body = _get_json(url, {}, timeout=timeout, client=client)
     except httpx.HTTPError as exc:
         connected = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
         return Health(url, False, error=f"{type(exc).__name__}: {exc or 'no detail'}", connected=connected)
-    finally:
-        if owned:
-            client.close()
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
     health = Health(url, False, response.status_code, body)
     if response.status_code != 200:
         health.error = f"HTTP {response.status_code} status {body.get('status', '?')}"
@@ -280,12 +269,22 @@ def send_with_request_id(url: str, request_id: str, *, timeout: float = 5.0, cli
     """GET the URL on a new connection with this X-Request-ID; never raises."""
     import httpx
 
+    try:
+        response, body = _get_json(url, {"X-Request-ID": request_id}, timeout=timeout, client=client)
+    except httpx.HTTPError as exc:
+        return Correlated(request_id, None, error=f"{type(exc).__name__}: {exc or 'no detail'}")
+    return Correlated(request_id, response.status_code, body.get("color"), response.headers.get("X-Request-ID"))
+
+
+def _get_json(url: str, headers: dict[str, str], *, timeout: float, client: Any) -> tuple[Any, dict]:
+    """GET on a new connection (`client`, or a direct one made and closed here): the response and its JSON
+    object body ({} when it is not one). Raises httpx.HTTPError when no answer came."""
+    import httpx
+
     owned = client is None
     client = client or httpx.Client(timeout=timeout)
     try:
-        response = client.get(url, headers={"X-Request-ID": request_id, "Connection": "close"}, timeout=timeout)
-    except httpx.HTTPError as exc:
-        return Correlated(request_id, None, error=f"{type(exc).__name__}: {exc or 'no detail'}")
+        response = client.get(url, headers={**headers, "Connection": "close"}, timeout=timeout)
     finally:
         if owned:
             client.close()
@@ -293,5 +292,4 @@ def send_with_request_id(url: str, request_id: str, *, timeout: float = 5.0, cli
         body = response.json()
     except ValueError:
         body = {}
-    color = body.get("color") if isinstance(body, dict) else None
-    return Correlated(request_id, response.status_code, color, response.headers.get("X-Request-ID"))
+    return response, body if isinstance(body, dict) else {}
