@@ -123,8 +123,13 @@ def _prometheus(lay: Layout, topo: Topology) -> Daemon:
         f"--web.listen-address={address}:{PROMETHEUS_PORT}",
         "--web.enable-lifecycle",
     )
-    ready = partial(netns.tcp_open, topo.namespace, address, PROMETHEUS_PORT)
-    return Daemon("prometheus", argv, f"{address}:{PROMETHEUS_PORT}", ready, topo.namespace)
+    return _listening("prometheus", argv, topo, address, PROMETHEUS_PORT)
+
+
+def _listening(name: str, argv: tuple[str, ...], topo: Topology, address: str, port: int) -> Daemon:
+    """A daemon of the topology's monitoring/registry side: ready once it accepts TCP on address:port."""
+    ready = partial(netns.tcp_open, topo.namespace, address, port)
+    return Daemon(name, argv, f"{address}:{port}", ready, topo.namespace)
 
 
 def _alertmanager(lay: Layout, topo: Topology) -> Daemon:
@@ -136,8 +141,7 @@ def _alertmanager(lay: Layout, topo: Topology) -> Daemon:
         f"--web.listen-address={address}:{ALERTMANAGER_PORT}",
         "--cluster.listen-address=",  # no gossip port (it would bind 0.0.0.0:9094)
     )
-    ready = partial(netns.tcp_open, topo.namespace, address, ALERTMANAGER_PORT)
-    return Daemon("alertmanager", argv, f"{address}:{ALERTMANAGER_PORT}", ready, topo.namespace)
+    return _listening("alertmanager", argv, topo, address, ALERTMANAGER_PORT)
 
 
 def _pushgateway(lay: Layout, topo: Topology) -> Daemon:
@@ -147,8 +151,7 @@ def _pushgateway(lay: Layout, topo: Topology) -> Daemon:
         f"--web.listen-address={address}:{PUSHGATEWAY_PORT}",
         f"--persistence.file={lay.monitoring_dir / 'pushgateway.metrics'}",
     )
-    ready = partial(netns.tcp_open, topo.namespace, address, PUSHGATEWAY_PORT)
-    return Daemon("pushgateway", argv, f"{address}:{PUSHGATEWAY_PORT}", ready, topo.namespace)
+    return _listening("pushgateway", argv, topo, address, PUSHGATEWAY_PORT)
 
 
 def _registry(lay: Layout, topo: Topology) -> Daemon:
@@ -159,8 +162,7 @@ def _registry(lay: Layout, topo: Topology) -> Daemon:
         str(lay.registry_dir / "config.yml"),
     )
     address = topo.registry_addr
-    ready = partial(netns.tcp_open, topo.namespace, address, REGISTRY_PORT)
-    return Daemon("registry", argv, f"{address}:{REGISTRY_PORT}", ready, topo.namespace)
+    return _listening("registry", argv, topo, address, REGISTRY_PORT)
 
 
 def _bridge(lay: Layout, bridge: Bridge, namespace: str | None) -> list[Daemon]:
