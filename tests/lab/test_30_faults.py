@@ -22,7 +22,7 @@ import yaml
 
 from lab.origin import ALEMBIC_HEADS
 from tests.lab.conftest import ROOT
-from tests.lab.world import docker, lb_answers, psql
+from tests.lab.world import HeldLock, docker, lb_answers, psql
 
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
 
@@ -167,35 +167,10 @@ def test_2_migration_fails(lab, inv, load_loop):
 
 
 def test_3_backup_fails(lab, inv, load_loop):
-    holder = subprocess.Popen(
-        [
-            "docker",
-            "exec",
-            "ghostworks-postgres-1",
-            "psql",
-            "-U",
-            "postgres",
-            "-d",
-            "ghostworks",
-            "-c",
-            "BEGIN; LOCK TABLE artifacts IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
-        ],
-        env={**os.environ, **lab.docker_env("db")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(1)
+    with HeldLock(lab, "artifacts", "ACCESS EXCLUSIVE", seconds=120):  # pg_dump cannot read the table
         before = sorted(lab.backup_dir("db").glob("*.dump"))
         with load_loop() as load:
             result = inv("deploy.prod", "--version", "v1.0.0", *NO_MONITOR)
-    finally:
-        psql(
-            lab,
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' "
-            "AND pid <> pg_backend_pid()",
-        )
-        holder.wait(timeout=30)
     assert result.returncode == 1
     assert "step 'backup database' failed: pg_dump failed: [db]" in result.stderr
     assert "lock table" in result.stderr.lower()  # pg_dump's own reason: it could not get its table lock in time

@@ -9,9 +9,7 @@ and alembic_version with psql, the backup directory, the colours' own ports, the
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -19,14 +17,13 @@ import httpx
 import pytest
 
 from lab.origin import ALEMBIC_HEADS
-from tests.lab.world import lb_answers, psql
+from tests.lab.world import HeldLock, lb_answers, psql
 
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
 V110_HEAD = ALEMBIC_HEADS["v1.1.0"]
 APP1 = "127.0.0.11"
 GREEN_PORT = 8002
 LOGIN = {"tenant": "acme", "username": "admin", "password": "acme-demo-password"}
-HOLDER = "ghostlab-lock-holder"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -109,40 +106,12 @@ def test_3_a_migration_behind_a_held_lock_stops_at_lock_timeout_with_nothing_app
     """An open write transaction on artifacts (ROW EXCLUSIVE) blocks CREATE INDEX's SHARE lock but none of the
     live colour's queries: the migration gives up after lock_timeout, three times, and the deploy fails."""
     before, dumps = schema(lab), backups(lab)
-    hold = "BEGIN; LOCK TABLE artifacts IN ROW EXCLUSIVE MODE; SELECT pg_sleep(300);"
-    holder = subprocess.Popen(
-        [
-            "docker",
-            "exec",
-            "-e",
-            f"PGAPPNAME={HOLDER}",
-            "ghostworks-postgres-1",
-            "psql",
-            "-U",
-            "postgres",
-            "-d",
-            "ghostworks",
-            "-c",
-            hold,
-        ],
-        env={**os.environ, **lab.docker_env("db")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        granted = f"SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = '{HOLDER}' AND l.relation = 'artifacts'::regclass AND l.granted"  # noqa: E501
-        deadline = time.monotonic() + 20
-        while psql(lab, granted) != "1":
-            assert time.monotonic() < deadline, "the lock holder never got its lock"
-            time.sleep(0.2)
+    with HeldLock(lab, "artifacts", "ROW EXCLUSIVE") as lock:
         started = time.monotonic()
         with load_loop() as load:
             result = inv("deploy.prod", "--version", "v1.2.0-lockingindex", *NO_MONITOR)
         seconds = time.monotonic() - started
-        assert psql(lab, granted) == "1", "the lock was held for the whole deploy"
-    finally:
-        psql(lab, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{HOLDER}'")
-        holder.wait(timeout=30)
+        assert lock.held(), "the lock was held for the whole deploy"
     print(f"deploy against the held lock: {seconds:.1f} s, {load.requests} LB requests")
     assert result.returncode == 1
     assert "warn 0007a7b8c9d0: locking (require-concurrent-index-creation)" in result.stdout

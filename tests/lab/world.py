@@ -86,6 +86,42 @@ def psql(lab, sql: str, container: str = "ghostworks-postgres-1", host: str = "d
     ).stdout.strip()
 
 
+class HeldLock:
+    """A psql session on the lab database holding `LOCK TABLE table IN mode` in an open transaction: taken
+    (and seen granted in pg_locks) on enter, ended with pg_terminate_backend on exit."""
+
+    NAME = "ghostlab-lock-holder"  # its application_name, so the lock and the session are found by it
+
+    def __init__(self, lab, table: str, mode: str, seconds: int = 300) -> None:
+        self.lab, self.table = lab, table
+        self.sql = f"BEGIN; LOCK TABLE {table} IN {mode} MODE; SELECT pg_sleep({seconds});"
+        self._process: subprocess.Popen | None = None
+
+    def held(self) -> bool:
+        """The holder's lock on the table is granted right now (read from pg_locks)."""
+        granted = (
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            f"WHERE a.application_name = '{self.NAME}' AND l.relation = '{self.table}'::regclass AND l.granted"
+        )
+        return psql(self.lab, granted) == "1"
+
+    def __enter__(self) -> HeldLock:
+        argv = ["docker", "exec", "-e", f"PGAPPNAME={self.NAME}", "ghostworks-postgres-1"]
+        argv += ["psql", "-U", "postgres", "-d", "ghostworks", "-c", self.sql]
+        env = {**os.environ, **self.lab.docker_env("db")}
+        self._process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while not self.held():
+            assert time.monotonic() < deadline, "the lock holder never got its lock"
+            time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        psql(self.lab, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{self.NAME}'")
+        if self._process is not None:
+            self._process.wait(timeout=30)
+
+
 def sshd_connections(lab) -> int:
     """How many SSH connections all lab sshds have accepted so far (LogLevel VERBOSE)."""
     total = 0
