@@ -84,3 +84,10 @@ def describe_state(state: DeployState = STATE) -> str:
     parts = [f"active {state.active}"]
     parts += [f"{color} {info.version or 'empty'}" for color, info in state.colors.items()]
     return ", ".join(parts)
+
+
+def running_containers(project: str, releases_dir: str) -> str:
+    """`docker ps` on an app host: each colour's containers run the version STATE records, from its release dir."""
+    return "".join(
+        f"{project}-{color} {releases_dir}/{info.version}\n" for color, info in STATE.colors.items() if info.version
+    )

@@ -31,6 +31,15 @@ def show_status(out: Output, env_name: str, report: dict[str, Any], *, as_json: 
         lb = report["lb"]
         out.info(describe_selector(lb))
     out.info(describe_lock(report["lock"]))
+    show_disagreements(out, env_name, report["disagreements"])
+
+
+def show_disagreements(out: Output, env_name: str, disagreements: list[str]) -> None:
+    """Every way state.json differs from reality, as errors, and the command that repairs the record."""
+    for line in disagreements:
+        out.fail(f"state.json disagrees with reality: {line}")
+    if disagreements:
+        out.info(f"next: inv deploy.recover --env {env_name} (or any deploy, rollback or switch) repairs the record")
 
 
 def describe_images(images: dict[str, str]) -> str:
@@ -108,6 +117,5 @@ def show_traffic(out: Output, report: dict[str, Any], *, as_json: bool) -> None:
     lb = report.get("lb", {})
     out.info(f"recorded: active {report['active']}, previous {report['previous']}")
     out.info(describe_selector(lb))
-    if report.get("disagreement"):
-        out.warn(report["disagreement"])
+    show_disagreements(out, report["environment"], report["disagreements"])
     out.info(f"answers: {report.get('sample_summary', 'not sampled')}")

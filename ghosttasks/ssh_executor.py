@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ghosttasks import ssh_targets
+from ghosttasks.commands.remote_file import durable_rename
 from ghosttasks.errors import ConfigError, OperationFailed
 from ghosttasks.executor import TIMEOUT_EXIT, UNREACHABLE_EXIT, Executor, LineWriter, Result, T
 from ghosttasks.inventory import Environment, Host
@@ -300,7 +301,10 @@ class SSHExecutor(Executor):
             with sftp.open(temporary, "w") as handle:
                 handle.chmod(mode)
                 handle.write(content.encode())
-            sftp.posix_rename(temporary, path)
+            # SFTP has no fsync (paramiko lacks fsync@openssh.com): sync the file, rename, sync the directory.
+            durable = self._execute(host, durable_rename(temporary, path), timeout=30, writers=None, stdin=None)
+            if not durable.ok:
+                raise OperationFailed(f"could not move {temporary} into place on {host.name}: {durable.describe()}")
         if self.log:
             self.log.upload(host.name, path, mode, time.monotonic() - started)
 
@@ -342,9 +346,17 @@ def _verb(bastion: bool) -> str:
 
 
 def _write_local(path: str, content: str, mode: int) -> None:
+    """Write, fsync, rename, fsync the directory: a kill or a crash leaves the old file or the new one."""
     temporary = f"{path}.ghosttasks-tmp-{os.getpid()}"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.chmod(temporary, mode)
     os.replace(temporary, path)
+    directory = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -1,7 +1,8 @@
 """Deploy state and history (audit), kept on the LB host (first app host without an LB).
 
 state.json    active colour; version, alembic head and image digests per colour; alembic head, image
-              digests per version; the versions in the order they were deployed (retention)
+              digests per version; the versions in the order they were deployed (retention); the intent
+              of a run that is replacing a colour's containers (the journal, cleared when it is done)
 history.jsonl one line per run: who, where from, what, result, failing step, step timings
 The deploy lock lives in the same directory (ghosttasks.lock).
 """
@@ -33,6 +34,29 @@ class ColorState:
         return None if self.failed_version else self.version
 
 
+@dataclass(frozen=True)
+class Intent:
+    """What a run is about to do, written before it does it and cleared once it is recorded as done.
+
+    `color` gets `version` (its containers are replaced when `replaces`) and is to serve; with `fails_other`
+    the other colour is being abandoned (an automatic rollback). A run killed in between leaves it behind:
+    the next run resolves it against the LB and the containers (ghosttasks.reconcile).
+    """
+
+    run_id: str
+    task: str
+    since: str
+    color: Color
+    version: str
+    replaces: bool = True
+    fails_other: bool = False
+
+    def describe(self) -> str:
+        """`deploy.prod (run 1a2b3c4d, since …): v1.2.0 into green`."""
+        what = f"{self.version} into {self.color}" if self.replaces else f"traffic to {self.color} ({self.version})"
+        return f"{self.task} (run {self.run_id}, since {self.since}): {what}"
+
+
 @dataclass
 class DeployState:
     active: Color | None = None
@@ -43,6 +67,7 @@ class DeployState:
     database_revision: str | None = None  # as read from the database after the last command that could change it
     version_images: dict[str, dict[str, str]] = field(default_factory=dict)  # version -> service -> pinned ref
     deployed: list[str] = field(default_factory=list)  # versions that went live, least recent first
+    intent: Intent | None = None  # an unfinished change (the journal); None once it is recorded as done
     updated_at: str | None = None
 
     @property
@@ -51,7 +76,9 @@ class DeployState:
         return other(self.active) if self.active else "blue"
 
     def after_deploy(self, color: Color, version: str, head: str | None, now: str) -> None:
-        """`version` (whose schema head is `head`) now serves from `color`; the old active colour stays idle."""
+        """`version` (whose schema head is `head`) now serves from `color`; the old active colour stays idle.
+        The change is recorded as done: the journal's intent is cleared."""
+        self.intent = None
         self.after_switch(color)
         self.colors[color] = ColorState(version, head, now, images=dict(self.version_images.get(version, {})))
         if head:
@@ -105,6 +132,7 @@ class DeployState:
             database_revision=data.get("database_revision"),
             version_images=_version_images(data.get("version_images", {})),
             deployed=_versions(data.get("deployed", [])),
+            intent=_intent(data.get("intent")),
             updated_at=data.get("updated_at"),
         )
 
@@ -126,6 +154,15 @@ def _version_images(data: Any) -> dict[str, dict[str, str]]:
     ):
         raise ValueError("version_images is not an object of version -> service -> image")
     return {version: dict(images) for version, images in data.items()}
+
+
+def _intent(data: Any) -> Intent | None:
+    """The journal's intent as written; anything else is corrupt."""
+    if data is None:
+        return None
+    if not isinstance(data, dict) or data.get("color") not in COLORS:
+        raise ValueError("intent is not an object naming blue or green")
+    return Intent(**data)
 
 
 def _versions(data: Any) -> list[str]:

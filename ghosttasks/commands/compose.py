@@ -93,3 +93,31 @@ def logs_since(project: Project, service: str, since: str | None, tail: int) -> 
     """One service's log lines as written (no prefix, no colour) since a time, at most the last `tail`."""
     window = f" --since {shlex.quote(since)}" if since else ""
     return f"{project.prefix()} logs --no-color --no-log-prefix{window} --tail {int(tail)} {shlex.quote(service)}"
+
+
+#: compose's labels on every container it starts: the project, and the directory it was started from.
+PROJECT_LABEL = "com.docker.compose.project"
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
+
+
+def running_containers() -> str:
+    """Every running (or restarting) compose container on the host: its project, a space, its working dir."""
+    fields = f'{{{{.Label "{PROJECT_LABEL}"}}}} {{{{.Label "{WORKING_DIR_LABEL}"}}}}'
+    return f"docker ps --filter label={PROJECT_LABEL} --format {shlex.quote(fields)}"
+
+
+def parse_running(text: str, projects: dict[str, str], releases_dir: str, unknown: str) -> dict[str, frozenset[str]]:
+    """running_containers' answer as {key: versions} for the projects named in `projects` (name -> key).
+
+    A container's version is the release directory it was started from (`<releases_dir>/<version>/...`);
+    one started from anywhere else counts as `unknown`.
+    """
+    found: dict[str, set[str]] = {key: set() for key in projects.values()}
+    prefix = releases_dir.rstrip("/") + "/"
+    for line in text.splitlines():
+        name, _, directory = line.partition(" ")
+        if name.strip() not in projects:
+            continue
+        relative = directory.strip()[len(prefix) :] if directory.strip().startswith(prefix) else ""
+        found[projects[name.strip()]].add(relative.split("/", 1)[0] or unknown)
+    return {key: frozenset(versions) for key, versions in found.items()}

@@ -111,8 +111,19 @@ CONFIG_MARK = "--- ghosttasks: end of file ---"
 def read_config(paths: list[str], flag_path: str) -> str:
     """Print each file (nothing when missing) followed by CONFIG_MARK, then `green` or `blue` for the flag."""
     files = "; ".join(f"cat {qpath(path)} 2>/dev/null; echo {shlex.quote(CONFIG_MARK)}" for path in paths)
+    return f"{files}; {read_flag(flag_path)}"
+
+
+def read_flag(flag_path: str) -> str:
+    """Print `green` when the flag file exists, else `blue`: the colour the selector sends traffic to."""
     flag = qpath(flag_path)
-    return f"{files}; if [ -e {flag} ]; then echo green; else echo blue; fi"
+    return f"if [ -e {flag} ]; then echo green; else echo blue; fi"
+
+
+def parse_flag(text: str) -> str | None:
+    """The colour read_flag printed; None when the answer is anything else."""
+    selected = text.strip()
+    return selected if selected in ("blue", "green") else None
 
 
 def parse_config(text: str, count: int) -> tuple[list[str], str | None]:
@@ -120,8 +131,7 @@ def parse_config(text: str, count: int) -> tuple[list[str], str | None]:
     parts = text.split(CONFIG_MARK + "\n")
     if len(parts) != count + 1:
         return [], None
-    selected = parts[-1].strip()
-    return parts[:-1], selected if selected in ("blue", "green") else None
+    return parts[:-1], parse_flag(parts[-1])
 
 
 def set_flag(flag_path: str, color: str) -> str:

@@ -21,3 +21,10 @@ def append_line(path: str, line: str) -> str:
 def tail_lines(path: str, count: int) -> str:
     """The last `count` lines of a file (nothing when it does not exist)."""
     return f"tail -n {int(count)} {qpath(path)} 2>/dev/null || true"
+
+
+def durable_rename(temporary: str, path: str) -> str:
+    """Move an uploaded file into place for good: fsync it, rename it over `path`, fsync the directory
+    (coreutils `sync FILE`), so neither a killed run nor a host crash leaves half a document."""
+    directory = path.rsplit("/", 1)[0] or "/"
+    return f"sync -- {qpath(temporary)} && mv -f -- {qpath(temporary)} {qpath(path)} && sync -- {qpath(directory)}"

@@ -11,6 +11,7 @@ from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import migrate_for_deploy, record_revision
 from ghosttasks.flows.migration_review import review_for_deploy
 from ghosttasks.flows.preflight import deploy_checklist
+from ghosttasks.flows.reality import begin, reconciled_state, settle
 from ghosttasks.flows.release import fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
 from ghosttasks.lock import DeployLock
@@ -36,13 +37,13 @@ def deploy(
     store = Store(run)
     with guarded(run, store, version=version, reason=f"deploy {version}") as entry:
         with run.step("preflight"):
-            state = store.load()
+            images.preflight(run)
+            deploy_checklist(run, version, monitor_minutes=minutes)
+            state = reconciled_state(run, store, entry)  # the idle colour is the one the LB does not serve
             target, previous = state.idle, state.active
             previous_version = state.colors[previous].runs if previous else None
             entry.update(color=target, previous_color=previous, previous_version=previous_version)
             run.note(f"{version} goes into {target}; {previous or 'nothing'} keeps serving until the switch")
-            images.preflight(run)
-            deploy_checklist(run, version, monitor_minutes=minutes)
         with run.step("fetch and build"):
             fetch_release(run, version)
             state.record_images(version, images.ship(run, version, images.colour_projects(run, target, version)))
@@ -50,6 +51,7 @@ def deploy(
             review_for_deploy(run, state, target, version, entry, allow_breaking=allow_breaking_migration, yes=yes)
         with run.step("backup database"):
             entry["backup"] = take_backup(run, version).path
+        begin(run, store, state, target, version)  # the journal: a run killed from here on is resolved by the next
         try:
             with run.step(f"start {target}"):
                 start_color(run, target, version)
@@ -64,7 +66,7 @@ def deploy(
             with run.step("verify traffic"):
                 verify_or_switch_back(run, target, version, previous, previous_version)
         except BaseException:
-            mark_failed(run, store, target, version)
+            settle(run, store, entry)  # the record made true: traffic back on the old colour, the new one failed
             raise
         state.after_deploy(target, version, head, run.now())
         record_revision(run, store, state)
@@ -102,13 +104,3 @@ def watch_and_roll_back(run: Run, store: Store, state: DeployState, entry: dict,
             f"automatic rollback: {trigger.describe()}; traffic is back on {previous} ({previous_version})",
             hint=f"{target} still runs {version} for inspection: inv stack.logs api --color {target}",
         )
-
-
-def mark_failed(run: Run, store: Store, color: Color, version: str) -> None:
-    """Record that a failed deploy left `version` in `color`: it is no longer a rollback target."""
-    try:
-        state = store.load()
-        state.mark_failed(color, version)
-        record_revision(run, store, state)
-    except Exception as exc:  # never hide the deploy's own error behind this one
-        run.out.warn(f"could not record the failed {color} in the deploy state: {exc}")

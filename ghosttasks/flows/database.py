@@ -20,6 +20,7 @@ from ghosttasks.flows.migrate import (
 )
 from ghosttasks.flows.migration_review import lint_downgrade
 from ghosttasks.flows.projects import serving_api, shared_project
+from ghosttasks.flows.reality import reconciled_state
 from ghosttasks.migration_plan import Direction, choose_runner, plan_migration, plan_stamp
 from ghosttasks.run import Run
 from ghosttasks.state import Store
@@ -39,7 +40,7 @@ def migrate(run: Run, direction: Direction, revision: str, *, force: bool = Fals
         if run.env.app.strategy != "blue-green":
             return _migrate_single(run, direction, revision, entry)
         with run.step("plan migration"):
-            state = store.load()
+            state = reconciled_state(run, store, entry)
             current = database_revision(run)
             plan = plan_migration(state, knowledge(run, state), current, revision, requested=direction, force=force)
             if plan is None:
@@ -73,12 +74,15 @@ def stamp(run: Run, revision: str) -> None:
     """`alembic stamp REV`: the runbook's manual migration repair (changes no schema), in a container
     whose code knows REV."""
     store = Store(run)
-    with guarded(run, store, version=None, reason=f"alembic stamp {revision}"), run.step(f"alembic stamp {revision}"):
+    with (
+        guarded(run, store, version=None, reason=f"alembic stamp {revision}") as entry,
+        run.step(f"alembic stamp {revision}"),
+    ):
         argv = alembic.stamp(run.env.app.alembic, revision)
         if run.env.app.strategy != "blue-green":
             alembic_in(run, serving_api(run), argv, what="alembic stamp")
             return
-        state = store.load()
+        state = reconciled_state(run, store, entry)
         plan = plan_stamp(state, knowledge(run, state), database_revision(run), revision)
         try:
             command = runner_command(run, plan.runner, alembic.stamp(run.env.app.alembic, plan.target or "base"))

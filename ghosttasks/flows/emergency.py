@@ -7,6 +7,7 @@ from ghosttasks.colors import other
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
+from ghosttasks.flows.reality import reconciled_state
 from ghosttasks.flows.traffic import switch_traffic, verify_lb
 from ghosttasks.lock import DeployLock
 from ghosttasks.migration_plan import plan_switch_back
@@ -24,7 +25,7 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
     store = Store(run)
     with guarded(run, store, version=None, reason=reason, lock=False) as entry:
         with run.step("switch to the previous colour"):
-            state = store.load()
+            state = reconciled_state(run, store, entry, containers=False)  # the LB alone: app hosts may be down
             target = state.previous or (other(state.active) if state.active else None)
             version = state.colors[target].runs if target else None
             if target is None or version is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ghosttasks.errors import DeployLocked
 from ghosttasks.lock import DeployLock, is_mine
 from ghosttasks.run import Run
+from ghosttasks.state import Store
 
 
 def hold(run: Run, reason: str) -> None:
@@ -37,3 +38,9 @@ def unlock(run: Run, *, force: bool) -> None:
     lock.force_release()
     lock.record_unlock(holder, forced=force)
     run.out.ok(f"{run.env.name} unlocked (was: {holder.get('reason')})")
+    intent = Store(run).load().intent
+    if intent is not None:
+        run.out.warn(
+            f"that run left a change unfinished ({intent.describe()}): the next deploy, rollback or switch checks it "
+            f"against the LB and the containers first; to do it now: inv deploy.recover --env {run.env.name}"
+        )

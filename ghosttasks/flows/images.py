@@ -207,11 +207,14 @@ def prune_after_deploy(run: Run, state: DeployState) -> None:
 def prune_by_hand(run: Run, *, keep: int | None, list_only: bool) -> dict:
     """deploy.prune: under the deploy lock (never beside a deploy), from the recorded state."""
     from ghosttasks.flows.guard import guarded
+    from ghosttasks.flows.reality import check, reconciled_state
     from ghosttasks.state import Store
 
     store = Store(run)
     with guarded(run, store, version=None, reason="prune old versions", lock=not list_only) as entry:
-        report = prune(run, store.load(), keep=keep or run.env.images.keep, dry_run_only=list_only)
+        # what both colours really run is kept; listing (no lock) repairs nothing, it only reads
+        state = check(run, store)[1].state if list_only else reconciled_state(run, store, entry)
+        report = prune(run, state, keep=keep or run.env.images.keep, dry_run_only=list_only)
         entry["removed"] = {host: item["remove"] for host, item in report["hosts"].items()}
         return report
 

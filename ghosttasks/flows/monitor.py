@@ -13,6 +13,7 @@ from ghosttasks.colors import Color
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows import marking
 from ghosttasks.flows.guard import guarded
+from ghosttasks.flows.reality import begin
 from ghosttasks.flows.traffic import switch_traffic
 from ghosttasks.markers import Marker
 from ghosttasks.migration_plan import plan_switch_back
@@ -138,12 +139,14 @@ def roll_back_to_previous(run: Run, store: Store, state: DeployState, trigger: T
     warning = plan_switch_back(state, Knowledge.recorded(state), state.database_revision, previous).warning
     if warning:
         run.out.fail(warning)
+    begin(run, store, state, previous, previous_version, replaces=False, fails_other=True)
     switch_traffic(run, previous, previous_version)
     failed = state.active
     failed_version = state.colors[failed].version if failed else None
     if failed and failed_version:
         state.mark_failed(failed, failed_version)
     state.after_switch(previous)
+    state.intent = None
     store.save(state)
     marking.publish(run, Marker("rolled_back", previous_version, previous, f"{run.task} (automatic)", time.time()))
     notify.send(

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from ghosttasks.colors import Color, other
 from ghosttasks.flows.access import check_access
-from ghosttasks.flows.blue_green import mark_failed, verify_or_switch_back
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.images import ensure_pinned
 from ghosttasks.flows.migrate import apply, database_revision, knowledge, read_chain, record_revision
 from ghosttasks.flows.migration_review import lint_downgrade
 from ghosttasks.flows.projects import color_api
+from ghosttasks.flows.reality import begin, reconciled_state, settle
 from ghosttasks.flows.release import fetch_release, start_color
-from ghosttasks.flows.traffic import switch_traffic
+from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
 from ghosttasks.migration_plan import plan_rollback, serving
 from ghosttasks.revisions import Knowledge
 from ghosttasks.run import Run
@@ -32,12 +32,12 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
     with guarded(run, store, version=to, reason="rollback") as entry:
         with run.step("plan rollback"):
             check_access(run, run.env.hosts)
-            state = store.load()
+            state = reconciled_state(run, store, entry)
             current = database_revision(run)
             known = knowledge(run, state)
             active = serving(state)
             if active and to and to not in known.chains and to != active[1]:
-                known = _redeploy_unknown(run, store, state, other(active[0]), to)
+                known = _redeploy_unknown(run, store, state, entry, other(active[0]), to)
             plan = plan_rollback(state, known, current, to=to, db_rev=db_rev, force=force)
             entry.update(
                 version=plan.version,
@@ -53,7 +53,7 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
         try:
             if plan.redeploy:
                 with run.step(f"redeploy {plan.version} into {plan.target}"):
-                    _start_version(run, store, state, plan.target, plan.version)
+                    _start_version(run, store, state, entry, plan.target, plan.version)
             if plan.switch:
                 with run.step(f"health check {plan.target}"):
                     wait_for_color(run, plan.target, plan.version, deadline=120 if plan.redeploy else 30)
@@ -71,30 +71,36 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
                 with run.step("downgrade database"):
                     lint_downgrade(run, plan.after_switch)
                     apply(run, plan.after_switch, label=f"rollback-{plan.version}", entry=entry)
+        except BaseException:
+            state = settle(run, store, entry) or state  # where traffic really is, what the colours really run
+            raise
         finally:
             record_revision(run, store, state)
         run.out.ok(f"rolled back to {plan.version} on {plan.target}" + _idle_note(state, plan.target))
         return state
 
 
-def _redeploy_unknown(run: Run, store: Store, state: DeployState, color: Color, version: str) -> Knowledge:
+def _redeploy_unknown(run: Run, store: Store, state: DeployState, entry: dict, color: Color, version: str) -> Knowledge:
     """A --to version not recorded yet: start it in the idle colour (no traffic) and read what it ships."""
     with run.step(f"redeploy {version} into {color}"):
-        _start_version(run, store, state, color, version)
+        _start_version(run, store, state, entry, color, version)
         state.colors[color].version, state.colors[color].failed_version = version, None
         state.colors[color].images = dict(state.version_images.get(version, {}))
         state.learn_chain(version, read_chain(run, color_api(run, color, version)))
+        state.intent = None  # started and recorded: the switch (if any) is journalled by the LB's flag itself
         store.save(state)
     return knowledge(run, state)
 
 
-def _start_version(run: Run, store: Store, state: DeployState, color: Color, version: str) -> None:
+def _start_version(run: Run, store: Store, state: DeployState, entry: dict, color: Color, version: str) -> None:
+    """Start `version` in the idle `color`, journalled first; a failure leaves the colour marked failed."""
     try:
         fetch_release(run, version)
         state.record_images(version, ensure_pinned(run, state, version, color))
+        begin(run, store, state, color, version)
         start_color(run, color, version)
     except BaseException:
-        mark_failed(run, store, color, version)
+        settle(run, store, entry)
         raise
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from ghosttasks import probes, render
 from ghosttasks.commands import nginx
+from ghosttasks.errors import GhostError
+from ghosttasks.flows.reality import check
 from ghosttasks.lock import DeployLock
 from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
@@ -13,8 +15,10 @@ from ghosttasks.state import Store
 
 
 def status(run: Run) -> dict[str, Any]:
-    """The recorded state, the lock holder and what the LB selects, as one report."""
-    state = Store(run).load()
+    """The recorded state, the lock holder and what the LB selects, as one report; `disagreements` lists every
+    way state.json differs from the LB and the containers (what the next changing command will repair)."""
+    store = Store(run)
+    state, disagreements = recorded_against_reality(run, store)
     report: dict[str, Any] = {
         "environment": run.env.name,
         "active": state.active,
@@ -22,10 +26,23 @@ def status(run: Run) -> dict[str, Any]:
         "colors": {color: vars(info) for color, info in state.colors.items()},
         "updated_at": state.updated_at,
         "lock": DeployLock(run).holder(),
+        "disagreements": disagreements,
     }
     if run.env.lb is not None:
         report["lb"] = read_selector(run)
     return report
+
+
+def recorded_against_reality(run: Run, store: Store) -> tuple[Any, list[str]]:
+    """The recorded state and how it disagrees with reality; app hosts that cannot be read are said, and the
+    LB alone is compared."""
+    try:
+        state, result = check(run, store)
+        return state, result.lines()
+    except GhostError as exc:
+        state, result = check(run, store, containers=False)
+        unread = f"the app hosts' containers could not be read ({exc}); compared with the LB only"
+        return state, [unread, *result.lines()]
 
 
 def read_selector(run: Run) -> dict[str, Any]:
@@ -47,9 +64,6 @@ def traffic_status(run: Run, samples: int) -> dict[str, Any]:
         lambda: probes.sample_traffic(url, samples),
         assume=None,
     )
-    lb, active = report.get("lb", {}), report["active"]
-    if lb.get("color") and active and lb["color"] != active:
-        report["disagreement"] = f"the LB selects {lb['color']} but state.json says {active} is active"
     if sample is not None:
         report["sample"] = {f"{c or '?'} {v or '?'}": n for (c, v), n in sample.answers.items()}
         report["sample_failures"] = len(sample.failures)

@@ -10,6 +10,7 @@ from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import apply, database_revision, knowledge, record_revision
+from ghosttasks.flows.reality import reconciled_state, settle
 from ghosttasks.masking import mask
 from ghosttasks.migration_plan import plan_switch
 from ghosttasks.probe_routes import way
@@ -131,7 +132,7 @@ def switch(run: Run, color: Color) -> DeployState:
     with guarded(run, store, version=None, reason=f"switch traffic to {color}") as entry:
         with run.step("plan switch"):
             check_access(run, run.env.hosts)
-            state = store.load()
+            state = reconciled_state(run, store, entry)
             current = database_revision(run)
             plan = plan_switch(state, knowledge(run, state), current, color)
             entry.update(color=color, version=plan.version, previous_color=state.active)
@@ -152,6 +153,9 @@ def switch(run: Run, color: Color) -> DeployState:
             with run.step("verify traffic"):
                 verify_or_switch_back(run, color, plan.version, previous, previous_version)
             state.after_switch(color)
+        except BaseException:
+            state = settle(run, store, entry) or state  # where traffic really is (a switch back may have failed)
+            raise
         finally:
             record_revision(run, store, state)
         return state

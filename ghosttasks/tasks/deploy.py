@@ -233,6 +233,14 @@ def unlock(c, force=False, env=None):
     execute(c, env, lambda run: holds.unlock(run, force=force))
 
 
+@ghost_task(help={"env": ENV_HELP})
+def recover(c, env=None):
+    """Check state.json against the LB, the containers and the database, and repair it (under the lock)."""
+    from ghosttasks.flows.recover import recover as recover_state
+
+    execute(c, env, recover_state)
+
+
 namespace = Collection(
-    "deploy", tag, dev, staging, prod, rollback, emergency_rollback, status, history, lock, unlock, prune
+    "deploy", tag, dev, staging, prod, rollback, emergency_rollback, status, history, lock, unlock, recover, prune
 )

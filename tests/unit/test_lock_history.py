@@ -26,7 +26,7 @@ from ghosttasks.lock import (
 )
 from ghosttasks.output import Output
 from ghosttasks.run import Run
-from ghosttasks.state import Store
+from ghosttasks.state import DeployState, Intent, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 SINCE_EPOCH = 1_764_600_000
@@ -155,11 +155,11 @@ def test_refused_and_unlocked_lines_name_the_holder():
 
 
 class FakeLB(Executor):
-    """The LB host's state dir as data: the lock holder (or None) and history.jsonl's entries."""
+    """The LB host's state dir as data: the lock holder (or None), history.jsonl's entries, state.json's text."""
 
-    def __init__(self, env, out, *, lock=None, history=(), history_fails=False):
+    def __init__(self, env, out, *, lock=None, history=(), history_fails=False, state=""):
         super().__init__(env, out)
-        self.lock, self.history, self.history_fails = lock, list(history), history_fails
+        self.lock, self.history, self.history_fails, self.state = lock, list(history), history_fails, state
         self.commands = []
 
     def _run(self, host, command, *, timeout, stream, assume, stdin=None):
@@ -179,6 +179,8 @@ class FakeLB(Executor):
                 stdout, code = json.dumps(self.lock) + "\n", 1
         elif command.startswith("cat ") and "lock/info.json" in command:
             stdout = json.dumps(self.lock) + "\n" if self.lock else ""
+        elif command.startswith("cat ") and "state.json" in command:
+            stdout = self.state
         elif command.startswith("rm -rf ") and command.endswith("/lock"):
             self.lock = None
         else:
@@ -271,6 +273,19 @@ def test_unlock_force_of_a_run_without_a_line_records_it_as_died_first(prod):
     died, unlocked = run.executor.history
     assert (died["run_id"], died["result"], died["error"]) == ("0badc0de", "died", "ended without a record")
     assert unlocked["result"] == "unlocked"
+
+
+def test_unlock_force_names_a_change_the_dead_run_left_unfinished(prod):
+    intent = Intent("0badc0de", "deploy.prod", "2026-12-07T03:00:00Z", "green", "v2.1.0")
+    state = DeployState(active="blue", intent=intent).to_json()
+    run = a_run(prod, task="deploy.unlock", lock=holder(origin="ci-runner"), state=state)
+    holds.unlock(run, force=True)
+    assert run.executor.lock is None
+    said = run.printed.getvalue()
+    assert (
+        "that run left a change unfinished (deploy.prod (run 0badc0de, since 2026-12-07T03:00:00Z): v2.1.0 into" in said
+    )
+    assert "inv deploy.recover --env prod" in said
 
 
 @pytest.mark.parametrize("kind", ["freeze", "hold", "running here"])

@@ -96,7 +96,12 @@ def test_a_statement_timeout_is_not_retried():
 
 def test_a_first_deploy_has_no_running_colour_to_break():
     run = a_run(
-        {"--sql": (DROP_SQL, "", 0), "cat /var/lib/ghosttasks/state.json": ("", "", 0), "alembic_version'": ("", "", 0)}
+        {
+            "--sql": (DROP_SQL, "", 0),
+            "cat /var/lib/ghosttasks/state.json": ("", "", 0),
+            "alembic_version'": ("", "", 0),
+            "docker ps --filter label=com.docker.compose.project": ("", "", 0),  # nothing runs yet
+        }
     )
     deploy(run, "v1.2.0", monitor_minutes=0)
     ran = "\n".join(run.executor.entries)

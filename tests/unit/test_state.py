@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ghosttasks.state import ColorState, DeployState, parse_history
+from ghosttasks.state import ColorState, DeployState, Intent, parse_history
 
 T1, T2, T3 = "2026-11-28T20:00:00Z", "2026-11-29T09:30:00Z", "2026-11-30T12:00:00Z"
 PIN = "127.0.0.20:5000/ghostworks-api@sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -221,6 +221,7 @@ def every_field() -> DeployState:
         database_revision="cccc3333",
         version_images={"v1.2.1": {"api": PIN}},
         deployed=["v1.0.0", "v1.1.0", "v1.2.1"],
+        intent=Intent("1a2b3c4d", "deploy.prod", T3, "green", "v1.3.0", replaces=True, fails_other=True),
         updated_at=T3,
     )
 
@@ -260,6 +261,15 @@ def test_to_json_exactly():
         "database_revision": "cccc3333",
         "version_images": {"v1.2.1": {"api": PIN}},
         "deployed": ["v1.0.0", "v1.1.0", "v1.2.1"],
+        "intent": {
+            "run_id": "1a2b3c4d",
+            "task": "deploy.prod",
+            "since": T3,
+            "color": "green",
+            "version": "v1.3.0",
+            "replaces": True,
+            "fails_other": True,
+        },
         "updated_at": T3,
     }
 
@@ -269,7 +279,7 @@ def test_to_json_is_one_line_with_sorted_keys():
     assert text == (
         '{"active": null, "colors": {"blue": {"alembic_head": null, "deployed_at": null, "failed_version": null, '
         '"images": {}, "version": null}, "green": {"alembic_head": null, "deployed_at": null, "failed_version": null, '
-        '"images": {}, "version": null}}, "database_revision": null, "deployed": [], "previous": null, '
+        '"images": {}, "version": null}}, "database_revision": null, "deployed": [], "intent": null, "previous": null, '
         '"updated_at": null, "version_chains": {}, "version_heads": {}, "version_images": {}}'
     )
 

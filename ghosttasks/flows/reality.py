@@ -1,0 +1,100 @@
+"""Reality before records: what serves (the LB's flag) and what runs (each colour's containers on every app
+host), read before a changing command decides anything; state.json repaired from it (ghosttasks.reconcile),
+said with both values and recorded in the run's history line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ghosttasks import assumptions
+from ghosttasks.colors import COLORS, Color
+from ghosttasks.commands import compose, nginx
+from ghosttasks.errors import OperationFailed
+from ghosttasks.reconcile import UNKNOWN_VERSION, Reality, Reconciliation, reconcile
+from ghosttasks.run import Run
+from ghosttasks.state import DeployState, Store
+
+
+def read_lb_color(run: Run) -> Color | None:
+    """The colour the LB's selector sends traffic to (None without an LB)."""
+    env = run.env
+    if env.lb is None:
+        return None
+    answer = run.executor.run(
+        env.lb_host, nginx.read_flag(env.flag_path), assume=f"{assumptions.STATE.active}\n", what="read the LB's flag"
+    )
+    color = nginx.parse_flag(answer.stdout)
+    if color is None:
+        raise OperationFailed(f"cannot tell which colour {env.lb_host.name} serves: {answer.describe()}")
+    return color  # type: ignore[return-value]
+
+
+def read_containers(run: Run) -> dict[Color, dict[str, frozenset[str]]]:
+    """Per colour and app host, the versions its running containers were started from (release dirs)."""
+    env = run.env
+    project = env.app.project
+    projects = {f"{project}-{color}": color for color in COLORS}
+    first = env.app_hosts[0]
+    results = run.executor.run_parallel(
+        env.app_hosts,
+        compose.running_containers(),
+        assume=assumptions.running_containers(project, env.releases_dir(first)),
+        what="read which containers run",
+    )
+    found: dict[Color, dict[str, frozenset[str]]] = {color: {} for color in COLORS}
+    for host, result in zip(env.app_hosts, results, strict=True):
+        running = compose.parse_running(result.stdout, projects, env.releases_dir(host), UNKNOWN_VERSION)
+        for color in COLORS:
+            found[color][host.name] = running[color]
+    return found
+
+
+def read_reality(run: Run, *, containers: bool = True) -> Reality:
+    """The LB's colour and (unless only the LB is needed) every app host's containers."""
+    return Reality(read_lb_color(run), read_containers(run) if containers else None)
+
+
+def check(run: Run, store: Store, *, containers: bool = True) -> tuple[DeployState, Reconciliation]:
+    """The recorded state and what it becomes against reality (nothing is written). Without colours (dev,
+    staging) there is nothing to check."""
+    state = store.load()
+    if run.env.app.strategy != "blue-green":
+        return state, Reconciliation(state)
+    return state, reconcile(state, read_reality(run, containers=containers), current_run=run.identity()["run_id"])
+
+
+def reconciled_state(run: Run, store: Store, entry: dict[str, Any], *, containers: bool = True) -> DeployState:
+    """The state after checking it against reality: repaired (saved, said, recorded in `entry`) when it was
+    wrong or an unfinished change was left in it. Every changing command decides from this, never from the
+    file alone."""
+    _, result = check(run, store, containers=containers)
+    if result.changed:
+        for line in result.lines():
+            run.out.warn(f"state repaired: {line}")
+        entry["state_repaired"] = result.lines()
+        store.save(result.state)
+    return result.state
+
+
+def begin(run: Run, store: Store, state: DeployState, intent_color: Color, version: str, **flags: bool) -> None:
+    """Write the intent into the journal before the change (ghosttasks.state.Intent)."""
+    from ghosttasks.state import Intent
+
+    state.intent = Intent(run.identity()["run_id"], run.task, run.now(), intent_color, version, **flags)
+    store.save(state)
+
+
+def settle(run: Run, store: Store, entry: dict[str, Any]) -> DeployState | None:
+    """After a change failed or was interrupted: the state made true from reality (the intent resolved).
+
+    When the app hosts cannot be read, the LB alone decides (a colour a change may have touched is marked
+    failed); when the LB cannot be read either, the intent stays in the journal for the next command. Best
+    effort: the run's own error is what the user must see.
+    """
+    for containers in (True, False):
+        try:
+            return reconciled_state(run, store, entry, containers=containers)
+        except Exception as exc:  # never hide the run's own error behind this one
+            problem = exc
+    run.out.warn(f"could not check the state against the LB ({problem}); the next command will resolve it")
+    return None
