@@ -180,14 +180,15 @@ class Executor:
         timeout: float | None = None,
         check: bool = True,
         stream: bool = False,
-        assume: str = "",
+        assume: CommandFor = "",
         what: str | None = None,
         stdin: str | None = None,
     ) -> list[Result]:
         """The same (or a per-host) command on every host at once (at most MAX_PARALLEL at a time).
 
-        Returns one Result per host, in the order of `hosts`. A host that cannot be reached counts as a
-        failed Result (exit UNREACHABLE_EXIT, the reason in stderr); nothing escapes from one host.
+        `command` and `assume` (a dry run's answer) may be per host. Returns one Result per host, in the order
+        of `hosts`. A host that cannot be reached counts as a failed Result (exit UNREACHABLE_EXIT, the reason
+        in stderr); nothing escapes from one host.
         With check (the default), any failed host raises one CommandFailed after all hosts finished:
         its message names every failed host with its exit and last output lines, its `results` holds
         every host's Result, its hint the hosts' hints (an unknown host key says how to trust it).
@@ -197,8 +198,9 @@ class Executor:
 
         def one(host: Host) -> Result:
             text = command(host) if callable(command) else command
+            assumed = assume(host) if callable(assume) else assume
             try:
-                return self.run(host, text, timeout=timeout, check=False, stream=stream, assume=assume, stdin=stdin)
+                return self.run(host, text, timeout=timeout, check=False, stream=stream, assume=assumed, stdin=stdin)
             except OperationFailed as exc:  # unreachable: one host's failure among the others
                 return Result(host.name, text, "", f"{exc}", UNREACHABLE_EXIT, 0.0, hint=exc.hint)
 

@@ -34,11 +34,10 @@ def read_containers(run: Run) -> dict[Color, dict[str, frozenset[str]]]:
     env = run.env
     project = env.app.project
     projects = {f"{project}-{color}": color for color in COLORS}
-    first = env.app_hosts[0]
     results = run.executor.run_parallel(
         env.app_hosts,
         compose.running_containers(),
-        assume=assumptions.running_containers(project, env.releases_dir(first)),
+        assume=lambda host: assumptions.running_containers(project, env.releases_dir(host)),
         what="read which containers run",
     )
     found: dict[Color, dict[str, frozenset[str]]] = {color: {} for color in COLORS}
