@@ -13,7 +13,7 @@ from ghosttasks.colors import Color
 from ghosttasks.errors import OperationFailed
 from ghosttasks.flows import marking
 from ghosttasks.flows.guard import guarded
-from ghosttasks.flows.reality import begin
+from ghosttasks.flows.reality import begin, reconciled_state
 from ghosttasks.flows.traffic import switch_traffic
 from ghosttasks.markers import Marker
 from ghosttasks.migration_plan import plan_switch_back
@@ -162,7 +162,9 @@ def watch_serving(run: Run, *, minutes: float | None, rollback: bool) -> None:
     store = Store(run)
     duration = run.env.thresholds.monitor_minutes if minutes is None else minutes
     with guarded(run, store, version=None, reason="monitor", lock=rollback) as entry:
-        trigger = watch(run, store, store.load(), minutes=duration, rollback=rollback)
+        # watching only reads; watching to roll back changes traffic, so it decides from the reconciled state
+        state = reconciled_state(run, store, entry) if rollback else store.load()
+        trigger = watch(run, store, state, minutes=duration, rollback=rollback)
         if trigger:
             entry["result"] = "rolled_back" if rollback else "triggered"
             raise OperationFailed(f"rollback trigger: {trigger.describe()}")
