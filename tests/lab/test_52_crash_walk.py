@@ -264,6 +264,11 @@ def test_killed_then_unlocked_then_deployed(lab, inv, load_loop, flow: Flow, poi
     assert state["database_revision"] == psql(lab, "SELECT version_num FROM alembic_version")
     assert not (lab.lb_state_dir / "lock").exists()
     run = last_history(lab)
+    repairs = " | ".join(run.get("state_repaired") or ["no repair"])
+    print(
+        f"crash-walk: {flow.name} killed at {point.label()}" if killed else f"crash-walk: {flow.name} ended first",
+        f"-> unlock, deploy.prod {version}: {before_color} -> {after_color}; {repairs}",
+    )
     assert (run["task"], run["result"]) == ("deploy.prod", "ok")
     if state_before.get("intent") or state_before.get("active") != flag_before:
         assert run.get("state_repaired"), "the state was wrong before the deploy and its history says no repair"
