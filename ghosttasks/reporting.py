@@ -31,15 +31,22 @@ def show_status(out: Output, env_name: str, report: dict[str, Any], *, as_json: 
         lb = report["lb"]
         out.info(describe_selector(lb))
     out.info(describe_lock(report["lock"]))
-    show_disagreements(out, env_name, report["disagreements"])
+    show_disagreements(out, env_name, report["disagreements"], report["lock"])
 
 
-def show_disagreements(out: Output, env_name: str, disagreements: list[str]) -> None:
-    """Every way state.json differs from reality, as errors, and the command that repairs the record."""
+def show_disagreements(out: Output, env_name: str, disagreements: list[str], lock: dict[str, Any] | None) -> None:
+    """Every way state.json differs from reality, as errors, and the command that repairs the record (a run
+    that holds the lock may simply not have recorded its last step yet)."""
     for line in disagreements:
         out.fail(f"state.json disagrees with reality: {line}")
-    if disagreements:
-        out.info(f"next: inv deploy.recover --env {env_name} (or any deploy, rollback or switch) repairs the record")
+    if not disagreements:
+        return
+    if lock:
+        out.warn(
+            f"{lock.get('task')} (run {lock.get('run_id')}) holds the lock: a run in progress records its change "
+            "when it ends; if that run is gone, release its lock first (inv deploy.unlock --force)"
+        )
+    out.info(f"next: inv deploy.recover --env {env_name} (or any deploy, rollback or switch) repairs the record")
 
 
 def describe_images(images: dict[str, str]) -> str:
@@ -117,5 +124,5 @@ def show_traffic(out: Output, report: dict[str, Any], *, as_json: bool) -> None:
     lb = report.get("lb", {})
     out.info(f"recorded: active {report['active']}, previous {report['previous']}")
     out.info(describe_selector(lb))
-    show_disagreements(out, report["environment"], report["disagreements"])
+    show_disagreements(out, report["environment"], report["disagreements"], report["lock"])
     out.info(f"answers: {report.get('sample_summary', 'not sampled')}")

@@ -5,7 +5,7 @@ Both leave a history line: "locked" (or "refused", from DeployLock.acquire) and 
 
 from __future__ import annotations
 
-from ghosttasks.errors import DeployLocked
+from ghosttasks.errors import DeployLocked, GhostError
 from ghosttasks.lock import DeployLock, is_mine
 from ghosttasks.run import Run
 from ghosttasks.state import Store
@@ -38,7 +38,11 @@ def unlock(run: Run, *, force: bool) -> None:
     lock.force_release()
     lock.record_unlock(holder, forced=force)
     run.out.ok(f"{run.env.name} unlocked (was: {holder.get('reason')})")
-    intent = Store(run).load().intent
+    try:
+        intent = Store(run).load().intent
+    except GhostError as exc:  # unlocked all the same; the next changing command reads the record again
+        run.out.warn(f"could not read the deploy state after unlocking: {exc}")
+        return
     if intent is not None:
         run.out.warn(
             f"that run left a change unfinished ({intent.describe()}): the next deploy, rollback or switch checks it "
