@@ -1,0 +1,190 @@
+"""A simulated prod world for crash walks, and an executor over it that a test can kill like SIGKILL.
+
+The world is data: the LB's flag, each colour's containers per app host, state.json's text, history.jsonl's
+lines, the deploy lock's holder and the database's alembic revision. The executor interprets, by command
+pattern, only the commands that read or change it; every other command answers its `assume` text, as a dry
+run does. A kill at operation N (every `run`, each host of `run_parallel`, every `put` counts): operations
+1..N-1 happened, N never does, and every later call raises Killed without touching the world.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from ghosttasks import assumptions, render
+from ghosttasks.colors import COLORS, Color
+from ghosttasks.commands import nginx, postgres, qpath
+from ghosttasks.executor import Result
+from ghosttasks.inventory import Environment, Host
+from ghosttasks.output import Output
+from ghosttasks.plan_recorder import PlanRecorder
+from ghosttasks.state import StateLocation
+
+#: compose subcommands that create, replace or stop a project's containers.
+DISRUPTIVE = frozenset({"up", "down", "stop", "restart", "rm", "kill", "create", "pause"})
+COMPOSE_RE = re.compile(r"(?:APP_VERSION=(\S+) )?docker compose -p (\S+)(?: -f \S+)* (\w+)")
+MIGRATE_RE = re.compile(r"\balembic (?:upgrade|downgrade) (\S+)$")
+FILES_RE = re.compile(r" -f \S+\.yml")  # compose file lists, left out where an operation is named
+
+
+class Killed(BaseException):
+    """The process was killed (SIGKILL): nothing after this reaches a host, no cleanup runs."""
+
+
+@dataclass
+class World:
+    """What is really there, whatever state.json says."""
+
+    green: bool  # the LB's flag file exists: traffic goes to green
+    containers: dict[Color, dict[str, str | None]]  # colour -> app host -> the version its containers run
+    state: str  # state.json's text
+    history: list[str] = field(default_factory=list)  # history.jsonl's lines
+    lock: str | None = None  # lock/info.json's text; None: the lock is free
+    revision: str | None = None  # the database's alembic_version
+
+    @property
+    def serving(self) -> Color:
+        return "green" if self.green else "blue"
+
+    def copy(self) -> World:
+        return copy.deepcopy(self)
+
+    def record_disagrees(self) -> list[str]:
+        """How state.json differs from the flag and the containers (the database is not compared: status does not
+        compare it). A colour that is no target (failed, or empty) agrees while nothing runs there or the failed
+        version does."""
+        state = json.loads(self.state)
+        found = [f"an unfinished intent: {state['intent']}"] if state.get("intent") else []
+        if state.get("active") != self.serving:
+            found.append(f"active is {state.get('active')}, the flag says {self.serving}")
+        for color in COLORS:
+            record, running = state["colors"][color], set(self.containers[color].values())
+            good = None if record["failed_version"] else record["version"]
+            if good and running != {good}:
+                found.append(f"{color} is recorded as running {good}, runs {running}")
+            if not good and running - {None} and record["failed_version"] not in running:
+                found.append(f"{color} is recorded as no target, runs {running}")
+        return found
+
+
+def starting_world(env: Environment) -> World:
+    """Green serves v1.1.0, blue holds v1.0.0, the database is at v1.1.0's head, state.json agrees."""
+    state = copy.deepcopy(assumptions.STATE)
+    state.deployed = [assumptions.OLDER_VERSION, assumptions.NEWER_VERSION]
+    hosts = [host.name for host in env.app_hosts]
+    return World(
+        green=True,
+        containers={color: dict.fromkeys(hosts, state.colors[color].version) for color in COLORS},
+        state=state.to_json() + "\n",
+        revision=assumptions.NEWER_HEAD,
+    )
+
+
+class WorldExecutor(PlanRecorder):
+    """Runs the commands that read or change the world against it; a real run (not a dry run) otherwise."""
+
+    dry_run = False
+
+    def __init__(self, env: Environment, out: Output, world: World, *, kill_at: int | None = None) -> None:
+        super().__init__(env, out)
+        self.world = world
+        self.kill_at = kill_at
+        self.operations: list[str] = []  # every operation attempted, the killed one last
+        self.compose: list[tuple[str, str, str]] = []  # (host, project, subcommand) of every compose command
+        location = StateLocation.of(env)
+        self.state_path = location.path("state.json")
+        self.history_path = qpath(location.path("history.jsonl"))
+        self.lock_dir = qpath(location.path("lock"))
+        self.flag = qpath(env.flag_path)
+        self.config = "".join(f"{text}{nginx.CONFIG_MARK}\n" for text in (render.upstream(env), render.selector(env)))
+
+    @property
+    def killed(self) -> bool:
+        return self.kill_at is not None and len(self.operations) >= self.kill_at
+
+    def _operation(self, host: str, what: str) -> None:
+        """Count one operation; the one the kill lands on never happens."""
+        if self.killed:
+            raise Killed
+        self.operations.append(f"[{host}] {FILES_RE.sub('', what)[:140]}")
+        if self.killed:
+            raise Killed
+
+    def _run(self, host, command, *, timeout, stream, assume, stdin=None):
+        self._operation(host.name, command)
+        stdout, code = self._answer(host, command, assume)
+        return Result(host.name, command, stdout, "", code, 0.0)
+
+    def put(self, host, content, path, *, mode=0o644):
+        self._operation(host.name, f"upload {path}")
+        if path == self.state_path:
+            self.world.state = content
+
+    def probe(self, description, check, *, assume):
+        if self.killed:
+            raise Killed
+        return super().probe(description, check, assume=assume)
+
+    def _answer(self, host: Host, command: str, assume: str) -> tuple[str, int]:
+        world = self.world
+        if nginx.CONFIG_MARK in command:  # the LB config and the flag: the config is the one rendered
+            return f"{self.config}{world.serving}\n", 0
+        if f"[ -e {self.flag} ]" in command:
+            return f"{world.serving}\n", 0
+        if f"touch {self.flag}" in command or command == f"rm -f {self.flag}":
+            world.green = "touch" in command
+        elif f"if mkdir {self.lock_dir} " in command:
+            if world.lock is not None:
+                return world.lock, 1
+            world.lock = _json_word(command)
+        elif f"&& mkdir {self.lock_dir} &&" in command:  # the emergency freeze replaces any lock
+            world.lock = _json_word(command)
+        elif command.startswith("if grep -qF -- "):  # released only by the run holding it: its id is the 5th word
+            if world.lock is not None and shlex.split(command)[4] in world.lock:
+                world.lock = None
+        elif command == f"rm -rf {self.lock_dir}":
+            world.lock = None
+        elif command.startswith(f"cat {self.lock_dir}/info.json"):
+            return world.lock or "", 0
+        elif command.startswith(f"cat {qpath(self.state_path)}"):
+            return world.state, 0
+        elif f">> {self.history_path}" in command:
+            world.history.append(_json_word(command))
+        elif command.startswith("tail -n ") and self.history_path in command:
+            return "".join(f"{line}\n" for line in world.history[-int(command.split()[2]) :]), 0
+        elif command.startswith("docker ps --filter label="):
+            return self._running(host), 0
+        elif postgres.ALEMBIC_VERSION_SQL in command:
+            return f"{world.revision}\n", 0
+        elif match := COMPOSE_RE.search(command):
+            self._compose(host.name, command, match)
+        return assume, 0
+
+    def _running(self, host: Host) -> str:
+        """`docker ps`: each colour's containers, started from its version's release dir."""
+        releases = self.env.releases_dir(host)
+        return "".join(
+            f"{self.env.app.project}-{color} {releases}/{version}\n"
+            for color in COLORS
+            if (version := self.world.containers[color][host.name])
+        )
+
+    def _compose(self, host: str, command: str, match: re.Match[str]) -> None:
+        version, project, subcommand = match.groups()
+        self.compose.append((host, project, subcommand))
+        if migrated := MIGRATE_RE.search(command):
+            self.world.revision = migrated.group(1)
+        elif subcommand in DISRUPTIVE:
+            color = project.removeprefix(f"{self.env.app.project}-")
+            if subcommand != "up" or color not in COLORS or version is None:
+                raise AssertionError(f"the crash world does not model: {command}")
+            self.world.containers[color][host] = version
+
+
+def _json_word(command: str) -> str:
+    """The JSON document a command writes (a lock holder, a history line)."""
+    return next(word for word in shlex.split(command) if word.startswith("{"))
