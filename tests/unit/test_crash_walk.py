@@ -32,6 +32,7 @@ from tests.unit.crash_world import DISRUPTIVE, Killed, World, WorldExecutor, sta
 ROOT = Path(__file__).resolve().parents[2]
 ENV = load_inventory(ROOT / "hosts.yml").env("prod")
 KILLED_DEPLOY, NEXT_DEPLOY = "v1.2.0", "v1.3.0"  # both newer than v1.1.0: the assumptions give them a new head
+UNRECORDED = "v0.9.0"  # a rollback target state.json does not know: redeployed into the idle colour first
 
 
 def database_behind(world: World) -> None:
@@ -41,11 +42,21 @@ def database_behind(world: World) -> None:
     world.state = json.dumps(state, sort_keys=True) + "\n"
 
 
+def rolled_back(world: World) -> None:
+    """Blue serves v1.0.0 on its own schema after a rollback; green holds v1.1.0, whose head is ahead of it."""
+    database_behind(world)
+    state = json.loads(world.state)
+    state["active"], state["previous"] = "blue", "green"
+    world.green, world.state = False, json.dumps(state, sort_keys=True) + "\n"
+
+
 # task -> (the flow, what the starting world changes for it)
 FLOWS: dict[str, tuple[Callable[[Run], object], Callable[[World], None] | None]] = {
     "deploy.prod": (lambda run: deploy(run, KILLED_DEPLOY, monitor_minutes=0, yes=True), None),
     "deploy.rollback": (lambda run: rollback(run, to=None, db_rev=None), None),
+    "deploy.rollback --to": (lambda run: rollback(run, to=UNRECORDED, db_rev=None), None),
     "traffic.switch": (lambda run: switch(run, "blue"), None),
+    "traffic.switch (upgrade first)": (lambda run: switch(run, "green"), rolled_back),
     "deploy.emergency-rollback": (lambda run: emergency_rollback(run, reason="crash walk"), None),
     "db.upgrade": (lambda run: migrate(run, "upgrade", assumptions.NEWER_HEAD), database_behind),
     "db.downgrade": (lambda run: migrate(run, "downgrade", assumptions.OLDER_HEAD, force=True), None),
