@@ -83,7 +83,7 @@ def reload_switch_traffic(run: Any, color: str, version: str) -> None:
     """
     from ghosttasks import render
     from ghosttasks.commands import nginx
-    from ghosttasks.errors import OperationFailed
+    from ghosttasks.domain.errors import OperationFailed
 
     env = run.env
     lb = env.lb

@@ -4,8 +4,8 @@ is answered from here, and the plan says so. Neutral example values, not any rea
 
 from __future__ import annotations
 
-from ghosttasks.run import PLAN_TIME
-from ghosttasks.state import ColorState, DeployState
+from ghosttasks.domain.deploy_state import ColorState, DeployState
+from ghosttasks.domain.placeholders import PLAN_TIME
 
 OLDER_VERSION = "v1.0.0"
 NEWER_VERSION = "v1.1.0"
@@ -36,7 +36,7 @@ NEWEST_HEAD = "c3c3c3c3c3c3"
 def alembic_history(version: str | None) -> str:
     """`alembic history` of a version's code read live: a newer version than NEWER_VERSION ships one more
     revision, NEWER_VERSION the two STATE records, any older one only the older one (newest first)."""
-    from ghosttasks.revisions import release_key
+    from ghosttasks.domain.revisions import release_key
 
     if version and release_key(version) > release_key(NEWER_VERSION):
         newest = f"{NEWER_HEAD} -> {NEWEST_HEAD} (head), newest"

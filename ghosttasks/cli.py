@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 from invoke import Exit, ParseError, Program
 
-from ghosttasks.errors import BadInput
+from ghosttasks.domain.errors import BadInput
 
 
 class GhostProgram(Program):
@@ -45,7 +45,7 @@ def _bad_input() -> Iterator[None]:
 
 def describe_parse_error(exc: ParseError) -> str:
     """Invoke's parse error as our two lines: `error: ...` and a `next:` hint (the task's help or the list)."""
-    from ghosttasks.masking import mask
+    from ghosttasks.domain.masking import mask
 
     task = getattr(exc.context, "name", None)
     message = str(exc)

@@ -13,7 +13,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ghosttasks.errors import CommandFailed, OperationFailed
+from ghosttasks.domain.errors import CommandFailed, OperationFailed
 from ghosttasks.folding import Fold, noisy_phase
 from ghosttasks.inventory import Environment, Host
 from ghosttasks.output import Output

@@ -13,7 +13,7 @@ import shlex
 import threading
 from collections import deque
 
-from ghosttasks.masking import mask
+from ghosttasks.domain.masking import mask
 from ghosttasks.runlog import RunLog
 from ghosttasks.steps import StepFeed
 

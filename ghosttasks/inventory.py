@@ -15,8 +15,9 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ghosttasks.colors import COLORS, Color
-from ghosttasks.errors import ConfigError
+from ghosttasks.domain.colors import COLORS, Color
+from ghosttasks.domain.errors import ConfigError
+from ghosttasks.domain.validate import HOST_NAME_RE
 from ghosttasks.settings import (
     AppSettings,
     DatabaseSettings,
@@ -31,7 +32,6 @@ from ghosttasks.settings import (
     Strict,
     Thresholds,
 )
-from ghosttasks.validate import HOST_NAME_RE
 
 Role = Literal["lb", "app", "db", "monitoring"]
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ghosttasks.commands import lock as lock_commands
-from ghosttasks.errors import DeployLocked, GhostError, OperationFailed
+from ghosttasks.domain.errors import DeployLocked, GhostError, OperationFailed
 from ghosttasks.run import Run
 from ghosttasks.state import StateLocation, Store
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ghosttasks.colors import COLORS, Color, other
-from ghosttasks.revisions import Knowledge, Refused, release_key, resolve
-from ghosttasks.state import DeployState
+from ghosttasks.domain.colors import COLORS, Color, other
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.revisions import Knowledge, Refused, release_key, resolve_revision
 
 Direction = Literal["upgrade", "downgrade"]
 
@@ -116,7 +116,7 @@ def plan_migration(
 ) -> Migration | None:
     """db.upgrade / db.downgrade -r SPEC: the migration to run, or None when the database is already there."""
     active = serving(state)
-    target = resolve(spec, current, knowledge, head_of=active[1] if active else None)
+    target = resolve_revision(spec, current, knowledge, head_of=active[1] if active else None)
     relation = knowledge.order(target, current)
     if relation is None:
         raise Refused(
@@ -169,7 +169,7 @@ def _move_traffic_hint(state: DeployState, knowledge: Knowledge, target: str | N
 def plan_stamp(state: DeployState, knowledge: Knowledge, current: str | None, spec: str) -> Migration:
     """db.stamp -r SPEC: mark the database without migrating; runs in a container that knows the target."""
     active = serving(state)
-    target = resolve(spec, current, knowledge, head_of=active[1] if active else None)
+    target = resolve_revision(spec, current, knowledge, head_of=active[1] if active else None)
     runner = choose_runner(state, knowledge, target)
     if runner is None:
         raise Refused(f"no recorded version knows {target or 'base'}: nothing can stamp it")
@@ -292,7 +292,7 @@ def plan_rollback(
         return _schema_only_rollback(state, knowledge, current, source, source_version, db_rev, force)
     if version not in knowledge.chains:
         raise Refused(f"{version}'s revisions are not known yet: redeploy it into {idle} first")
-    wanted = resolve(db_rev, current, knowledge, head_of=version) if db_rev else knowledge.head(version)
+    wanted = resolve_revision(db_rev, current, knowledge, head_of=version) if db_rev else knowledge.head(version)
     notes = [f"rollback {source} {source_version} -> {idle} {version}"]
     redeploy = idle_version != version
     before, after = _rollback_migrations(state, knowledge, current, idle, version, wanted, force, redeploy)
@@ -356,7 +356,7 @@ def _schema_only_rollback(
     db_rev: str | None,
     force: bool,
 ) -> RollbackPlan:
-    wanted = resolve(db_rev, current, knowledge, head_of=version) if db_rev else knowledge.head(version)
+    wanted = resolve_revision(db_rev, current, knowledge, head_of=version) if db_rev else knowledge.head(version)
     if wanted is None and db_rev is None:
         raise Refused(f"{version} is already serving on {color} and its schema head is not known")
     if knowledge.order(wanted, current) != -1:

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ghosttasks.masking import mask
+from ghosttasks.domain.masking import mask
 
 
 class Output:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from ghosttasks.colors import COLORS, Color, other
-from ghosttasks.state import ColorState, DeployState, Intent
+from ghosttasks.domain.colors import COLORS, Color, other
+from ghosttasks.domain.deploy_state import ColorState, DeployState, Intent
 
 UNKNOWN_VERSION = "?"  # a container of a colour that runs from no release directory of this tool's
 

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ghosttasks.colors import COLORS
+from ghosttasks.domain.colors import COLORS
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ghosttasks.revisions import release_key
-from ghosttasks.state import DeployState
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.revisions import release_key
 
 
 def colour_versions(state: DeployState) -> set[str]:

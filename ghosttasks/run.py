@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ghosttasks.domain.placeholders import PLAN_STAMP, PLAN_TIME
 from ghosttasks.executor import Executor
 from ghosttasks.inventory import Environment
 from ghosttasks.output import Output
 from ghosttasks.steps import StepFeed
-
-PLAN_STAMP = "YYYYMMDDTHHMMSSZ"
-PLAN_TIME = "YYYY-MM-DDTHH:MM:SSZ"
 
 
 @dataclass

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ghosttasks.masking import mask
+from ghosttasks.domain.masking import mask
 
 
 def log_dir() -> Path:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ghosttasks.colors import Color
+from ghosttasks.domain.colors import Color
 from ghosttasks.ssh_targets import Destination, parse_destination
 
 #: A path that can go into a sudoers rule and a shell command as it is.

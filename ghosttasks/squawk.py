@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 
 #: Rules the tool satisfies itself: every migration session gets lock_timeout and statement_timeout (PGOPTIONS).
 EXCLUDED_RULES = ("require-lock-timeout", "require-statement-timeout")

@@ -26,7 +26,7 @@ from typing import Any
 
 from ghosttasks import ssh_targets
 from ghosttasks.commands.remote_file import durable_rename
-from ghosttasks.errors import ConfigError, OperationFailed
+from ghosttasks.domain.errors import ConfigError, OperationFailed
 from ghosttasks.executor import TIMEOUT_EXIT, UNREACHABLE_EXIT, Executor, LineWriter, Result, T
 from ghosttasks.inventory import Environment, Host
 from ghosttasks.output import Output

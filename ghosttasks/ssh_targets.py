@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ghosttasks.errors import ConfigError
+from ghosttasks.domain.errors import ConfigError
 
 if TYPE_CHECKING:
     from ghosttasks.inventory import Host

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ghosttasks.commands import nginx
 from ghosttasks.commands.sudo import PROBE, sudoers
-from ghosttasks.errors import ConfigError, GhostError
+from ghosttasks.domain.errors import ConfigError, GhostError
 from ghosttasks.inventory import Environment, inventory_path, load_inventory
 
 

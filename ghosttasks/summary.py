@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ghosttasks.masking import mask
+from ghosttasks.domain.masking import mask
 from ghosttasks.step_view import seconds
 
 

@@ -26,7 +26,7 @@ import httpcore
 import httpx
 from paramiko.ssh_exception import ChannelException, SSHException
 
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.inventory import Environment
 from ghosttasks.probe_routes import route_to
 

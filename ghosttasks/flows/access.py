@@ -10,7 +10,7 @@ from __future__ import annotations
 from ghosttasks import access, sudoers
 from ghosttasks.commands import host as host_commands
 from ghosttasks.commands import sudo
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.inventory import Host
 from ghosttasks.run import Run
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ghosttasks import alertmanager
 from ghosttasks.alert_routes import Destination, destinations, integrations, webhook_urls
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.notify import redact_url
 from ghosttasks.probe_routes import way
 from ghosttasks.run import Run

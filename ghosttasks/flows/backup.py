@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ghosttasks import assumptions
 from ghosttasks.commands import backup
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.projects import shared_project
 from ghosttasks.run import Run
 

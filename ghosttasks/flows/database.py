@@ -6,7 +6,7 @@ import re
 
 from ghosttasks import assumptions
 from ghosttasks.commands import alembic, backup, compose
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.backup import BackupInfo
 from ghosttasks.flows.backup import take_backup as take_verified_backup
 from ghosttasks.flows.guard import guarded

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from ghosttasks import notify
-from ghosttasks.colors import other
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.colors import other
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.domain.revisions import Knowledge
 from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.reality import reconciled_state
 from ghosttasks.flows.traffic import switch_traffic, verify_lb
 from ghosttasks.lock import DeployLock
 from ghosttasks.migration_plan import plan_switch_back
-from ghosttasks.revisions import Knowledge
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState, Store
+from ghosttasks.state import Store
 
 
 def emergency_rollback(run: Run, *, reason: str) -> DeployState:

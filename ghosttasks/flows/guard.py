@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ghosttasks import notify
-from ghosttasks.errors import GhostError
+from ghosttasks.domain.errors import GhostError
 from ghosttasks.flows import marking
 from ghosttasks.lock import DeployLock
 from ghosttasks.run import Run

@@ -6,8 +6,8 @@ import threading
 import time
 
 from ghosttasks import probes
-from ghosttasks.colors import Color
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.colors import Color
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.executor import Probe
 from ghosttasks.inventory import Host
 from ghosttasks.probe_routes import way

@@ -5,7 +5,7 @@ Both leave a history line: "locked" (or "refused", from DeployLock.acquire) and 
 
 from __future__ import annotations
 
-from ghosttasks.errors import DeployLocked, GhostError
+from ghosttasks.domain.errors import DeployLocked, GhostError
 from ghosttasks.lock import DeployLock, is_mine
 from ghosttasks.run import Run
 from ghosttasks.state import Store

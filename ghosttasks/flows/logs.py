@@ -18,15 +18,16 @@ from collections import Counter
 from typing import Any
 
 from ghosttasks import probes
-from ghosttasks.colors import Color
 from ghosttasks.commands import compose
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.colors import Color
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.projects import color_project
 from ghosttasks.inventory import Host
 from ghosttasks.log_patterns import LogSummary, summarise, top_patterns
 from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState, Store
+from ghosttasks.state import Store
 
 REQUESTS = 10
 MAX_LINES = 50000

@@ -9,16 +9,17 @@ from __future__ import annotations
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from ghosttasks import assumptions
-from ghosttasks.colors import COLORS, Color
 from ghosttasks.commands import alembic, compose, postgres
-from ghosttasks.errors import CommandFailed, OperationFailed
+from ghosttasks.domain.colors import COLORS, Color
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.errors import CommandFailed, OperationFailed
+from ghosttasks.domain.revisions import Knowledge, parse_alembic_history
 from ghosttasks.executor import Result
 from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.projects import ApiTarget, color_api, color_project, shared_project
 from ghosttasks.migration_plan import Migration, Runner, plan_deploy_migration
-from ghosttasks.revisions import Knowledge, parse_history
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState, Store
+from ghosttasks.state import Store
 
 NO_VERSION_TABLE = 'relation "alembic_version" does not exist'
 LOCK_RETRY_WAIT_SECONDS = 2
@@ -66,7 +67,7 @@ def read_chain(run: Run, target: ApiTarget) -> tuple[str, ...]:
         assume=assumptions.alembic_history(target.project.version),
     )
     try:
-        return parse_history(history.stdout)
+        return parse_alembic_history(history.stdout)
     except ValueError as exc:
         raise OperationFailed(f"{target.project.name}: {exc}") from None
 

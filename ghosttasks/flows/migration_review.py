@@ -11,17 +11,18 @@ from __future__ import annotations
 import sys
 
 from ghosttasks import assumptions, migration_lint, squawk
-from ghosttasks.colors import Color
 from ghosttasks.commands import alembic
-from ghosttasks.errors import BadInput, OperationFailed
+from ghosttasks.domain.colors import Color
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.errors import BadInput, OperationFailed
+from ghosttasks.domain.revisions import Knowledge, Refused, parse_alembic_history, parse_messages, resolve_revision
 from ghosttasks.flows import images
 from ghosttasks.flows.migrate import database_revision, knowledge, runner_command
 from ghosttasks.flows.release import fetch_release
 from ghosttasks.migration_lint import Verdict
 from ghosttasks.migration_plan import Migration, Runner, plan_deploy_migration
-from ghosttasks.revisions import Knowledge, Refused, parse_history, parse_messages, resolve
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState, Store
+from ghosttasks.state import Store
 
 
 def read_history(run: Run, version: str) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -33,7 +34,7 @@ def read_history(run: Run, version: str) -> tuple[tuple[str, ...], dict[str, str
         assume=assumptions.alembic_history(version),
     )
     try:
-        return parse_history(result.stdout), parse_messages(result.stdout)
+        return parse_alembic_history(result.stdout), parse_messages(result.stdout)
     except ValueError as exc:
         raise OperationFailed(f"{version}: {exc}") from None
 
@@ -151,8 +152,10 @@ def lint_release(run: Run, version: str, spec: str | None) -> Verdict:
         chain, messages = read_history(run, version)
         known = Knowledge({version: chain})
         start_spec, _, end_spec = (spec or ":").partition(":")
-        current = database_revision(run) if not start_spec else resolve(start_spec, None, known, head_of=version)
-        target = resolve(end_spec or "head", current, known, head_of=version)
+        current = (
+            database_revision(run) if not start_spec else resolve_revision(start_spec, None, known, head_of=version)
+        )
+        target = resolve_revision(end_spec or "head", current, known, head_of=version)
         relation = known.order(target, current)
         if relation is None:
             raise Refused(f"{version} does not ship both {current or 'base'} and {target or 'base'}: nothing to lint")

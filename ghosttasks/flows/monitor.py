@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 
 from ghosttasks import notify, probes
-from ghosttasks.colors import Color
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.colors import Color
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.domain.revisions import Knowledge
 from ghosttasks.flows import marking
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.reality import begin, reconciled_state
@@ -20,9 +22,8 @@ from ghosttasks.migration_plan import plan_switch_back
 from ghosttasks.monitor_view import MonitorView, ViewState
 from ghosttasks.percentiles import p95
 from ghosttasks.probe_routes import way
-from ghosttasks.revisions import Knowledge
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState, Store
+from ghosttasks.state import Store
 from ghosttasks.triggers import Reading, Trigger, evaluate
 
 LB_SAMPLE_REQUESTS = 10

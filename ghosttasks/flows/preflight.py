@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ghosttasks import assumptions, prerequisites, probes
 from ghosttasks.commands import compose, git, host
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.access import check_access
 from ghosttasks.inventory import Host
 from ghosttasks.probe_routes import way

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ghosttasks.colors import Color
 from ghosttasks.commands import compose
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.colors import Color
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.inventory import Host
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState, Store
+from ghosttasks.state import Store
 
 
 def color_project(run: Run, app_host: Host, color: Color, version: str | None = None) -> compose.Project:

@@ -7,12 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from ghosttasks import assumptions
-from ghosttasks.colors import COLORS, Color
 from ghosttasks.commands import compose, nginx
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.colors import COLORS, Color
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.reconcile import UNKNOWN_VERSION, Reality, Reconciliation, reconcile
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState, Store
+from ghosttasks.state import Store
 
 
 def read_lb_color(run: Run) -> Color | None:
@@ -76,8 +77,8 @@ def reconciled_state(run: Run, store: Store, entry: dict[str, Any], *, container
 
 
 def begin(run: Run, store: Store, state: DeployState, intent_color: Color, version: str, **flags: bool) -> None:
-    """Write the intent into the journal before the change (ghosttasks.state.Intent)."""
-    from ghosttasks.state import Intent
+    """Write the intent into the journal before the change (ghosttasks.domain.deploy_state.Intent)."""
+    from ghosttasks.domain.deploy_state import Intent
 
     state.intent = Intent(run.identity()["run_id"], run.task, run.now(), intent_color, version, **flags)
     store.save(state)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ghosttasks.colors import Color
 from ghosttasks.commands import compose, git
+from ghosttasks.domain.colors import Color
 from ghosttasks.flows.projects import color_project
 from ghosttasks.run import Run
 

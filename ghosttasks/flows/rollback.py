@@ -9,7 +9,9 @@ When the database is behind the target version, it is upgraded before traffic mo
 
 from __future__ import annotations
 
-from ghosttasks.colors import Color, other
+from ghosttasks.domain.colors import Color, other
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.revisions import Knowledge
 from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
@@ -21,9 +23,8 @@ from ghosttasks.flows.reality import begin, reconciled_state, settle
 from ghosttasks.flows.release import fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
 from ghosttasks.migration_plan import plan_rollback, serving
-from ghosttasks.revisions import Knowledge
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState, Store
+from ghosttasks.state import Store
 
 
 def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = False) -> DeployState:

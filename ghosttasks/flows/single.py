@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ghosttasks import assumptions
 from ghosttasks.commands import alembic, compose, git, host
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows import images
 from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
@@ -63,7 +63,7 @@ def deploy_dev(run: Run) -> None:
 
 def staging_version(ref: str, commit: str) -> str:
     """The image tag for a staging deploy: the ref itself when it is a version, else ref-commit."""
-    from ghosttasks.validate import VERSION_RE
+    from ghosttasks.domain.validate import VERSION_RE
 
     if VERSION_RE.fullmatch(ref):
         return ref

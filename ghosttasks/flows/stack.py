@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ghosttasks import assumptions
-from ghosttasks.colors import COLORS, Color
 from ghosttasks.commands import compose
-from ghosttasks.errors import BadInput
+from ghosttasks.domain.colors import COLORS, Color
+from ghosttasks.domain.errors import BadInput
 from ghosttasks.flows.projects import color_project, shared_project, single_project
 from ghosttasks.inventory import Host
 from ghosttasks.run import Run

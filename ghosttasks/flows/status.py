@@ -6,7 +6,7 @@ from typing import Any
 
 from ghosttasks import probes, render
 from ghosttasks.commands import nginx
-from ghosttasks.errors import GhostError
+from ghosttasks.domain.errors import GhostError
 from ghosttasks.flows.reality import check
 from ghosttasks.lock import DeployLock
 from ghosttasks.probe_routes import way

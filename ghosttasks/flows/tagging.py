@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from ghosttasks.commands import git
-from ghosttasks.errors import BadInput, OperationFailed
+from ghosttasks.domain.errors import BadInput, OperationFailed
 from ghosttasks.output import Output
 
 GIT_TIMEOUT = 120

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from ghosttasks import probes, render
-from ghosttasks.colors import Color
 from ghosttasks.commands import nginx
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.colors import Color
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.domain.masking import mask
 from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import apply, database_revision, knowledge, record_revision
 from ghosttasks.flows.reality import reconciled_state, settle
-from ghosttasks.masking import mask
 from ghosttasks.migration_plan import plan_switch
 from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState, Store
+from ghosttasks.state import Store
 
 
 def switch_traffic(run: Run, color: Color, version: str) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ghosttasks import probes
-from ghosttasks.colors import Color
 from ghosttasks.commands import compose
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.colors import Color
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows import alerting, marking
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.images import verify_images
@@ -16,7 +17,7 @@ from ghosttasks.flows.smoke import smoke
 from ghosttasks.flows.traffic import verify_lb
 from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState, Store
+from ghosttasks.state import Store
 
 # The runbook's connectivity checks, run with the api container's own DATABASE_URL / REDIS_URL.
 DATABASE_CHECK = (

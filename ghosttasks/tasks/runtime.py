@@ -15,7 +15,7 @@ from typing import Any
 
 from invoke import Context, Exit, Task, task
 
-from ghosttasks.errors import BadInput, GhostError
+from ghosttasks.domain.errors import BadInput, GhostError
 
 ENV_HELP = "environment from hosts.yml (default: its default_env)"
 DRY_HELP = "print the full plan (every command, upload and probe per host) and change nothing; opens no connection"
@@ -136,7 +136,7 @@ def _keep_traceback(task_name: str, exc: Exception) -> str:
 
 
 def _print_error(message: str, hint: str | None, details: list[str] | None = None) -> None:
-    from ghosttasks.masking import mask
+    from ghosttasks.domain.masking import mask
 
     print(mask(message), file=sys.stderr)
     for line in details or ():

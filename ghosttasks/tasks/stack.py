@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from ghosttasks import validate
+from ghosttasks.domain import validate
 from ghosttasks.tasks.runtime import ENV_HELP, execute, ghost_task
 
 
@@ -54,7 +54,7 @@ def config(c, env=None):
 @ghost_task(name="pg-isready", help={"env": ENV_HELP})
 def pg_isready(c, env=None):
     """pg_isready inside the postgres container on the db host."""
-    from ghosttasks.errors import OperationFailed
+    from ghosttasks.domain.errors import OperationFailed
     from ghosttasks.flows import stack
 
     def body(run):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from ghosttasks import validate
+from ghosttasks.domain import validate
 from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, JSON_HELP, YES_HELP, execute, ghost_task
 
 

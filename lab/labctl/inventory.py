@@ -120,7 +120,7 @@ def inventory_context(lay: Layout, topo: Topology = FLAT) -> dict:
 
 def write_inventory(lay: Layout, topo: Topology = FLAT) -> str:
     """Render the topology's inventory (and a copy in the lab root) and validate it with ghosttasks' loader."""
-    from ghosttasks.errors import ConfigError
+    from ghosttasks.domain.errors import ConfigError
     from ghosttasks.inventory import load_inventory
 
     path = inventory_path(topo)

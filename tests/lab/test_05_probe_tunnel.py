@@ -27,7 +27,7 @@ import httpcore
 import pytest
 
 from ghosttasks import probes
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.inventory import Environment
 from ghosttasks.output import Output

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ghosttasks import validate
-from ghosttasks.errors import BadInput
+from ghosttasks.domain import validate
+from ghosttasks.domain.errors import BadInput
 
 PWNED = Path("/tmp/ghosttasks-pwned")
 PAYLOADS = [

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ghosttasks.revisions import release_key
+from ghosttasks.domain.revisions import release_key
 from lab.origin import ALEMBIC_HEADS
 
 #: revision -> the revision it revises, for every migration the lab origin's tags ship.

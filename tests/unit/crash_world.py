@@ -16,8 +16,8 @@ import shlex
 from dataclasses import dataclass, field
 
 from ghosttasks import assumptions, render
-from ghosttasks.colors import COLORS, Color
 from ghosttasks.commands import nginx, postgres, qpath
+from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.executor import Result
 from ghosttasks.inventory import Environment, Host
 from ghosttasks.output import Output

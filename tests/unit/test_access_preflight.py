@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.executor import Result
 from ghosttasks.flows.access import check_access
 from ghosttasks.flows.emergency import emergency_rollback

@@ -13,7 +13,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from ghosttasks.errors import ConfigError, OperationFailed
+from ghosttasks.domain.errors import ConfigError, OperationFailed
 from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.settings import SSHSettings

@@ -11,7 +11,7 @@ import pytest
 from invoke import Program
 
 from ghosttasks.cli import GhostProgram, adopt
-from ghosttasks.errors import CommandFailed, OperationFailed
+from ghosttasks.domain.errors import CommandFailed, OperationFailed
 from ghosttasks.executor import UNREACHABLE_EXIT, Executor, Result
 from ghosttasks.flows.guard import guarded
 from ghosttasks.inventory import load_inventory

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from fabric.testing.base import Command, MockRemote, Session
 
-from ghosttasks.errors import CommandFailed
+from ghosttasks.domain.errors import CommandFailed
 from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder

@@ -9,7 +9,7 @@ from fabric.testing.base import Command
 
 from ghosttasks.commands import compose, git
 from ghosttasks.commands.compose import Project
-from ghosttasks.errors import CommandFailed
+from ghosttasks.domain.errors import CommandFailed
 from ghosttasks.folding import failure_tails, noisy_phase, status_of
 from ghosttasks.output import Output
 from ghosttasks.runlog import RunLog

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ghosttasks import probes
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.executor import Probe
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.inventory import load_inventory

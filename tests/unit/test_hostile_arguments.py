@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ghosttasks.revisions import release_key
+from ghosttasks.domain.revisions import release_key
 
 OPERATORS = set(";&|()<>")
 

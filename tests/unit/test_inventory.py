@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ghosttasks.errors import ConfigError
+from ghosttasks.domain.errors import ConfigError
 from ghosttasks.inventory import load_inventory
 from ghosttasks.settings import RUNBOOK_REQUIRED_ENV
 

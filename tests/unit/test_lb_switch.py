@@ -9,7 +9,7 @@ import pytest
 
 from ghosttasks import sudoers
 from ghosttasks.commands import nginx, sudo
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.executor import Result
 from ghosttasks.flows.traffic import switch_traffic
 from ghosttasks.inventory import load_inventory

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ghosttasks.errors import DeployLocked
+from ghosttasks.domain.deploy_state import DeployState, Intent
+from ghosttasks.domain.errors import DeployLocked
 from ghosttasks.executor import Executor, Result
 from ghosttasks.flows import holds
 from ghosttasks.flows.guard import guarded
@@ -26,7 +27,7 @@ from ghosttasks.lock import (
 )
 from ghosttasks.output import Output
 from ghosttasks.run import Run
-from ghosttasks.state import DeployState, Intent, Store
+from ghosttasks.state import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 SINCE_EPOCH = 1_764_600_000

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.logs import check_logs
 from ghosttasks.inventory import load_inventory
 from ghosttasks.log_patterns import LogLine, normalise, parse_line, summarise, top_patterns

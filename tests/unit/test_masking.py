@@ -2,7 +2,7 @@
 
 import pytest
 
-from ghosttasks.masking import MASK, Masker
+from ghosttasks.domain.masking import MASK, Masker
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ghosttasks.errors import BadInput, OperationFailed
+from ghosttasks.domain.errors import BadInput, OperationFailed
 from ghosttasks.executor import Result
 from ghosttasks.flows import migrate
 from ghosttasks.flows.blue_green import deploy

@@ -129,7 +129,7 @@ def test_gate(kinds, allow, expected):
 
 
 def test_revision_messages_from_alembic_history():
-    from ghosttasks.revisions import parse_messages
+    from ghosttasks.domain.revisions import parse_messages
 
     history = "0003c3d4e5f6 -> 0006f6a7b8c9 (head), Drop artifact tags\n<base> -> 0003c3d4e5f6, artifact tags"
     assert parse_messages(history) == {"0006f6a7b8c9": "Drop artifact tags", "0003c3d4e5f6": "artifact tags"}
@@ -147,15 +147,15 @@ def test_the_dry_run_plan_shows_the_migration_and_its_lint_verdict(inv):
 
 @pytest.mark.parametrize("good", ["0003c3d4e5f6:0006f6a7b8c9", ":head", "base:", ":", "0003:head"])
 def test_revision_range_accepts_from_to(good):
-    from ghosttasks import validate
+    from ghosttasks.domain import validate
 
     assert validate.revision_range(good) == good
 
 
 @pytest.mark.parametrize("bad", ["0003c3d4e5f6", "a:b;c", "$(reboot):head", "head:x y"])
 def test_revision_range_refuses_anything_else(bad):
-    from ghosttasks import validate
-    from ghosttasks.errors import BadInput
+    from ghosttasks.domain import validate
+    from ghosttasks.domain.errors import BadInput
 
     with pytest.raises(BadInput, match="is not FROM:TO"):
         validate.revision_range(bad)

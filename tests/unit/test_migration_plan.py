@@ -13,7 +13,9 @@ import itertools
 
 import pytest
 
-from ghosttasks.colors import COLORS, other
+from ghosttasks.domain.colors import COLORS, other
+from ghosttasks.domain.deploy_state import ColorState, DeployState
+from ghosttasks.domain.revisions import Knowledge, Refused, parse_alembic_history, release_key, resolve_revision
 from ghosttasks.migration_plan import (
     Migration,
     plan_deploy_migration,
@@ -23,8 +25,6 @@ from ghosttasks.migration_plan import (
     plan_switch,
     plan_switch_back,
 )
-from ghosttasks.revisions import Knowledge, Refused, parse_history, release_key, resolve
-from ghosttasks.state import ColorState, DeployState
 
 R1, R2, R3, R4, R5 = "0001a1b2c3d4", "0002b2c3d4e5", "0003c3d4e5f6", "0004d4e5f6a7", "0005e5f6a7b8"
 CHAINS = {
@@ -267,14 +267,14 @@ def test_stamp_runs_where_the_code_knows_the_target():
         (f"{R2}+1", R1, R3),
     ],
 )
-def test_resolve(spec, current, expected):
-    assert resolve(spec, current, KNOWN, head_of="v1.1.0") == expected
+def test_resolve_revision(spec, current, expected):
+    assert resolve_revision(spec, current, KNOWN, head_of="v1.1.0") == expected
 
 
 @pytest.mark.parametrize(("spec", "message"), [("ffff", "not one that any"), ("000", "ambiguous"), ("-9", "below")])
 def test_resolve_refuses(spec, message):
     with pytest.raises(Refused, match=message):
-        resolve(spec, R3, KNOWN, head_of="v1.1.0")
+        resolve_revision(spec, R3, KNOWN, head_of="v1.1.0")
 
 
 def test_parse_history_gives_the_chain_base_first():
@@ -282,10 +282,10 @@ def test_parse_history_gives_the_chain_base_first():
         f"{R3} -> {R5} (head), artifact descriptions\n{R2} -> {R3}, artifact tags\n"
         f"{R1} -> {R2}, artifacts\n<base> -> {R1}, tenants and users\n"
     )
-    assert parse_history(text) == (R1, R2, R3, R5)
-    assert parse_history("") == ()
+    assert parse_alembic_history(text) == (R1, R2, R3, R5)
+    assert parse_alembic_history("") == ()
     with pytest.raises(ValueError, match="branches"):
-        parse_history(f"<base> -> {R1}, a\n{R1} -> {R2}, b\n{R1} -> {R3}, c\n")
+        parse_alembic_history(f"<base> -> {R1}, a\n{R1} -> {R2}, b\n{R1} -> {R3}, c\n")
 
 
 def test_release_key_orders_pre_releases_before_their_release():

@@ -3,12 +3,12 @@
 import io
 from pathlib import Path
 
+from ghosttasks.domain.deploy_state import ColorState, DeployState
 from ghosttasks.executor import Executor, Result
 from ghosttasks.flows.images import prune
 from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.run import Run
-from ghosttasks.state import ColorState, DeployState
 
 ROOT = Path(__file__).resolve().parents[2]
 REG = "registry.internal.ghostworks.dev:5000/ghostworks"

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from ghosttasks.colors import COLORS, other
+from ghosttasks.domain.colors import COLORS, other
+from ghosttasks.domain.deploy_state import ColorState, DeployState, Intent
 from ghosttasks.reconcile import Reality, reconcile
-from ghosttasks.state import ColorState, DeployState, Intent
 
 T1, T2 = "2026-12-07T03:00:00Z", "2026-12-07T03:05:00Z"
 HOSTS = ("app1", "app2")

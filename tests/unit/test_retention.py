@@ -3,10 +3,10 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ghosttasks.domain.deploy_state import ColorState, DeployState
+from ghosttasks.domain.revisions import Knowledge, Refused
 from ghosttasks.migration_plan import plan_rollback
 from ghosttasks.retention import colour_versions, image_names_to_remove, keep_set, recency, to_remove
-from ghosttasks.revisions import Knowledge, Refused
-from ghosttasks.state import ColorState, DeployState
 
 VERSIONS = [f"v1.{minor}.0" for minor in range(8)]
 REG = "127.0.0.20:5000/ghostworks-api"

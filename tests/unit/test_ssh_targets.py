@@ -6,7 +6,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from ghosttasks.errors import ConfigError
+from ghosttasks.domain.errors import ConfigError
 from ghosttasks.inventory import load_inventory
 from ghosttasks.settings import SSHSettings
 from ghosttasks.ssh_targets import (

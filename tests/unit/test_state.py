@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from ghosttasks.state import ColorState, DeployState, Intent, parse_history
+from ghosttasks.domain.deploy_state import ColorState, DeployState, Intent
+from ghosttasks.state import parse_history
 
 T1, T2, T3 = "2026-11-28T20:00:00Z", "2026-11-29T09:30:00Z", "2026-11-30T12:00:00Z"
 PIN = "127.0.0.20:5000/ghostworks-api@sha256:1111111111111111111111111111111111111111111111111111111111111111"

@@ -6,7 +6,7 @@ import pytest
 
 from ghosttasks import access, sudoers
 from ghosttasks.commands import host, nginx, sudo
-from ghosttasks.errors import ConfigError
+from ghosttasks.domain.errors import ConfigError
 from ghosttasks.inventory import load_inventory
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ import pytest
 from paramiko.ssh_exception import ChannelException, SSHException
 
 from ghosttasks import probes
-from ghosttasks.errors import OperationFailed
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.inventory import load_inventory
 from ghosttasks.tunnels import SSHBackend, TunnelTransport, tunnel_client
 

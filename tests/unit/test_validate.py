@@ -2,8 +2,8 @@
 
 import pytest
 
-from ghosttasks import validate
-from ghosttasks.errors import BadInput
+from ghosttasks.domain import validate
+from ghosttasks.domain.errors import BadInput
 
 
 @pytest.mark.parametrize("good", ["v1.0.0", "v10.20.30", "v1.2.0-rc1", "v1.2.0-unhealthy", "v2.0.0-beta.2"])

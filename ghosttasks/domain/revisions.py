@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ghosttasks.errors import OperationFailed
-from ghosttasks.state import DeployState
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.errors import OperationFailed
 
 RELATIVE_RE = re.compile(r"(?P<base>[0-9a-f]{4,40}|)(?P<sign>[+-])(?P<steps>[1-9]\d{0,3})")
 HISTORY_EDGE_RE = re.compile(r"^\s*(?P<down><base>|[0-9a-f]{4,40})\s*->\s*(?P<up>[0-9a-f]{4,40})\b")
@@ -65,7 +65,7 @@ class Knowledge:
         return self.order(revision, floor) in (0, 1)
 
 
-def parse_history(text: str) -> tuple[str, ...]:
+def parse_alembic_history(text: str) -> tuple[str, ...]:
     """The linear revision chain (base first) from `alembic history` output.
 
     Raises ValueError when the history branches or has no base: the planner only handles one line.
@@ -111,7 +111,7 @@ def release_key(version: str) -> tuple:
     return (Version(base), 0 if pre else 1, pre)
 
 
-def resolve(spec: str, current: str | None, knowledge: Knowledge, *, head_of: str | None) -> str | None:
+def resolve_revision(spec: str, current: str | None, knowledge: Knowledge, *, head_of: str | None) -> str | None:
     """A concrete revision (None = base) for `head`, `base`, a hex id or prefix, or -N/+N/REV±N.
 
     `head` means the head of the version `head_of` (the serving one). Raises Refused when the spec

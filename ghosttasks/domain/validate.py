@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ghosttasks.colors import COLORS, Color
-from ghosttasks.errors import BadInput
+from ghosttasks.domain.colors import COLORS, Color
+from ghosttasks.domain.errors import BadInput
 
 VERSION_RE = re.compile(r"v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?")
 REVISION_RE = re.compile(r"[0-9a-f]{4,40}|head|heads|base|[+-][1-9]\d{0,3}|[0-9a-f]{4,40}[+-][1-9]\d{0,3}")
