@@ -340,7 +340,7 @@ class SshdFarm:
 
 def ghost_environment(spec: dict[str, Any], *, command_timeout: float = 60) -> Any:
     """A ghosttasks inventory Environment over the farm hosts (host-key checking against the farm's known_hosts)."""
-    from ghosttasks.inventory import Environment
+    from ghosttasks.config.inventory import Environment
 
     hosts = [
         {"name": name, "address": address, "roles": ["app", "db"] if i == 0 else ["app"]}

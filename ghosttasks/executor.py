@@ -13,9 +13,9 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
 from ghosttasks.folding import Fold, noisy_phase
-from ghosttasks.inventory import Environment, Host
 from ghosttasks.output import Output
 from ghosttasks.probe_routes import route
 from ghosttasks.runlog import RunLog

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ghosttasks.settings import Thresholds
+from ghosttasks.config.settings import Thresholds
 from ghosttasks.triggers import Reading
 
 TREND = "▁▂▃▄▅▆▇█"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.masking import mask
 from ghosttasks.executor import Executor, Probe, Result, T
-from ghosttasks.inventory import Environment, Host
 from ghosttasks.output import Output
 from ghosttasks.runlog import RunLog
 

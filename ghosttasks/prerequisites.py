@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
-from ghosttasks.settings import Prerequisites
+from ghosttasks.config.settings import Prerequisites
 
 KIB_PER_GB = 1024 * 1024
 LEADING_VERSION_RE = re.compile(r"v?(\d+(?:\.\d+)*)")

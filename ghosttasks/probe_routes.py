@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from ghosttasks.inventory import Environment, Host
+    from ghosttasks.config.inventory import Environment, Host
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ghosttasks.config.inventory import Environment
 from ghosttasks.domain.placeholders import PLAN_STAMP, PLAN_TIME
 from ghosttasks.executor import Executor
-from ghosttasks.inventory import Environment
 from ghosttasks.output import Output
 from ghosttasks.steps import StepFeed
 

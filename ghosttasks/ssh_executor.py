@@ -4,7 +4,7 @@
 - Host keys are checked against the inventory's known_hosts (RejectPolicy), the bastion's too; unknown
   or changed keys are refused with the command that would trust the host (run through the bastion for a
   host behind it).
-- Where a connection goes (user, port, keys, bastion) is decided by ghosttasks.ssh_targets from hosts.yml
+- Where a connection goes (user, port, keys, bastion) is decided by ghosttasks.config.ssh_targets from hosts.yml
   and, with `ssh.config_file`, the user's OpenSSH config; Fabric is given the result and never reads
   ssh_config itself, so every hop gets our host-key policy.
 - One bastion connection per run, shared by every host behind it, opened first so that its errors name it.
@@ -24,14 +24,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ghosttasks import ssh_targets
 from ghosttasks.commands.remote_file import durable_rename
+from ghosttasks.config import ssh_targets
+from ghosttasks.config.inventory import Environment, Host
+from ghosttasks.config.ssh_targets import Endpoint, Route
 from ghosttasks.domain.errors import ConfigError, OperationFailed
 from ghosttasks.executor import TIMEOUT_EXIT, UNREACHABLE_EXIT, Executor, LineWriter, Result, T
-from ghosttasks.inventory import Environment, Host
 from ghosttasks.output import Output
 from ghosttasks.runlog import RunLog
-from ghosttasks.ssh_targets import Endpoint, Route
 
 
 @functools.cache

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ghosttasks.commands import qpath, remote_file
+from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.inventory import Environment, Host
 from ghosttasks.run import Run
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from ghosttasks.commands import nginx
 from ghosttasks.commands.sudo import PROBE, sudoers
+from ghosttasks.config.inventory import Environment, inventory_path, load_inventory
 from ghosttasks.domain.errors import ConfigError, GhostError
-from ghosttasks.inventory import Environment, inventory_path, load_inventory
 
 
 def root_commands(env: Environment) -> list[list[str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ghosttasks.settings import Thresholds
+from ghosttasks.config.settings import Thresholds
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ import httpcore
 import httpx
 from paramiko.ssh_exception import ChannelException, SSHException
 
+from ghosttasks.config.inventory import Environment
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.inventory import Environment
 from ghosttasks.probe_routes import route_to
 
 #: Seconds a channel may take to open when the request has no connect timeout.

@@ -10,8 +10,8 @@ from __future__ import annotations
 from ghosttasks import access, sudoers
 from ghosttasks.commands import host as host_commands
 from ghosttasks.commands import sudo
+from ghosttasks.config.inventory import Host
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.inventory import Host
 from ghosttasks.run import Run
 
 #: What a dry run assumes every check printed.

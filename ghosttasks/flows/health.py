@@ -6,10 +6,10 @@ import threading
 import time
 
 from ghosttasks import probes
+from ghosttasks.config.inventory import Host
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.executor import Probe
-from ghosttasks.inventory import Host
 from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 

@@ -14,16 +14,16 @@ from collections.abc import Callable
 
 from ghosttasks import retention
 from ghosttasks.commands import compose, git, images
+from ghosttasks.config.inventory import Host
+from ghosttasks.config.settings import ImageSettings
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.masking import mask
 from ghosttasks.domain.validate import VERSION_RE
 from ghosttasks.flows.projects import color_project
-from ghosttasks.inventory import Host
 from ghosttasks.reporting import describe_images
 from ghosttasks.run import Run
-from ghosttasks.settings import ImageSettings
 
 ASSUMED_DIGEST = "sha256:" + "0" * 64
 ProjectFor = Callable[[Host], compose.Project]

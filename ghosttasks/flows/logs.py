@@ -19,11 +19,11 @@ from typing import Any
 
 from ghosttasks import probes
 from ghosttasks.commands import compose
+from ghosttasks.config.inventory import Host
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.projects import color_project
-from ghosttasks.inventory import Host
 from ghosttasks.log_patterns import LogSummary, summarise, top_patterns
 from ghosttasks.probe_routes import way
 from ghosttasks.run import Run

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from ghosttasks import assumptions, prerequisites, probes
 from ghosttasks.commands import compose, git, host
+from ghosttasks.config.inventory import Host
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.access import check_access
-from ghosttasks.inventory import Host
 from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 

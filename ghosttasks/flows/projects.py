@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ghosttasks.commands import compose
+from ghosttasks.config.inventory import Host
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.inventory import Host
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ghosttasks import assumptions
 from ghosttasks.commands import compose
+from ghosttasks.config.inventory import Host
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.errors import BadInput
 from ghosttasks.flows.projects import color_project, shared_project, single_project
-from ghosttasks.inventory import Host
 from ghosttasks.run import Run
 
 

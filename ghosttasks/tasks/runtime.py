@@ -150,7 +150,7 @@ def start(c: Context, env: str | None, *, dry_run: bool = False, quiet: bool = F
 
     On a terminal the steps show as a live list (ghosttasks.step_view); verbose streams noisy output.
     """
-    from ghosttasks.inventory import inventory_path, load_inventory
+    from ghosttasks.config.inventory import inventory_path, load_inventory
     from ghosttasks.output import Output
     from ghosttasks.plan_recorder import PlanRecorder
     from ghosttasks.run import Run

@@ -41,7 +41,7 @@ def inventory_path(topo: Topology = FLAT) -> Path:
 
 def inventory_context(lay: Layout, topo: Topology = FLAT) -> dict:
     """Everything lab/templates/hosts.yml.j2 (or hosts-bastion.yml.j2) needs."""
-    from ghosttasks.settings import RUNBOOK_REQUIRED_ENV
+    from ghosttasks.config.settings import RUNBOOK_REQUIRED_ENV
 
     lb_host = next(host for host in topo.hosts if "lb" in host.roles)
     prod_hosts = [{"name": "lb", "address": lb_host.address, "roles": ["lb"], "app_dir": None, "releases_dir": None}]
@@ -120,8 +120,8 @@ def inventory_context(lay: Layout, topo: Topology = FLAT) -> dict:
 
 def write_inventory(lay: Layout, topo: Topology = FLAT) -> str:
     """Render the topology's inventory (and a copy in the lab root) and validate it with ghosttasks' loader."""
+    from ghosttasks.config.inventory import load_inventory
     from ghosttasks.domain.errors import ConfigError
-    from ghosttasks.inventory import load_inventory
 
     path = inventory_path(topo)
     text = render(TEMPLATES[topo.name], **inventory_context(lay, topo))

@@ -68,7 +68,7 @@ def ensure_secrets(lay: Layout) -> dict[str, str]:
 
 def env_values(lay: Layout, environment: str, bind: str, db: str) -> dict[str, str]:
     """The .env of one app dir: its bind address, the database/redis it uses and every required variable."""
-    from ghosttasks.settings import RUNBOOK_REQUIRED_ENV
+    from ghosttasks.config.settings import RUNBOOK_REQUIRED_ENV
 
     secret = ensure_secrets(lay)
     development = environment == "development"

@@ -27,9 +27,9 @@ import httpcore
 import pytest
 
 from ghosttasks import probes
+from ghosttasks.config.inventory import Environment
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.health import wait_for_color
-from ghosttasks.inventory import Environment
 from ghosttasks.output import Output
 from ghosttasks.run import Run
 from ghosttasks.ssh_executor import SSHExecutor

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from ghosttasks import assumptions, render
 from ghosttasks.commands import nginx, postgres, qpath
+from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.executor import Result
-from ghosttasks.inventory import Environment, Host
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.state import StateLocation

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.executor import Result
 from ghosttasks.flows.access import check_access
 from ghosttasks.flows.emergency import emergency_rollback
 from ghosttasks.flows.rollback import rollback
 from ghosttasks.flows.traffic import switch
-from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run

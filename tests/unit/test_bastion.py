@@ -13,12 +13,12 @@ from pathlib import Path
 import paramiko
 import pytest
 
+from ghosttasks.config.inventory import load_inventory
+from ghosttasks.config.settings import SSHSettings
+from ghosttasks.config.ssh_targets import no_ssh_config
 from ghosttasks.domain.errors import ConfigError, OperationFailed
-from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
-from ghosttasks.settings import SSHSettings
 from ghosttasks.ssh_executor import SSHExecutor
-from ghosttasks.ssh_targets import no_ssh_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ghosttasks import assumptions
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.flows import holds, logs
 from ghosttasks.flows.blue_green import deploy
 from ghosttasks.flows.database import migrate
@@ -24,7 +25,6 @@ from ghosttasks.flows.images import prune_by_hand
 from ghosttasks.flows.rollback import rollback
 from ghosttasks.flows.status import status
 from ghosttasks.flows.traffic import switch
-from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.run import Run
 from tests.unit.crash_world import DISRUPTIVE, Killed, World, WorldExecutor, starting_world

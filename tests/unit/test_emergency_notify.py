@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from ghosttasks import notify
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.flows.emergency import emergency_rollback
-from ghosttasks.inventory import load_inventory
 from ghosttasks.notify import Delivery, redact_url
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder

@@ -11,10 +11,10 @@ import pytest
 from invoke import Program
 
 from ghosttasks.cli import GhostProgram, adopt
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
 from ghosttasks.executor import UNREACHABLE_EXIT, Executor, Result
 from ghosttasks.flows.guard import guarded
-from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from fabric.testing.base import Command, MockRemote, Session
 
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import CommandFailed
-from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.ssh_executor import SSHExecutor

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from ghosttasks import probes
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.executor import Probe
 from ghosttasks.flows.health import wait_for_color
-from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run

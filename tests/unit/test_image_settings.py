@@ -1,9 +1,9 @@
-"""images: settings (ghosttasks.settings.ImageSettings) and where the registry password comes from."""
+"""images: settings (ghosttasks.config.settings.ImageSettings) and where the registry password comes from."""
 
 import pytest
 from pydantic import ValidationError
 
-from ghosttasks.settings import ImageSettings
+from ghosttasks.config.settings import ImageSettings
 
 
 def test_the_default_keeps_todays_behaviour():

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ghosttasks.config.inventory import load_inventory
+from ghosttasks.config.settings import RUNBOOK_REQUIRED_ENV
 from ghosttasks.domain.errors import ConfigError
-from ghosttasks.inventory import load_inventory
-from ghosttasks.settings import RUNBOOK_REQUIRED_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 

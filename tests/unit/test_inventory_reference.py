@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from ghosttasks import inventory, settings
-from ghosttasks.inventory_reference import (
+from ghosttasks.config import inventory, settings
+from ghosttasks.config.reference import (
     BEGIN,
     END,
     NOT_KEYS,
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _models() -> list[type[BaseModel]]:
-    """Every pydantic model class of ghosttasks/inventory.py and settings.py (reachable from Inventory or not)."""
+    """Every pydantic model class of config/inventory.py and config/settings.py (reachable from Inventory or not)."""
     return [
         cls
         for module in (inventory, settings)
@@ -35,7 +35,7 @@ def _models() -> list[type[BaseModel]]:
 def test_readme_reference_matches_the_model():
     readme = (ROOT / "README.md").read_text()
     assert current_reference(readme) == reference_markdown(), (
-        f"README.md's hosts.yml reference and ghosttasks/inventory.py disagree; regenerate it with: {REGENERATE}"
+        f"README.md's hosts.yml reference and ghosttasks/config/inventory.py disagree; regenerate it with: {REGENERATE}"
     )
 
 

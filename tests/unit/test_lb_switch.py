@@ -9,10 +9,10 @@ import pytest
 
 from ghosttasks import sudoers
 from ghosttasks.commands import nginx, sudo
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.executor import Result
 from ghosttasks.flows.traffic import switch_traffic
-from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.deploy_state import DeployState, Intent
 from ghosttasks.domain.errors import DeployLocked
 from ghosttasks.executor import Executor, Result
 from ghosttasks.flows import holds
 from ghosttasks.flows.guard import guarded
-from ghosttasks.inventory import load_inventory
 from ghosttasks.lock import (
     DeployLock,
     dead_run_entry,

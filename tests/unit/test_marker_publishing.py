@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.flows.emergency import emergency_rollback
-from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import BadInput, OperationFailed
 from ghosttasks.executor import Result
 from ghosttasks.flows import migrate
 from ghosttasks.flows.blue_green import deploy
-from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run

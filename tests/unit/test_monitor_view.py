@@ -6,9 +6,9 @@ import io
 
 from rich.console import Console
 
+from ghosttasks.config.settings import Thresholds
 from ghosttasks.monitor_view import MonitorView, ViewState, clock, render, sparkline
 from ghosttasks.output import Output
-from ghosttasks.settings import Thresholds
 from ghosttasks.triggers import Reading
 
 

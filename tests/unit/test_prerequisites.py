@@ -3,8 +3,8 @@
 import pytest
 from packaging.version import Version
 
+from ghosttasks.config.settings import Prerequisites
 from ghosttasks.prerequisites import Check, at_least, judge, parse_version
-from ghosttasks.settings import Prerequisites
 
 GIB = 1024 * 1024  # KiB
 DEFAULTS = Prerequisites()

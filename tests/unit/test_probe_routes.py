@@ -8,13 +8,13 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from ghosttasks.config.inventory import load_inventory
+from ghosttasks.config.settings import ProbeSettings
 from ghosttasks.flows.health import wait_for_color
-from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.probe_routes import route, way
 from ghosttasks.run import Run
-from ghosttasks.settings import ProbeSettings
 from ghosttasks.ssh_executor import SSHExecutor
 
 ROOT = Path(__file__).resolve().parents[2]

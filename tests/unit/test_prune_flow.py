@@ -3,10 +3,10 @@
 import io
 from pathlib import Path
 
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.deploy_state import ColorState, DeployState
 from ghosttasks.executor import Executor, Result
 from ghosttasks.flows.images import prune
-from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.run import Run
 

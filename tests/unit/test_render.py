@@ -6,7 +6,7 @@ import jinja2
 import pytest
 
 from ghosttasks import render
-from ghosttasks.inventory import load_inventory
+from ghosttasks.config.inventory import load_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "plans"

@@ -6,18 +6,16 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from ghosttasks.domain.errors import ConfigError
-from ghosttasks.inventory import load_inventory
-from ghosttasks.settings import SSHSettings
-from ghosttasks.ssh_targets import (
-    Destination,
+from ghosttasks.config.inventory import load_inventory
+from ghosttasks.config.settings import Destination, SSHSettings, parse_destination
+from ghosttasks.config.ssh_targets import (
     Endpoint,
     changed_key_hint,
     keyscan,
-    parse_destination,
     resolve,
     trust_hint,
 )
+from ghosttasks.domain.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ import io
 import pytest
 from rich.console import Console
 
-from ghosttasks.inventory import load_inventory
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run, StepRecord

@@ -6,8 +6,8 @@ import pytest
 
 from ghosttasks import access, sudoers
 from ghosttasks.commands import host, nginx, sudo
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import ConfigError
-from ghosttasks.inventory import load_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 UP = "/etc/nginx/conf.d/up.conf"

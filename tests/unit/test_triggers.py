@@ -2,7 +2,7 @@
 
 import pytest
 
-from ghosttasks.settings import Thresholds
+from ghosttasks.config.settings import Thresholds
 from ghosttasks.triggers import Reading, Trigger, Verdict, evaluate
 
 DEFAULTS = Thresholds()

@@ -21,8 +21,8 @@ import pytest
 from paramiko.ssh_exception import ChannelException, SSHException
 
 from ghosttasks import probes
+from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.inventory import load_inventory
 from ghosttasks.tunnels import SSHBackend, TunnelTransport, tunnel_client
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,20 +1,20 @@
 """An environment's sections: ssh, app, smoke, database, lb, probes, monitoring, thresholds, notify, prerequisites.
 
 Each section is a frozen pydantic model whose fields carry the `description=` the README's
-hosts.yml reference is generated from (ghosttasks.inventory_reference). The hosts, the
-environment that holds these sections and the loader are in ghosttasks.inventory.
+hosts.yml reference is generated from (ghosttasks.config.reference). The hosts, the
+environment that holds these sections and the loader are in ghosttasks.config.inventory.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ghosttasks.domain.colors import Color
-from ghosttasks.ssh_targets import Destination, parse_destination
 
 #: A path that can go into a sudoers rule and a shell command as it is.
 PLAIN_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
@@ -35,6 +35,30 @@ RUNBOOK_REQUIRED_ENV = [
     "OPENTELEMETRY_ENDPOINT",
     "PROMETHEUS_MULTIPROC_DIR",
 ]
+
+
+_WORD = r"[A-Za-z0-9_][A-Za-z0-9._-]*"
+_DESTINATION = re.compile(
+    rf"(?:(?P<user>{_WORD})@)?(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>{_WORD}))(?::(?P<port>\d+))?"
+)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """`[user@]host[:port]` as written (a jump host, a ProxyJump hop); unset parts are None."""
+
+    host: str
+    user: str | None = None
+    port: int | None = None
+
+
+def parse_destination(text: str) -> Destination:
+    """Split `[user@]host[:port]` (an IPv6 address in brackets); ValueError naming the expected form."""
+    match = _DESTINATION.fullmatch(text.strip())
+    port = int(match["port"]) if match and match["port"] else None
+    if not match or (port is not None and not 1 <= port <= 65535):
+        raise ValueError(f"{text!r} is not [user@]host[:port] (e.g. ops@bastion.example.com:2222)")
+    return Destination(match["host"] or match["v6"], match["user"], port)
 
 
 class Strict(BaseModel):

@@ -18,25 +18,20 @@ ForwardAgent in ssh_config are not used.
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ghosttasks.config.settings import parse_destination
 from ghosttasks.domain.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ghosttasks.inventory import Host
-    from ghosttasks.settings import SSHSettings
+    from ghosttasks.config.inventory import Host
+    from ghosttasks.config.settings import SSHSettings
 
 DEFAULT_PORT = 22
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
-
-_WORD = r"[A-Za-z0-9_][A-Za-z0-9._-]*"
-_DESTINATION = re.compile(
-    rf"(?:(?P<user>{_WORD})@)?(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>{_WORD}))(?::(?P<port>\d+))?"
-)
 
 Lookup = Callable[[str], Mapping[str, Any]]
 
@@ -44,24 +39,6 @@ Lookup = Callable[[str], Mapping[str, Any]]
 def no_ssh_config(host: str) -> Mapping[str, Any]:
     """The lookup used when ssh.config_file is not set: nothing is configured for any host."""
     return {}
-
-
-@dataclass(frozen=True)
-class Destination:
-    """`[user@]host[:port]` as written (a jump host, a ProxyJump hop); unset parts are None."""
-
-    host: str
-    user: str | None = None
-    port: int | None = None
-
-
-def parse_destination(text: str) -> Destination:
-    """Split `[user@]host[:port]` (an IPv6 address in brackets); ValueError naming the expected form."""
-    match = _DESTINATION.fullmatch(text.strip())
-    port = int(match["port"]) if match and match["port"] else None
-    if not match or (port is not None and not 1 <= port <= 65535):
-        raise ValueError(f"{text!r} is not [user@]host[:port] (e.g. ops@bastion.example.com:2222)")
-    return Destination(match["host"] or match["v6"], match["user"], port)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 A bad file fails before anything runs, with one line naming the file, the key
 path and what was expected (exit code 2). The settings sections an environment
 holds (ssh, app, database, lb, probes, monitoring, smoke, thresholds, notify,
-prerequisites) are in ghosttasks.settings.
+prerequisites) are in ghosttasks.config.settings.
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ghosttasks.domain.colors import COLORS, Color
-from ghosttasks.domain.errors import ConfigError
-from ghosttasks.domain.validate import HOST_NAME_RE
-from ghosttasks.settings import (
+from ghosttasks.config.settings import (
     AppSettings,
     DatabaseSettings,
     ImageSettings,
@@ -32,6 +29,9 @@ from ghosttasks.settings import (
     Strict,
     Thresholds,
 )
+from ghosttasks.domain.colors import COLORS, Color
+from ghosttasks.domain.errors import ConfigError
+from ghosttasks.domain.validate import HOST_NAME_RE
 
 Role = Literal["lb", "app", "db", "monitoring"]
 
