@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ghosttasks.config.inventory import Environment, Host
+from ghosttasks.decisions.probe_routes import route
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
 from ghosttasks.folding import Fold, noisy_phase
 from ghosttasks.output import Output
-from ghosttasks.probe_routes import route
 from ghosttasks.runlog import RunLog
 from ghosttasks.steps import StepFeed
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ghosttasks.config.settings import Thresholds
-from ghosttasks.triggers import Reading
+from ghosttasks.decisions.triggers import Reading
 
 TREND = "▁▂▃▄▅▆▇█"
 TREND_LENGTH = 12

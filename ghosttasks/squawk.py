@@ -1,5 +1,5 @@
 """The squawk binary (PyPI squawk-cli): lint SQL text on the operator's machine, findings as its JSON reporter
-prints them. The classification for a blue-green deploy is ghosttasks.migration_lint's.
+prints them. The classification for a blue-green deploy is ghosttasks.decisions.migration_lint's.
 """
 
 from __future__ import annotations

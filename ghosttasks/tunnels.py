@@ -3,7 +3,7 @@
 httpx and tenacity stay as they are. A probe to an internal address gets the run's httpx client for
 the SSH way (Executor.http_client): httpx's own HTTPTransport over an httpcore.ConnectionPool whose
 network backend is SSHBackend. Every new HTTP connection is a direct-tcpip channel opened on an
-SSH connection the run already has (ghosttasks.probe_routes picks it: the jump host opens the TCP
+SSH connection the run already has (ghosttasks.decisions.probe_routes picks it: the jump host opens the TCP
 connection at the far end when there is one, else the host's own sshd). Idle connections are kept
 alive in the pool like any other httpx connection. Nothing listens on this machine: no local port
 forward that another local user could connect to.
@@ -27,8 +27,8 @@ import httpx
 from paramiko.ssh_exception import ChannelException, SSHException
 
 from ghosttasks.config.inventory import Environment
+from ghosttasks.decisions.probe_routes import route_to
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.probe_routes import route_to
 
 #: Seconds a channel may take to open when the request has no connect timeout.
 CHANNEL_TIMEOUT = 10.0

@@ -37,7 +37,7 @@ def docker_access() -> str:
     """Whether the login user can use the Docker daemon (without sudo): never fails by itself.
 
     Prints `docker ok USER`, or `docker failed USER SOCKET GROUP` (the socket DOCKER_HOST names, else the
-    default, and its group) followed by what docker said. Judged by ghosttasks.access.
+    default, and its group) followed by what docker said. Judged by ghosttasks.decisions.access_verdicts.
     """
     return (
         "u=$(id -un); if e=$(docker version --format '{{.Server.Version}}' 2>&1 >/dev/null); "

@@ -61,7 +61,7 @@ def check(commands: Sequence[Sequence[str]]) -> str:
     """Preflight: `sudo -n true` answers without a password, and sudo allows each of `commands` (`sudo -n -l`).
 
     Never fails by itself; prints `sudo ok USER` (after `sudo not-allowed COMMAND` for each command sudo
-    would refuse), or `sudo failed USER` followed by what sudo said. Judged by ghosttasks.access.
+    would refuse), or `sudo failed USER` followed by what sudo said. Judged by ghosttasks.decisions.access_verdicts.
     """
     for argv in commands:
         for word in argv:

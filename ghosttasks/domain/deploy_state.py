@@ -29,7 +29,7 @@ class Intent:
 
     `color` gets `version` (its containers are replaced when `replaces`) and is to serve; with `fails_other`
     the other colour is being abandoned (an automatic rollback). A run killed in between leaves it behind:
-    the next run resolves it against the LB and the containers (ghosttasks.reconcile).
+    the next run resolves it against the LB and the containers (ghosttasks.decisions.reconcile).
     """
 
     run_id: str

@@ -2,15 +2,16 @@
 
 On the LB with `lb.sudo`: `sudo -n` answers without a password and allows every command a switch runs.
 On app and db hosts: the Docker socket is usable without sudo (the docker group). One check per host,
-all hosts at once; every problem is one line naming the host and the fix (ghosttasks.access).
+all hosts at once; every problem is one line naming the host and the fix (ghosttasks.decisions.access_verdicts).
 """
 
 from __future__ import annotations
 
-from ghosttasks import access, sudoers
+from ghosttasks import sudoers
 from ghosttasks.commands import host as host_commands
 from ghosttasks.commands import sudo
 from ghosttasks.config.inventory import Host
+from ghosttasks.decisions import access_verdicts
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.run import Run
 
@@ -55,9 +56,9 @@ def check_access(run: Run, hosts: list[Host], *, docker: bool = True) -> None:
             continue
         for check in wanted[result.host]:
             if check == "sudo":
-                problem = access.sudo_problem(result.host, env.name, result.stdout)
+                problem = access_verdicts.sudo_problem(result.host, env.name, result.stdout)
             else:
-                problem = access.docker_problem(result.host, result.stdout)
+                problem = access_verdicts.docker_problem(result.host, result.stdout)
             if problem:
                 problems.append(problem)
     if problems:

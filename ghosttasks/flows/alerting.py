@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ghosttasks import alertmanager
-from ghosttasks.alert_routes import Destination, destinations, integrations, webhook_urls
+from ghosttasks.decisions.alert_routes import Destination, destinations, integrations, webhook_urls
+from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.notify import redact_url
-from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 
 POLL_SECONDS = 0.5

@@ -6,6 +6,7 @@ import re
 
 from ghosttasks import assumptions
 from ghosttasks.commands import alembic, backup, compose
+from ghosttasks.decisions.migration_plan import Direction, choose_runner, plan_migration, plan_stamp
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.backup import BackupInfo
 from ghosttasks.flows.backup import take_backup as take_verified_backup
@@ -21,7 +22,6 @@ from ghosttasks.flows.migrate import (
 from ghosttasks.flows.migration_review import lint_downgrade
 from ghosttasks.flows.projects import serving_api, shared_project
 from ghosttasks.flows.reality import reconciled_state
-from ghosttasks.migration_plan import Direction, choose_runner, plan_migration, plan_stamp
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 

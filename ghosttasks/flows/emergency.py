@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ghosttasks import notify
+from ghosttasks.decisions.migration_plan import plan_switch_back
 from ghosttasks.domain.colors import other
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
@@ -12,7 +13,6 @@ from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.reality import reconciled_state
 from ghosttasks.flows.traffic import switch_traffic, verify_lb
 from ghosttasks.lock import DeployLock
-from ghosttasks.migration_plan import plan_switch_back
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 

@@ -7,10 +7,10 @@ import time
 
 from ghosttasks import probes
 from ghosttasks.config.inventory import Host
+from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.executor import Probe
-from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from ghosttasks import retention
 from ghosttasks.commands import compose, git, images
 from ghosttasks.config.inventory import Host
 from ghosttasks.config.settings import ImageSettings
+from ghosttasks.decisions import retention
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed

@@ -5,7 +5,7 @@
    each id must turn up in the api log of exactly one app host (the one the request was sent to, when
    that is known).
 2. Errors: the api's ERROR/CRITICAL lines on every app host since the colour was deployed, by pattern
-   (ghosttasks.log_patterns); more than `thresholds.log_errors` on a host fails the check.
+   (ghosttasks.decisions.log_patterns); more than `thresholds.log_errors` on a host fails the check.
 
 Logs are read with `docker compose logs --since` over SSH (at most MAX_LINES per host); every line printed
 goes through the masker.
@@ -20,12 +20,12 @@ from typing import Any
 from ghosttasks import probes
 from ghosttasks.commands import compose
 from ghosttasks.config.inventory import Host
+from ghosttasks.decisions.log_patterns import LogSummary, summarise, top_patterns
+from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.projects import color_project
-from ghosttasks.log_patterns import LogSummary, summarise, top_patterns
-from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from ghosttasks import markers
+from ghosttasks.decisions.probe_routes import way
 from ghosttasks.markers import Marker
-from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 
 

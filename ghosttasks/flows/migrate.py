@@ -1,4 +1,4 @@
-"""The schema as it really is, and alembic runs where the planner says (ghosttasks.migration_plan).
+"""The schema as it really is, and alembic runs where the planner says (ghosttasks.decisions.migration_plan).
 
 The database's revision is read with psql through the postgres service (it answers whatever revision
 the database is at); what a version knows is read from its own code (`alembic history`, no database).
@@ -10,6 +10,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixe
 
 from ghosttasks import assumptions
 from ghosttasks.commands import alembic, compose, postgres
+from ghosttasks.decisions.migration_plan import Migration, Runner, plan_deploy_migration
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
@@ -17,7 +18,6 @@ from ghosttasks.domain.revisions import Knowledge, parse_alembic_history
 from ghosttasks.executor import Result
 from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.projects import ApiTarget, color_api, color_project, shared_project
-from ghosttasks.migration_plan import Migration, Runner, plan_deploy_migration
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 

@@ -2,7 +2,7 @@
 
 Its revisions with their messages, the SQL alembic would run (printed offline, `alembic upgrade A:B --sql`, in
 a one-off container of the new version's image: no database is touched), and squawk's verdict on it, classified
-for blue-green by ghosttasks.migration_lint. Breaking findings refuse unless allowed; locking ones need a
+for blue-green by ghosttasks.decisions.migration_lint. Breaking findings refuse unless allowed; locking ones need a
 confirmation on a terminal, or --yes.
 """
 
@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import sys
 
-from ghosttasks import assumptions, migration_lint, squawk
+from ghosttasks import assumptions, squawk
 from ghosttasks.commands import alembic
+from ghosttasks.decisions import migration_lint
+from ghosttasks.decisions.migration_lint import Verdict
+from ghosttasks.decisions.migration_plan import Migration, Runner, plan_deploy_migration
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import BadInput, OperationFailed
@@ -19,8 +22,6 @@ from ghosttasks.domain.revisions import Knowledge, Refused, parse_alembic_histor
 from ghosttasks.flows import images
 from ghosttasks.flows.migrate import database_revision, knowledge, runner_command
 from ghosttasks.flows.release import fetch_release
-from ghosttasks.migration_lint import Verdict
-from ghosttasks.migration_plan import Migration, Runner, plan_deploy_migration
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 

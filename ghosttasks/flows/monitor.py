@@ -1,4 +1,4 @@
-"""Post-switch monitoring with the runbook's automatic rollback triggers (ghosttasks.triggers).
+"""Post-switch monitoring with the runbook's automatic rollback triggers (ghosttasks.decisions.triggers).
 
 Every interval: error rate and p95 of the active colour from Prometheus (or, when Prometheus is
 unreachable, from a sample of requests through the LB), and one health check through the LB.
@@ -9,6 +9,10 @@ from __future__ import annotations
 import time
 
 from ghosttasks import notify, probes
+from ghosttasks.decisions.migration_plan import plan_switch_back
+from ghosttasks.decisions.percentiles import p95
+from ghosttasks.decisions.probe_routes import way
+from ghosttasks.decisions.triggers import Reading, Trigger, evaluate
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
@@ -18,13 +22,9 @@ from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.reality import begin, reconciled_state
 from ghosttasks.flows.traffic import switch_traffic
 from ghosttasks.markers import Marker
-from ghosttasks.migration_plan import plan_switch_back
 from ghosttasks.monitor_view import MonitorView, ViewState
-from ghosttasks.percentiles import p95
-from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 from ghosttasks.state import Store
-from ghosttasks.triggers import Reading, Trigger, evaluate
 
 LB_SAMPLE_REQUESTS = 10
 

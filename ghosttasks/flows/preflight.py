@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ghosttasks import assumptions, prerequisites, probes
+from ghosttasks import assumptions, probes
 from ghosttasks.commands import compose, git, host
 from ghosttasks.config.inventory import Host
+from ghosttasks.decisions import prerequisites
+from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.access import check_access
-from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 
 

@@ -1,5 +1,5 @@
 """Reality before records: what serves (the LB's flag) and what runs (each colour's containers on every app
-host), read before a changing command decides anything; state.json repaired from it (ghosttasks.reconcile),
+host), read before a changing command decides anything; state.json repaired from it (ghosttasks.decisions.reconcile),
 said with both values and recorded in the run's history line."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from typing import Any
 
 from ghosttasks import assumptions
 from ghosttasks.commands import compose, nginx
+from ghosttasks.decisions.reconcile import UNKNOWN_VERSION, Reality, Reconciliation, reconcile
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.reconcile import UNKNOWN_VERSION, Reality, Reconciliation, reconcile
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 

@@ -1,4 +1,4 @@
-"""Manual (migration-aware) rollback, planned by ghosttasks.migration_plan before anything changes.
+"""Manual (migration-aware) rollback, planned by ghosttasks.decisions.migration_plan before anything changes.
 
 The runbook's order: the application first (switch back to the other colour when it still runs the
 target version, else redeploy that version into it), then the database if it is ahead of what the
@@ -9,6 +9,7 @@ When the database is behind the target version, it is upgraded before traffic mo
 
 from __future__ import annotations
 
+from ghosttasks.decisions.migration_plan import plan_rollback, serving
 from ghosttasks.domain.colors import Color, other
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.revisions import Knowledge
@@ -22,7 +23,6 @@ from ghosttasks.flows.projects import color_api
 from ghosttasks.flows.reality import begin, reconciled_state, settle
 from ghosttasks.flows.release import fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
-from ghosttasks.migration_plan import plan_rollback, serving
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 

@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ghosttasks.decisions.percentiles import p95
+from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.percentiles import p95
-from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 
 #: Seconds per smoke request.

@@ -6,10 +6,10 @@ from typing import Any
 
 from ghosttasks import probes, render
 from ghosttasks.commands import nginx
+from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import GhostError
 from ghosttasks.flows.reality import check
 from ghosttasks.lock import DeployLock
-from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 

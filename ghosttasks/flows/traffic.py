@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ghosttasks import probes, render
 from ghosttasks.commands import nginx
+from ghosttasks.decisions.migration_plan import plan_switch
+from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
@@ -13,8 +15,6 @@ from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import apply, database_revision, knowledge, record_revision
 from ghosttasks.flows.reality import reconciled_state, settle
-from ghosttasks.migration_plan import plan_switch
-from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ghosttasks import probes
 from ghosttasks.commands import compose
+from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
@@ -15,7 +16,6 @@ from ghosttasks.flows.preflight import require_env
 from ghosttasks.flows.projects import active_api, serving_api, serving_state
 from ghosttasks.flows.smoke import smoke
 from ghosttasks.flows.traffic import verify_lb
-from ghosttasks.probe_routes import way
 from ghosttasks.run import Run
 from ghosttasks.state import Store
 

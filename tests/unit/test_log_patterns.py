@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ghosttasks.config.inventory import load_inventory
+from ghosttasks.decisions.log_patterns import LogLine, normalise, parse_line, summarise, top_patterns
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.logs import check_logs
-from ghosttasks.log_patterns import LogLine, normalise, parse_line, summarise, top_patterns
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run

@@ -3,7 +3,7 @@
 import pytest
 
 from ghosttasks import squawk
-from ghosttasks.migration_lint import RULES, Verdict, gate, judge, revisions
+from ghosttasks.decisions.migration_lint import RULES, Verdict, gate, judge, revisions
 
 # alembic's offline SQL (`alembic upgrade A:B --sql`, one transaction per migration) around one statement
 WRAP = """BEGIN;

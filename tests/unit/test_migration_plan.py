@@ -13,10 +13,7 @@ import itertools
 
 import pytest
 
-from ghosttasks.domain.colors import COLORS, other
-from ghosttasks.domain.deploy_state import ColorState, DeployState
-from ghosttasks.domain.revisions import Knowledge, Refused, parse_alembic_history, release_key, resolve_revision
-from ghosttasks.migration_plan import (
+from ghosttasks.decisions.migration_plan import (
     Migration,
     plan_deploy_migration,
     plan_migration,
@@ -25,6 +22,9 @@ from ghosttasks.migration_plan import (
     plan_switch,
     plan_switch_back,
 )
+from ghosttasks.domain.colors import COLORS, other
+from ghosttasks.domain.deploy_state import ColorState, DeployState
+from ghosttasks.domain.revisions import Knowledge, Refused, parse_alembic_history, release_key, resolve_revision
 
 R1, R2, R3, R4, R5 = "0001a1b2c3d4", "0002b2c3d4e5", "0003c3d4e5f6", "0004d4e5f6a7", "0005e5f6a7b8"
 CHAINS = {

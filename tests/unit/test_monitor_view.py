@@ -7,9 +7,9 @@ import io
 from rich.console import Console
 
 from ghosttasks.config.settings import Thresholds
+from ghosttasks.decisions.triggers import Reading
 from ghosttasks.monitor_view import MonitorView, ViewState, clock, render, sparkline
 from ghosttasks.output import Output
-from ghosttasks.triggers import Reading
 
 
 def text(renderable) -> str:

@@ -1,8 +1,8 @@
-"""The one p95 helper (ghosttasks.percentiles), by exact value."""
+"""The one p95 helper (ghosttasks.decisions.percentiles), by exact value."""
 
 import pytest
 
-from ghosttasks.percentiles import p95
+from ghosttasks.decisions.percentiles import p95
 
 
 @pytest.mark.parametrize(

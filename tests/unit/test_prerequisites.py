@@ -1,10 +1,10 @@
-"""The runbook's host requirements (ghosttasks.prerequisites), judged from the facts line, by exact checks."""
+"""The runbook's host requirements (ghosttasks.decisions.prerequisites), judged from the facts line, by exact checks."""
 
 import pytest
 from packaging.version import Version
 
 from ghosttasks.config.settings import Prerequisites
-from ghosttasks.prerequisites import Check, at_least, judge, parse_version
+from ghosttasks.decisions.prerequisites import Check, at_least, judge, parse_version
 
 GIB = 1024 * 1024  # KiB
 DEFAULTS = Prerequisites()

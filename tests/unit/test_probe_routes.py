@@ -10,10 +10,10 @@ import yaml
 
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.config.settings import ProbeSettings
+from ghosttasks.decisions.probe_routes import route, way
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
-from ghosttasks.probe_routes import route, way
 from ghosttasks.run import Run
 from ghosttasks.ssh_executor import SSHExecutor
 

@@ -1,4 +1,4 @@
-"""Reality before records (ghosttasks.reconcile): exact repairs for the states a killed run leaves, and rules
+"""Reality before records (ghosttasks.decisions.reconcile): exact repairs for the states a killed run leaves, and rules
 that hold over the whole space of recorded states, LB flags, containers and unfinished intents."""
 
 import copy
@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
+from ghosttasks.decisions.reconcile import Reality, reconcile
 from ghosttasks.domain.colors import COLORS, other
 from ghosttasks.domain.deploy_state import ColorState, DeployState, Intent
-from ghosttasks.reconcile import Reality, reconcile
 
 T1, T2 = "2026-12-07T03:00:00Z", "2026-12-07T03:05:00Z"
 HOSTS = ("app1", "app2")

@@ -1,12 +1,12 @@
-"""Retention decisions (ghosttasks.retention) by exact output and over the state space (hypothesis)."""
+"""Retention decisions (ghosttasks.decisions.retention) by exact output and over the state space (hypothesis)."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ghosttasks.decisions.migration_plan import plan_rollback
+from ghosttasks.decisions.retention import colour_versions, image_names_to_remove, keep_set, recency, to_remove
 from ghosttasks.domain.deploy_state import ColorState, DeployState
 from ghosttasks.domain.revisions import Knowledge, Refused
-from ghosttasks.migration_plan import plan_rollback
-from ghosttasks.retention import colour_versions, image_names_to_remove, keep_set, recency, to_remove
 
 VERSIONS = [f"v1.{minor}.0" for minor in range(8)]
 REG = "127.0.0.20:5000/ghostworks-api"

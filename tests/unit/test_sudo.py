@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from ghosttasks import access, sudoers
+from ghosttasks import sudoers
 from ghosttasks.commands import host, nginx, sudo
 from ghosttasks.config.inventory import load_inventory
+from ghosttasks.decisions import access_verdicts
 from ghosttasks.domain.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,7 +177,7 @@ FIX = "python3 -m ghosttasks.sudoers --env prod prints it; see README, 'sudo on 
     ],
 )
 def test_sudo_verdicts(output, problem):
-    assert access.sudo_problem("lb1", "prod", output) == problem
+    assert access_verdicts.sudo_problem("lb1", "prod", output) == problem
 
 
 DENIED = (
@@ -216,13 +217,13 @@ DENIED = (
     ],
 )
 def test_docker_verdicts(output, problem):
-    assert access.docker_problem("app1", output) == problem
+    assert access_verdicts.docker_problem("app1", output) == problem
 
 
 def test_one_host_with_both_checks_keeps_them_apart():
     both = "sudo failed deploy\nsudo: a password is required\ndocker ok deploy\n"
-    assert access.docker_problem("lb1", both) is None
-    assert access.sudo_problem("lb1", "prod", both).startswith("lb1: sudo -n needs a password for deploy")
+    assert access_verdicts.docker_problem("lb1", both) is None
+    assert access_verdicts.sudo_problem("lb1", "prod", both).startswith("lb1: sudo -n needs a password for deploy")
 
 
 def test_the_docker_check_command():

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ghosttasks import access
 from ghosttasks.commands import nginx, sudo
+from ghosttasks.decisions import access_verdicts
 
 NGINX = shutil.which("nginx", path="/usr/sbin:/usr/bin") or "/usr/sbin/nginx"
 NEEDED = ("sudo", "unshare", "setpriv", "visudo")
@@ -83,14 +83,14 @@ def test_the_drop_in_allows_a_whole_switch_and_the_file_stays_root_owned(lb):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("-rw-r--r-- 1 0 0 ")  # root:root 0644, installed by sudo
     assert lines[1] == "# the old upstream"  # restored
-    assert access.sudo_problem("lb", "test", "\n".join(lines[2:3])) is None and lines[2] == "sudo ok nobody"
+    assert access_verdicts.sudo_problem("lb", "test", "\n".join(lines[2:3])) is None and lines[2] == "sudo ok nobody"
     assert lines[-1] == "refused" and not list((lb / "home").iterdir())  # rm -rf not allowed; upload removed
 
 
 def test_a_rule_without_nopasswd_fails_the_check_in_one_line(lb):
     rule = sudo.sudoers("nobody", "GHOSTTASKS_TEST", [list(sudo.PROBE), *commands(lb)]).replace("NOPASSWD: ", "")
     result = as_nobody(lb, rule, sudo.check(commands(lb)) + "\n")
-    assert access.sudo_problem("lb", "test", result.stdout) == (
+    assert access_verdicts.sudo_problem("lb", "test", result.stdout) == (
         "lb: sudo -n needs a password for nobody: add /etc/sudoers.d/ghosttasks "
         "(python3 -m ghosttasks.sudoers --env test prints it; see README, 'sudo on the LB')"
     )
@@ -99,7 +99,7 @@ def test_a_rule_without_nopasswd_fails_the_check_in_one_line(lb):
 def test_a_rule_missing_one_command_is_named(lb):
     allowed = [argv for argv in commands(lb) if argv[-1] != "reload"]
     result = as_nobody(lb, sudo.sudoers("nobody", "T", [list(sudo.PROBE), *allowed]), sudo.check(commands(lb)) + "\n")
-    assert access.sudo_problem("lb", "test", result.stdout) == (
+    assert access_verdicts.sudo_problem("lb", "test", result.stdout) == (
         f"lb: sudo -n does not allow `{NGINX} -c {lb}/nginx.conf -s reload` for nobody: update "
         "/etc/sudoers.d/ghosttasks (python3 -m ghosttasks.sudoers --env test prints it; see README, 'sudo on the LB')"
     )

@@ -1,9 +1,9 @@
-"""The automatic rollback triggers (ghosttasks.triggers.evaluate), by exact verdict."""
+"""The automatic rollback triggers (ghosttasks.decisions.triggers.evaluate), by exact verdict."""
 
 import pytest
 
 from ghosttasks.config.settings import Thresholds
-from ghosttasks.triggers import Reading, Trigger, Verdict, evaluate
+from ghosttasks.decisions.triggers import Reading, Trigger, Verdict, evaluate
 
 DEFAULTS = Thresholds()
 STRICT = Thresholds(error_rate=0.05, p95_seconds=0.5, health_failures=1)

@@ -28,7 +28,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
-class Route:
+class ProbeRoute:
     """How one probe travels: direct, or through a channel of `carrier`'s SSH connection."""
 
     carrier: Host | None = None  # the host whose SSH connection carries the channel; None: direct
@@ -63,26 +63,26 @@ def is_public(env: Environment, url: str) -> bool:
     return origin(url) in {origin(address) for address in public if address}
 
 
-def route(env: Environment, url: str) -> Route:
+def route(env: Environment, url: str) -> ProbeRoute:
     """The way a probe to `url` goes (see the module docstring)."""
     if is_public(env, url) or not through_ssh(env):
-        return Route()
+        return ProbeRoute()
     return route_to(env, origin(url)[1])
 
 
-def route_to(env: Environment, address: str) -> Route:
+def route_to(env: Environment, address: str) -> ProbeRoute:
     """The way to an internal address when internal probes go through SSH."""
     matching = [host for host in env.hosts if host.address.lower() == address.lower()]
     if matching and matching[0].local:
-        return Route()  # this machine: nothing to tunnel through
+        return ProbeRoute()  # this machine: nothing to tunnel through
     jump = jump_name(env)
     candidates = matching or [*env.hosts_with("monitoring"), *env.hosts_with("lb"), *env.hosts]
     carrier = next((host for host in candidates if not host.local), None)
     if carrier is None:
-        return Route()
+        return ProbeRoute()
     # With a jump host it opens the far end; else the carrier's own sshd does (an address no host has,
     # such as Prometheus: the monitoring host's, else the LB's sshd, inside the same network).
-    return Route(carrier, jump or carrier.name)
+    return ProbeRoute(carrier, jump or carrier.name)
 
 
 def way(env: Environment, url: str) -> str:
