@@ -81,8 +81,7 @@ def reload_switch_traffic(run: Any, color: str, version: str) -> None:
     file every time), `nginx -t`, then flip the flag and `nginx -s reload -c <conf>` in one remote command.
     The LB moves to `color` at that command, where the old switch's reload moved it.
     """
-    from ghosttasks import render
-    from ghosttasks.commands import nginx
+    from ghosttasks.commands import nginx, render
     from ghosttasks.domain.errors import OperationFailed
 
     env = run.env

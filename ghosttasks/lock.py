@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ghosttasks.commands import lock as lock_commands
+from ghosttasks.commands import lock_dir as lock_commands
 from ghosttasks.domain.errors import DeployLocked, GhostError, OperationFailed
 from ghosttasks.run import Run
 from ghosttasks.state import StateLocation, Store

@@ -51,7 +51,7 @@ class Store:
     # -- state -------------------------------------------------------------------------
     def load(self) -> DeployState:
         """The recorded state; a corrupt file is reported and never overwritten."""
-        from ghosttasks import assumptions
+        from ghosttasks.commands import assumptions
 
         if self.run.dry_run:
             self.run.note(f"dry run: state.json is assumed to say {assumptions.describe_state()}")

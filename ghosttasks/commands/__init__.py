@@ -1,4 +1,7 @@
-"""Pure command builders: each returns a shell command string, quoted with shlex; no I/O."""
+"""PURE command builders (each returns a shell string, quoted with shlex), rendering, and what a dry run assumes.
+
+Import only ghosttasks.domain and ghosttasks.config; no I/O.
+"""
 
 from __future__ import annotations
 

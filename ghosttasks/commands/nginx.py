@@ -3,7 +3,7 @@
 Every builder takes `sudo`: on an LB where the login user cannot write the upstream's directory or
 signal nginx (lb.sudo), the same steps run as root with `sudo -n`, each tool by its absolute path,
 and `root_commands` lists exactly those argvs (the preflight checks them, the sudoers drop-in allows
-them, ghosttasks.sudoers prints it).
+them, ghosttasks.commands.sudoers prints it).
 """
 
 from __future__ import annotations

@@ -210,7 +210,7 @@ class LBSettings(Strict):
     sudo: bool = Field(
         False,
         description="install the upstream file and run `nginx -t` and reload with `sudo -n` (the login user "
-        "cannot write the upstream's directory or signal nginx); the rule: `python3 -m ghosttasks.sudoers`",
+        "cannot write the upstream's directory or signal nginx); the rule: `python3 -m ghosttasks.commands.sudoers`",
     )
     upstream_owner: str = Field(
         "root:root",

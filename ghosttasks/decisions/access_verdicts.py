@@ -34,7 +34,7 @@ def verdicts(output: str, check: str) -> tuple[list[tuple[str, str]], list[str]]
 def sudo_problem(host: str, env: str, output: str) -> str | None:
     """None when sudo -n ran without a password and allows every command; else the one-line problem."""
     found, said = verdicts(output, "sudo")
-    fix = f"python3 -m ghosttasks.sudoers --env {env} prints it; {README}"
+    fix = f"python3 -m ghosttasks.commands.sudoers --env {env} prints it; {README}"
     refused = [rest for verdict, rest in found if verdict == "not-allowed"]
     user = next((rest for verdict, rest in found if verdict in ("ok", "failed")), "") or "the login user"
     if any(verdict == "ok" for verdict, _ in found) and not refused:

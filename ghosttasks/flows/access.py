@@ -7,9 +7,8 @@ all hosts at once; every problem is one line naming the host and the fix (ghostt
 
 from __future__ import annotations
 
-from ghosttasks import sudoers
 from ghosttasks.commands import host as host_commands
-from ghosttasks.commands import sudo
+from ghosttasks.commands import sudo, sudoers
 from ghosttasks.config.inventory import Host
 from ghosttasks.decisions import access_verdicts
 from ghosttasks.domain.errors import OperationFailed

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ghosttasks import assumptions
-from ghosttasks.commands import backup
+from ghosttasks.commands import assumptions, pg_dump
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.projects import shared_project
 from ghosttasks.run import Run
@@ -23,10 +22,10 @@ def take_backup(run: Run, label: str) -> BackupInfo:
     env = run.env
     db = env.database
     project = shared_project(run)
-    path = f"{db.backup_dir}/{backup.backup_name(env.name, label, run.stamp())}"
+    path = f"{db.backup_dir}/{pg_dump.backup_name(env.name, label, run.stamp())}"
     run.executor.run(
         env.db_host,
-        backup.dump(
+        pg_dump.dump(
             project,
             service=db.service,
             user=db.user,
@@ -38,14 +37,14 @@ def take_backup(run: Run, label: str) -> BackupInfo:
     )
     verified = run.executor.run(
         env.db_host,
-        backup.verify(project, service=db.service, path=path),
+        pg_dump.verify(project, service=db.service, path=path),
         what="backup verification (pg_restore --list)",
         assume=assumptions.backup_verification(path),
     )
     size, checksum = parse_verification(verified.stdout)
     if size <= 0:
         raise OperationFailed(f"backup {path} is empty")
-    run.executor.run(env.db_host, backup.prune(db.backup_dir, env.name, db.keep_backups), what="backup retention")
+    run.executor.run(env.db_host, pg_dump.prune(db.backup_dir, env.name, db.keep_backups), what="backup retention")
     run.out.ok(f"backup {path} verified: {size} bytes, sha256 {checksum[:12]}")
     return BackupInfo(path, size, checksum)
 

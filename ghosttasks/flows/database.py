@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ghosttasks import assumptions
-from ghosttasks.commands import alembic, backup, compose
+from ghosttasks.commands import alembic, assumptions, compose, pg_dump
 from ghosttasks.decisions.migration_plan import Direction, choose_runner, plan_migration, plan_stamp
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.backup import BackupInfo
@@ -164,7 +163,7 @@ def take_backup(run: Run) -> BackupInfo:
 def list_backups(run: Run) -> list[list[str]]:
     """db.backups: file, size and time of each backup of this environment, newest first."""
     env = run.env
-    text = run.executor.run(env.db_host, backup.listing(env.database.backup_dir, env.name)).stdout
+    text = run.executor.run(env.db_host, pg_dump.listing(env.database.backup_dir, env.name)).stdout
     rows = []
     for line in text.splitlines():
         parts = line.split(" ", 2)
@@ -180,7 +179,7 @@ def restore(run: Run, name: str) -> None:
     path = f"{db.backup_dir}/{name}"
     with guarded(run, Store(run), version=None, reason=f"restore {name}") as entry:
         with run.step("check the backup file"):
-            checked = run.executor.run(env.db_host, backup.check_checksum(path), check=False)
+            checked = run.executor.run(env.db_host, pg_dump.check_checksum(path), check=False)
             if not checked.ok:
                 raise OperationFailed(
                     f"{name} failed its checksum or does not exist on {env.db_host.name}: {checked.describe()}",
@@ -193,7 +192,7 @@ def restore(run: Run, name: str) -> None:
             project = shared_project(run)
             run.executor.run(
                 env.db_host,
-                backup.restore(project, service=db.service, user=db.user, database=db.name, path=path),
+                pg_dump.restore(project, service=db.service, user=db.user, database=db.name, path=path),
                 what="pg_restore",
                 stream=True,
             )

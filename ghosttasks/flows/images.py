@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from ghosttasks.commands import compose, git, images
+from ghosttasks.commands import compose, docker_images, git
 from ghosttasks.config.inventory import Host
 from ghosttasks.config.settings import ImageSettings
 from ghosttasks.decisions import retention
@@ -66,8 +66,8 @@ def repository(run: Run, service: str) -> str:
 
 def _logged_in(run: Run, commands: list[str]) -> str:
     settings = run.env.images
-    login = [images.login(settings.login_server, settings.username)] if settings.username else []
-    return images.session([*login, *commands])
+    login = [docker_images.login(settings.login_server, settings.username)] if settings.username else []
+    return docker_images.session([*login, *commands])
 
 
 def ship(run: Run, version: str, project_for: ProjectFor) -> dict[str, str]:
@@ -101,9 +101,9 @@ def build_and_push(run: Run, version: str, project: compose.Project, password: s
     run.executor.run(host, compose.build(project, services), stream=True, what=f"build {version} on {host.name}")
     commands = []
     for service in services:
-        local = images.tagged(env.image_name(service), version)
-        remote = images.tagged(repository(run, service), version)
-        commands += [images.tag(local, remote), images.push(remote), images.repo_digests(remote)]
+        local = docker_images.tagged(env.image_name(service), version)
+        remote = docker_images.tagged(repository(run, service), version)
+        commands += [docker_images.tag(local, remote), docker_images.push(remote), docker_images.repo_digests(remote)]
     answer = run.executor.run(
         host,
         _logged_in(run, commands),
@@ -117,7 +117,7 @@ def build_and_push(run: Run, version: str, project: compose.Project, password: s
     pinned = {}
     for service, line in zip(services, digests, strict=True):
         name = repository(run, service)
-        pinned[service] = images.pinned(name, images.parse_digest(line, name))
+        pinned[service] = docker_images.pinned(name, docker_images.parse_digest(line, name))
     run.out.ok(f"{version} built once on {host.name}: {describe_images(pinned)}")
     return pinned
 
@@ -127,7 +127,10 @@ def pull_everywhere(run: Run, version: str, pinned: dict[str, str], password: st
     env = run.env
     commands = []
     for service, reference in pinned.items():
-        commands += [images.pull(reference), images.tag(reference, images.tagged(env.image_name(service), version))]
+        commands += [
+            docker_images.pull(reference),
+            docker_images.tag(reference, docker_images.tagged(env.image_name(service), version)),
+        ]
     run.executor.run_parallel(
         env.app_hosts,
         _logged_in(run, commands),
@@ -149,7 +152,7 @@ def running(run: Run, host: Host, color: Color, service: str) -> list[str]:
     """The RepoDigests of the image the colour's service runs on the host (read through the executor)."""
     project = f"{run.env.app.project}-{color}"
     answer = run.executor.run(
-        host, images.running_digests(project, service), check=False, assume="[]", what="image of a container"
+        host, docker_images.running_digests(project, service), check=False, assume="[]", what="image of a container"
     )
     if not answer.ok:
         return []
@@ -235,22 +238,28 @@ def _prune_host(run: Run, state: DeployState, host: Host, keep: int, repositorie
     worktrees = git.parse_worktrees(run.executor.run(host, git.list_worktrees(env.app_dir(host))).stdout)
     held = {path.rsplit("/", 1)[1]: path for path in worktrees if path.startswith(releases + "/")}
     held = {version: path for version, path in held.items() if VERSION_RE.fullmatch(version)}
-    tags, pins = images.parse_references(run.executor.run(host, images.list_references()).stdout, repositories)
+    tags, pins = docker_images.parse_references(
+        run.executor.run(host, docker_images.list_references()).stdout, repositories
+    )
     on_host = set(held) | {tag.rsplit(":", 1)[1] for tag in tags if VERSION_RE.fullmatch(tag.rsplit(":", 1)[1])}
     removed = retention.to_remove(state, keep, on_host)
     kept = sorted(retention.keep_set(state, keep, on_host))
     names = retention.image_names_to_remove(state, removed, kept, sorted(repositories), tags | pins)
     dirs = [held[version] for version in removed if version in held]
-    sizes = run.executor.run(host, images.release_sizes(dirs), assume="").stdout
+    sizes = run.executor.run(host, docker_images.release_sizes(dirs), assume="").stdout
     release_kib = sum(int(line.split()[0]) for line in sizes.splitlines() if line.split() and line.split()[0].isdigit())
     result: dict[str, object] = {"remove": removed, "images": names, "worktrees": dirs}
     if only_list or not removed:
         return result
-    before = images.parse_images_size(run.executor.run(host, images.images_size(), assume="Images 0B").stdout)
+    before = docker_images.parse_images_size(
+        run.executor.run(host, docker_images.images_size(), assume="Images 0B").stdout
+    )
     for path in dirs:
         run.executor.run(host, git.remove_release(env.app_dir(host), path), what=f"remove {path}")
-    run.executor.run(host, images.remove(names), what=f"remove images of {', '.join(removed)}")
-    after = images.parse_images_size(run.executor.run(host, images.images_size(), assume="Images 0B").stdout)
+    run.executor.run(host, docker_images.remove(names), what=f"remove images of {', '.join(removed)}")
+    after = docker_images.parse_images_size(
+        run.executor.run(host, docker_images.images_size(), assume="Images 0B").stdout
+    )
     result["freed_bytes"] = max(0, before - after) + release_kib * 1024
     run.out.info(f"{host.name}: removed {', '.join(removed)}, freed {result['freed_bytes'] / 1e6:.1f} MB")
     return result

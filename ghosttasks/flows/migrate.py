@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
-from ghosttasks import assumptions
-from ghosttasks.commands import alembic, compose, postgres
+from ghosttasks.commands import alembic, assumptions, compose, postgres
 from ghosttasks.decisions.migration_plan import Migration, Runner, plan_deploy_migration
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState

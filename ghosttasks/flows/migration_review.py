@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from ghosttasks import assumptions, squawk
-from ghosttasks.commands import alembic
+from ghosttasks import squawk
+from ghosttasks.commands import alembic, assumptions
 from ghosttasks.decisions import migration_lint
 from ghosttasks.decisions.migration_lint import Verdict
 from ghosttasks.decisions.migration_plan import Migration, Runner, plan_deploy_migration

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ghosttasks import assumptions, probes
-from ghosttasks.commands import compose, git, host
+from ghosttasks import probes
+from ghosttasks.commands import assumptions, compose, git, host
 from ghosttasks.config.inventory import Host
 from ghosttasks.decisions import prerequisites
 from ghosttasks.decisions.probe_routes import way

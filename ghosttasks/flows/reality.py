@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ghosttasks import assumptions
-from ghosttasks.commands import compose, nginx
+from ghosttasks.commands import assumptions, compose, nginx
 from ghosttasks.decisions.reconcile import UNKNOWN_VERSION, Reality, Reconciliation, reconcile
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ghosttasks import assumptions
-from ghosttasks.commands import alembic, compose, git, host
+from ghosttasks.commands import alembic, assumptions, compose, git, host
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows import images
 from ghosttasks.flows.access import check_access

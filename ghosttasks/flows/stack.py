@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ghosttasks import assumptions
-from ghosttasks.commands import compose
+from ghosttasks.commands import assumptions, compose
 from ghosttasks.config.inventory import Host
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.errors import BadInput

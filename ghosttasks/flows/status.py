@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ghosttasks import probes, render
-from ghosttasks.commands import nginx
+from ghosttasks import probes
+from ghosttasks.commands import nginx, render
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import GhostError
 from ghosttasks.flows.reality import check

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ghosttasks import probes, render
-from ghosttasks.commands import nginx
+from ghosttasks import probes
+from ghosttasks.commands import nginx, render
 from ghosttasks.decisions.migration_plan import plan_switch
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.colors import Color

@@ -39,7 +39,7 @@ Modules (one concern each):
     provisioning  origin, app clones with .env and secrets, shared services, prod database
     base_image    mmdebstrap from this machine's Debian mirror, cached, docker imported
     inventory     lab/hosts.yml (flat) and lab/hosts-bastion.yml (bastion)
-    sudoers       the LB's sudoers drop-in, as python3 -m ghosttasks.sudoers prints it
+    sudoers       the LB's sudoers drop-in, as python3 -m ghosttasks.commands.sudoers prints it
     teardown      down(): stop by PID, stragglers, unmounts
     commands, files, progress, errors: running commands, writing rendered files, step lines, LabError
 """

@@ -29,7 +29,7 @@ def yaml_scalar(value: object) -> str:
 
 @cache
 def _templates() -> Any:
-    from ghosttasks.render import jinja_environment
+    from ghosttasks.commands.render import jinja_environment
 
     env = jinja_environment(TEMPLATES)
     env.filters["q"] = yaml_scalar

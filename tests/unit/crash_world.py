@@ -15,8 +15,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from ghosttasks import assumptions, render
-from ghosttasks.commands import nginx, postgres, qpath
+from ghosttasks.commands import assumptions, nginx, postgres, qpath, render
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.executor import Result

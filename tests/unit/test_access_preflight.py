@@ -25,7 +25,7 @@ DENIED = (
 )
 SUDO_LINE = (
     "lb1: sudo -n needs a password for deploy: add /etc/sudoers.d/ghosttasks "
-    "(python3 -m ghosttasks.sudoers --env prod prints it; see README, 'sudo on the LB')"
+    "(python3 -m ghosttasks.commands.sudoers --env prod prints it; see README, 'sudo on the LB')"
 )
 DOCKER_LINE = (
     "app2: deploy cannot use /var/run/docker.sock: add it to the docker group "

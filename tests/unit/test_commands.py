@@ -2,7 +2,7 @@
 
 import pytest
 
-from ghosttasks.commands import alembic, backup, compose, git, host, lock, nginx, postgres, qpath, remote_file
+from ghosttasks.commands import alembic, compose, git, host, lock_dir, nginx, pg_dump, postgres, qpath, remote_file
 
 PROJECT = compose.Project(
     "/srv/rel/v1.1.0", "ghostworks-green", ("docker-compose.yml", "docker-compose.green.yml"), "v1.1.0"
@@ -105,13 +105,13 @@ def test_compose_passes_extra_environment_quoted():
 
 
 def test_backup_name():
-    assert backup.backup_name("prod", "v1.1.0", "20261128T203400Z") == "prod-v1.1.0-20261128T203400Z.dump"
+    assert pg_dump.backup_name("prod", "v1.1.0", "20261128T203400Z") == "prod-v1.1.0-20261128T203400Z.dump"
     with pytest.raises(ValueError):
-        backup.backup_name("prod", "v1;rm", "x")
+        pg_dump.backup_name("prod", "v1;rm", "x")
 
 
 def test_backup_dump_writes_partial_then_renames():
-    assert backup.dump(SHARED, service="postgres", user="postgres", database="ghostworks", path="/b/prod-v1.dump") == (
+    assert pg_dump.dump(SHARED, service="postgres", user="postgres", database="ghostworks", path="/b/prod-v1.dump") == (
         f"umask 077 && mkdir -p /b && {{ {SHARED_PREFIX} exec -T postgres pg_dump -U postgres -Fc "
         "--lock-wait-timeout=60s ghostworks "
         "> /b/prod-v1.dump.partial; } && mv -f /b/prod-v1.dump.partial /b/prod-v1.dump "
@@ -120,7 +120,7 @@ def test_backup_dump_writes_partial_then_renames():
 
 
 def test_backup_verify_checks_restore_list_then_checksums():
-    assert backup.verify(SHARED, service="postgres", path="/b/prod-v1.dump") == (
+    assert pg_dump.verify(SHARED, service="postgres", path="/b/prod-v1.dump") == (
         f"test -s /b/prod-v1.dump && {SHARED_PREFIX} exec -T postgres pg_restore --list < /b/prod-v1.dump > /dev/null "
         "&& (cd /b && umask 077 && sha256sum prod-v1.dump > /b/prod-v1.dump.sha256) "
         "&& stat -c 'size=%s' /b/prod-v1.dump && cat /b/prod-v1.dump.sha256"
@@ -128,14 +128,14 @@ def test_backup_verify_checks_restore_list_then_checksums():
 
 
 def test_backup_retention_listing_restore_checksum():
-    assert backup.prune("/b", "prod", 14) == (
+    assert pg_dump.prune("/b", "prod", 14) == (
         'ls -1t /b/prod-*.dump 2>/dev/null | tail -n +15 | while read -r old; do rm -f -- "$old" "$old.sha256"; done'
     )
-    assert backup.listing("/b", "prod") == (
+    assert pg_dump.listing("/b", "prod") == (
         "ls -1t /b/prod-*.dump 2>/dev/null | while read -r f; do stat -c '%n %s %y' \"$f\"; done; true"
     )
-    assert backup.check_checksum("/b/prod-v1.dump") == "cd /b && sha256sum --check --strict prod-v1.dump.sha256"
-    assert backup.restore(SHARED, service="postgres", user="postgres", database="gw", path="/b/x.dump") == (
+    assert pg_dump.check_checksum("/b/prod-v1.dump") == "cd /b && sha256sum --check --strict prod-v1.dump.sha256"
+    assert pg_dump.restore(SHARED, service="postgres", user="postgres", database="gw", path="/b/x.dump") == (
         f"{SHARED_PREFIX} exec -T postgres pg_restore -U postgres -d gw --clean --if-exists --single-transaction "
         "--no-owner < /b/x.dump"
     )
@@ -197,16 +197,16 @@ def test_host_facts():
 
 def test_lock_commands_quote_the_holder():
     info = '{"reason": "it\'s $(bad)"}'
-    assert lock.acquire("/state", info) == (
+    assert lock_dir.acquire("/state", info) == (
         "mkdir -p /state || exit 2; if mkdir /state/lock 2>/dev/null; then printf '%s\\n' "
         '\'{"reason": "it\'"\'"\'s $(bad)"}\' > /state/lock/info.json; '
         "elif [ -d /state/lock ]; then cat /state/lock/info.json 2>/dev/null; exit 1; "
         "else printf 'cannot create %s: %s may not write %s\\n' /state/lock \"$(id -un)\" /state >&2; exit 2; fi"
     )
-    assert lock.release("/state", "ab12cd34") == (
+    assert lock_dir.release("/state", "ab12cd34") == (
         "if grep -qF -- ab12cd34 /state/lock/info.json 2>/dev/null; then rm -rf /state/lock; fi"
     )
-    assert lock.force_release("/state") == "rm -rf /state/lock"
+    assert lock_dir.force_release("/state") == "rm -rf /state/lock"
 
 
 def test_schema_revision_is_read_with_psql_in_the_postgres_service():

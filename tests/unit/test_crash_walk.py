@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ghosttasks import assumptions
+from ghosttasks.commands import assumptions
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.flows import holds, logs
 from ghosttasks.flows.blue_green import deploy

@@ -1,46 +1,48 @@
-"""Build-once image commands (ghosttasks.commands.images) and their parsers, by exact output."""
+"""Build-once image commands (ghosttasks.commands.docker_images) and their parsers, by exact output."""
 
 import pytest
 
-from ghosttasks.commands import git, images
+from ghosttasks.commands import docker_images, git
 
 REG = "127.0.0.20:5000/ghostworks-api"
 DIGEST = "sha256:" + "ab" * 32
 
 
 def test_session_gives_the_commands_a_docker_config_of_their_own_removed_whatever_happens():
-    assert images.session(["docker pull x", "docker tag x y"]) == (
+    assert docker_images.session(["docker pull x", "docker tag x y"]) == (
         'd=$(mktemp -d "${TMPDIR:-/tmp}/ghosttasks-docker.XXXXXXXX") && trap \'rm -rf -- "$d"\' EXIT && '
         "trap 'exit 129' HUP INT TERM && export DOCKER_CONFIG=\"$d\" && docker pull x && docker tag x y"
     )
 
 
 def test_login_reads_the_password_from_stdin_only():
-    assert images.login("127.0.0.20:5000", "ghost") == (
+    assert docker_images.login("127.0.0.20:5000", "ghost") == (
         "docker login --username ghost --password-stdin 127.0.0.20:5000 >/dev/null"
     )
 
 
 def test_tag_push_pull_and_digests_quote_every_name():
-    assert images.tag("ghostworks-api:v1.0.0", f"{REG}:v1.0.0") == (f"docker tag ghostworks-api:v1.0.0 {REG}:v1.0.0")
-    assert images.push(f"{REG}:v1.0.0") == f"docker push --quiet {REG}:v1.0.0"
-    assert images.pull(images.pinned(REG, DIGEST)) == f"docker pull --quiet {REG}@{DIGEST}"
-    assert images.repo_digests("a b") == "docker image inspect --format '{{json .RepoDigests}}' 'a b'"
+    assert docker_images.tag("ghostworks-api:v1.0.0", f"{REG}:v1.0.0") == (
+        f"docker tag ghostworks-api:v1.0.0 {REG}:v1.0.0"
+    )
+    assert docker_images.push(f"{REG}:v1.0.0") == f"docker push --quiet {REG}:v1.0.0"
+    assert docker_images.pull(docker_images.pinned(REG, DIGEST)) == f"docker pull --quiet {REG}@{DIGEST}"
+    assert docker_images.repo_digests("a b") == "docker image inspect --format '{{json .RepoDigests}}' 'a b'"
 
 
 def test_parse_digest_picks_the_repositorys_manifest_digest():
     other = "127.0.0.20:5000/ghostworks-web@sha256:" + "cd" * 32
-    assert images.parse_digest(f'["{other}","{REG}@{DIGEST}"]\n', REG) == DIGEST
+    assert docker_images.parse_digest(f'["{other}","{REG}@{DIGEST}"]\n', REG) == DIGEST
     with pytest.raises(ValueError, match="no digest of"):
-        images.parse_digest(f'["{other}"]', REG)
+        docker_images.parse_digest(f'["{other}"]', REG)
     with pytest.raises(ValueError, match="not a list"):
-        images.parse_digest("Error: No such image", REG)
+        docker_images.parse_digest("Error: No such image", REG)
     with pytest.raises(ValueError, match="no digest of"):
-        images.parse_digest("[]", REG)
+        docker_images.parse_digest("[]", REG)
 
 
 def test_running_digests_reads_the_compose_services_container_then_its_image():
-    assert images.running_digests("ghostworks-blue", "api") == (
+    assert docker_images.running_digests("ghostworks-blue", "api") == (
         "c=$(docker ps -q --filter label=com.docker.compose.project=ghostworks-blue --filter "
         'label=com.docker.compose.service=api --filter label=com.docker.compose.oneoff=False) && [ -n "$c" ] '
         "|| { echo 'no running container' >&2; exit 3; }; "
@@ -53,17 +55,17 @@ def test_parse_references_keeps_only_the_named_repositories():
         f"ghostworks-api v1.0.0 <none>\n{REG} v1.0.0 {DIGEST}\n{REG} <none> {DIGEST}\n"
         "ghostlab-base latest <none>\nghostworks-api dev <none>\n"
     )
-    tags, pins = images.parse_references(output, {"ghostworks-api", REG})
+    tags, pins = docker_images.parse_references(output, {"ghostworks-api", REG})
     assert tags == {"ghostworks-api:v1.0.0", f"{REG}:v1.0.0", "ghostworks-api:dev"}
     assert pins == {f"{REG}@{DIGEST}"}
 
 
 def test_remove_sorts_and_quotes_and_does_nothing_for_nothing():
-    assert images.remove(["b:v1", f"{REG}@{DIGEST}", "a:v1"]) == (
+    assert docker_images.remove(["b:v1", f"{REG}@{DIGEST}", "a:v1"]) == (
         f'for n in {REG}@{DIGEST} a:v1 b:v1; do o=$(docker image rm "$n" 2>&1) || case $o in '
         "*'No such image'*) ;; *) echo \"$o\" >&2; exit 1;; esac; done"
     )
-    assert images.remove([]) == "true"
+    assert docker_images.remove([]) == "true"
 
 
 @pytest.mark.parametrize(
@@ -76,17 +78,17 @@ def test_remove_sorts_and_quotes_and_does_nothing_for_nothing():
     ],
 )
 def test_parse_images_size(output, size):
-    assert images.parse_images_size(output) == size
+    assert docker_images.parse_images_size(output) == size
 
 
 def test_parse_images_size_refuses_anything_else():
     with pytest.raises(ValueError, match="no image size"):
-        images.parse_images_size("Containers 1GB\n")
+        docker_images.parse_images_size("Containers 1GB\n")
 
 
 def test_release_sizes_and_worktrees():
-    assert images.release_sizes(["/srv/r/v1.0.0"]) == "du -sk -- /srv/r/v1.0.0 2>/dev/null || true"
-    assert images.release_sizes([]) == "true"
+    assert docker_images.release_sizes(["/srv/r/v1.0.0"]) == "du -sk -- /srv/r/v1.0.0 2>/dev/null || true"
+    assert docker_images.release_sizes([]) == "true"
     assert git.list_worktrees("/srv/app") == "git -C /srv/app worktree list --porcelain"
     porcelain = "worktree /srv/app\nHEAD 1234\nbranch refs/heads/main\n\nworktree /srv/r/v1.0.0\nHEAD 5678\ndetached\n"
     assert git.parse_worktrees(porcelain) == ["/srv/app", "/srv/r/v1.0.0"]

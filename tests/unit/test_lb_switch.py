@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ghosttasks import sudoers
-from ghosttasks.commands import nginx, sudo
+from ghosttasks.commands import nginx, sudo, sudoers
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.executor import Result
@@ -102,7 +101,7 @@ def test_a_config_without_a_selector_gets_the_flag_before_it_is_installed():
 
 @pytest.mark.parametrize("color", ["blue", "green"])
 def test_a_current_config_only_flips_the_flag(color):
-    from ghosttasks import render
+    from ghosttasks.commands import render
 
     env = load_inventory(ROOT / "hosts.yml").env("prod")
     live = f"{render.upstream(env)}{nginx.CONFIG_MARK}\n{render.selector(env)}{nginx.CONFIG_MARK}\nblue\n"

@@ -5,7 +5,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from ghosttasks import render
+from ghosttasks.commands import render
 from ghosttasks.config.inventory import load_inventory
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -92,7 +92,7 @@ def test_a_rule_without_nopasswd_fails_the_check_in_one_line(lb):
     result = as_nobody(lb, rule, sudo.check(commands(lb)) + "\n")
     assert access_verdicts.sudo_problem("lb", "test", result.stdout) == (
         "lb: sudo -n needs a password for nobody: add /etc/sudoers.d/ghosttasks "
-        "(python3 -m ghosttasks.sudoers --env test prints it; see README, 'sudo on the LB')"
+        "(python3 -m ghosttasks.commands.sudoers --env test prints it; see README, 'sudo on the LB')"
     )
 
 
@@ -101,5 +101,6 @@ def test_a_rule_missing_one_command_is_named(lb):
     result = as_nobody(lb, sudo.sudoers("nobody", "T", [list(sudo.PROBE), *allowed]), sudo.check(commands(lb)) + "\n")
     assert access_verdicts.sudo_problem("lb", "test", result.stdout) == (
         f"lb: sudo -n does not allow `{NGINX} -c {lb}/nginx.conf -s reload` for nobody: update "
-        "/etc/sudoers.d/ghosttasks (python3 -m ghosttasks.sudoers --env test prints it; see README, 'sudo on the LB')"
+        "/etc/sudoers.d/ghosttasks (python3 -m ghosttasks.commands.sudoers --env test prints it; "
+        "see README, 'sudo on the LB')"
     )

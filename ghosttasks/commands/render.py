@@ -8,7 +8,7 @@ from typing import Any
 
 from ghosttasks.domain.colors import COLORS
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 def jinja_environment(templates: Path) -> Any:
