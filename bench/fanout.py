@@ -63,9 +63,9 @@ DEFAULT_TOOLS = list(TOOLS)
 
 def run_ghosttasks(spec: dict[str, Any], count: int, log_dir: Path) -> None:
     """A fresh executor per run, as a task would build it: Output (masked, host-prefixed), RunLog, SSHExecutor."""
-    from ghosttasks.output import Output
-    from ghosttasks.runlog import RunLog
     from ghosttasks.ssh_executor import SSHExecutor
+    from ghosttasks.terminal.output import Output
+    from ghosttasks.terminal.runlog import RunLog
 
     env = ghost_environment(spec)
     sink = io.StringIO()

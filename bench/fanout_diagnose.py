@@ -47,9 +47,9 @@ def ghost_run(spec: dict[str, Any], count: int, log_dir: Path, **off: bool) -> N
     import paramiko
 
     import ghosttasks.executor as executor_module
-    from ghosttasks.output import Output
-    from ghosttasks.runlog import RunLog
     from ghosttasks.ssh_executor import SSHExecutor
+    from ghosttasks.terminal.output import Output
+    from ghosttasks.terminal.runlog import RunLog
 
     saved = (executor_module.MAX_PARALLEL, paramiko.SSHClient.load_host_keys, invoke.runners.Runner.start_timer)
     parsed: dict[str, paramiko.HostKeys] = {}

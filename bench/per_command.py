@@ -51,9 +51,9 @@ def one_run(farm: SshdFarm, commands: int, nodelay: int | None, poll: float | No
     nodelay: TCP_NODELAY value to set on the executor's socket after it opened (None: leave as shipped).
     poll: Invoke's Runner.input_sleep for this connection's runner (None: Invoke's 10 ms default).
     """
-    from ghosttasks.output import Output
-    from ghosttasks.runlog import RunLog
     from ghosttasks.ssh_executor import SSHExecutor
+    from ghosttasks.terminal.output import Output
+    from ghosttasks.terminal.runlog import RunLog
 
     env = ghost_environment(farm.spec(), command_timeout=30)
     host = env.hosts[0]

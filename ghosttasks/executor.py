@@ -16,10 +16,10 @@ from typing import Any, Generic, TypeVar
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.decisions.probe_routes import route
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
-from ghosttasks.folding import Fold, noisy_phase
-from ghosttasks.output import Output
-from ghosttasks.runlog import RunLog
-from ghosttasks.steps import StepFeed
+from ghosttasks.terminal.folding import Fold, noisy_phase
+from ghosttasks.terminal.output import Output
+from ghosttasks.terminal.runlog import RunLog
+from ghosttasks.terminal.step_events import StepFeed
 
 T = TypeVar("T")
 TIMEOUT_EXIT = 124
@@ -37,7 +37,7 @@ class Result:
     duration: float
     timed_out: bool = False
     hint: str | None = None  # what to do about it (an unreachable host's OperationFailed hint)
-    tail: tuple[str, ...] = ()  # a folded command's last output lines (ghosttasks.folding), shown on failure
+    tail: tuple[str, ...] = ()  # a folded command's last output lines (ghosttasks.terminal.folding), shown on failure
 
     @property
     def ok(self) -> bool:

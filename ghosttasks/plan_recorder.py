@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.masking import mask
 from ghosttasks.executor import Executor, Probe, Result, T
-from ghosttasks.output import Output
-from ghosttasks.runlog import RunLog
+from ghosttasks.terminal.output import Output
+from ghosttasks.terminal.runlog import RunLog
 
 
 class PlanRecorder(Executor):

@@ -17,8 +17,8 @@ from typing import Any
 from ghosttasks.config.inventory import Environment
 from ghosttasks.domain.placeholders import PLAN_STAMP, PLAN_TIME
 from ghosttasks.executor import Executor
-from ghosttasks.output import Output
-from ghosttasks.steps import StepFeed
+from ghosttasks.terminal.output import Output
+from ghosttasks.terminal.step_events import StepFeed
 
 
 @dataclass
@@ -43,12 +43,12 @@ class Run:
     steps: list[StepRecord] = field(default_factory=list)
     failed_step: str | None = None
     started: float = field(default_factory=time.time)
-    feed: StepFeed | None = None  # step events; default: plain headings (ghosttasks.step_view.PlainSteps)
+    feed: StepFeed | None = None  # step events; default: plain headings (ghosttasks.terminal.step_view.PlainSteps)
     outcome: dict[str, Any] | None = None  # the history entry of a guarded run (for the closing summary)
 
     def __post_init__(self) -> None:
         if self.feed is None:
-            from ghosttasks.step_view import PlainSteps
+            from ghosttasks.terminal.step_view import PlainSteps
 
             self.feed = StepFeed()
             self.feed.subscribe(PlainSteps(self.out))

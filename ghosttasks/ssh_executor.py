@@ -30,8 +30,8 @@ from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.config.ssh_targets import Endpoint, Route
 from ghosttasks.domain.errors import ConfigError, OperationFailed
 from ghosttasks.executor import TIMEOUT_EXIT, UNREACHABLE_EXIT, Executor, LineWriter, Result, T
-from ghosttasks.output import Output
-from ghosttasks.runlog import RunLog
+from ghosttasks.terminal.output import Output
+from ghosttasks.terminal.runlog import RunLog
 
 
 @functools.cache

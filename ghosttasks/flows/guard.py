@@ -27,7 +27,7 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
         "version": version,
         "start": run.now(),
     }
-    run.outcome = entry  # the closing summary reads it (ghosttasks.summary)
+    run.outcome = entry  # the closing summary reads it (ghosttasks.terminal.summary)
     deploy_lock = DeployLock(run)
     if lock:
         run.executor.step("take the deploy lock")

@@ -22,8 +22,8 @@ from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.masking import mask
 from ghosttasks.domain.validate import VERSION_RE
 from ghosttasks.flows.projects import color_project
-from ghosttasks.reporting import describe_images
 from ghosttasks.run import Run
+from ghosttasks.terminal.reporting import describe_images
 
 ASSUMED_DIGEST = "sha256:" + "0" * 64
 ProjectFor = Callable[[Host], compose.Project]

@@ -22,9 +22,9 @@ from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.reality import begin, reconciled_state
 from ghosttasks.flows.traffic import switch_traffic
 from ghosttasks.markers import Marker
-from ghosttasks.monitor_view import MonitorView, ViewState
 from ghosttasks.run import Run
 from ghosttasks.state import Store
+from ghosttasks.terminal.monitor_view import MonitorView, ViewState
 
 LB_SAMPLE_REQUESTS = 10
 

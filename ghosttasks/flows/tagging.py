@@ -6,7 +6,7 @@ import subprocess
 
 from ghosttasks.commands import git
 from ghosttasks.domain.errors import BadInput, OperationFailed
-from ghosttasks.output import Output
+from ghosttasks.terminal.output import Output
 
 GIT_TIMEOUT = 120
 

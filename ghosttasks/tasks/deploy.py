@@ -19,8 +19,8 @@ from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, JSON_HELP, VERBOSE_HELP
 def tag(c, version, message=None, repo=".", dry_run=False):
     """Create the annotated release tag and push it to origin (runbook prod step 1)."""
     from ghosttasks.flows import tagging
-    from ghosttasks.output import Output
     from ghosttasks.tasks.runtime import is_dry
+    from ghosttasks.terminal.output import Output
 
     version = validate.version(version)
     message = validate.free_text(message or f"Production release {version}", "--message")
@@ -171,8 +171,8 @@ def emergency_rollback(c, reason="emergency rollback", env=None, dry_run=False):
 @ghost_task(help={"env": ENV_HELP, "json": JSON_HELP})
 def status(c, env=None, json=False):
     """Active colour, version and alembic head per colour, the LB's live upstream and the lock holder."""
-    from ghosttasks import reporting
     from ghosttasks.flows.status import status as read_status
+    from ghosttasks.terminal import reporting
 
     execute(
         c, env, lambda run: reporting.show_status(run.out, run.env.name, read_status(run), as_json=json), quiet=json
@@ -182,8 +182,8 @@ def status(c, env=None, json=False):
 @ghost_task(help={"limit": "how many runs to show, newest last (default 20)", "env": ENV_HELP, "json": JSON_HELP})
 def history(c, limit=20, env=None, json=False):
     """The audit trail: one line per run with who, what, result, failing step and duration."""
-    from ghosttasks import reporting
     from ghosttasks.state import Store
+    from ghosttasks.terminal import reporting
 
     count = int(validate.positive_number(limit, "--limit"))
     execute(
@@ -204,8 +204,8 @@ def history(c, limit=20, env=None, json=False):
 )
 def prune(c, keep=None, dry_run=False, env=None, json=False):
     """Remove old versions' release worktrees and images; both colours' and the last N always stay."""
-    from ghosttasks import reporting
     from ghosttasks.flows import images
+    from ghosttasks.terminal import reporting
 
     count = None if keep is None else int(validate.positive_number(keep, "--keep"))
 

@@ -83,7 +83,7 @@ def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
             except Exit:
                 raise
             except GhostError as exc:
-                from ghosttasks.folding import failure_tails
+                from ghosttasks.terminal.folding import failure_tails
 
                 _print_error(f"error: {exc}", exc.hint, failure_tails(exc))
                 raise Exit(code=exc.exit_code) from None
@@ -119,7 +119,7 @@ def _keep_traceback(task_name: str, exc: Exception) -> str:
     import secrets
     import traceback
 
-    from ghosttasks.runlog import RunLog
+    from ghosttasks.terminal.runlog import RunLog
 
     try:
         log = current_log.get() or RunLog(task_name, secrets.token_hex(4))
@@ -148,16 +148,16 @@ def _print_error(message: str, hint: str | None, details: list[str] | None = Non
 def start(c: Context, env: str | None, *, dry_run: bool = False, quiet: bool = False, verbose: bool = False):
     """Load and validate the inventory, pick the environment, and build the run (real or plan).
 
-    On a terminal the steps show as a live list (ghosttasks.step_view); verbose streams noisy output.
+    On a terminal the steps show as a live list (ghosttasks.terminal.step_view); verbose streams noisy output.
     """
     from ghosttasks.config.inventory import inventory_path, load_inventory
-    from ghosttasks.output import Output
     from ghosttasks.plan_recorder import PlanRecorder
     from ghosttasks.run import Run
-    from ghosttasks.runlog import RunLog
     from ghosttasks.ssh_executor import SSHExecutor
-    from ghosttasks.step_view import LiveSteps, PlainSteps
-    from ghosttasks.steps import StepFeed
+    from ghosttasks.terminal.output import Output
+    from ghosttasks.terminal.runlog import RunLog
+    from ghosttasks.terminal.step_events import StepFeed
+    from ghosttasks.terminal.step_view import LiveSteps, PlainSteps
 
     task_name = current_task.get()
     config = c.config.get("ghost", {}) or {}
@@ -194,7 +194,7 @@ def finish(run: Any) -> None:
         run.feed.close()
     run.executor.close()
     if run.outcome and run.steps and not run.dry_run and not run.out.quiet:
-        from ghosttasks.summary import render_summary
+        from ghosttasks.terminal.summary import render_summary
 
         log = run.executor.log
         run.out.render(render_summary(run.task, run.env.name, run.outcome, run.steps, log.path if log else None))

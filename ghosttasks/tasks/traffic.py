@@ -29,8 +29,8 @@ def switch(c, color, env=None, dry_run=False, yes=False):
 @ghost_task(help={"env": ENV_HELP, "json": JSON_HELP, "samples": "requests to send through the LB (default 10)"})
 def status(c, env=None, json=False, samples=10):
     """Which colour the LB sends traffic to: recorded state, live upstream file and a sample of answers."""
-    from ghosttasks import reporting
     from ghosttasks.flows.status import traffic_status
+    from ghosttasks.terminal import reporting
 
     count = int(validate.positive_number(samples, "--samples"))
     execute(c, env, lambda run: reporting.show_traffic(run.out, traffic_status(run, count), as_json=json), quiet=json)

@@ -30,9 +30,9 @@ from ghosttasks import probes
 from ghosttasks.config.inventory import Environment
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.health import wait_for_color
-from ghosttasks.output import Output
 from ghosttasks.run import Run
 from ghosttasks.ssh_executor import SSHExecutor
+from ghosttasks.terminal.output import Output
 
 SSHD = "/usr/sbin/sshd"
 BASTION, APP = "127.0.9.1", "127.0.9.2"

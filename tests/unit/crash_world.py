@@ -19,9 +19,9 @@ from ghosttasks.commands import assumptions, nginx, postgres, qpath, render
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.executor import Result
-from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.state import StateLocation
+from ghosttasks.terminal.output import Output
 
 #: compose subcommands that create, replace or stop a project's containers.
 DISRUPTIVE = frozenset({"up", "down", "stop", "restart", "rm", "kill", "create", "pause"})

@@ -13,9 +13,9 @@ from ghosttasks.flows.access import check_access
 from ghosttasks.flows.emergency import emergency_rollback
 from ghosttasks.flows.rollback import rollback
 from ghosttasks.flows.traffic import switch
-from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run
+from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDS_PASSWORD = "sudo failed deploy\nsudo: a password is required\n"

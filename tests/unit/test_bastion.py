@@ -17,8 +17,8 @@ from ghosttasks.config.inventory import load_inventory
 from ghosttasks.config.settings import SSHSettings
 from ghosttasks.config.ssh_targets import no_ssh_config
 from ghosttasks.domain.errors import ConfigError, OperationFailed
-from ghosttasks.output import Output
 from ghosttasks.ssh_executor import SSHExecutor
+from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 

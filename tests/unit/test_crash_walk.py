@@ -25,8 +25,8 @@ from ghosttasks.flows.images import prune_by_hand
 from ghosttasks.flows.rollback import rollback
 from ghosttasks.flows.status import status
 from ghosttasks.flows.traffic import switch
-from ghosttasks.output import Output
 from ghosttasks.run import Run
+from ghosttasks.terminal.output import Output
 from tests.unit.crash_world import DISRUPTIVE, Killed, World, WorldExecutor, starting_world
 
 ROOT = Path(__file__).resolve().parents[2]

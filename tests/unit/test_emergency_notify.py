@@ -12,9 +12,9 @@ from ghosttasks import notify
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.flows.emergency import emergency_rollback
 from ghosttasks.notify import Delivery, redact_url
-from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run
+from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK = "https://hooks.ghostworks.dev/deployments"

@@ -15,10 +15,10 @@ from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
 from ghosttasks.executor import UNREACHABLE_EXIT, Executor, Result
 from ghosttasks.flows.guard import guarded
-from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run
 from ghosttasks.state import Store
+from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ from fabric.testing.base import Command, MockRemote, Session
 
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import CommandFailed
-from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.ssh_executor import SSHExecutor
+from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 APP1_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAp6/DdvaSYPle28hf30OUZlHn0cbd7Yxv2c0Nl0p2oM"

@@ -10,11 +10,11 @@ from fabric.testing.base import Command
 from ghosttasks.commands import compose, git
 from ghosttasks.commands.compose import Project
 from ghosttasks.domain.errors import CommandFailed
-from ghosttasks.folding import failure_tails, noisy_phase, status_of
-from ghosttasks.output import Output
-from ghosttasks.runlog import RunLog
 from ghosttasks.ssh_executor import SSHExecutor
-from ghosttasks.steps import StepFeed
+from ghosttasks.terminal.folding import failure_tails, noisy_phase, status_of
+from ghosttasks.terminal.output import Output
+from ghosttasks.terminal.runlog import RunLog
+from ghosttasks.terminal.step_events import StepFeed
 from tests.unit.test_executor import env, host, remote, session  # noqa: F401 (fixtures)
 
 PROJECT = Project(

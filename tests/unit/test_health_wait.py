@@ -15,10 +15,10 @@ from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.executor import Probe
 from ghosttasks.flows.health import wait_for_color
-from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run
 from ghosttasks.ssh_executor import SSHExecutor
+from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 APP1_API = "http://app1.internal.ghostworks.dev:8001/api/v1/health"

@@ -12,9 +12,9 @@ from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.executor import Result
 from ghosttasks.flows.traffic import switch_traffic
-from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run
+from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ import io
 from rich.console import Console
 from rich.text import Text
 
-from ghosttasks.output import LiveRegions
+from ghosttasks.terminal.output import LiveRegions
 
 
 def _console() -> tuple[Console, io.StringIO]:

@@ -25,9 +25,9 @@ from ghosttasks.lock import (
     running_here,
     unlocked_entry,
 )
-from ghosttasks.output import Output
 from ghosttasks.run import Run
 from ghosttasks.state import Store
+from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 SINCE_EPOCH = 1_764_600_000

@@ -13,9 +13,9 @@ from ghosttasks.config.inventory import load_inventory
 from ghosttasks.decisions.log_patterns import LogLine, normalise, parse_line, summarise, top_patterns
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows.logs import check_logs
-from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run
+from ghosttasks.terminal.output import Output
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ import httpx
 
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.flows.emergency import emergency_rollback
-from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run
+from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 

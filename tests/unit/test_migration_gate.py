@@ -10,9 +10,9 @@ from ghosttasks.domain.errors import BadInput, OperationFailed
 from ghosttasks.executor import Result
 from ghosttasks.flows import migrate
 from ghosttasks.flows.blue_green import deploy
-from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run
+from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 DROP_SQL = (

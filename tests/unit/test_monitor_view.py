@@ -8,8 +8,8 @@ from rich.console import Console
 
 from ghosttasks.config.settings import Thresholds
 from ghosttasks.decisions.triggers import Reading
-from ghosttasks.monitor_view import MonitorView, ViewState, clock, render, sparkline
-from ghosttasks.output import Output
+from ghosttasks.terminal.monitor_view import MonitorView, ViewState, clock, render, sparkline
+from ghosttasks.terminal.output import Output
 
 
 def text(renderable) -> str:

@@ -7,8 +7,8 @@ from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.deploy_state import ColorState, DeployState
 from ghosttasks.executor import Executor, Result
 from ghosttasks.flows.images import prune
-from ghosttasks.output import Output
 from ghosttasks.run import Run
+from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 REG = "registry.internal.ghostworks.dev:5000/ghostworks"

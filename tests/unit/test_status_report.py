@@ -2,8 +2,8 @@
 
 import io
 
-from ghosttasks.output import Output
-from ghosttasks.reporting import show_disagreements
+from ghosttasks.terminal.output import Output
+from ghosttasks.terminal.reporting import show_disagreements
 
 LINE = "serving colour: state.json said blue, the LB sends traffic to green"
 

@@ -7,12 +7,12 @@ import pytest
 from rich.console import Console
 
 from ghosttasks.config.inventory import load_inventory
-from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run, StepRecord
-from ghosttasks.step_view import PlainSteps, StepBoard, render_finished, render_running, seconds
-from ghosttasks.steps import StepEvent, StepFeed
-from ghosttasks.summary import next_command, render_summary
+from ghosttasks.terminal.output import Output
+from ghosttasks.terminal.step_events import StepEvent, StepFeed
+from ghosttasks.terminal.step_view import PlainSteps, StepBoard, render_finished, render_running, seconds
+from ghosttasks.terminal.summary import next_command, render_summary
 from tests.unit.conftest import ROOT
 
 #: What a two-host deploy.prod reported, as recorded (feed clock in seconds).

@@ -14,8 +14,8 @@ import threading
 from collections import deque
 
 from ghosttasks.domain.masking import mask
-from ghosttasks.runlog import RunLog
-from ghosttasks.steps import StepFeed
+from ghosttasks.terminal.runlog import RunLog
+from ghosttasks.terminal.step_events import StepFeed
 
 TAIL_LINES = 30
 NOISY_COMPOSE = ("build", "pull", "push", "up")

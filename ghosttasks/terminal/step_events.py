@@ -2,7 +2,7 @@
 
 A run has one StepFeed. `Run.step` emits `start` and `finish`/`fail` for each runbook step; a folded
 (noisy) command emits `host_start`, `host_line` (its latest status) and `host_finish` per host. The
-listeners render them: the live step list on a terminal (ghosttasks.step_view), plain lines elsewhere.
+listeners render them: the live step list on a terminal (ghosttasks.terminal.step_view), plain lines elsewhere.
 """
 
 from __future__ import annotations

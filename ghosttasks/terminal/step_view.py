@@ -1,7 +1,7 @@
 """How step events look: the live step list on a terminal, plain lines elsewhere (CI, `| tee`).
 
 On a terminal the running step has a spinner and its elapsed time; under it, one status line per host of a
-folded command (ghosttasks.folding): host, phase, elapsed, then its latest output line (what a narrow
+folded command (ghosttasks.terminal.folding): host, phase, elapsed, then its latest output line (what a narrow
 terminal crops). A finished step becomes a permanent ✓/✗ line with its duration, below the checks it
 printed. Without a terminal every line is plain text, as it always was. `render_running` and
 `render_finished` are pure (a board and a clock in, text out): the golden tests render them.
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ghosttasks.output import Output
-from ghosttasks.steps import StepEvent
+from ghosttasks.terminal.output import Output
+from ghosttasks.terminal.step_events import StepEvent
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 FRAMES_PER_SECOND = 10

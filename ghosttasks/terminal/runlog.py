@@ -55,7 +55,7 @@ class RunLog:
         )
 
     def output(self, host: str, stream: str, line: str) -> None:
-        """Record one line a folded command printed (ghosttasks.folding): the terminal shows only its status."""
+        """Record one line a folded command printed (terminal.folding): the terminal shows only its status."""
         self.event("output", host=host, stream=stream, line=line)
 
     def upload(self, host: str, path: str, mode: int, duration: float) -> None:

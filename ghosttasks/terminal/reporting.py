@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ghosttasks.output import Output
+from ghosttasks.terminal.output import Output
 
 HISTORY_COLUMNS = ["start", "task", "version", "user", "result", "failed step", "seconds"]
 

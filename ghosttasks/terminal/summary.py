@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ghosttasks.domain.masking import mask
-from ghosttasks.step_view import seconds
+from ghosttasks.terminal.step_view import seconds
 
 
 def changes(entry: dict[str, Any]) -> list[tuple[str, str]]:
