@@ -63,7 +63,7 @@ DEFAULT_TOOLS = list(TOOLS)
 
 def run_ghosttasks(spec: dict[str, Any], count: int, log_dir: Path) -> None:
     """A fresh executor per run, as a task would build it: Output (masked, host-prefixed), RunLog, SSHExecutor."""
-    from ghosttasks.ssh_executor import SSHExecutor
+    from ghosttasks.execution.ssh_executor import SSHExecutor
     from ghosttasks.terminal.output import Output
     from ghosttasks.terminal.runlog import RunLog
 

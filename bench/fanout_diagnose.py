@@ -46,8 +46,8 @@ def ghost_run(spec: dict[str, Any], count: int, log_dir: Path, **off: bool) -> N
     import invoke.runners
     import paramiko
 
-    import ghosttasks.executor as executor_module
-    from ghosttasks.ssh_executor import SSHExecutor
+    import ghosttasks.execution.executor as executor_module
+    from ghosttasks.execution.ssh_executor import SSHExecutor
     from ghosttasks.terminal.output import Output
     from ghosttasks.terminal.runlog import RunLog
 

@@ -502,7 +502,10 @@ def where_the_time_goes(log_dir: Path) -> dict[str, float]:
 
 def interpreter_and_imports() -> float:
     """Median seconds of 5 x a Python that imports what a switch imports (Invoke, tasks.py, the flows, SSH)."""
-    imports = "import invoke.main, tasks, ghosttasks.flows.traffic, ghosttasks.flows.emergency, ghosttasks.ssh_executor"
+    imports = (
+        "import invoke.main, tasks, ghosttasks.flows.traffic, ghosttasks.flows.emergency, "
+        "ghosttasks.execution.ssh_executor"
+    )
     samples = []
     for _ in range(5):
         started = time.monotonic()

@@ -51,7 +51,7 @@ def one_run(farm: SshdFarm, commands: int, nodelay: int | None, poll: float | No
     nodelay: TCP_NODELAY value to set on the executor's socket after it opened (None: leave as shipped).
     poll: Invoke's Runner.input_sleep for this connection's runner (None: Invoke's 10 ms default).
     """
-    from ghosttasks.ssh_executor import SSHExecutor
+    from ghosttasks.execution.ssh_executor import SSHExecutor
     from ghosttasks.terminal.output import Output
     from ghosttasks.terminal.runlog import RunLog
 
@@ -65,7 +65,7 @@ def one_run(farm: SshdFarm, commands: int, nodelay: int | None, poll: float | No
     times: list[float] = []
     try:
         began = time.perf_counter()
-        connection = executor.connection(host)
+        connection = executor.connections.get(host)
         handshake = time.perf_counter() - began
         sock = connection.transport.sock
         if nodelay is not None:

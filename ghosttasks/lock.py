@@ -19,7 +19,7 @@ from typing import Any
 
 from ghosttasks.commands import lock_dir as lock_commands
 from ghosttasks.domain.errors import DeployLocked, GhostError, OperationFailed
-from ghosttasks.run import Run
+from ghosttasks.execution.run import Run
 from ghosttasks.state import StateLocation, Store
 
 #: Tasks whose lock is meant to outlive their process: deploy.lock holds deploys until deploy.unlock.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ghosttasks.run import Run
+from ghosttasks.execution.run import Run
 
 ATTEMPTS = 3
 

@@ -17,7 +17,7 @@ from ghosttasks.commands import qpath, remote_file
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.run import Run
+from ghosttasks.execution.run import Run
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ The operator's machine may reach only the bastion's SSH port and the LB's public
 - public URLs (`lb.public_url`, `app.public_health_url`) always go direct: they are what users reach;
 - every other URL is internal (the app hosts' health and smoke URLs, Prometheus, anything at a host's
   address). With `probes.via: ssh` (or `auto` and an `ssh.jump_host`) it goes through a direct-tcpip
-  channel of the run's SSH connections (ghosttasks.tunnels), else direct;
+  channel of the run's SSH connections (ghosttasks.execution.tunnels), else direct;
 - the channel is opened on the connection to the inventory host at that address (another host's when no
   host has it: the monitoring host, else the LB, else the first host). With a jump host, the jump host
   opens the TCP connection at the far end (Fabric's gateway connection carries the channel): it is the

@@ -12,7 +12,7 @@ from ghosttasks.commands import sudo, sudoers
 from ghosttasks.config.inventory import Host
 from ghosttasks.decisions import access_verdicts
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.run import Run
+from ghosttasks.execution.run import Run
 
 #: What a dry run assumes every check printed.
 ASSUMED = "sudo ok USER\ndocker ok USER"

@@ -20,8 +20,8 @@ from ghosttasks import alertmanager
 from ghosttasks.decisions.alert_routes import Destination, destinations, integrations, webhook_urls
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.execution.run import Run
 from ghosttasks.notify import redact_url
-from ghosttasks.run import Run
 
 POLL_SECONDS = 0.5
 #: After the first failed attempt, how long the other receivers get before the check gives its verdict.
@@ -58,7 +58,7 @@ def rules_evaluating(run: Run, rules: dict[str, Any], url: str) -> None:
 
 
 def _prometheus_data(url: str, path: str, client: Any) -> Any:
-    from ghosttasks.probes import prometheus_get
+    from ghosttasks.execution.probes import prometheus_get
 
     return prometheus_get(url, path, client=client)
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from ghosttasks.commands import assumptions, pg_dump
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.projects import shared_project
-from ghosttasks.run import Run
 
 
 @dataclass(frozen=True)

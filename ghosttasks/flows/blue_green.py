@@ -5,6 +5,7 @@ from __future__ import annotations
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.execution.run import Run
 from ghosttasks.flows import images, logs, monitor, verify
 from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.guard import guarded
@@ -16,7 +17,6 @@ from ghosttasks.flows.reality import begin, reconciled_state, settle
 from ghosttasks.flows.release import fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
 from ghosttasks.lock import DeployLock
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 

@@ -7,6 +7,7 @@ import re
 from ghosttasks.commands import alembic, assumptions, compose, pg_dump
 from ghosttasks.decisions.migration_plan import Direction, choose_runner, plan_migration, plan_stamp
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.backup import BackupInfo
 from ghosttasks.flows.backup import take_backup as take_verified_backup
 from ghosttasks.flows.guard import guarded
@@ -21,7 +22,6 @@ from ghosttasks.flows.migrate import (
 from ghosttasks.flows.migration_review import lint_downgrade
 from ghosttasks.flows.projects import serving_api, shared_project
 from ghosttasks.flows.reality import reconciled_state
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 GENERATED_RE = re.compile(r"Generating (\S+\.py)")

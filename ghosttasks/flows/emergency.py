@@ -8,12 +8,12 @@ from ghosttasks.domain.colors import other
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.revisions import Knowledge
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.reality import reconciled_state
 from ghosttasks.flows.traffic import switch_traffic, verify_lb
 from ghosttasks.lock import DeployLock
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 

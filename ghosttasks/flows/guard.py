@@ -11,9 +11,9 @@ from typing import Any
 
 from ghosttasks import notify
 from ghosttasks.domain.errors import GhostError
+from ghosttasks.execution.run import Run
 from ghosttasks.flows import marking
 from ghosttasks.lock import DeployLock
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 
@@ -30,7 +30,7 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
     run.outcome = entry  # the closing summary reads it (ghosttasks.terminal.summary)
     deploy_lock = DeployLock(run)
     if lock:
-        run.executor.step("take the deploy lock")
+        run.executor.section("take the deploy lock")
         deploy_lock.acquire(version=version, reason=reason)
     started = time.monotonic()
     try:
@@ -62,7 +62,7 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
 
 def _finish(run: Run, store: Store, deploy_lock: DeployLock | None, entry: dict[str, Any]) -> None:
     """Best effort and never masking the original error: history, lock release, deploy marker, notification."""
-    run.executor.step("record history, release the lock, notify")
+    run.executor.section("record history, release the lock, notify")
     try:
         store.record(entry)
     except (GhostError, OSError) as exc:

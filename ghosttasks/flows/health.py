@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 import time
 
-from ghosttasks import probes
 from ghosttasks.config.inventory import Host
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.executor import Probe
-from ghosttasks.run import Run
+from ghosttasks.execution import probes
+from ghosttasks.execution.executor import Probe
+from ghosttasks.execution.run import Run
 
 
 def wait_for_color(run: Run, color: Color | None, version: str | None, *, deadline: float = 180) -> None:

@@ -6,8 +6,8 @@ Both leave a history line: "locked" (or "refused", from DeployLock.acquire) and 
 from __future__ import annotations
 
 from ghosttasks.domain.errors import DeployLocked, GhostError
+from ghosttasks.execution.run import Run
 from ghosttasks.lock import DeployLock, is_mine
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 

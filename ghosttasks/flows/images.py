@@ -21,8 +21,8 @@ from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.masking import mask
 from ghosttasks.domain.validate import VERSION_RE
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.projects import color_project
-from ghosttasks.run import Run
 from ghosttasks.terminal.reporting import describe_images
 
 ASSUMED_DIGEST = "sha256:" + "0" * 64

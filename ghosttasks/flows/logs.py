@@ -17,7 +17,6 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from ghosttasks import probes
 from ghosttasks.commands import compose
 from ghosttasks.config.inventory import Host
 from ghosttasks.decisions.log_patterns import LogSummary, summarise, top_patterns
@@ -25,8 +24,9 @@ from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.execution import probes
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.projects import color_project
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 REQUESTS = 10

@@ -6,8 +6,8 @@ import time
 
 from ghosttasks import markers
 from ghosttasks.decisions.probe_routes import way
+from ghosttasks.execution.run import Run
 from ghosttasks.markers import Marker
-from ghosttasks.run import Run
 
 
 def publish(run: Run, marker: Marker | None) -> None:

@@ -14,10 +14,10 @@ from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
 from ghosttasks.domain.revisions import Knowledge, parse_alembic_history
-from ghosttasks.executor import Result
+from ghosttasks.execution.executor import Result
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.projects import ApiTarget, color_api, color_project, shared_project
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 NO_VERSION_TABLE = 'relation "alembic_version" does not exist'

@@ -19,10 +19,10 @@ from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import BadInput, OperationFailed
 from ghosttasks.domain.revisions import Knowledge, Refused, parse_alembic_history, parse_messages, resolve_revision
+from ghosttasks.execution.run import Run
 from ghosttasks.flows import images
 from ghosttasks.flows.migrate import database_revision, knowledge, runner_command
 from ghosttasks.flows.release import fetch_release
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from ghosttasks import notify, probes
+from ghosttasks import notify
 from ghosttasks.decisions.migration_plan import plan_switch_back
 from ghosttasks.decisions.percentiles import p95
 from ghosttasks.decisions.probe_routes import way
@@ -17,12 +17,13 @@ from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.revisions import Knowledge
+from ghosttasks.execution import probes
+from ghosttasks.execution.run import Run
 from ghosttasks.flows import marking
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.reality import begin, reconciled_state
 from ghosttasks.flows.traffic import switch_traffic
 from ghosttasks.markers import Marker
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 from ghosttasks.terminal.monitor_view import MonitorView, ViewState
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ghosttasks import probes
 from ghosttasks.commands import assumptions, compose, git, host
 from ghosttasks.config.inventory import Host
 from ghosttasks.decisions import prerequisites
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.execution import probes
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.access import check_access
-from ghosttasks.run import Run
 
 
 def check_reachable(run: Run, hosts: list[Host]) -> None:

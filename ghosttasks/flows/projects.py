@@ -9,7 +9,7 @@ from ghosttasks.config.inventory import Host
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.run import Run
+from ghosttasks.execution.run import Run
 from ghosttasks.state import Store
 
 

@@ -11,7 +11,7 @@ from ghosttasks.decisions.reconcile import UNKNOWN_VERSION, Reality, Reconciliat
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.run import Run
+from ghosttasks.execution.run import Run
 from ghosttasks.state import Store
 
 

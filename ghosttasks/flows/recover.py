@@ -4,10 +4,10 @@ and repaired where it is wrong (an unfinished change of a run that died is compl
 from __future__ import annotations
 
 from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.migrate import record_revision
 from ghosttasks.flows.reality import reconciled_state
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 

@@ -13,6 +13,7 @@ from ghosttasks.decisions.migration_plan import plan_rollback, serving
 from ghosttasks.domain.colors import Color, other
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.revisions import Knowledge
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
@@ -23,7 +24,6 @@ from ghosttasks.flows.projects import color_api
 from ghosttasks.flows.reality import begin, reconciled_state, settle
 from ghosttasks.flows.release import fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ghosttasks.commands import alembic, assumptions, compose, git, host
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.execution.run import Run
 from ghosttasks.flows import images
 from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
@@ -12,7 +13,6 @@ from ghosttasks.flows.migrate import alembic_in
 from ghosttasks.flows.preflight import check_reachable, require_env
 from ghosttasks.flows.projects import ApiTarget, single_project
 from ghosttasks.flows.smoke import smoke
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 DATABASE_WAIT_SECONDS = 90

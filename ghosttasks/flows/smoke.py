@@ -10,7 +10,7 @@ from typing import Any
 from ghosttasks.decisions.percentiles import p95
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.run import Run
+from ghosttasks.execution.run import Run
 
 #: Seconds per smoke request.
 REQUEST_TIMEOUT = 10.0

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ghosttasks import probes
 from ghosttasks.commands import nginx, render
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import GhostError
+from ghosttasks.execution import probes
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.reality import check
 from ghosttasks.lock import DeployLock
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 

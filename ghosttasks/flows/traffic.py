@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ghosttasks import probes
 from ghosttasks.commands import nginx, render
 from ghosttasks.decisions.migration_plan import plan_switch
 from ghosttasks.decisions.probe_routes import way
@@ -10,12 +9,13 @@ from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.masking import mask
+from ghosttasks.execution import probes
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import apply, database_revision, knowledge, record_revision
 from ghosttasks.flows.reality import reconciled_state, settle
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 

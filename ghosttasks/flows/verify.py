@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ghosttasks import probes
 from ghosttasks.commands import compose
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.execution import probes
+from ghosttasks.execution.run import Run
 from ghosttasks.flows import alerting, marking
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.images import verify_images
@@ -16,7 +17,6 @@ from ghosttasks.flows.preflight import require_env
 from ghosttasks.flows.projects import active_api, serving_api, serving_state
 from ghosttasks.flows.smoke import smoke
 from ghosttasks.flows.traffic import verify_lb
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 
 # The runbook's connectivity checks, run with the api container's own DATABASE_URL / REDIS_URL.

@@ -151,9 +151,9 @@ def start(c: Context, env: str | None, *, dry_run: bool = False, quiet: bool = F
     On a terminal the steps show as a live list (ghosttasks.terminal.step_view); verbose streams noisy output.
     """
     from ghosttasks.config.inventory import inventory_path, load_inventory
-    from ghosttasks.plan_recorder import PlanRecorder
-    from ghosttasks.run import Run
-    from ghosttasks.ssh_executor import SSHExecutor
+    from ghosttasks.execution.plan_recorder import PlanRecorder
+    from ghosttasks.execution.run import Run
+    from ghosttasks.execution.ssh_executor import SSHExecutor
     from ghosttasks.terminal.output import Output
     from ghosttasks.terminal.runlog import RunLog
     from ghosttasks.terminal.step_events import StepFeed

@@ -26,12 +26,12 @@ from pathlib import Path
 import httpcore
 import pytest
 
-from ghosttasks import probes
 from ghosttasks.config.inventory import Environment
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.execution import probes
+from ghosttasks.execution.run import Run
+from ghosttasks.execution.ssh_executor import SSHExecutor
 from ghosttasks.flows.health import wait_for_color
-from ghosttasks.run import Run
-from ghosttasks.ssh_executor import SSHExecutor
 from ghosttasks.terminal.output import Output
 
 SSHD = "/usr/sbin/sshd"

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from ghosttasks.commands import assumptions, nginx, postgres, qpath, render
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.colors import COLORS, Color
-from ghosttasks.executor import Result
-from ghosttasks.plan_recorder import PlanRecorder
+from ghosttasks.execution.executor import Result
+from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.state import StateLocation
 from ghosttasks.terminal.output import Output
 

@@ -17,7 +17,7 @@ from ghosttasks.config.inventory import load_inventory
 from ghosttasks.config.settings import SSHSettings
 from ghosttasks.config.ssh_targets import no_ssh_config
 from ghosttasks.domain.errors import ConfigError, OperationFailed
-from ghosttasks.ssh_executor import SSHExecutor
+from ghosttasks.execution.ssh_executor import SSHExecutor
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -300,7 +300,9 @@ def test_ssh_config_is_read_only_when_asked_and_hosts_yml_wins(tmp_path, client_
     # HostName, Port and ProxyJump came from ssh_config; ssh.user (written in hosts.yml) beat its User
     assert lb.logins == ["deploy"] and bastion.logins == ["gate"]
     unset = env.model_copy(update={"ssh": env.ssh.model_copy(update={"config_file": None})})
-    assert SSHExecutor(unset, Output(silent=True))._lookup() is no_ssh_config  # ~/.ssh/config is never read by itself
+    assert (
+        SSHExecutor(unset, Output(silent=True)).connections.lookup() is no_ssh_config
+    )  # ~/.ssh/config is never read by itself
     unread = env.model_copy(update={"ssh": env.ssh.model_copy(update={"config_file": str(tmp_path / "missing")})})
     with pytest.raises(ConfigError, match=r"ssh config file .*missing not found"):
         SSHExecutor(unread, Output(silent=True)).run(host(unread, "lb1"), "uname -n")

@@ -17,6 +17,7 @@ import pytest
 
 from ghosttasks.commands import assumptions
 from ghosttasks.config.inventory import load_inventory
+from ghosttasks.execution.run import Run
 from ghosttasks.flows import holds, logs
 from ghosttasks.flows.blue_green import deploy
 from ghosttasks.flows.database import migrate
@@ -25,7 +26,6 @@ from ghosttasks.flows.images import prune_by_hand
 from ghosttasks.flows.rollback import rollback
 from ghosttasks.flows.status import status
 from ghosttasks.flows.traffic import switch
-from ghosttasks.run import Run
 from ghosttasks.terminal.output import Output
 from tests.unit.crash_world import DISRUPTIVE, Killed, World, WorldExecutor, starting_world
 

@@ -13,10 +13,10 @@ from invoke import Program
 from ghosttasks.cli import GhostProgram, adopt
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
-from ghosttasks.executor import UNREACHABLE_EXIT, Executor, Result
+from ghosttasks.execution.executor import UNREACHABLE_EXIT, Executor, Result
+from ghosttasks.execution.plan_recorder import PlanRecorder
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.guard import guarded
-from ghosttasks.plan_recorder import PlanRecorder
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 from ghosttasks.terminal.output import Output
 

@@ -7,8 +7,8 @@ from fabric.testing.base import Command, MockRemote, Session
 
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import CommandFailed
-from ghosttasks.plan_recorder import PlanRecorder
-from ghosttasks.ssh_executor import SSHExecutor
+from ghosttasks.execution.plan_recorder import PlanRecorder
+from ghosttasks.execution.ssh_executor import SSHExecutor
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +64,7 @@ def test_host_keys_are_rejected_unless_known(env, remote):
     remote.start()
     executor = SSHExecutor(env, Output())
     executor.run(host(env, "app1"), "true")
-    client = executor._connections["app1"].client
+    client = executor.connections.get(host(env, "app1")).client
     name, key_type, key = client.get_host_keys.return_value.add.call_args.args
     assert (name, key_type, key.get_base64()) == ("app1.internal.ghostworks.dev", "ssh-ed25519", APP1_KEY.split()[1])
     policy = client.set_missing_host_key_policy.call_args.args[0]
@@ -80,7 +80,7 @@ def test_parallel_failures_are_aggregated_with_host_and_output(env, remote):
     remote.start()
     executor = SSHExecutor(env, Output())
     for name in ("app1", "app2"):
-        executor.connection(host(env, name))  # connect in a known order for the mock
+        executor.connections.get(host(env, name))  # connect in a known order for the mock
     with pytest.raises(CommandFailed) as caught:
         executor.run_parallel(env.app_hosts, "docker compose build", what="build")
     assert str(caught.value) == ("build failed on 1 of 2 hosts (app2): [app2] exit 1: no space left on device")
@@ -117,7 +117,7 @@ def test_streamed_output_is_prefixed_and_masked(env, remote, capsys):
 
 def test_plan_recorder_opens_nothing_and_records_in_order(env):
     recorder = PlanRecorder(env, Output(silent=True))
-    recorder.step("build")
+    recorder.section("build")
     recorder.run_parallel(env.app_hosts, lambda h: f"echo {h.name}")
     recorder.put(host(env, "lb1"), "a\nDATABASE_URL=postgresql://u:pw@h/db\n", "/etc/x.conf")
     assert recorder.text() == (

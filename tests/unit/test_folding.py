@@ -10,7 +10,7 @@ from fabric.testing.base import Command
 from ghosttasks.commands import compose, git
 from ghosttasks.commands.compose import Project
 from ghosttasks.domain.errors import CommandFailed
-from ghosttasks.ssh_executor import SSHExecutor
+from ghosttasks.execution.ssh_executor import SSHExecutor
 from ghosttasks.terminal.folding import failure_tails, noisy_phase, status_of
 from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.runlog import RunLog

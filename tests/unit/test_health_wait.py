@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from ghosttasks import probes
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.executor import Probe
+from ghosttasks.execution import probes
+from ghosttasks.execution.executor import Probe
+from ghosttasks.execution.plan_recorder import PlanRecorder
+from ghosttasks.execution.run import Run
+from ghosttasks.execution.ssh_executor import SSHExecutor
 from ghosttasks.flows.health import wait_for_color
-from ghosttasks.plan_recorder import PlanRecorder
-from ghosttasks.run import Run
-from ghosttasks.ssh_executor import SSHExecutor
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,10 +10,10 @@ import pytest
 from ghosttasks.commands import nginx, sudo, sudoers
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.executor import Result
+from ghosttasks.execution.executor import Result
+from ghosttasks.execution.plan_recorder import PlanRecorder
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.traffic import switch_traffic
-from ghosttasks.plan_recorder import PlanRecorder
-from ghosttasks.run import Run
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,8 @@ import pytest
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.deploy_state import DeployState, Intent
 from ghosttasks.domain.errors import DeployLocked
-from ghosttasks.executor import Executor, Result
+from ghosttasks.execution.executor import Executor, Result
+from ghosttasks.execution.run import Run
 from ghosttasks.flows import holds
 from ghosttasks.flows.guard import guarded
 from ghosttasks.lock import (
@@ -25,7 +26,6 @@ from ghosttasks.lock import (
     running_here,
     unlocked_entry,
 )
-from ghosttasks.run import Run
 from ghosttasks.state import Store
 from ghosttasks.terminal.output import Output
 

@@ -12,9 +12,9 @@ import pytest
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.decisions.log_patterns import LogLine, normalise, parse_line, summarise, top_patterns
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.execution.plan_recorder import PlanRecorder
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.logs import check_logs
-from ghosttasks.plan_recorder import PlanRecorder
-from ghosttasks.run import Run
 from ghosttasks.terminal.output import Output
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 
 from ghosttasks.config.inventory import load_inventory
+from ghosttasks.execution.plan_recorder import PlanRecorder
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.emergency import emergency_rollback
-from ghosttasks.plan_recorder import PlanRecorder
-from ghosttasks.run import Run
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,11 +7,11 @@ import pytest
 
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import BadInput, OperationFailed
-from ghosttasks.executor import Result
+from ghosttasks.execution.executor import Result
+from ghosttasks.execution.plan_recorder import PlanRecorder
+from ghosttasks.execution.run import Run
 from ghosttasks.flows import migrate
 from ghosttasks.flows.blue_green import deploy
-from ghosttasks.plan_recorder import PlanRecorder
-from ghosttasks.run import Run
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

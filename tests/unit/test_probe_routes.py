@@ -11,10 +11,10 @@ import yaml
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.config.settings import ProbeSettings
 from ghosttasks.decisions.probe_routes import route, way
+from ghosttasks.execution.plan_recorder import PlanRecorder
+from ghosttasks.execution.run import Run
+from ghosttasks.execution.ssh_executor import SSHExecutor
 from ghosttasks.flows.health import wait_for_color
-from ghosttasks.plan_recorder import PlanRecorder
-from ghosttasks.run import Run
-from ghosttasks.ssh_executor import SSHExecutor
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,7 +129,7 @@ def test_open_channel_is_opened_by_the_jump_host_when_there_is_one(monkeypatch, 
     executor = SSHExecutor(env, Output(silent=True))
     jump = SimpleNamespace(transport=FakeTransport())
     own = SimpleNamespace(transport=FakeTransport(), gateway=jump if gateway == "jump" else gateway)
-    monkeypatch.setattr(executor, "connection", lambda host: own)
+    monkeypatch.setattr(executor.connections, "get", lambda host: own)
     app1 = env.app_hosts[0]
     assert executor.open_channel(app1, app1.address, 8001, timeout=4) == "channel"
     carrier, idle = (jump, own) if gateway == "jump" else (own, jump)

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from ghosttasks import probes
+from ghosttasks.execution import probes
 
 URL = "http://app1:8002/api/v1/health"
 FAST = probes.RetryPolicy(deadline=5, initial=0, maximum=0, attempts=6)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.deploy_state import ColorState, DeployState
-from ghosttasks.executor import Executor, Result
+from ghosttasks.execution.executor import Executor, Result
+from ghosttasks.execution.run import Run
 from ghosttasks.flows.images import prune
-from ghosttasks.run import Run
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

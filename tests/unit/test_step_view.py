@@ -7,8 +7,8 @@ import pytest
 from rich.console import Console
 
 from ghosttasks.config.inventory import load_inventory
-from ghosttasks.plan_recorder import PlanRecorder
-from ghosttasks.run import Run, StepRecord
+from ghosttasks.execution.plan_recorder import PlanRecorder
+from ghosttasks.execution.run import Run, StepRecord
 from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.step_events import StepEvent, StepFeed
 from ghosttasks.terminal.step_view import PlainSteps, StepBoard, render_finished, render_running, seconds

@@ -20,10 +20,10 @@ import httpx
 import pytest
 from paramiko.ssh_exception import ChannelException, SSHException
 
-from ghosttasks import probes
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.tunnels import SSHBackend, TunnelTransport, tunnel_client
+from ghosttasks.execution import probes
+from ghosttasks.execution.tunnels import SSHBackend, TunnelTransport, tunnel_client
 
 ROOT = Path(__file__).resolve().parents[2]
 APP1_API = "http://app1.internal.ghostworks.dev:8001/api/v1/health"

@@ -1,37 +1,29 @@
-"""Real execution: Fabric over SSH for remote hosts, invoke for hosts marked local.
+"""The run's SSH connections: one Fabric Connection per host, opened on first use and reused (TCP_NODELAY set).
 
-- One Fabric Connection per host per run, opened on first use and reused (TCP_NODELAY set).
 - Host keys are checked against the inventory's known_hosts (RejectPolicy), the bastion's too; unknown
   or changed keys are refused with the command that would trust the host (run through the bastion for a
   host behind it).
-- Where a connection goes (user, port, keys, bastion) is decided by ghosttasks.config.ssh_targets from hosts.yml
-  and, with `ssh.config_file`, the user's OpenSSH config; Fabric is given the result and never reads
-  ssh_config itself, so every hop gets our host-key policy.
+- Where a connection goes (user, port, keys, bastion) is decided by ghosttasks.config.ssh_targets from
+  hosts.yml and, with `ssh.config_file`, the user's OpenSSH config; Fabric is given the result and never
+  reads ssh_config itself, so every hop gets our host-key policy.
 - One bastion connection per run, shared by every host behind it, opened first so that its errors name it.
-- Every command has a timeout; output lines are prefixed with the host and masked.
+- Every failure to connect is one OperationFailed naming the host (or bastion) and what to do.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import io
 import math
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
-from ghosttasks.commands.remote_file import durable_rename
 from ghosttasks.config import ssh_targets
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.config.ssh_targets import Endpoint, Route
 from ghosttasks.domain.errors import ConfigError, OperationFailed
-from ghosttasks.executor import TIMEOUT_EXIT, UNREACHABLE_EXIT, Executor, LineWriter, Result, T
-from ghosttasks.terminal.output import Output
-from ghosttasks.terminal.runlog import RunLog
 
 
 @functools.cache
@@ -67,11 +59,11 @@ def _connection_class() -> type:
     return BoundedConnection
 
 
-class SSHExecutor(Executor):
-    """Real execution: Fabric for remote hosts, invoke for hosts marked local."""
+class Connections:
+    """The run's connections to its hosts and bastions, each opened once and closed with the run."""
 
-    def __init__(self, env: Environment, output: Output, log: RunLog | None = None) -> None:
-        super().__init__(env, output, log)
+    def __init__(self, env: Environment) -> None:
+        self.env = env
         self._connections: dict[str, Any] = {}
         self._host_locks: dict[str, threading.Lock] = {host.name: threading.Lock() for host in env.hosts}
         self._known_hosts: Any = None
@@ -94,7 +86,7 @@ class SSHExecutor(Executor):
                     raise ConfigError(f"known_hosts file {path} not found (ssh.known_hosts in the inventory)") from None
             return self._known_hosts
 
-    def _lookup(self) -> ssh_targets.Lookup:
+    def lookup(self) -> ssh_targets.Lookup:
         """ssh_config lookups (paramiko's SSHConfig, as Fabric reads it), parsed once per run; none when unset."""
         path = self.env.ssh.config_file
         if not path:
@@ -114,56 +106,9 @@ class SSHExecutor(Executor):
 
     def route(self, host: Host) -> Route:
         """Where the connection to `host` goes: endpoint, and the bastion or ProxyCommand in between."""
-        return ssh_targets.resolve(host, self.env.ssh, self._lookup())
+        return ssh_targets.resolve(host, self.env.ssh, self.lookup())
 
-    def _run(
-        self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None = None
-    ) -> Result:
-        fold = self.fold(host, command) if stream else None
-        if fold is None:
-            writers = (LineWriter(self.output, host.name), LineWriter(self.output, host.name, stderr=True))
-            return self._execute(host, command, timeout=timeout, writers=writers if stream else None, stdin=stdin)
-        fold.start()
-        writers = (fold.writer("stdout"), fold.writer("stderr"))
-        result = self._execute(host, command, timeout=timeout, writers=writers, stdin=stdin)
-        return dataclasses.replace(result, tail=fold.finish(result.ok, result.duration))
-
-    def _execute(
-        self, host: Host, command: str, *, timeout: float, writers: tuple[Any, Any] | None, stdin: str | None
-    ) -> Result:
-        """Run the command; with writers, its stdout and stderr go to them line by line as they come."""
-        from invoke.exceptions import CommandTimedOut
-        from paramiko.ssh_exception import SSHException
-
-        runner = self._local_context(host) if host.local else self.connection(host)
-        kwargs: dict[str, Any] = {"hide": writers is None, "warn": True, "timeout": timeout, "in_stream": False}
-        if stdin is not None:  # read to its end, then the remote stdin is closed (EOF); never echoed
-            kwargs.update(in_stream=io.StringIO(stdin), echo_stdin=False)
-        if host.local and host.env:
-            kwargs["env"] = dict(host.env)
-        out, err = writers or (None, None)
-        if writers:
-            kwargs.update(out_stream=out, err_stream=err)
-        started = time.monotonic()
-        try:
-            raw = runner.run(command, **kwargs)
-        except CommandTimedOut as exc:
-            return Result(host.name, command, exc.result.stdout, exc.result.stderr, TIMEOUT_EXIT, timeout, True)
-        except (OSError, EOFError, SSHException) as exc:
-            self._forget(host)
-            lost = f"connection lost: {exc or type(exc).__name__}"
-            return Result(host.name, command, "", lost, UNREACHABLE_EXIT, time.monotonic() - started)
-        finally:
-            for writer in writers or ():
-                writer.end()
-        return Result(host.name, command, raw.stdout, raw.stderr, raw.exited, time.monotonic() - started)
-
-    def _local_context(self, host: Host) -> Any:
-        from invoke import Context
-
-        return Context()
-
-    def connection(self, host: Host) -> Any:
+    def get(self, host: Host) -> Any:
         """The host's Connection, opened once per run (host key checked, TCP_NODELAY on)."""
         with self._host_locks[host.name]:
             connection = self._connections.get(host.name)
@@ -172,7 +117,8 @@ class SSHExecutor(Executor):
                 self._connections[host.name] = connection
             return connection
 
-    def _forget(self, host: Host) -> None:
+    def forget(self, host: Host) -> None:
+        """Drop the host's connection (it was lost): the next command opens a new one."""
         connection = self._connections.pop(host.name, None)
         if connection is not None:
             connection.close()
@@ -289,42 +235,8 @@ class SSHExecutor(Executor):
         if isinstance(transport.sock, socket.socket):
             transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def put(self, host: Host, content: str, path: str, *, mode: int = 0o644) -> None:
-        started = time.monotonic()
-        if host.local:
-            _write_local(os.path.expanduser(path), content, mode)
-        else:
-            sftp = self.connection(host).sftp()
-            if path.startswith("~/"):
-                path = sftp.normalize(".") + path[1:]
-            temporary = f"{path}.ghosttasks-tmp-{os.getpid()}-{threading.get_ident()}"
-            with sftp.open(temporary, "w") as handle:
-                handle.chmod(mode)
-                handle.write(content.encode())
-            # SFTP has no fsync (paramiko lacks fsync@openssh.com): sync the file, rename, sync the directory.
-            durable = self._execute(host, durable_rename(temporary, path), timeout=30, writers=None, stdin=None)
-            if not durable.ok:
-                raise OperationFailed(f"could not move {temporary} into place on {host.name}: {durable.describe()}")
-        if self.log:
-            self.log.upload(host.name, path, mode, time.monotonic() - started)
-
-    def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
-        return check()
-
-    def open_channel(self, host: Host, address: str, port: int, *, timeout: float) -> Any:
-        """A direct-tcpip channel to (address, port) over the run's connection to `host` (probes through SSH).
-
-        When the connection goes through a jump host (Fabric's gateway Connection), the jump host opens the
-        TCP connection; else the host's own sshd does. paramiko's errors propagate (ghosttasks.tunnels maps
-        them); a connection that cannot be opened raises OperationFailed as for a command.
-        """
-        connection = self.connection(host)
-        gateway = connection.gateway
-        carrier = gateway if gateway is not None and not isinstance(gateway, str) else connection
-        return carrier.transport.open_channel("direct-tcpip", (address, port), ("127.0.0.1", 0), timeout=timeout)
-
     def close(self) -> None:
-        super().close()  # the probes' client through SSH first: its channels ride on these connections
+        """Close every host's connection, then the bastions they went through."""
         for connection in self._connections.values():
             connection.close()
         self._connections.clear()
@@ -343,20 +255,3 @@ def _reason(exc: BaseException) -> str:
 
 def _verb(bastion: bool) -> str:
     return "cannot reach" if bastion else "cannot connect to"
-
-
-def _write_local(path: str, content: str, mode: int) -> None:
-    """Write, fsync, rename, fsync the directory: a kill or a crash leaves the old file or the new one."""
-    temporary = f"{path}.ghosttasks-tmp-{os.getpid()}"
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(temporary, mode)
-    os.replace(temporary, path)
-    directory = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

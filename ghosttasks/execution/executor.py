@@ -1,7 +1,7 @@
 """The interface flows run commands through: `Executor` (run one, run on many hosts, upload, probe).
 
-Implementations: `ghosttasks.ssh_executor.SSHExecutor` (Fabric over SSH, local hosts through
-invoke) and `ghosttasks.plan_recorder.PlanRecorder` (dry run: records the plan, connects nowhere).
+Implementations: `ghosttasks.execution.ssh_executor.SSHExecutor` (Fabric over SSH, local hosts through
+invoke) and `ghosttasks.execution.plan_recorder.PlanRecorder` (dry run: records the plan, connects nowhere).
 """
 
 from __future__ import annotations
@@ -116,13 +116,13 @@ class Executor:
         """The httpx client a probe to `url` goes through; None: the probe's own, straight from this machine.
 
         Internal URLs get the run's one client through SSH when probes go that way (probe_routes): its
-        connections are channels of the SSH connections (ghosttasks.tunnels), kept alive between probes.
+        connections are channels of the SSH connections (ghosttasks.execution.tunnels), kept alive between probes.
         """
         if not route(self.env, url).ssh:
             return None
         with self._tunnel_lock:
             if self._tunnel_client is None:
-                from ghosttasks.tunnels import tunnel_client
+                from ghosttasks.execution.tunnels import tunnel_client
 
                 self._tunnel_client = tunnel_client(self.env, self.open_channel)
             return self._tunnel_client
@@ -139,8 +139,8 @@ class Executor:
         phase = None if self.verbose else noisy_phase(command)
         return Fold(host.name, phase, feed=self.feed, log=self.log) if phase else None
 
-    def step(self, title: str) -> None:
-        """Mark the start of a procedure step (a heading in a dry-run plan)."""
+    def section(self, title: str) -> None:
+        """Mark the start of a section of the work (a Run.step, the guard's lock and history): a plan heading."""
 
     def note(self, text: str) -> None:
         """An explanatory line in a dry-run plan (for example what a read is assumed to return)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from ghosttasks.config.inventory import Environment
 from ghosttasks.domain.placeholders import PLAN_STAMP, PLAN_TIME
-from ghosttasks.executor import Executor
+from ghosttasks.execution.executor import Executor
 from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.step_events import StepFeed
 
@@ -72,7 +72,7 @@ class Run:
         """A named, timed step: its duration goes into the history; a failure names it."""
         feed = self.feed
         assert feed is not None
-        self.executor.step(name)
+        self.executor.section(name)
         started = feed.emit("start", step=name).at
         try:
             yield

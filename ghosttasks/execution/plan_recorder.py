@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.masking import mask
-from ghosttasks.executor import Executor, Probe, Result, T
+from ghosttasks.execution.executor import Executor, Probe, Result, T
 from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.runlog import RunLog
 
@@ -23,7 +23,7 @@ class PlanRecorder(Executor):
     def note(self, text: str) -> None:
         self.entries.append(f"# {text}")
 
-    def step(self, title: str) -> None:
+    def section(self, title: str) -> None:
         self.entries.append(f"\n== {title}")
 
     def _run(
