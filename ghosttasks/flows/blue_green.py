@@ -16,8 +16,8 @@ from ghosttasks.flows.preflight import deploy_checklist
 from ghosttasks.flows.reality import begin, reconciled_state, settle
 from ghosttasks.flows.release import fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
-from ghosttasks.lock import DeployLock
-from ghosttasks.state import Store
+from ghosttasks.records.deploy_lock import DeployLock
+from ghosttasks.records.state_store import Store
 
 
 def deploy(

@@ -22,7 +22,7 @@ from ghosttasks.flows.migrate import (
 from ghosttasks.flows.migration_review import lint_downgrade
 from ghosttasks.flows.projects import serving_api, shared_project
 from ghosttasks.flows.reality import reconciled_state
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 
 GENERATED_RE = re.compile(r"Generating (\S+\.py)")
 

@@ -13,8 +13,8 @@ from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.reality import reconciled_state
 from ghosttasks.flows.traffic import switch_traffic, verify_lb
-from ghosttasks.lock import DeployLock
-from ghosttasks.state import Store
+from ghosttasks.records.deploy_lock import DeployLock
+from ghosttasks.records.state_store import Store
 
 
 def emergency_rollback(run: Run, *, reason: str) -> DeployState:

@@ -13,8 +13,9 @@ from ghosttasks import notify
 from ghosttasks.domain.errors import GhostError
 from ghosttasks.execution.run import Run
 from ghosttasks.flows import marking
-from ghosttasks.lock import DeployLock
-from ghosttasks.state import Store
+from ghosttasks.records.deploy_lock import DeployLock
+from ghosttasks.records.history import History
+from ghosttasks.records.state_store import Store
 
 
 @contextmanager
@@ -64,7 +65,7 @@ def _finish(run: Run, store: Store, deploy_lock: DeployLock | None, entry: dict[
     """Best effort and never masking the original error: history, lock release, deploy marker, notification."""
     run.executor.section("record history, release the lock, notify")
     try:
-        store.record(entry)
+        History(run).append(entry)
     except (GhostError, OSError) as exc:
         run.out.warn(f"could not write the history entry on {store.host.name}: {exc}")
     if deploy_lock is not None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from ghosttasks.domain.errors import DeployLocked, GhostError
 from ghosttasks.execution.run import Run
-from ghosttasks.lock import DeployLock, is_mine
-from ghosttasks.state import Store
+from ghosttasks.records.deploy_lock import DeployLock, is_mine
+from ghosttasks.records.state_store import Store
 
 
 def hold(run: Run, reason: str) -> None:

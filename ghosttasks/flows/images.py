@@ -164,7 +164,7 @@ def running(run: Run, host: Host, color: Color, service: str) -> list[str]:
 
 def verify_images(run: Run) -> None:
     """verify.images: fails naming every host, colour and service whose container runs other bytes."""
-    from ghosttasks.state import Store
+    from ghosttasks.records.state_store import Store
 
     state = Store(run).load()
     if not any(info.images for info in state.colors.values()):
@@ -211,7 +211,7 @@ def prune_by_hand(run: Run, *, keep: int | None, list_only: bool) -> dict:
     """deploy.prune: under the deploy lock (never beside a deploy), from the recorded state."""
     from ghosttasks.flows.guard import guarded
     from ghosttasks.flows.reality import check, reconciled_state
-    from ghosttasks.state import Store
+    from ghosttasks.records.state_store import Store
 
     store = Store(run)
     with guarded(run, store, version=None, reason="prune old versions", lock=not list_only) as entry:

@@ -27,7 +27,7 @@ from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.projects import color_project
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 
 REQUESTS = 10
 MAX_LINES = 50000

@@ -18,7 +18,7 @@ from ghosttasks.execution.executor import Result
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.backup import take_backup
 from ghosttasks.flows.projects import ApiTarget, color_api, color_project, shared_project
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 
 NO_VERSION_TABLE = 'relation "alembic_version" does not exist'
 LOCK_RETRY_WAIT_SECONDS = 2

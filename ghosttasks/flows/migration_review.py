@@ -23,7 +23,7 @@ from ghosttasks.execution.run import Run
 from ghosttasks.flows import images
 from ghosttasks.flows.migrate import database_revision, knowledge, runner_command
 from ghosttasks.flows.release import fetch_release
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 
 
 def read_history(run: Run, version: str) -> tuple[tuple[str, ...], dict[str, str]]:

@@ -24,7 +24,7 @@ from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.reality import begin, reconciled_state
 from ghosttasks.flows.traffic import switch_traffic
 from ghosttasks.markers import Marker
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 from ghosttasks.terminal.monitor_view import MonitorView, ViewState
 
 LB_SAMPLE_REQUESTS = 10

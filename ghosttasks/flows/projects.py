@@ -10,7 +10,7 @@ from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 
 
 def color_project(run: Run, app_host: Host, color: Color, version: str | None = None) -> compose.Project:

@@ -12,7 +12,7 @@ from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 
 
 def read_lb_color(run: Run) -> Color | None:

@@ -8,7 +8,7 @@ from ghosttasks.execution.run import Run
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.migrate import record_revision
 from ghosttasks.flows.reality import reconciled_state
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 
 
 def recover(run: Run) -> DeployState:

@@ -24,7 +24,7 @@ from ghosttasks.flows.projects import color_api
 from ghosttasks.flows.reality import begin, reconciled_state, settle
 from ghosttasks.flows.release import fetch_release, start_color
 from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 
 
 def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = False) -> DeployState:

@@ -13,7 +13,7 @@ from ghosttasks.flows.migrate import alembic_in
 from ghosttasks.flows.preflight import check_reachable, require_env
 from ghosttasks.flows.projects import ApiTarget, single_project
 from ghosttasks.flows.smoke import smoke
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 
 DATABASE_WAIT_SECONDS = 90
 

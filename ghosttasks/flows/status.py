@@ -10,8 +10,8 @@ from ghosttasks.domain.errors import GhostError
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.reality import check
-from ghosttasks.lock import DeployLock
-from ghosttasks.state import Store
+from ghosttasks.records.deploy_lock import DeployLock
+from ghosttasks.records.state_store import Store
 
 
 def status(run: Run) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.health import wait_for_color
 from ghosttasks.flows.migrate import apply, database_revision, knowledge, record_revision
 from ghosttasks.flows.reality import reconciled_state, settle
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 
 
 def switch_traffic(run: Run, color: Color, version: str) -> None:

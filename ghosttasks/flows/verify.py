@@ -17,7 +17,7 @@ from ghosttasks.flows.preflight import require_env
 from ghosttasks.flows.projects import active_api, serving_api, serving_state
 from ghosttasks.flows.smoke import smoke
 from ghosttasks.flows.traffic import verify_lb
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 
 # The runbook's connectivity checks, run with the api container's own DATABASE_URL / REDIS_URL.
 DATABASE_CHECK = (

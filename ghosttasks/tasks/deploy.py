@@ -182,14 +182,14 @@ def status(c, env=None, json=False):
 @ghost_task(help={"limit": "how many runs to show, newest last (default 20)", "env": ENV_HELP, "json": JSON_HELP})
 def history(c, limit=20, env=None, json=False):
     """The audit trail: one line per run with who, what, result, failing step and duration."""
-    from ghosttasks.state import Store
+    from ghosttasks.records.history import History
     from ghosttasks.terminal import reporting
 
     count = int(validate.positive_number(limit, "--limit"))
     execute(
         c,
         env,
-        lambda run: reporting.show_history(run.out, run.env.name, Store(run).history(count), count, as_json=json),
+        lambda run: reporting.show_history(run.out, run.env.name, History(run).last(count), count, as_json=json),
         quiet=json,
     )
 

@@ -20,7 +20,7 @@ from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.execution.executor import Result
 from ghosttasks.execution.plan_recorder import PlanRecorder
-from ghosttasks.state import StateLocation
+from ghosttasks.records.state_store import StateLocation
 from ghosttasks.terminal.output import Output
 
 #: compose subcommands that create, replace or stop a project's containers.

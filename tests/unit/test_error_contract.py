@@ -17,7 +17,7 @@ from ghosttasks.execution.executor import UNREACHABLE_EXIT, Executor, Result
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.guard import guarded
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

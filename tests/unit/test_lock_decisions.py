@@ -1,10 +1,10 @@
-"""The deploy lock's pure decisions (ghosttasks.lock): reading the holder, is it mine, the refusal line."""
+"""The deploy lock's pure decisions (records.deploy_lock): reading the holder, is it mine, the refusal line."""
 
 import json
 
 import pytest
 
-from ghosttasks.lock import describe_holder, is_mine, parse_holder
+from ghosttasks.records.deploy_lock import describe_holder, is_mine, parse_holder
 
 SINCE_EPOCH = 1_764_600_000
 

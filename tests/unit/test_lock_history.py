@@ -16,7 +16,7 @@ from ghosttasks.execution.executor import Executor, Result
 from ghosttasks.execution.run import Run
 from ghosttasks.flows import holds
 from ghosttasks.flows.guard import guarded
-from ghosttasks.lock import (
+from ghosttasks.records.deploy_lock import (
     DeployLock,
     dead_run_entry,
     describe_dead_holder,
@@ -26,7 +26,7 @@ from ghosttasks.lock import (
     running_here,
     unlocked_entry,
 )
-from ghosttasks.state import Store
+from ghosttasks.records.state_store import Store
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

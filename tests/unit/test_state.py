@@ -1,4 +1,4 @@
-"""Deploy state decisions and state.json / history.jsonl parsing (ghosttasks.state), by exact output."""
+"""Deploy state decisions and state.json / history.jsonl parsing (ghosttasks.records.state_store), by exact output."""
 
 import dataclasses
 import json
@@ -6,7 +6,7 @@ import json
 import pytest
 
 from ghosttasks.domain.deploy_state import ColorState, DeployState, Intent
-from ghosttasks.state import parse_history
+from ghosttasks.records.history import parse_history_lines
 
 T1, T2, T3 = "2026-11-28T20:00:00Z", "2026-11-29T09:30:00Z", "2026-11-30T12:00:00Z"
 PIN = "127.0.0.20:5000/ghostworks-api@sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -389,7 +389,7 @@ def test_the_refusal_says_what_is_wrong():
 
 def test_history_lines_in_order():
     text = '{"task": "deploy.prod", "result": "ok"}\n{"task": "traffic.switch", "result": "failed"}\n'
-    assert parse_history(text) == [
+    assert parse_history_lines(text) == [
         {"task": "deploy.prod", "result": "ok"},
         {"task": "traffic.switch", "result": "failed"},
     ]
@@ -397,12 +397,12 @@ def test_history_lines_in_order():
 
 @pytest.mark.parametrize("text", ["", "\n", "   \n\n\t\n"])
 def test_an_empty_history(text):
-    assert parse_history(text) == []
+    assert parse_history_lines(text) == []
 
 
 def test_unreadable_lines_are_shown_as_such_with_their_line_number():
     text = '{"result": "ok"}\n{"result": "ok", "sec\n\n  \nnot json at all\n{"result": "failed"}'
-    assert parse_history(text) == [
+    assert parse_history_lines(text) == [
         {"result": "ok"},
         {"result": "unreadable", "line": 2},
         {"result": "unreadable", "line": 5},
@@ -411,11 +411,11 @@ def test_unreadable_lines_are_shown_as_such_with_their_line_number():
 
 
 def test_history_with_windows_line_endings():
-    assert parse_history('{"a": 1}\r\n{"b": 2}\r\n') == [{"a": 1}, {"b": 2}]
+    assert parse_history_lines('{"a": 1}\r\n{"b": 2}\r\n') == [{"a": 1}, {"b": 2}]
 
 
 def test_a_json_line_that_is_not_an_object_is_unreadable():
-    assert parse_history('{"result": "ok"}\n42\n["x"]\nnull\n') == [
+    assert parse_history_lines('{"result": "ok"}\n42\n["x"]\nnull\n') == [
         {"result": "ok"},
         {"result": "unreadable", "line": 2},
         {"result": "unreadable", "line": 3},

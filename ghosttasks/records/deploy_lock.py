@@ -17,10 +17,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ghosttasks.commands import lock_dir as lock_commands
+from ghosttasks.commands import lock_dir
 from ghosttasks.domain.errors import DeployLocked, GhostError, OperationFailed
 from ghosttasks.execution.run import Run
-from ghosttasks.state import StateLocation, Store
+from ghosttasks.records.history import History
+from ghosttasks.records.state_store import StateLocation
 
 #: Tasks whose lock is meant to outlive their process: deploy.lock holds deploys until deploy.unlock.
 HOLDING_TASKS = frozenset({"deploy.lock"})
@@ -56,7 +57,7 @@ class DeployLock:
         died (holder_is_dead), the refusal says so and that run's own line is recorded first, once.
         """
         info = self._info(version=version, reason=reason)
-        result = self.run.executor.run(self.host, lock_commands.acquire(self.location.directory, info), check=False)
+        result = self.run.executor.run(self.host, lock_dir.acquire(self.location.directory, info), check=False)
         if result.ok:
             return
         if result.exit_code == 2:
@@ -96,7 +97,7 @@ class DeployLock:
     def record(self, entry: dict[str, Any]) -> None:
         """Append a history line, best effort: a history that cannot be written never hides the real outcome."""
         try:
-            Store(self.run).record(entry)
+            History(self.run).append(entry)
         except (GhostError, OSError) as exc:
             self.run.out.warn(f"could not write the history entry on {self.host.name}: {exc}")
 
@@ -106,7 +107,7 @@ class DeployLock:
         if not run_id:
             return
         try:
-            recent = Store(self.run).history(RECENT_HISTORY)
+            recent = History(self.run).last(RECENT_HISTORY)
         except (GhostError, OSError) as exc:
             self.run.out.warn(f"could not read the history on {self.host.name}: {exc}")
             return
@@ -126,12 +127,12 @@ class DeployLock:
     def freeze(self, *, reason: str) -> None:
         """Replace any lock with a frozen one (emergency): deploys stay refused until deploy.unlock."""
         info = self._info(version=None, reason=reason, frozen=True)
-        command = lock_commands.force_acquire(self.location.directory, info)
+        command = lock_dir.force_acquire(self.location.directory, info)
         self.run.executor.run(self.host, command, what="freeze deploys")
 
     def holder(self) -> dict[str, Any] | None:
         """Who holds the lock (None when it is free)."""
-        command = lock_commands.read(self.location.directory)
+        command = lock_dir.read(self.location.directory)
         text = self.run.executor.run(self.host, command, assume="", what="read the deploy lock").stdout
         return parse_holder(text) if text.strip() else None
 
@@ -145,12 +146,12 @@ class DeployLock:
     def release(self) -> None:
         """Remove the lock if this run holds it."""
         run_id = self.run.identity()["run_id"]
-        command = lock_commands.release(self.location.directory, run_id)
+        command = lock_dir.release(self.location.directory, run_id)
         self.run.executor.run(self.host, command, what="release the deploy lock")
 
     def force_release(self) -> None:
         """Remove the lock whoever holds it (deploy.unlock --force)."""
-        command = lock_commands.force_release(self.location.directory)
+        command = lock_dir.force_release(self.location.directory)
         self.run.executor.run(self.host, command, what="remove the deploy lock")
 
 

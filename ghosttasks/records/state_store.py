@@ -1,17 +1,15 @@
-"""Deploy state and history (audit), kept on the LB host (first app host without an LB).
+"""Deploy state (state.json) on the LB host (first app host without an LB): where it lives, read and written.
 
 state.json    active colour; version, alembic head and image digests per colour; alembic head, image
               digests per version; the versions in the order they were deployed (retention); the intent
               of a run that is replacing a colour's containers (the journal, cleared when it is done)
-history.jsonl one line per run: who, where from, what, result, failing step, step timings
-The deploy lock lives in the same directory (ghosttasks.lock).
+Its model is ghosttasks.domain.deploy_state. history.jsonl (ghosttasks.records.history) and the deploy
+lock (ghosttasks.records.deploy_lock) live in the same directory.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from ghosttasks.commands import qpath, remote_file
 from ghosttasks.config.inventory import Environment, Host
@@ -41,14 +39,13 @@ class StateLocation:
 
 
 class Store:
-    """Reads and writes state and history on the state host through the run's executor."""
+    """Reads and writes state.json on the state host through the run's executor."""
 
     def __init__(self, run: Run) -> None:
         self.run = run
         self.location = StateLocation.of(run.env)
         self.host = self.location.host
 
-    # -- state -------------------------------------------------------------------------
     def load(self) -> DeployState:
         """The recorded state; a corrupt file is reported and never overwritten."""
         from ghosttasks.commands import assumptions
@@ -74,29 +71,3 @@ class Store:
         state.updated_at = self.run.now()
         self.run.executor.run(self.host, f"mkdir -p {qpath(self.location.directory)}", what="create state dir")
         self.run.executor.put(self.host, state.to_json() + "\n", self.location.path("state.json"), mode=0o644)
-
-    # -- history -----------------------------------------------------------------------
-    def record(self, entry: dict[str, Any]) -> None:
-        """Append one audit line to history.jsonl."""
-        line = json.dumps(entry, sort_keys=True, default=str)
-        path = self.location.path("history.jsonl")
-        self.run.executor.run(self.host, remote_file.append_line(path, line), what="history")
-
-    def history(self, limit: int) -> list[dict[str, Any]]:
-        """The last `limit` audit entries, oldest first (unreadable lines are shown as such)."""
-        path = self.location.path("history.jsonl")
-        text = self.run.executor.run(self.host, remote_file.tail_lines(path, limit)).stdout
-        return parse_history(text)
-
-
-def parse_history(text: str) -> list[dict[str, Any]]:
-    """history.jsonl lines as entries; a line that is not JSON becomes {"result": "unreadable", "line": N}."""
-    entries = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                entry = None
-            entries.append(entry if isinstance(entry, dict) else {"result": "unreadable", "line": number})
-    return entries
