@@ -12,7 +12,7 @@ The operator's machine may reach only the bastion's SSH port and the LB's public
   one machine that is in the private network by definition, and it reaches addresses that are no
   inventory host (Prometheus). Without one, the host's own sshd connects to its own address.
 
-Webhooks (ghosttasks.notify) are external and never come here: they always go direct.
+Webhooks (ghosttasks.observability.notify) are external and never come here: they always go direct.
 """
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from ghosttasks import alertmanager
 from ghosttasks.decisions.alert_routes import Destination, destinations, integrations, webhook_urls
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
-from ghosttasks.notify import redact_url
+from ghosttasks.observability import alertmanager
+from ghosttasks.observability.notify import redact_url
 
 POLL_SECONDS = 0.5
 #: After the first failed attempt, how long the other receivers get before the check gives its verdict.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ghosttasks import notify
 from ghosttasks.decisions.migration_plan import plan_switch_back
 from ghosttasks.domain.colors import other
 from ghosttasks.domain.deploy_state import DeployState
@@ -13,6 +12,7 @@ from ghosttasks.flows.access import check_access
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.reality import reconciled_state
 from ghosttasks.flows.traffic import switch_traffic, verify_lb
+from ghosttasks.observability import notify
 from ghosttasks.records.deploy_lock import DeployLock
 from ghosttasks.records.state_store import Store
 

@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
-from ghosttasks import notify
 from ghosttasks.domain.errors import GhostError
 from ghosttasks.execution.run import Run
 from ghosttasks.flows import marking
+from ghosttasks.observability import notify
 from ghosttasks.records.deploy_lock import DeployLock
 from ghosttasks.records.history import History
 from ghosttasks.records.state_store import Store

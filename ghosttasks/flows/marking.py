@@ -1,13 +1,13 @@
-"""Publish a deploy marker (ghosttasks.markers) and show the last one; a publishing failure only warns."""
+"""Publish a deploy marker (ghosttasks.observability.markers) and show the last one; a publishing failure only warns."""
 
 from __future__ import annotations
 
 import time
 
-from ghosttasks import markers
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.execution.run import Run
-from ghosttasks.markers import Marker
+from ghosttasks.observability import markers
+from ghosttasks.observability.markers import Marker
 
 
 def publish(run: Run, marker: Marker | None) -> None:
@@ -31,7 +31,7 @@ def publish(run: Run, marker: Marker | None) -> None:
 
 
 def publish_finished(run: Run, entry: dict) -> None:
-    """The marker a finished deploy, rollback or emergency rollback means (ghosttasks.markers.marker_for)."""
+    """The marker a finished deploy, rollback or emergency rollback means (markers.marker_for)."""
     publish(run, markers.marker_for(run.task, entry, time.time()))
 
 

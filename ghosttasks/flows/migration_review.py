@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 
-from ghosttasks import squawk
 from ghosttasks.commands import alembic, assumptions
 from ghosttasks.decisions import migration_lint
 from ghosttasks.decisions.migration_lint import Verdict
@@ -23,6 +22,7 @@ from ghosttasks.execution.run import Run
 from ghosttasks.flows import images
 from ghosttasks.flows.migrate import database_revision, knowledge, runner_command
 from ghosttasks.flows.release import fetch_release
+from ghosttasks.observability import squawk
 from ghosttasks.records.state_store import Store
 
 

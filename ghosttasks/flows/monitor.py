@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-from ghosttasks import notify
 from ghosttasks.decisions.migration_plan import plan_switch_back
 from ghosttasks.decisions.percentiles import p95
 from ghosttasks.decisions.probe_routes import way
@@ -23,7 +22,8 @@ from ghosttasks.flows import marking
 from ghosttasks.flows.guard import guarded
 from ghosttasks.flows.reality import begin, reconciled_state
 from ghosttasks.flows.traffic import switch_traffic
-from ghosttasks.markers import Marker
+from ghosttasks.observability import notify
+from ghosttasks.observability.markers import Marker
 from ghosttasks.records.state_store import Store
 from ghosttasks.terminal.monitor_view import MonitorView, ViewState
 

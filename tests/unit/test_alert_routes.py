@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ghosttasks.alertmanager import Counters, counters, synthetic_alert
 from ghosttasks.decisions.alert_routes import Destination, destinations, integrations, parse_matcher, webhook_urls
+from ghosttasks.observability.alertmanager import Counters, counters, synthetic_alert
 
 CONFIG = {
     "route": {

@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ghosttasks import notify
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.emergency import emergency_rollback
-from ghosttasks.notify import Delivery, redact_url
+from ghosttasks.observability import notify
+from ghosttasks.observability.notify import Delivery, redact_url
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ghosttasks.markers import Marker, exposition, group_url, last_marker, marker_for
+from ghosttasks.observability.markers import Marker, exposition, group_url, last_marker, marker_for
 
 T = 1796173200.0  # 2026-12-02 01:00:00 UTC
 

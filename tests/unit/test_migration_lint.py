@@ -2,8 +2,8 @@
 
 import pytest
 
-from ghosttasks import squawk
 from ghosttasks.decisions.migration_lint import RULES, Verdict, gate, judge, revisions
+from ghosttasks.observability import squawk
 
 # alembic's offline SQL (`alembic upgrade A:B --sql`, one transaction per migration) around one statement
 WRAP = """BEGIN;
