@@ -110,12 +110,12 @@ def run_inv_with_reload_switch(args: list[str]) -> None:
     """`inv ARGS` with reload_switch_traffic in place of the flag switch, in every flow that switches.
 
     The flows bind `switch_traffic` when the task imports them (inside its body, after this), except
-    ghosttasks.flows.traffic itself, whose attribute is replaced here; any module already holding the
-    original is patched too.
+    ghosttasks.flows.steps.switching itself, whose attribute is replaced here; any module already holding
+    the original is patched too.
     """
-    from ghosttasks.flows import traffic
+    from ghosttasks.flows.steps import switching
 
-    original = traffic.switch_traffic
+    original = switching.switch_traffic
     for module in list(sys.modules.values()):
         if module.__name__.startswith("ghosttasks") and getattr(module, "switch_traffic", None) is original:
             module.switch_traffic = reload_switch_traffic
@@ -503,7 +503,7 @@ def where_the_time_goes(log_dir: Path) -> dict[str, float]:
 def interpreter_and_imports() -> float:
     """Median seconds of 5 x a Python that imports what a switch imports (Invoke, tasks.py, the flows, SSH)."""
     imports = (
-        "import invoke.main, tasks, ghosttasks.flows.traffic, ghosttasks.flows.emergency, "
+        "import invoke.main, tasks, ghosttasks.flows.switch, ghosttasks.flows.emergency, "
         "ghosttasks.execution.ssh_executor"
     )
     samples = []

@@ -6,16 +6,17 @@ from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
-from ghosttasks.flows import images, logs, monitor, verify
-from ghosttasks.flows.backup import take_backup
-from ghosttasks.flows.guard import guarded
-from ghosttasks.flows.health import wait_for_color
-from ghosttasks.flows.migrate import migrate_for_deploy, record_revision
-from ghosttasks.flows.migration_review import review_for_deploy
-from ghosttasks.flows.preflight import deploy_checklist
-from ghosttasks.flows.reality import begin, reconciled_state, settle
-from ghosttasks.flows.release import fetch_release, start_color
-from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
+from ghosttasks.flows.steps import build_once, logs, monitor
+from ghosttasks.flows.steps.backup import take_backup
+from ghosttasks.flows.steps.guard import guarded
+from ghosttasks.flows.steps.health import wait_for_color
+from ghosttasks.flows.steps.migrate import migrate_for_deploy, record_revision
+from ghosttasks.flows.steps.migration_review import review_for_deploy
+from ghosttasks.flows.steps.preflight import deploy_checklist
+from ghosttasks.flows.steps.reality import begin, reconciled_state, settle
+from ghosttasks.flows.steps.release import fetch_release, start_color
+from ghosttasks.flows.steps.smoke import smoke
+from ghosttasks.flows.steps.switching import switch_traffic, verify_or_switch_back
 from ghosttasks.records.deploy_lock import DeployLock
 from ghosttasks.records.state_store import Store
 
@@ -38,7 +39,7 @@ def deploy(
     store = Store(run)
     with guarded(run, store, version=version, reason=f"deploy {version}") as entry:
         with run.step("preflight"):
-            images.preflight(run)
+            build_once.preflight(run)
             deploy_checklist(run, version, monitor_minutes=minutes)
             state = reconciled_state(run, store, entry)  # the idle colour is the one the LB does not serve
             target, previous = state.idle, state.active
@@ -47,7 +48,9 @@ def deploy(
             run.note(f"{version} goes into {target}; {previous or 'nothing'} keeps serving until the switch")
         with run.step("fetch and build"):
             fetch_release(run, version)
-            state.record_images(version, images.ship(run, version, images.colour_projects(run, target, version)))
+            state.record_images(
+                version, build_once.ship(run, version, build_once.colour_projects(run, target, version))
+            )
         with run.step("review migration"):
             review_for_deploy(run, state, target, version, entry, allow_breaking=allow_breaking_migration, yes=yes)
         with run.step("backup database"):
@@ -61,7 +64,7 @@ def deploy(
             with run.step(f"health check {target}"):
                 wait_for_color(run, target, version, deadline=health_deadline)
             with run.step(f"smoke test {target}"):
-                verify.smoke(run, run.env.health_url(run.env.app_hosts[0], "api", target), requests=10)
+                smoke(run, run.env.health_url(run.env.app_hosts[0], "api", target), requests=10)
             with run.step("switch traffic"):
                 switch_while_locked(run, target, version)
             with run.step("verify traffic"):
@@ -77,7 +80,7 @@ def deploy(
         with run.step("log analysis"):
             logs.after_deploy(run, state)
         with run.step("prune old versions"):
-            images.prune_after_deploy(run, state)
+            build_once.prune_after_deploy(run, state)
         run.out.ok(f"{version} is live on {target} in {run.env.name}")
         return state
 

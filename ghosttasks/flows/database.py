@@ -8,10 +8,10 @@ from ghosttasks.commands import alembic, assumptions, compose, pg_dump
 from ghosttasks.decisions.migration_plan import Direction, choose_runner, plan_migration, plan_stamp
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.backup import BackupInfo
-from ghosttasks.flows.backup import take_backup as take_verified_backup
-from ghosttasks.flows.guard import guarded
-from ghosttasks.flows.migrate import (
+from ghosttasks.flows.steps.backup import BackupInfo
+from ghosttasks.flows.steps.backup import take_backup as take_verified_backup
+from ghosttasks.flows.steps.guard import guarded
+from ghosttasks.flows.steps.migrate import (
     alembic_in,
     apply,
     database_revision,
@@ -19,9 +19,9 @@ from ghosttasks.flows.migrate import (
     record_revision,
     runner_command,
 )
-from ghosttasks.flows.migration_review import lint_downgrade
-from ghosttasks.flows.projects import serving_api, shared_project
-from ghosttasks.flows.reality import reconciled_state
+from ghosttasks.flows.steps.migration_review import lint_downgrade
+from ghosttasks.flows.steps.projects import serving_api, shared_project
+from ghosttasks.flows.steps.reality import reconciled_state
 from ghosttasks.records.state_store import Store
 
 GENERATED_RE = re.compile(r"Generating (\S+\.py)")

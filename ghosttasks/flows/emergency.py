@@ -8,10 +8,10 @@ from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.revisions import Knowledge
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.access import check_access
-from ghosttasks.flows.guard import guarded
-from ghosttasks.flows.reality import reconciled_state
-from ghosttasks.flows.traffic import switch_traffic, verify_lb
+from ghosttasks.flows.steps.access_check import check_access
+from ghosttasks.flows.steps.guard import guarded
+from ghosttasks.flows.steps.reality import reconciled_state
+from ghosttasks.flows.steps.switching import switch_traffic, verify_lb
 from ghosttasks.observability import notify
 from ghosttasks.records.deploy_lock import DeployLock
 from ghosttasks.records.state_store import Store

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.guard import guarded
-from ghosttasks.flows.migrate import record_revision
-from ghosttasks.flows.reality import reconciled_state
+from ghosttasks.flows.steps.guard import guarded
+from ghosttasks.flows.steps.migrate import record_revision
+from ghosttasks.flows.steps.reality import reconciled_state
 from ghosttasks.records.state_store import Store
 
 

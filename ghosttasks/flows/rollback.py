@@ -14,16 +14,16 @@ from ghosttasks.domain.colors import Color, other
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.revisions import Knowledge
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.access import check_access
-from ghosttasks.flows.guard import guarded
-from ghosttasks.flows.health import wait_for_color
-from ghosttasks.flows.images import ensure_pinned
-from ghosttasks.flows.migrate import apply, database_revision, knowledge, read_chain, record_revision
-from ghosttasks.flows.migration_review import lint_downgrade
-from ghosttasks.flows.projects import color_api
-from ghosttasks.flows.reality import begin, reconciled_state, settle
-from ghosttasks.flows.release import fetch_release, start_color
-from ghosttasks.flows.traffic import switch_traffic, verify_or_switch_back
+from ghosttasks.flows.steps.access_check import check_access
+from ghosttasks.flows.steps.build_once import ensure_pinned
+from ghosttasks.flows.steps.guard import guarded
+from ghosttasks.flows.steps.health import wait_for_color
+from ghosttasks.flows.steps.migrate import apply, database_revision, knowledge, read_chain, record_revision
+from ghosttasks.flows.steps.migration_review import lint_downgrade
+from ghosttasks.flows.steps.projects import color_api
+from ghosttasks.flows.steps.reality import begin, reconciled_state, settle
+from ghosttasks.flows.steps.release import fetch_release, start_color
+from ghosttasks.flows.steps.switching import switch_traffic, verify_or_switch_back
 from ghosttasks.records.state_store import Store
 
 

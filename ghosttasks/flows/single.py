@@ -5,14 +5,14 @@ from __future__ import annotations
 from ghosttasks.commands import alembic, assumptions, compose, git, host
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
-from ghosttasks.flows import images
-from ghosttasks.flows.access import check_access
-from ghosttasks.flows.guard import guarded
-from ghosttasks.flows.health import wait_for_color
-from ghosttasks.flows.migrate import alembic_in
-from ghosttasks.flows.preflight import check_reachable, require_env
-from ghosttasks.flows.projects import ApiTarget, single_project
-from ghosttasks.flows.smoke import smoke
+from ghosttasks.flows.steps import build_once
+from ghosttasks.flows.steps.access_check import check_access
+from ghosttasks.flows.steps.guard import guarded
+from ghosttasks.flows.steps.health import wait_for_color
+from ghosttasks.flows.steps.migrate import alembic_in
+from ghosttasks.flows.steps.preflight import check_reachable, require_env
+from ghosttasks.flows.steps.projects import ApiTarget, single_project
+from ghosttasks.flows.steps.smoke import smoke
 from ghosttasks.records.state_store import Store
 
 DATABASE_WAIT_SECONDS = 90
@@ -76,7 +76,7 @@ def deploy_staging(run: Run, ref: str) -> str:
     first = hosts[0]
     with guarded(run, Store(run), version=ref, reason=f"deploy staging {ref}") as entry:
         with run.step("preflight"):
-            images.preflight(run)
+            build_once.preflight(run)
             check_reachable(run, env.hosts)
             check_access(run, env.hosts)
             require_env(run, hosts)
@@ -91,7 +91,7 @@ def deploy_staging(run: Run, ref: str) -> str:
             entry["version"] = version
             run.note(f"{ref} is commit {results[0].stdout.strip()}: images are tagged {version}")
         with run.step("build images"):
-            entry["images"] = images.ship(run, version, lambda target: single_project(run, target, version))
+            entry["images"] = build_once.ship(run, version, lambda target: single_project(run, target, version))
         with run.step("migrate database"):
             project = single_project(run, first, version)
             run.executor.run(first, compose.up(project, env.app.shared_services), what="start shared services")

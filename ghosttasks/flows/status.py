@@ -9,7 +9,7 @@ from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import GhostError
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.reality import check
+from ghosttasks.flows.steps.reality import check
 from ghosttasks.records.deploy_lock import DeployLock
 from ghosttasks.records.state_store import Store
 

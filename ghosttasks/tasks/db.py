@@ -113,7 +113,7 @@ def revision(c, message, autogenerate=False, env="dev", dry_run=False):
 def lint(c, version, revisions=None, env=None, dry_run=False):
     """Lint the SQL a release's migrations would run with squawk, as deploy.prod's gate does; exit 1 on a
     finding that breaks the colour that keeps serving."""
-    from ghosttasks.flows import migration_review
+    from ghosttasks.flows.steps import migration_review
 
     version = validate.version(version)
     spec = validate.revision_range(revisions, "--revisions") if revisions is not None else None

@@ -204,13 +204,13 @@ def history(c, limit=20, env=None, json=False):
 )
 def prune(c, keep=None, dry_run=False, env=None, json=False):
     """Remove old versions' release worktrees and images; both colours' and the last N always stay."""
-    from ghosttasks.flows import images
+    from ghosttasks.flows import prune
     from ghosttasks.terminal import reporting
 
     count = None if keep is None else int(validate.positive_number(keep, "--keep"))
 
     def flow(run):
-        report = images.prune_by_hand(run, keep=count, list_only=dry_run)
+        report = prune.prune_by_hand(run, keep=count, list_only=dry_run)
         reporting.show_prune(run.out, run.env.name, report, dry_run=dry_run, as_json=json)
 
     execute(c, env, flow, quiet=json)

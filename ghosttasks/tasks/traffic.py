@@ -13,7 +13,7 @@ from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, JSON_HELP, YES_HELP, ex
 )
 def switch(c, color, env=None, dry_run=False, yes=False):
     """Send traffic to COLOR: health-check it on every app host, render the upstream, nginx -t, reload, verify."""
-    from ghosttasks.flows import traffic as flow
+    from ghosttasks.flows import switch as flow
 
     color = validate.color(color)
     execute(
@@ -39,7 +39,7 @@ def status(c, env=None, json=False, samples=10):
 @ghost_task(help={"color": "colour every answer must come from (default: the active one)", "env": ENV_HELP})
 def verify(c, color=None, env=None):
     """Sample the LB on new connections: every answer must come from one colour and its version."""
-    from ghosttasks.flows import verify as flow
+    from ghosttasks.flows import checks as flow
 
     color = validate.color(color) if color is not None else None
     execute(c, env, lambda run: flow.traffic(run, color))

@@ -17,7 +17,7 @@ def _color(color):
 @ghost_task(help={"color": COLOR_HELP, "env": ENV_HELP})
 def health(c, color=None, env=None):
     """API and web health on every app host, and the public URL."""
-    from ghosttasks.flows import verify as flow
+    from ghosttasks.flows import checks as flow
 
     color = _color(color)
     execute(c, env, lambda run: flow.health(run, color))
@@ -26,7 +26,7 @@ def health(c, color=None, env=None):
 @ghost_task(help={"env": ENV_HELP})
 def db(c, env=None):
     """Database connectivity from the api container (SELECT 1 with its own DATABASE_URL)."""
-    from ghosttasks.flows import verify as flow
+    from ghosttasks.flows import checks as flow
 
     execute(c, env, lambda run: flow.python_check(run, flow.DATABASE_CHECK, "Database"))
 
@@ -34,7 +34,7 @@ def db(c, env=None):
 @ghost_task(help={"env": ENV_HELP})
 def redis(c, env=None):
     """Redis connectivity from the api container (PING with its own REDIS_URL)."""
-    from ghosttasks.flows import verify as flow
+    from ghosttasks.flows import checks as flow
 
     execute(c, env, lambda run: flow.python_check(run, flow.REDIS_CHECK, "Redis"))
 
@@ -42,7 +42,7 @@ def redis(c, env=None):
 @ghost_task(help={"color": COLOR_HELP, "env": ENV_HELP})
 def smoke(c, color=None, env=None):
     """Smoke tests: auth flow, artifact CRUD, tenant isolation, latency benchmark."""
-    from ghosttasks.flows import verify as flow
+    from ghosttasks.flows import checks as flow
 
     color = _color(color)
     execute(c, env, lambda run: flow.smoke_color(run, color))
@@ -51,7 +51,7 @@ def smoke(c, color=None, env=None):
 @ghost_task(help={"env": ENV_HELP})
 def traffic(c, env=None):
     """Every answer through the LB comes from the active colour and version."""
-    from ghosttasks.flows import verify as flow
+    from ghosttasks.flows import checks as flow
 
     execute(c, env, lambda run: flow.traffic(run, None))
 
@@ -59,7 +59,7 @@ def traffic(c, env=None):
 @ghost_task(help={"env": ENV_HELP})
 def images(c, env=None):
     """Every app host's containers run the image digests the deploy state records (build once)."""
-    from ghosttasks.flows.images import verify_images
+    from ghosttasks.flows.steps.build_once import verify_images
 
     execute(c, env, verify_images)
 
@@ -67,7 +67,7 @@ def images(c, env=None):
 @ghost_task(help={"env": ENV_HELP})
 def config(c, env=None):
     """Required environment variables present on every app host (names only) and compose config valid."""
-    from ghosttasks.flows import verify as flow
+    from ghosttasks.flows import checks as flow
 
     execute(c, env, flow.config)
 
@@ -75,7 +75,7 @@ def config(c, env=None):
 @ghost_task(help={"env": ENV_HELP})
 def monitoring(c, env=None):
     """Prometheus scrapes the active colour and evaluates the rollback rules; a test alert reaches every receiver."""
-    from ghosttasks.flows import verify as flow
+    from ghosttasks.flows import checks as flow
 
     execute(c, env, flow.monitoring)
 
@@ -85,7 +85,7 @@ def monitoring(c, env=None):
 )
 def logs(c, color=None, env=None):
     """Log analysis: correlation IDs found on the hosts that served them, ERROR/CRITICAL patterns since the deploy."""
-    from ghosttasks.flows import logs as flow
+    from ghosttasks.flows.steps import logs as flow
 
     color = _color(color)
     execute(c, env, lambda run: flow.check_logs(run, color))
@@ -100,7 +100,7 @@ def logs(c, color=None, env=None):
 )
 def monitor(c, minutes=None, rollback=False, env=None):
     """Watch error rate, p95, health and the database; report (or roll back on) the runbook's triggers."""
-    from ghosttasks.flows import monitor as flow
+    from ghosttasks.flows.steps import monitor as flow
 
     chosen = None if minutes is None else validate.positive_number(minutes, "--minutes")
     execute(c, env, lambda run: flow.watch_serving(run, minutes=chosen, rollback=rollback))
@@ -109,7 +109,7 @@ def monitor(c, minutes=None, rollback=False, env=None):
 @ghost_task(name="all", help={"env": ENV_HELP})
 def all_checks(c, env=None):
     """health, db, redis, smoke, traffic, images, config, logs and monitoring; stops at the first failure."""
-    from ghosttasks.flows import verify as flow
+    from ghosttasks.flows import checks as flow
 
     execute(c, env, flow.all_checks)
 

@@ -31,7 +31,7 @@ from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
 from ghosttasks.execution.ssh_executor import SSHExecutor
-from ghosttasks.flows.health import wait_for_color
+from ghosttasks.flows.steps.health import wait_for_color
 from ghosttasks.terminal.output import Output
 
 SSHD = "/usr/sbin/sshd"

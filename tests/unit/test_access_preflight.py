@@ -11,10 +11,10 @@ from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.executor import Result
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.access import check_access
 from ghosttasks.flows.emergency import emergency_rollback
 from ghosttasks.flows.rollback import rollback
-from ghosttasks.flows.traffic import switch
+from ghosttasks.flows.steps.access_check import check_access
+from ghosttasks.flows.switch import switch
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,14 +18,15 @@ import pytest
 from ghosttasks.commands import assumptions
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.execution.run import Run
-from ghosttasks.flows import holds, logs
+from ghosttasks.flows import holds
 from ghosttasks.flows.blue_green import deploy
 from ghosttasks.flows.database import migrate
 from ghosttasks.flows.emergency import emergency_rollback
-from ghosttasks.flows.images import prune_by_hand
+from ghosttasks.flows.prune import prune_by_hand
 from ghosttasks.flows.rollback import rollback
 from ghosttasks.flows.status import status
-from ghosttasks.flows.traffic import switch
+from ghosttasks.flows.steps import logs
+from ghosttasks.flows.switch import switch
 from ghosttasks.terminal.output import Output
 from tests.unit.crash_world import DISRUPTIVE, Killed, World, WorldExecutor, starting_world
 

@@ -16,7 +16,7 @@ from ghosttasks.domain.errors import CommandFailed, OperationFailed
 from ghosttasks.execution.executor import UNREACHABLE_EXIT, Executor, Result
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.guard import guarded
+from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.records.state_store import Store
 from ghosttasks.terminal.output import Output
 

@@ -3,7 +3,7 @@
 import pytest
 
 from ghosttasks.commands import nginx
-from ghosttasks.flows.backup import parse_verification
+from ghosttasks.flows.steps.backup import parse_verification
 
 MARK = nginx.CONFIG_MARK
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"

@@ -17,7 +17,7 @@ from ghosttasks.execution.executor import Probe
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.run import Run
 from ghosttasks.execution.ssh_executor import SSHExecutor
-from ghosttasks.flows.health import wait_for_color
+from ghosttasks.flows.steps.health import wait_for_color
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

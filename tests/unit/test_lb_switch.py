@@ -13,7 +13,7 @@ from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.executor import Result
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.traffic import switch_traffic
+from ghosttasks.flows.steps.switching import switch_traffic
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from ghosttasks.domain.errors import DeployLocked
 from ghosttasks.execution.executor import Executor, Result
 from ghosttasks.execution.run import Run
 from ghosttasks.flows import holds
-from ghosttasks.flows.guard import guarded
+from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.records.deploy_lock import (
     DeployLock,
     dead_run_entry,

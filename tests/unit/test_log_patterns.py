@@ -14,7 +14,7 @@ from ghosttasks.decisions.log_patterns import LogLine, normalise, parse_line, su
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.logs import check_logs
+from ghosttasks.flows.steps.logs import check_logs
 from ghosttasks.terminal.output import Output
 
 

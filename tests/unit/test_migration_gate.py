@@ -10,8 +10,8 @@ from ghosttasks.domain.errors import BadInput, OperationFailed
 from ghosttasks.execution.executor import Result
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.run import Run
-from ghosttasks.flows import migrate
 from ghosttasks.flows.blue_green import deploy
+from ghosttasks.flows.steps import migrate
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The prune flow (ghosttasks.flows.images.prune) against simulated app hosts: exact commands, what goes."""
+"""The prune flow (ghosttasks.flows.steps.build_once.prune) against simulated app hosts: exact commands, what goes."""
 
 import io
 from pathlib import Path
@@ -7,7 +7,7 @@ from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.deploy_state import ColorState, DeployState
 from ghosttasks.execution.executor import Executor, Result
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.images import prune
+from ghosttasks.flows.steps.build_once import prune
 from ghosttasks.terminal.output import Output
 
 ROOT = Path(__file__).resolve().parents[2]

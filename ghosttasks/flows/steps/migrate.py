@@ -16,8 +16,8 @@ from ghosttasks.domain.errors import CommandFailed, OperationFailed
 from ghosttasks.domain.revisions import Knowledge, parse_alembic_history
 from ghosttasks.execution.executor import Result
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.backup import take_backup
-from ghosttasks.flows.projects import ApiTarget, color_api, color_project, shared_project
+from ghosttasks.flows.steps.backup import take_backup
+from ghosttasks.flows.steps.projects import ApiTarget, color_api, color_project, shared_project
 from ghosttasks.records.state_store import Store
 
 NO_VERSION_TABLE = 'relation "alembic_version" does not exist'

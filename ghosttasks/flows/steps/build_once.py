@@ -22,7 +22,7 @@ from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.masking import mask
 from ghosttasks.domain.validate import VERSION_RE
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.projects import color_project
+from ghosttasks.flows.steps.projects import color_project
 from ghosttasks.terminal.reporting import describe_images
 
 ASSUMED_DIGEST = "sha256:" + "0" * 64
@@ -205,21 +205,6 @@ def prune_after_deploy(run: Run, state: DeployState) -> None:
         prune(run, state, keep=run.env.images.keep)
     except (OperationFailed, ValueError) as exc:
         run.out.warn(f"pruning old versions failed (the deploy succeeded): {exc}; retry: inv deploy.prune")
-
-
-def prune_by_hand(run: Run, *, keep: int | None, list_only: bool) -> dict:
-    """deploy.prune: under the deploy lock (never beside a deploy), from the recorded state."""
-    from ghosttasks.flows.guard import guarded
-    from ghosttasks.flows.reality import check, reconciled_state
-    from ghosttasks.records.state_store import Store
-
-    store = Store(run)
-    with guarded(run, store, version=None, reason="prune old versions", lock=not list_only) as entry:
-        # what both colours really run is kept; listing (no lock) repairs nothing, it only reads
-        state = check(run, store)[1].state if list_only else reconciled_state(run, store, entry)
-        report = prune(run, state, keep=keep or run.env.images.keep, dry_run_only=list_only)
-        entry["removed"] = {host: item["remove"] for host, item in report["hosts"].items()}
-        return report
 
 
 def prune(run: Run, state: DeployState, *, keep: int, dry_run_only: bool = False) -> dict:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ghosttasks.domain.errors import GhostError
 from ghosttasks.execution.run import Run
-from ghosttasks.flows import marking
+from ghosttasks.flows.steps import marking
 from ghosttasks.observability import notify
 from ghosttasks.records.deploy_lock import DeployLock
 from ghosttasks.records.history import History

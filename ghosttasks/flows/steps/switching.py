@@ -1,22 +1,14 @@
-"""Moving traffic on the LB: render the upstream, swap it in, test, reload; verify through the LB; traffic.switch."""
+"""Moving traffic on the LB: render the config, swap it in, test, reload, flip the flag; verify through the LB."""
 
 from __future__ import annotations
 
 from ghosttasks.commands import nginx, render
-from ghosttasks.decisions.migration_plan import plan_switch
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.colors import Color
-from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.masking import mask
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.access import check_access
-from ghosttasks.flows.guard import guarded
-from ghosttasks.flows.health import wait_for_color
-from ghosttasks.flows.migrate import apply, database_revision, knowledge, record_revision
-from ghosttasks.flows.reality import reconciled_state, settle
-from ghosttasks.records.state_store import Store
 
 
 def switch_traffic(run: Run, color: Color, version: str) -> None:
@@ -121,42 +113,3 @@ def verify_or_switch_back(
             run.out.warn(f"switching back to {previous} ({previous_version})")
             switch_traffic(run, previous, previous_version)
         raise
-
-
-def switch(run: Run, color: Color) -> DeployState:
-    """traffic.switch: send traffic to `color` after checking it is healthy on every app host.
-
-    Planned first: a colour with no good version is refused; when its version's schema head is ahead of
-    the database, the database is upgraded (verified backup first) before traffic moves.
-    """
-    store = Store(run)
-    with guarded(run, store, version=None, reason=f"switch traffic to {color}") as entry:
-        with run.step("plan switch"):
-            check_access(run, run.env.hosts)
-            state = reconciled_state(run, store, entry)
-            current = database_revision(run)
-            plan = plan_switch(state, knowledge(run, state), current, color)
-            entry.update(color=color, version=plan.version, previous_color=state.active)
-            if state.active == color:
-                run.note(f"{color} is already active; re-rendering and verifying")
-            if plan.before:
-                run.note(plan.before.describe())
-        previous = state.active
-        previous_version = state.colors[previous].runs if previous and previous != color else None
-        try:
-            with run.step(f"health check {color}"):
-                wait_for_color(run, color, plan.version, deadline=30)
-            if plan.before:
-                with run.step("upgrade database"):
-                    apply(run, plan.before, label=f"switch-{plan.version}", entry=entry)
-            with run.step("switch traffic"):
-                switch_traffic(run, color, plan.version)
-            with run.step("verify traffic"):
-                verify_or_switch_back(run, color, plan.version, previous, previous_version)
-            state.after_switch(color)
-        except BaseException:
-            state = settle(run, store, entry) or state  # where traffic really is (a switch back may have failed)
-            raise
-        finally:
-            record_revision(run, store, state)
-        return state

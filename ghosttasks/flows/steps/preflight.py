@@ -11,7 +11,7 @@ from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.access import check_access
+from ghosttasks.flows.steps.access_check import check_access
 
 
 def check_reachable(run: Run, hosts: list[Host]) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ghosttasks.commands import assumptions, pg_dump
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.projects import shared_project
+from ghosttasks.flows.steps.projects import shared_project
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.revisions import Knowledge
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
-from ghosttasks.flows import marking
-from ghosttasks.flows.guard import guarded
-from ghosttasks.flows.reality import begin, reconciled_state
-from ghosttasks.flows.traffic import switch_traffic
+from ghosttasks.flows.steps import marking
+from ghosttasks.flows.steps.guard import guarded
+from ghosttasks.flows.steps.reality import begin, reconciled_state
+from ghosttasks.flows.steps.switching import switch_traffic
 from ghosttasks.observability import notify
 from ghosttasks.observability.markers import Marker
 from ghosttasks.records.state_store import Store

@@ -9,14 +9,14 @@ from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
-from ghosttasks.flows import alerting, marking
-from ghosttasks.flows.health import wait_for_color
-from ghosttasks.flows.images import verify_images
-from ghosttasks.flows.logs import check_logs
-from ghosttasks.flows.preflight import require_env
-from ghosttasks.flows.projects import active_api, serving_api, serving_state
-from ghosttasks.flows.smoke import smoke
-from ghosttasks.flows.traffic import verify_lb
+from ghosttasks.flows.steps import alerting, marking
+from ghosttasks.flows.steps.build_once import verify_images
+from ghosttasks.flows.steps.health import wait_for_color
+from ghosttasks.flows.steps.logs import check_logs
+from ghosttasks.flows.steps.preflight import require_env
+from ghosttasks.flows.steps.projects import active_api, serving_api, serving_state
+from ghosttasks.flows.steps.smoke import smoke
+from ghosttasks.flows.steps.switching import verify_lb
 from ghosttasks.records.state_store import Store
 
 # The runbook's connectivity checks, run with the api container's own DATABASE_URL / REDIS_URL.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ghosttasks.commands import compose, git
 from ghosttasks.domain.colors import Color
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.projects import color_project
+from ghosttasks.flows.steps.projects import color_project
 
 
 def fetch_release(run: Run, version: str) -> None:

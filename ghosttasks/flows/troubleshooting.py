@@ -7,7 +7,7 @@ from ghosttasks.config.inventory import Host
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.errors import BadInput
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.projects import color_project, shared_project, single_project
+from ghosttasks.flows.steps.projects import color_project, shared_project, single_project
 
 
 def _projects(run: Run, service: str | None = None, color: Color | None = None) -> list[tuple[Host, compose.Project]]:

@@ -26,7 +26,7 @@ from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.projects import color_project
+from ghosttasks.flows.steps.projects import color_project
 from ghosttasks.records.state_store import Store
 
 REQUESTS = 10

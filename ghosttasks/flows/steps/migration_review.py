@@ -19,9 +19,9 @@ from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import BadInput, OperationFailed
 from ghosttasks.domain.revisions import Knowledge, Refused, parse_alembic_history, parse_messages, resolve_revision
 from ghosttasks.execution.run import Run
-from ghosttasks.flows import images
-from ghosttasks.flows.migrate import database_revision, knowledge, runner_command
-from ghosttasks.flows.release import fetch_release
+from ghosttasks.flows.steps import build_once
+from ghosttasks.flows.steps.migrate import database_revision, knowledge, runner_command
+from ghosttasks.flows.steps.release import fetch_release
 from ghosttasks.observability import squawk
 from ghosttasks.records.state_store import Store
 
@@ -148,7 +148,9 @@ def lint_release(run: Run, version: str, spec: str | None) -> Verdict:
     with run.step("fetch and build"):
         state = Store(run).load()
         fetch_release(run, version)
-        images.ship(run, version, images.colour_projects(run, state.idle, version))  # not recorded: no lock held
+        build_once.ship(
+            run, version, build_once.colour_projects(run, state.idle, version)
+        )  # not recorded: no lock held
     with run.step("lint migration"):
         chain, messages = read_history(run, version)
         known = Knowledge({version: chain})
