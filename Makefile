@@ -25,6 +25,7 @@ test-lab: install
 lint: install
 	ruff check .
 	ruff format --check .
+	lint-imports
 
 lab-down:
 	inv lab.down
