@@ -40,7 +40,7 @@ def test_the_flag_is_created_for_green_and_removed_for_blue():
     assert nginx.set_flag("/var/lib/g/x-active-green", "blue") == "rm -f /var/lib/g/x-active-green"
 
 
-# -- flows/backup.py parse_verification --------------------------------------------------------
+# -- flows/steps/backup.py parse_verification --------------------------------------------------------
 
 
 @pytest.mark.parametrize(
