@@ -6,6 +6,7 @@ Kept free of heavy imports so that `inv --list` stays fast; flows are imported i
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import signal
@@ -138,11 +139,16 @@ def _keep_traceback(task_name: str, exc: Exception) -> str:
 def _print_error(message: str, hint: str | None, details: list[str] | None = None) -> None:
     from ghosttasks.masking import mask
 
-    print(mask(message), file=sys.stderr)
-    for line in details or ():
-        print(mask(line), file=sys.stderr)
-    if hint:
-        print(mask(f"next: {hint}"), file=sys.stderr)
+    lines = [message, *(details or ()), *([f"next: {hint}"] if hint else [])]
+    for line in lines:
+        with contextlib.suppress(OSError):  # the terminal is gone: the run log has the line
+            print(mask(line), file=sys.stderr)
+    log = current_log.get()
+    if log is not None:
+        with contextlib.suppress(OSError):
+            for line in lines:
+                log.printed("stderr", line)
+            log.close()
 
 
 def start(c: Context, env: str | None, *, dry_run: bool = False, quiet: bool = False, verbose: bool = False):
@@ -171,7 +177,7 @@ def start(c: Context, env: str | None, *, dry_run: bool = False, quiet: bool = F
     run = Run(environment, SSHExecutor(environment, out), out, task_name, feed=feed)
     run.executor.verbose = verbose
     try:
-        run.executor.log = RunLog(task_name, run.run_id)
+        run.executor.log = out.log = RunLog(task_name, run.run_id)
     except OSError as exc:
         out.warn(f"no run log: {exc}")
     current_log.set(run.executor.log)

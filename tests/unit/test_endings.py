@@ -2,16 +2,22 @@
 result and the lock released, and the lines the terminal could not show are in the run log."""
 
 import json
+import os
 import shlex
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 
+from ghosttasks.errors import OperationFailed
 from ghosttasks.flows.guard import guarded
 from ghosttasks.inventory import load_inventory
 from ghosttasks.output import Output
 from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run
+from ghosttasks.runlog import RunLog
 from ghosttasks.state import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +29,16 @@ def prod():
     return load_inventory(ROOT / "hosts.yml").env("prod")
 
 
+@pytest.fixture
+def closed_pipe():
+    """A text stream whose reader is gone (`| head -1`): writing to it raises BrokenPipeError."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    stream = open(writer, "w")  # noqa: SIM115 (closed below)
+    yield stream
+    stream.close()  # flushing what is buffered must not fail either
+
+
 def planned_run(prod, out):
     return Run(prod, PlanRecorder(prod, out), out, "deploy.prod")
 
@@ -32,6 +48,12 @@ def recorded(recorder):
     [index] = [i for i, line in enumerate(recorder.entries) if "history.jsonl" in line]
     words = shlex.split(recorder.entries[index].split("$ ", 1)[1])
     return json.loads(next(word for word in words if word.startswith("{"))), recorder.entries[index + 1]
+
+
+def printed(log):
+    log.close()
+    events = [json.loads(line) for line in log.path.read_text().splitlines()]
+    return [(event["stream"], event["line"]) for event in events if event["event"] == "printed"]
 
 
 # -- guarded(): every ending has a result and releases the lock -----------------------------------------
@@ -56,3 +78,81 @@ def test_any_base_exception_is_recorded_as_aborted(prod):
     entry, after = recorded(run.executor)
     assert entry["result"] == "aborted" and "Cancelled('worker gone')" in entry["error"]
     assert after.endswith(RELEASE)
+
+
+def test_a_broken_pipe_while_printing_does_not_end_the_flow(prod, closed_pipe):
+    run = planned_run(prod, Output(stream=closed_pipe))
+
+    def probe_thread_prints():
+        run.out.info("health blue: ok")
+
+    with guarded(run, Store(run), version="v1.2.0", reason="deploy v1.2.0") as entry:
+        run.out.step("health check blue")
+        thread = threading.Thread(target=probe_thread_prints)
+        thread.start()
+        thread.join()
+        run.out.ok("blue answers v1.2.0")
+        entry["color"] = "blue"
+    recorded_entry, after = recorded(run.executor)
+    assert (recorded_entry["result"], recorded_entry["color"]) == ("ok", "blue")
+    assert after.endswith(RELEASE)
+
+
+# -- Output: a closed pipe silences the terminal, the run log keeps every line ---------------------------
+
+
+def test_output_on_a_closed_pipe_goes_quiet_and_the_run_log_keeps_every_line(closed_pipe, tmp_path):
+    out = Output(stream=closed_pipe, err_stream=closed_pipe)
+    out.log = RunLog("deploy.prod", "cafe0001", tmp_path)
+    out.step("switch traffic")
+    out.ok("DATABASE_URL=postgres://app:hunter22@db/app answers")
+    out.render(Text("✓ switch traffic   1.2 s"))
+    out.table("hosts", ["host", "state"], [["app1", "up"]])
+    out.json({"active": "green"})
+    out.error("error: step 'monitor' failed")
+    lines = printed(out.log)
+    assert lines[:3] == [
+        ("stdout", "==> switch traffic"),
+        ("stdout", "ok   DATABASE_URL=postgres://app:********@db/app answers"),
+        ("stdout", "✓ switch traffic   1.2 s"),
+    ]
+    assert ("stdout", "│ app1 │ up    │") in lines
+    assert [line for stream, line in lines if stream == "stdout"][-3:] == ["{", '  "active": "green"', "}"]
+    assert lines[-1] == ("stderr", "error: step 'monitor' failed")
+    assert not out.is_terminal
+
+
+def test_a_quiet_output_logs_only_what_it_would_have_shown(tmp_path):
+    out = Output(quiet=True, stream=open(os.devnull, "w"))  # noqa: SIM115 (a throwaway stream)
+    out.log = RunLog("deploy.prod", "cafe0002", tmp_path)
+    out.info("hidden by --quiet")
+    out.warn("shown")
+    assert printed(out.log) == [("stdout", "warn shown")]
+
+
+def test_the_live_view_survives_a_closed_pipe(closed_pipe, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich draws the Live as on a terminal
+    failures = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    out = Output(stream=closed_pipe)
+    region = out.live(lambda: Text("⠋ health check blue   2.0 s"))
+    time.sleep(0.3)  # the Live's refresh thread draws a few frames
+    region.refresh()
+    out.info("a line above the live view")
+    region.stop()
+    assert failures == []
+
+
+def test_the_error_lines_of_a_task_are_in_its_run_log_too(inv, monkeypatch, tmp_path):
+    def broken(run, reason):
+        raise OperationFailed("lb1 refused the lock", hint="inv deploy.status")
+
+    monkeypatch.setattr("ghosttasks.flows.holds.hold", broken)
+    code, _, _ = inv("deploy.lock", "--reason", "db maintenance")
+    [path] = (tmp_path / "runs").iterdir()
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert code == 1
+    assert [(event["stream"], event["line"]) for event in events if event["event"] == "printed"][-2:] == [
+        ("stderr", "error: lb1 refused the lock"),
+        ("stderr", "next: inv deploy.status"),
+    ]
