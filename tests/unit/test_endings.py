@@ -4,11 +4,15 @@ result and the lock released, and the lines the terminal could not show are in t
 import json
 import os
 import shlex
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from invoke import Context, Exit
 from rich.text import Text
 
 from ghosttasks.errors import OperationFailed
@@ -19,6 +23,7 @@ from ghosttasks.plan_recorder import PlanRecorder
 from ghosttasks.run import Run
 from ghosttasks.runlog import RunLog
 from ghosttasks.state import Store
+from ghosttasks.tasks.runtime import EXIT_INTERRUPTED, ghost_task
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = "then rm -rf /var/lib/ghosttasks/lock; fi"
@@ -156,3 +161,101 @@ def test_the_error_lines_of_a_task_are_in_its_run_log_too(inv, monkeypatch, tmp_
         ("stderr", "error: lb1 refused the lock"),
         ("stderr", "next: inv deploy.status"),
     ]
+
+
+# -- @ghost_task: its signal handlers, restored after ---------------------------------------------------
+
+
+@pytest.fixture
+def sigint_ignored():
+    """SIGINT inherited ignored, as in a background job of a non-interactive shell."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_task_installs_its_handlers_even_over_an_ignored_sigint_and_restores_them(sigint_ignored):
+    seen = {}
+
+    @ghost_task()
+    def handlers(c):
+        seen.update({signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)})
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    handlers(Context())
+    assert seen[signal.SIGINT] is signal.default_int_handler
+    assert seen[signal.SIGTERM] is signal.default_int_handler
+    assert callable(seen[signal.SIGHUP])
+    assert before[signal.SIGINT] == signal.SIG_IGN
+    assert {signum: signal.getsignal(signum) for signum in before} == before
+
+
+def test_sigint_interrupts_a_task_even_when_it_was_inherited_ignored(sigint_ignored, capsys):
+    @ghost_task()
+    def waits(c):
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(5)
+
+    with pytest.raises(Exit) as ended:
+        waits(Context())
+    assert ended.value.code == EXIT_INTERRUPTED
+    assert capsys.readouterr().err.startswith("interrupted: the deploy lock was released")
+
+
+def test_a_system_exit_in_a_task_is_an_abort_with_exit_1_never_unexpected(capsys):
+    @ghost_task()
+    def exits(c):
+        raise SystemExit(1)
+
+    with pytest.raises(Exit) as ended:
+        exits(Context())
+    assert ended.value.code == 1
+    error, hint = capsys.readouterr().err.splitlines()
+    assert error.startswith("error: aborted: SystemExit(1) ended the task") and "unexpected" not in error
+    assert hint.startswith("next: the full traceback is in ")
+
+
+def test_sighup_silences_the_terminal_and_the_task_goes_on_to_its_end(tmp_path):
+    script = """
+import os, signal, sys
+from invoke import Context
+from ghosttasks.output import Output
+from ghosttasks.tasks.runtime import ghost_task
+
+@ghost_task()
+def deploy(c):
+    out = Output()
+    out.info("before the hangup")
+    signal.raise_signal(signal.SIGHUP)
+    out.info("after the hangup")
+    print("after the hangup, on stderr", file=sys.stderr)
+    return "finished"
+
+result = deploy(Context())
+with open(sys.argv[1], "w") as done:
+    done.write(result)
+"""
+    terminal, device = os.openpty()
+    process = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "done")],
+        stdin=subprocess.DEVNULL,
+        stdout=device,
+        stderr=device,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    os.close(device)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # EIO: no writer left
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(terminal)
+    assert process.returncode == 0
+    assert (tmp_path / "done").read_text() == "finished"
+    assert b"before the hangup" in shown and b"after the hangup" not in shown
