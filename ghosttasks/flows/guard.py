@@ -1,5 +1,5 @@
 """Every changing procedure runs guarded: lock taken first, history written and lock released at the end,
-whatever happened (success, failure, Ctrl-C or SIGTERM)."""
+whatever happened (success, failure, Ctrl-C or SIGTERM, a SystemExit or any other BaseException)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,10 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
         entry.setdefault("result", "failed")
         entry["error"] = f"{type(exc).__name__}: {exc}"
         raise
+    except BaseException as exc:  # SystemExit (a library exiting) or anything else that is no Exception
+        entry["result"] = "aborted"
+        entry["error"] = f"aborted by {exc!r}"
+        raise
     finally:
         entry.update(
             end=run.now(),
@@ -63,6 +67,7 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
 def _finish(run: Run, store: Store, deploy_lock: DeployLock | None, entry: dict[str, Any]) -> None:
     """Best effort and never masking the original error: history, lock release, deploy marker, notification."""
     run.executor.step("record history, release the lock, notify")
+    entry.setdefault("result", "aborted")  # every ending is recorded with a result
     try:
         store.record(entry)
     except (GhostError, OSError) as exc:
