@@ -1,10 +1,10 @@
 # The two commands a newcomer needs (as root, on Debian bookworm with Python 3.11):
 #   make demo   bring the lab up and do a real blue-green deploy of the demo app
-#   make test   run the whole test suite (unit, then lab tests against real components)
+#   make test   run the whole test suite (unit, the built wheel, then lab tests against real components)
 PYTHON ?= python3
 PIP_FLAGS ?= --quiet --disable-pip-version-check --root-user-action=ignore
 
-.PHONY: install demo test test-unit test-lab lint lab-down
+.PHONY: install demo test test-unit test-package test-lab lint lab-down
 
 install:
 	$(PYTHON) -m pip install $(PIP_FLAGS) -e '.[test]'
@@ -14,10 +14,15 @@ demo: install
 
 test: install lint
 	$(PYTHON) -m pytest tests/unit -q
+	$(PYTHON) -m pytest tests/package -q
 	$(PYTHON) -m pytest tests/lab -m lab -q
 
 test-unit: install
 	$(PYTHON) -m pytest tests/unit -q
+
+# the sdist and wheel built, the wheel installed into a fresh venv (dependencies from the package index), ghost run
+test-package: install
+	$(PYTHON) -m pytest tests/package -q
 
 test-lab: install
 	$(PYTHON) -m pytest tests/lab -m lab -q

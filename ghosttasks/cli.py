@@ -9,7 +9,8 @@ and turns their ParseError into Exit(code=2) with our one-line error and a hint.
 
 `inv` is Invoke's own Program: it imports tasks.py (our namespace) while it runs, after it has parsed
 its core flags and before it parses the tasks' flags. tasks.py therefore makes that running program a
-GhostProgram (adopt()); nothing else of Invoke is changed.
+GhostProgram (adopt()); nothing else of Invoke is changed. `ghost` (ghosttasks.main) is a GhostProgram
+of its own, with the namespace bundled, the way Fabric ships `fab`.
 """
 
 from __future__ import annotations
@@ -26,24 +27,27 @@ from ghosttasks.domain.errors import BadInput
 class GhostProgram(Program):
     """Invoke's Program with bad input on the command line exiting 2 (BadInput's code), not 1."""
 
+    #: The command the hints tell users to type (`inv --help deploy.prod`).
+    command = "inv"
+
     def parse_tasks(self) -> None:
-        with _bad_input():
+        with _bad_input(self.command):
             super().parse_tasks()
 
     def parse_cleanup(self) -> None:
-        with _bad_input():
+        with _bad_input(self.command):
             super().parse_cleanup()
 
 
 @contextmanager
-def _bad_input() -> Iterator[None]:
+def _bad_input(command: str) -> Iterator[None]:
     try:
         yield
     except ParseError as exc:
-        raise Exit(describe_parse_error(exc), code=BadInput.exit_code) from None
+        raise Exit(describe_parse_error(exc, command), code=BadInput.exit_code) from None
 
 
-def describe_parse_error(exc: ParseError) -> str:
+def describe_parse_error(exc: ParseError, command: str) -> str:
     """Invoke's parse error as our two lines: `error: ...` and a `next:` hint (the task's help or the list)."""
     from ghosttasks.domain.masking import mask
 
@@ -57,7 +61,7 @@ def describe_parse_error(exc: ParseError) -> str:
     needs_value = re.fullmatch(r"Flag <Argument: ([\w-]+).*> needed value and was not given one!", message)
     if needs_value:
         message = f"--{needs_value.group(1).replace('_', '-')} needs a value"
-    hint = f"see its options: inv --help {task}" if task else "see the tasks: inv --list"
+    hint = f"see its options: {command} --help {task}" if task else f"see the tasks: {command} --list"
     return mask(f"error: {message}\nnext: {hint}")
 
 

@@ -1,22 +1,22 @@
-"""Jinja over templates/: StrictUndefined, so a missing value is an error, never an empty line."""
+"""Jinja over ghosttasks/templates/: StrictUndefined, so a missing value is an error, never an empty line.
+
+The templates are package data: an installed ghosttasks reads its own copy through Jinja's PackageLoader.
+"""
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from ghosttasks.domain.colors import COLORS
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
-
-def jinja_environment(templates: Path) -> Any:
-    """A new Jinja environment over a templates directory: StrictUndefined, trimmed blocks, no autoescape."""
+def jinja_environment(loader: Any) -> Any:
+    """A new Jinja environment over a template loader: StrictUndefined, trimmed blocks, no autoescape."""
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates),
+        loader=loader,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -27,11 +27,13 @@ def jinja_environment(templates: Path) -> Any:
 
 @cache
 def _environment() -> Any:
-    return jinja_environment(TEMPLATES)
+    import jinja2
+
+    return jinja_environment(jinja2.PackageLoader("ghosttasks"))
 
 
 def render(name: str, **values: Any) -> str:
-    """Render one template of templates/ with these values."""
+    """Render one template of ghosttasks/templates/ with these values."""
     return _environment().get_template(name).render(**values)
 
 

@@ -6,11 +6,14 @@ Kept free of heavy imports so that `inv --list` stays fast; flows are imported i
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
+import os
 import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from invoke import Context, Exit, Task, task
@@ -24,6 +27,7 @@ JSON_HELP = "print JSON instead of a table"
 VERBOSE_HELP = "stream the full output of builds, pulls and starts (folded into the run log by default)"
 
 EXIT_INTERRUPTED = 130
+EXIT_ABORTED = 1  # a SystemExit (or another BaseException) that is not ours: the run did not complete
 
 #: The full name (`deploy.prod`) of the task that is running, set by @ghost_task.
 current_task: contextvars.ContextVar[str] = contextvars.ContextVar("current_task", default="ghosttasks")
@@ -63,8 +67,10 @@ def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
     """@task plus the error contract: one clear line (and a hint) on stderr, exit 1/2/3, 130 on Ctrl-C.
 
     An unexpected exception (a bug, or a condition nothing handles) is no exception: one line naming
-    its type, exit 1, and its traceback in the run log (the hint names the file). The flows' guarded()
-    has already recorded the history and released the lock by then.
+    its type, exit 1, and its traceback in the run log (the hint names the file). A SystemExit raised
+    inside the task (a library exiting) or any other BaseException is an abort: one line, exit 1, its
+    traceback in the run log too. The flows' guarded() has already recorded the history and released
+    the lock by then. The task runs under its own signal handlers (_signals).
 
     The task's full name (`<module>.<name>`, as `inv --list` shows it) is derived, never repeated.
     """
@@ -75,11 +81,11 @@ def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
 
         @functools.wraps(body)
         def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
-            previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
             token = current_task.set(full_name)
             log_token = current_log.set(None)
             try:
-                return body(c, *args, **kwargs)
+                with _signals():
+                    return body(c, *args, **kwargs)
             except Exit:
                 raise
             except GhostError as exc:
@@ -100,21 +106,59 @@ def ghost_task(*task_args: Any, **task_kwargs: Any) -> Callable:
                     _keep_traceback(full_name, exc),
                 )
                 raise Exit(code=1) from None
+            except BaseException as exc:
+                _print_error(
+                    f"error: aborted: {exc!r} ended the task before its end; the deploy lock was released and the "
+                    "history records where it stopped",
+                    _keep_traceback(full_name, exc, kind="aborted"),
+                )
+                raise Exit(code=EXIT_ABORTED) from None
             finally:
                 current_log.reset(log_token)
                 current_task.reset(token)
-                signal.signal(signal.SIGTERM, previous)
 
         return task(*task_args, klass=GhostTask, **task_kwargs)(wrapper)
 
     return decorate
 
 
-def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+@contextlib.contextmanager
+def _signals() -> Iterator[None]:
+    """The task's signal handlers, the previous ones restored after (main thread only: Python's rule).
+
+    SIGINT and SIGTERM raise KeyboardInterrupt, SIGINT even when it was inherited ignored (a background
+    job of a non-interactive shell, some CI runners); SIGHUP (the terminal closed) silences the terminal
+    and the run goes on to its end.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handlers = {
+        signal.SIGINT: signal.default_int_handler,
+        signal.SIGTERM: signal.default_int_handler,
+        signal.SIGHUP: _silencer([fd for fd in (1, 2) if os.isatty(fd)]),
+    }
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
 
 
-def _keep_traceback(task_name: str, exc: Exception) -> str:
+def _silencer(terminal_fds: list[int]) -> Callable[[int, Any], None]:
+    """A SIGHUP handler pointing the descriptors that were the terminal at /dev/null (the run log has it all)."""
+
+    def silence(signum: int, frame: Any) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for fd in terminal_fds:
+            os.dup2(devnull, fd)
+        os.close(devnull)
+
+    return silence
+
+
+def _keep_traceback(task_name: str, exc: BaseException, *, kind: str = "unexpected_error") -> str:
     """Write the traceback into the run's log (a new log when the run had none yet); the hint naming it."""
     import secrets
     import traceback
@@ -124,7 +168,7 @@ def _keep_traceback(task_name: str, exc: Exception) -> str:
     try:
         log = current_log.get() or RunLog(task_name, secrets.token_hex(4))
         log.event(
-            "unexpected_error",
+            kind,
             type=type(exc).__name__,
             message=str(exc),
             traceback="".join(traceback.format_exception(exc)),
@@ -138,11 +182,16 @@ def _keep_traceback(task_name: str, exc: Exception) -> str:
 def _print_error(message: str, hint: str | None, details: list[str] | None = None) -> None:
     from ghosttasks.domain.masking import mask
 
-    print(mask(message), file=sys.stderr)
-    for line in details or ():
-        print(mask(line), file=sys.stderr)
-    if hint:
-        print(mask(f"next: {hint}"), file=sys.stderr)
+    lines = [message, *(details or ()), *([f"next: {hint}"] if hint else [])]
+    for line in lines:
+        with contextlib.suppress(OSError):  # the terminal is gone: the run log has the line
+            print(mask(line), file=sys.stderr)
+    log = current_log.get()
+    if log is not None:
+        with contextlib.suppress(OSError):
+            for line in lines:
+                log.printed("stderr", line)
+            log.close()
 
 
 def start(c: Context, env: str | None, *, dry_run: bool = False, quiet: bool = False, verbose: bool = False):
@@ -171,7 +220,7 @@ def start(c: Context, env: str | None, *, dry_run: bool = False, quiet: bool = F
     run = Run(environment, SSHExecutor(environment, out), out, task_name, feed=feed)
     run.executor.verbose = verbose
     try:
-        run.executor.log = RunLog(task_name, run.run_id)
+        run.executor.log = out.log = RunLog(task_name, run.run_id)
     except OSError as exc:
         out.warn(f"no run log: {exc}")
     current_log.set(run.executor.log)

@@ -1,18 +1,78 @@
-"""Terminal output: rich, masked, host-prefixed; one place for every line the user sees."""
+"""Terminal output: rich, masked, host-prefixed; one place for every line the user sees.
+
+A terminal that goes away (a closed pipe, a vanished terminal) silences the output, never the run: every
+printed line also goes to the run's log when one is attached.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ghosttasks.domain.masking import mask
 
+if TYPE_CHECKING:
+    from ghosttasks.terminal.runlog import RunLog
+
+
+class QuietStream:
+    """A stream for rich that goes quiet, instead of raising, once it cannot be written.
+
+    rich would call `Console.on_broken_pipe` (exit the process, from whichever thread wrote) on a closed
+    pipe and let an EIO from a vanished terminal propagate; this wrapper sees both (any OSError) first. The
+    broken descriptor then points at /dev/null, so buffered bytes and Python's flush at exit go nowhere
+    instead of failing again (an exit status of 120).
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.gone = False
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
+    def isatty(self) -> bool:
+        return not self.gone and self._stream.isatty()
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                self._stream.write(text)
+            except OSError:
+                self._go_quiet()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except OSError:
+                self._go_quiet()
+
+    def _go_quiet(self) -> None:
+        self.gone = True
+        try:
+            descriptor = self._stream.fileno()
+        except (OSError, ValueError):  # not a file (a StringIO), or already closed
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, descriptor)
+        finally:
+            os.close(devnull)
+
 
 class Output:
-    """Prints steps, host output, results and tables; every string is masked first."""
+    """Prints steps, host output, results and tables; every string is masked first.
+
+    `log` (the run's RunLog, attached by the task runtime) receives every line printed, so a terminal that
+    went away loses nothing.
+    """
 
     def __init__(
         self, *, quiet: bool = False, silent: bool = False, stream: Any = None, err_stream: Any = None
@@ -21,8 +81,9 @@ class Output:
 
         self.quiet = quiet or silent
         self.silent = silent
-        self._console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
-        self._errors = Console(file=err_stream or sys.stderr, highlight=False, soft_wrap=True)
+        self.log: RunLog | None = None
+        self._console = Console(file=QuietStream(stream or sys.stdout), highlight=False, soft_wrap=True)
+        self._errors = Console(file=QuietStream(err_stream or sys.stderr), highlight=False, soft_wrap=True)
         self._lock = threading.Lock()
         self._regions = LiveRegions(self._console)
 
@@ -37,8 +98,21 @@ class Output:
         if self.silent and not error:
             return
         console = self._errors if error else self._console
+        line = mask(text)
         with self._lock:
-            console.print(Text(mask(text), style=style or ""))
+            console.print(Text(line, style=style or ""))
+        self._keep(line, error=error)
+
+    def _keep(self, text: str, *, error: bool = False) -> None:
+        """Hand each printed line to the run log (when one is attached)."""
+        if self.log is not None:
+            for line in text.splitlines():
+                self.log.printed("stderr" if error else "stdout", line)
+
+    def _text(self, renderable: Any) -> str:
+        """A renderable as the plain text it prints (for the run log)."""
+        lines = self._console.render_lines(renderable, pad=False)
+        return "\n".join("".join(segment.text for segment in line).rstrip() for line in lines)
 
     def step(self, title: str) -> None:
         """The heading of a procedure step."""
@@ -72,8 +146,10 @@ class Output:
 
     def plain(self, text: str) -> None:
         """Text for machines (plans, JSON): masked, unstyled, no wrapping."""
+        text = mask(text)
         with self._lock:
-            self._console.out(mask(text), highlight=False)
+            self._console.out(text, highlight=False)
+        self._keep(text)
 
     def json(self, data: Any) -> None:
         """Data as indented JSON (masked)."""
@@ -85,6 +161,8 @@ class Output:
             return
         with self._lock:
             self._console.print(renderable)
+        if self.log is not None:
+            self._keep(self._text(renderable))
 
     def live(self, frame: Callable[[], Any]) -> LiveRegion:
         """Show `frame()` at the bottom of the terminal, redrawn 8 times a second, under any region already shown.
@@ -108,6 +186,8 @@ class Output:
             table.add_row(*(mask("" if cell is None else str(cell)) for cell in row))
         with self._lock:
             self._console.print(table)
+        if self.log is not None:
+            self._keep(self._text(table))
 
 
 class LiveRegion:

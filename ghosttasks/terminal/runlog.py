@@ -1,5 +1,5 @@
-"""The per-run log file: every command with host, exit code and duration, and every line a folded (noisy)
-command printed, masked (JSON lines)."""
+"""The per-run log file: every command with host, exit code and duration, every line a folded (noisy)
+command printed, and every line the terminal was shown, masked (JSON lines)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ class RunLog:
     def output(self, host: str, stream: str, line: str) -> None:
         """Record one line a folded command printed (terminal.folding): the terminal shows only its status."""
         self.event("output", host=host, stream=stream, line=line)
+
+    def printed(self, stream: str, line: str) -> None:
+        """Record one line ghosttasks printed (ghosttasks.terminal.output): kept when the terminal is gone."""
+        self.event("printed", stream=stream, line=line)
 
     def upload(self, host: str, path: str, mode: int, duration: float) -> None:
         """Record one upload: host, path, mode, duration."""

@@ -29,9 +29,11 @@ def yaml_scalar(value: object) -> str:
 
 @cache
 def _templates() -> Any:
+    import jinja2
+
     from ghosttasks.commands.render import jinja_environment
 
-    env = jinja_environment(TEMPLATES)
+    env = jinja_environment(jinja2.FileSystemLoader(TEMPLATES))
     env.filters["q"] = yaml_scalar
     return env
 

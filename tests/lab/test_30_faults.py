@@ -9,6 +9,7 @@ the fault is before the switch); the lock is released (or held on purpose); the 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -63,7 +64,9 @@ def restart_lab() -> None:
     labctl.up(quiet=True)
 
 
-def background_deploy(inv, *args: str, env: dict | None = None) -> subprocess.Popen:
+def background_deploy(inv, *args: str, env: dict | None = None, ignore_sigint: bool = False) -> subprocess.Popen:
+    """deploy.prod in the background; with ignore_sigint it starts as a background job of a non-interactive
+    shell would (SIGINT inherited ignored), whatever the way pytest itself was started."""
     environment = {
         **os.environ,
         "GHOST_INVENTORY": str(ROOT / "lab" / "hosts.yml"),
@@ -79,6 +82,7 @@ def background_deploy(inv, *args: str, env: dict | None = None) -> subprocess.Po
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None,
     )
 
 
@@ -220,7 +224,9 @@ def test_6_lb_unreachable_before_the_switch(lab, inv, load_loop):
 
 def test_7_sigint_during_the_health_wait(lab, inv, load_loop):
     with load_loop() as load:
-        process = background_deploy(inv, "--version", "v1.2.0-unhealthy", "--health-timeout", "300", *NO_MONITOR)
+        process = background_deploy(
+            inv, "--version", "v1.2.0-unhealthy", "--health-timeout", "300", *NO_MONITOR, ignore_sigint=True
+        )
         wait_for_line(process, "==> health check blue")
         time.sleep(2)
         started = time.monotonic()
@@ -232,6 +238,30 @@ def test_7_sigint_during_the_health_wait(lab, inv, load_loop):
     assert_green_kept_serving(inv, load)
     run = last_run(inv)
     assert (run["result"], run["failed_step"]) == ("interrupted", "health check blue")
+
+
+def test_7b_stdout_closed_after_the_first_line(lab, inv):
+    """`inv deploy.prod ... | head -1`: the terminal output goes quiet, the deploy goes on to its end."""
+    process = background_deploy(inv, "--version", "v1.0.0", *NO_MONITOR)
+    try:
+        first = process.stdout.readline()
+        process.stdout.close()
+        err = process.stderr.read()
+        code = process.wait(timeout=300)
+        print(first, err)
+        assert code == 0, err
+        assert "unexpected" not in err and "Traceback" not in err
+        assert inv.json("deploy.status")["lock"] is None
+        run = last_run(inv)
+        assert (run["result"], run["version"]) == ("ok", "v1.0.0")
+        assert set(lb_answers(10)) == {("blue", "v1.0.0")}
+        [log] = [path for path in inv.log_dir.iterdir() if run["run_id"] in path.name]
+        events = [json.loads(line) for line in log.read_text().splitlines()]
+        shown = [event["line"] for event in events if event["event"] == "printed"]
+        assert shown[0] == first.rstrip("\n") and "==> switch traffic" in shown
+    finally:
+        if inv.json("deploy.status")["active"] != "green":
+            inv.ok("traffic.switch", "green", "--yes")  # back to the module's starting point
 
 
 def test_8_five_deploys_at_once_exactly_one_runs(lab, inv):

@@ -1,5 +1,5 @@
 """Every changing procedure runs guarded: lock taken first, history written and lock released at the end,
-whatever happened (success, failure, Ctrl-C or SIGTERM)."""
+whatever happened (success, failure, Ctrl-C or SIGTERM, a SystemExit or any other BaseException)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,10 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
         entry.setdefault("result", "failed")
         entry["error"] = f"{type(exc).__name__}: {exc}"
         raise
+    except BaseException as exc:  # SystemExit (a library exiting) or anything else that is no Exception
+        entry["result"] = "aborted"
+        entry["error"] = f"aborted by {exc!r}"
+        raise
     finally:
         entry.update(
             end=run.now(),
@@ -64,6 +68,7 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
 def _finish(run: Run, store: Store, deploy_lock: DeployLock | None, entry: dict[str, Any]) -> None:
     """Best effort and never masking the original error: history, lock release, deploy marker, notification."""
     run.executor.section("record history, release the lock, notify")
+    entry.setdefault("result", "aborted")  # every ending is recorded with a result
     try:
         History(run).append(entry)
     except (GhostError, OSError) as exc:
