@@ -1,4 +1,4 @@
-"""Getting a version onto the app hosts: fetch its tag into a release dir, start a colour (images: flows.images)."""
+"""Getting a version onto the app hosts: fetch its tag into a release dir, start a colour (images: build_once)."""
 
 from __future__ import annotations
 
