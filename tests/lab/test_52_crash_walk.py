@@ -116,7 +116,7 @@ FLOWS = (
         (KillPoint("==> plan migration"), KillPoint("==> alembic upgrade"), KillPoint("==> alembic upgrade", 1.0)),
         needs_old_schema=True,
     ),
-    Flow("prune", ("deploy.prune",), (KillPoint(delay=0.8), KillPoint(delay=1.2), KillPoint(delay=1.6))),
+    Flow("prune", ("deploy.prune",), (KillPoint(delay=0.4), KillPoint(delay=0.6), KillPoint(delay=0.8))),
 )
 
 
