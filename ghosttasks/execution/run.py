@@ -15,17 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ghosttasks.config.inventory import Environment
+from ghosttasks.domain.audit import StepRecord
 from ghosttasks.domain.placeholders import PLAN_STAMP, PLAN_TIME
 from ghosttasks.execution.executor import Executor
 from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.step_events import StepFeed
-
-
-@dataclass
-class StepRecord:
-    name: str
-    seconds: float
-    ok: bool
 
 
 @dataclass

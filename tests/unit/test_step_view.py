@@ -7,8 +7,9 @@ import pytest
 from rich.console import Console
 
 from ghosttasks.config.inventory import load_inventory
+from ghosttasks.domain.audit import StepRecord
 from ghosttasks.execution.plan_recorder import PlanRecorder
-from ghosttasks.execution.run import Run, StepRecord
+from ghosttasks.execution.run import Run
 from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.step_events import StepEvent, StepFeed
 from ghosttasks.terminal.step_view import PlainSteps, StepBoard, render_finished, render_running, seconds
