@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from ghosttasks.domain.audit import LockHolder
+
 
 class GhostError(Exception):
     """Base class: a one-line message for the user and an exit code."""
@@ -35,11 +37,11 @@ class ConfigError(GhostError):
 
 
 class DeployLocked(GhostError):
-    """Another run holds the deploy lock (or deploys are frozen); `holder` is lock/info.json when read."""
+    """Another run holds the deploy lock (or deploys are frozen); `holder` is lock/info.json's when read."""
 
     exit_code = 3
 
-    def __init__(self, message: str, *, hint: str | None = None, holder: dict | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, holder: LockHolder | None = None) -> None:
         super().__init__(message, hint=hint)
         self.holder = holder
 

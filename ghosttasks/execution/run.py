@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ghosttasks.config.inventory import Environment
-from ghosttasks.domain.audit import StepRecord
+from ghosttasks.domain.audit import HistoryEntry, StepRecord
 from ghosttasks.domain.placeholders import PLAN_STAMP, PLAN_TIME
 from ghosttasks.execution.executor import Executor
 from ghosttasks.terminal.output import Output
@@ -38,7 +38,7 @@ class Run:
     failed_step: str | None = None
     started: float = field(default_factory=time.time)
     feed: StepFeed | None = None  # step events; default: plain headings (ghosttasks.terminal.step_view.PlainSteps)
-    outcome: dict[str, Any] | None = None  # the history entry of a guarded run (for the closing summary)
+    outcome: HistoryEntry | None = None  # the history entry of a guarded run (for the closing summary)
 
     def __post_init__(self) -> None:
         if self.feed is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
@@ -44,7 +45,7 @@ def deploy(
             state = reconciled_state(run, store, entry)  # the idle colour is the one the LB does not serve
             target, previous = state.idle, state.active
             previous_version = state.colors[previous].runs if previous else None
-            entry.update(color=target, previous_color=previous, previous_version=previous_version)
+            entry.color, entry.previous_color, entry.previous_version = target, previous, previous_version
             run.note(f"{version} goes into {target}; {previous or 'nothing'} keeps serving until the switch")
         with run.step("fetch and build"):
             fetch_release(run, version)
@@ -54,13 +55,13 @@ def deploy(
         with run.step("review migration"):
             review_for_deploy(run, state, target, version, entry, allow_breaking=allow_breaking_migration, yes=yes)
         with run.step("backup database"):
-            entry["backup"] = take_backup(run, version).path
+            entry.backup = take_backup(run, version).path
         begin(run, store, state, target, version)  # the journal: a run killed from here on is resolved by the next
         try:
             with run.step(f"start {target}"):
                 start_color(run, target, version)
             with run.step("migrate database"):
-                entry["alembic_head"] = head = migrate_for_deploy(run, state, target, version, entry)
+                entry.alembic_head = head = migrate_for_deploy(run, state, target, version, entry)
             with run.step(f"health check {target}"):
                 wait_for_color(run, target, version, deadline=health_deadline)
             with run.step(f"smoke test {target}"):
@@ -95,13 +96,13 @@ def switch_while_locked(run: Run, target: Color, version: str) -> None:
     switch_traffic(run, target, version)
 
 
-def watch_and_roll_back(run: Run, store: Store, state: DeployState, entry: dict, minutes: float) -> None:
+def watch_and_roll_back(run: Run, store: Store, state: DeployState, entry: HistoryEntry, minutes: float) -> None:
     """Monitor the new colour; a trigger rolls back automatically and fails the deploy naming it."""
     target, previous = state.active, state.previous
     trigger = monitor.watch(run, store, state, minutes=minutes, rollback=True)
     if trigger:
-        entry["result"] = "rolled_back"
-        entry["trigger"] = trigger.describe()
+        entry.result = "rolled_back"
+        entry.trigger = trigger.describe()
         previous_version = state.colors[previous].runs if previous else None
         version = state.colors[target].version if target else None
         raise OperationFailed(

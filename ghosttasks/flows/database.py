@@ -6,6 +6,7 @@ import re
 
 from ghosttasks.commands import alembic, assumptions, compose, pg_dump
 from ghosttasks.decisions.migration_plan import Direction, choose_runner, plan_migration, plan_stamp
+from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.backup import BackupInfo
@@ -47,7 +48,7 @@ def migrate(run: Run, direction: Direction, revision: str, *, force: bool = Fals
                 return current
             run.note(plan.describe())
             if plan.direction == "downgrade" and (verdict := lint_downgrade(run, plan)):
-                entry["migration_lint"] = verdict.summary()
+                entry.migration_lint = verdict.summary()
         try:
             with run.step(f"alembic {direction} {plan.target or 'base'}"):
                 now = apply(run, plan, label=f"before-{direction}", entry=entry)
@@ -57,14 +58,14 @@ def migrate(run: Run, direction: Direction, revision: str, *, force: bool = Fals
         return now
 
 
-def _migrate_single(run: Run, direction: Direction, revision: str, entry: dict) -> str | None:
+def _migrate_single(run: Run, direction: Direction, revision: str, entry: HistoryEntry) -> str | None:
     api = serving_api(run)
     build = alembic.upgrade if direction == "upgrade" else alembic.downgrade
     with run.step("backup database"):
-        entry["backup"] = take_verified_backup(run, f"before-{direction}").path
+        entry.backup = take_verified_backup(run, f"before-{direction}").path
     with run.step(f"alembic {direction} {revision}"):
         alembic_in(run, api, build(run.env.app.alembic, revision), what=f"alembic {direction}")
-        entry["alembic_revision"] = now = database_revision(run)
+        entry.alembic_revision = now = database_revision(run)
     run.out.ok(f"database at {now or 'base (empty)'}")
     return now
 
@@ -187,7 +188,7 @@ def restore(run: Run, name: str) -> None:
                 )
             run.out.ok(f"{name}: checksum matches")
         with run.step("backup current database"):
-            entry["backup"] = take_verified_backup(run, "before-restore").path
+            entry.backup = take_verified_backup(run, "before-restore").path
         with run.step(f"restore {name}"):
             project = shared_project(run)
             run.executor.run(
@@ -196,4 +197,4 @@ def restore(run: Run, name: str) -> None:
                 what="pg_restore",
                 stream=True,
             )
-        run.out.ok(f"restored {name} into {db.name}; the previous data is in {entry['backup']}")
+        run.out.ok(f"restored {name} into {db.name}; the previous data is in {entry.backup}")

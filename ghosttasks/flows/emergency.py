@@ -36,11 +36,11 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
                 )
             failed = state.active
             check_access(run, [run.env.lb_host], docker=False)  # sudo -n on the LB: one command, already connected
-            entry.update(color=target, version=version, previous_color=failed, reason=reason)
+            entry.color, entry.version, entry.previous_color, entry.reason = target, version, failed, reason
             warning = plan_switch_back(state, Knowledge.recorded(state), state.database_revision, target).warning
             if warning:
                 run.out.fail(warning)
-                entry["warning"] = warning
+                entry.warning = warning
             switch_traffic(run, target, version)
         with run.step("freeze deploys"):
             DeployLock(run).freeze(reason=f"emergency rollback: {reason}")
@@ -51,7 +51,7 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
             alert = notify.deliver(run, "rollback.emergency", payload)
             incident = notify.deliver(run, "incident.open", {**payload, "severity": "critical"}, incident=True)
             say_who_was_told(run, alert, incident)
-            entry.update(alerted=alert.ok, incident=incident.ok)
+            entry.alerted, entry.incident = alert.ok, incident.ok
         with run.step("verify traffic"):
             try:
                 verify_lb(run, target, version, samples=5, deadline=5)

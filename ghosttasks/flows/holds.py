@@ -32,12 +32,11 @@ def unlock(run: Run, *, force: bool) -> None:
         return
     if not (force or is_mine(holder, user=run.user, origin=run.origin)):
         raise DeployLocked(
-            f"the lock is held by {holder.get('user')}@{holder.get('origin')} "
-            f"({holder.get('reason')}); use --force to release it anyway"
+            f"the lock is held by {holder.user}@{holder.origin} ({holder.reason}); use --force to release it anyway"
         )
     lock.force_release()
     lock.record_unlock(holder, forced=force)
-    run.out.ok(f"{run.env.name} unlocked (was: {holder.get('reason')})")
+    run.out.ok(f"{run.env.name} unlocked (was: {holder.reason})")
     try:
         intent = Store(run).load().intent
     except GhostError as exc:  # unlocked all the same; the next changing command reads the record again

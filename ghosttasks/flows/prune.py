@@ -16,5 +16,5 @@ def prune_by_hand(run: Run, *, keep: int | None, list_only: bool) -> dict:
         # what both colours really run is kept; listing (no lock) repairs nothing, it only reads
         state = check(run, store)[1].state if list_only else reconciled_state(run, store, entry)
         report = prune(run, state, keep=keep or run.env.images.keep, dry_run_only=list_only)
-        entry["removed"] = {host: item["remove"] for host, item in report["hosts"].items()}
+        entry.removed = {host: item["remove"] for host, item in report["hosts"].items()}
         return report

@@ -23,8 +23,8 @@ def recover(run: Run) -> DeployState:
                 real = state.database_revision
                 line = f"database revision: state.json said {recorded_revision}, the database is at {real}"
                 run.out.warn(f"state repaired: {line}")
-                entry["state_repaired"] = [*entry.get("state_repaired", []), line]
-        if entry.get("state_repaired"):
+                entry.state_repaired = [*(entry.state_repaired or []), line]
+        if entry.state_repaired:
             run.out.ok("state.json repaired: it agrees with the LB, the containers and the database")
         else:
             run.out.ok("state.json agrees with the LB, the containers and the database: nothing to repair")

@@ -10,6 +10,7 @@ When the database is behind the target version, it is upgraded before traffic mo
 from __future__ import annotations
 
 from ghosttasks.decisions.migration_plan import plan_rollback, serving
+from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import Color, other
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.revisions import Knowledge
@@ -40,12 +41,8 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
             if active and to and to not in known.chains and to != active[1]:
                 known = _redeploy_unknown(run, store, state, entry, other(active[0]), to)
             plan = plan_rollback(state, known, current, to=to, db_rev=db_rev, force=force)
-            entry.update(
-                version=plan.version,
-                color=plan.target,
-                previous_color=plan.source,
-                previous_version=plan.source_version,
-            )
+            entry.version, entry.color = plan.version, plan.target
+            entry.previous_color, entry.previous_version = plan.source, plan.source_version
             for note in plan.notes:
                 run.note(note)
             for migration in (plan.before_switch, plan.after_switch):
@@ -81,7 +78,9 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
         return state
 
 
-def _redeploy_unknown(run: Run, store: Store, state: DeployState, entry: dict, color: Color, version: str) -> Knowledge:
+def _redeploy_unknown(
+    run: Run, store: Store, state: DeployState, entry: HistoryEntry, color: Color, version: str
+) -> Knowledge:
     """A --to version not recorded yet: start it in the idle colour (no traffic) and read what it ships."""
     with run.step(f"redeploy {version} into {color}"):
         _start_version(run, store, state, entry, color, version)
@@ -93,7 +92,7 @@ def _redeploy_unknown(run: Run, store: Store, state: DeployState, entry: dict, c
     return knowledge(run, state)
 
 
-def _start_version(run: Run, store: Store, state: DeployState, entry: dict, color: Color, version: str) -> None:
+def _start_version(run: Run, store: Store, state: DeployState, entry: HistoryEntry, color: Color, version: str) -> None:
     """Start `version` in the idle `color`, journalled first; a failure leaves the colour marked failed."""
     try:
         fetch_release(run, version)

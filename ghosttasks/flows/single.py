@@ -88,10 +88,10 @@ def deploy_staging(run: Run, ref: str) -> str:
                 assume=assumptions.STAGING_COMMIT,
             )
             version = staging_version(ref, results[0].stdout.strip().splitlines()[-1])
-            entry["version"] = version
+            entry.version = version
             run.note(f"{ref} is commit {results[0].stdout.strip()}: images are tagged {version}")
         with run.step("build images"):
-            entry["images"] = build_once.ship(run, version, lambda target: single_project(run, target, version))
+            entry.images = build_once.ship(run, version, lambda target: single_project(run, target, version))
         with run.step("migrate database"):
             project = single_project(run, first, version)
             run.executor.run(first, compose.up(project, env.app.shared_services), what="start shared services")

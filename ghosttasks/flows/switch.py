@@ -28,7 +28,7 @@ def switch(run: Run, color: Color) -> DeployState:
             state = reconciled_state(run, store, entry)
             current = database_revision(run)
             plan = plan_switch(state, knowledge(run, state), current, color)
-            entry.update(color=color, version=plan.version, previous_color=state.active)
+            entry.color, entry.version, entry.previous_color = color, plan.version, state.active
             if state.active == color:
                 run.note(f"{color} is already active; re-rendering and verifying")
             if plan.before:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ghosttasks.domain.audit import HistoryEntry
+
 METRIC = "ghostworks_deploy_marker_timestamp_seconds"
 JOB = "ghosttasks"
 #: The tasks that change what serves, and the status their success means.
@@ -42,20 +44,19 @@ class Marker:
         return f"{self.status} {self.version} on {self.color} at {when} ({self.task})"
 
 
-def marker_for(task: str, entry: dict[str, Any], time: float) -> Marker | None:
+def marker_for(task: str, entry: HistoryEntry, time: float) -> Marker | None:
     """The marker a finished run's history entry means; None when it changed nothing that serves.
 
     An automatic rollback (`result: rolled_back`) publishes its own marker when it switches back.
     """
-    if task not in SUCCESS or entry.get("result") == "rolled_back":
+    if task not in SUCCESS or entry.result == "rolled_back":
         return None
-    if entry.get("result") != "ok" and entry.get("failed_step") in REFUSING_STEPS:
+    if entry.result != "ok" and entry.failed_step in REFUSING_STEPS:
         return None
-    version, color = entry.get("version"), entry.get("color")
-    if not version or not color:
+    if not entry.version or not entry.color:
         return None  # refused before it knew what it would change
-    status = SUCCESS[task] if entry.get("result") == "ok" else "failed"
-    return Marker(status, str(version), str(color), task, time)
+    status = SUCCESS[task] if entry.result == "ok" else "failed"
+    return Marker(status, entry.version, entry.color, task, time)
 
 
 def _quoted(value: str) -> str:

@@ -11,13 +11,13 @@ and can tell it is gone, or by the unlock that removes it.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ghosttasks.commands import lock_dir
+from ghosttasks.domain.audit import HistoryEntry, LockHolder, known
 from ghosttasks.domain.errors import DeployLocked, GhostError, OperationFailed
 from ghosttasks.execution.run import Run
 from ghosttasks.records.history import History
@@ -39,16 +39,15 @@ class DeployLock:
         self.host = self.location.host
 
     def _info(self, *, version: str | None, reason: str, frozen: bool = False) -> str:
-        info = {
+        return LockHolder(
             **self.run.identity(),
-            "task": self.run.task,
-            "version": version,
-            "reason": reason,
-            "since": self.run.now(),
-            "since_epoch": 0 if self.run.dry_run else int(time.time()),
-            "frozen": frozen,
-        }
-        return json.dumps(info, sort_keys=True)
+            task=self.run.task,
+            version=version,
+            reason=reason,
+            since=self.run.now(),
+            since_epoch=0 if self.run.dry_run else int(time.time()),
+            frozen=frozen,
+        ).to_json()
 
     def acquire(self, *, version: str | None, reason: str) -> None:
         """Take the lock or raise DeployLocked (exit 3) naming the holder and how to release it.
@@ -69,7 +68,7 @@ class DeployLock:
             )
         if result.exit_code != 1:
             raise OperationFailed(f"could not take the deploy lock: {result.describe()}")
-        holder, now, env_name = parse_holder(result.stdout), time.time(), self.run.env.name
+        holder, now, env_name = LockHolder.parse(result.stdout), time.time(), self.run.env.name
         if holder_is_dead(holder, origin=self.run.origin):
             message, hint = describe_dead_holder(holder, env_name, now)
             refusal = DeployLocked(message, hint=hint, holder=holder)
@@ -80,30 +79,30 @@ class DeployLock:
         raise refusal
 
     # -- history: every run leaves a line ---------------------------------------------------------------
-    def _entry(self, *, version: str | None, reason: str | None) -> dict[str, Any]:
+    def _entry(self, *, version: str | None, reason: str | None) -> HistoryEntry:
         """The fields every history line of this run starts with."""
         now = self.run.now()
-        return {
+        return HistoryEntry(
             **self.run.identity(),
-            "task": self.run.task,
-            "environment": self.run.env.name,
-            "version": version,
-            "reason": reason,
-            "start": now,
-            "end": now,
-            "seconds": 0,
-        }
+            task=self.run.task,
+            environment=self.run.env.name,
+            version=version,
+            reason=reason,
+            start=now,
+            end=now,
+            seconds=0,
+        )
 
-    def record(self, entry: dict[str, Any]) -> None:
+    def record(self, entry: HistoryEntry) -> None:
         """Append a history line, best effort: a history that cannot be written never hides the real outcome."""
         try:
             History(self.run).append(entry)
         except (GhostError, OSError) as exc:
             self.run.out.warn(f"could not write the history entry on {self.host.name}: {exc}")
 
-    def record_if_unrecorded(self, holder: dict[str, Any], now: float) -> None:
+    def record_if_unrecorded(self, holder: LockHolder, now: float) -> None:
         """Record the holder's run as died, unless the recent history has a line of that run already."""
-        run_id = holder.get("run_id")
+        run_id = holder.run_id
         if not run_id:
             return
         try:
@@ -111,18 +110,20 @@ class DeployLock:
         except (GhostError, OSError) as exc:
             self.run.out.warn(f"could not read the history on {self.host.name}: {exc}")
             return
-        if not any(entry.get("run_id") == run_id for entry in recent):
+        if not any(entry.run_id == run_id for entry in recent):
             self.record(dead_run_entry(holder, self.run.env.name, now=now, noticed_by=self.run.run_id))
 
     def record_hold(self, reason: str) -> None:
         """deploy.lock took the lock to hold deploys."""
-        self.record({**self._entry(version=None, reason=reason), "result": "locked"})
+        entry = self._entry(version=None, reason=reason)
+        entry.result = "locked"
+        self.record(entry)
 
-    def record_unlock(self, holder: dict[str, Any], *, forced: bool) -> None:
+    def record_unlock(self, holder: LockHolder, *, forced: bool) -> None:
         """deploy.unlock removed `holder`'s lock; a run that left no line of its own gets one first."""
         if not outlives_its_run(holder) and not running_here(holder, origin=self.run.origin):
             self.record_if_unrecorded(holder, time.time())
-        self.record(unlocked_entry(self._entry(version=holder.get("version"), reason=None), holder, forced=forced))
+        self.record(unlocked_entry(self._entry(version=holder.version, reason=None), holder, forced=forced))
 
     def freeze(self, *, reason: str) -> None:
         """Replace any lock with a frozen one (emergency): deploys stay refused until deploy.unlock."""
@@ -130,18 +131,18 @@ class DeployLock:
         command = lock_dir.force_acquire(self.location.directory, info)
         self.run.executor.run(self.host, command, what="freeze deploys")
 
-    def holder(self) -> dict[str, Any] | None:
+    def holder(self) -> LockHolder | None:
         """Who holds the lock (None when it is free)."""
         command = lock_dir.read(self.location.directory)
         text = self.run.executor.run(self.host, command, assume="", what="read the deploy lock").stdout
-        return parse_holder(text) if text.strip() else None
+        return LockHolder.parse(text) if text.strip() else None
 
     def still_held(self) -> bool:
         """This run still holds the lock (an emergency freeze may have replaced it)."""
         if self.run.dry_run:
             return True
         holder = self.holder()
-        return bool(holder) and holder.get("run_id") == self.run.run_id
+        return holder is not None and holder.run_id == self.run.run_id
 
     def release(self) -> None:
         """Remove the lock if this run holds it."""
@@ -155,17 +156,6 @@ class DeployLock:
         self.run.executor.run(self.host, command, what="remove the deploy lock")
 
 
-def parse_holder(text: str) -> dict[str, Any]:
-    """lock/info.json as a dict; an unreadable file is described as such, never an error."""
-    try:
-        holder = json.loads(text)
-    except ValueError:
-        holder = None
-    if not isinstance(holder, dict):
-        return {"reason": "unreadable lock file", "raw": text.strip()[:200]}
-    return holder
-
-
 def pid_alive(pid: int) -> bool:
     """A process with this id exists on this machine (one of another user counts: it exists)."""
     try:
@@ -177,88 +167,83 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def outlives_its_run(holder: dict[str, Any]) -> bool:
+def outlives_its_run(holder: LockHolder) -> bool:
     """A lock meant to stay after its process ended: an emergency freeze or a deploy.lock hold."""
-    return bool(holder.get("frozen")) or holder.get("task") in HOLDING_TASKS
+    return bool(holder.frozen) or holder.task in HOLDING_TASKS
 
 
-def _pid(holder: dict[str, Any]) -> int | None:
-    pid = holder.get("pid")
+def _pid(holder: LockHolder) -> int | None:
+    pid = holder.pid
     return pid if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else None
 
 
-def holder_is_dead(holder: dict[str, Any], *, origin: str, alive: Callable[[int], bool] = pid_alive) -> bool:
+def holder_is_dead(holder: LockHolder, *, origin: str, alive: Callable[[int], bool] = pid_alive) -> bool:
     """The run holding the lock is certainly gone: it took the lock from this machine (same origin),
     its process no longer exists here, and its lock was not meant to outlive it (a hold, a freeze).
 
     A holder from another machine, or without a usable pid, is never judged dead.
     """
     pid = _pid(holder)
-    if pid is None or holder.get("origin") != origin or outlives_its_run(holder):
+    if pid is None or holder.origin != origin or outlives_its_run(holder):
         return False
     return not alive(pid)
 
 
-def running_here(holder: dict[str, Any], *, origin: str, alive: Callable[[int], bool] = pid_alive) -> bool:
+def running_here(holder: LockHolder, *, origin: str, alive: Callable[[int], bool] = pid_alive) -> bool:
     """The holder's process still runs on this machine (so it may yet write its own history line)."""
     pid = _pid(holder)
-    return pid is not None and holder.get("origin") == origin and alive(pid)
+    return pid is not None and holder.origin == origin and alive(pid)
 
 
-def holder_summary(holder: dict[str, Any]) -> dict[str, Any]:
-    """Who held the lock, as a history line records it."""
-    keys = ("run_id", "user", "origin", "pid", "task", "version", "reason", "since", "frozen")
-    return {key: holder.get(key) for key in keys if key in holder}
-
-
-def age_seconds(holder: dict[str, Any], now: float) -> int | None:
-    epoch = holder.get("since_epoch")
+def age_seconds(holder: LockHolder, now: float) -> int | None:
+    epoch = holder.since_epoch
     if not isinstance(epoch, int) or epoch <= 0:
         return None
     return max(0, int(now) - epoch)
 
 
-def dead_run_entry(holder: dict[str, Any], env_name: str, *, now: float, noticed_by: str) -> dict[str, Any]:
+def dead_run_entry(holder: LockHolder, env_name: str, *, now: float, noticed_by: str) -> HistoryEntry:
     """The history line of a run that died holding the lock and wrote none: result "died"."""
-    return {
-        "run_id": holder.get("run_id"),
-        "user": holder.get("user"),
-        "origin": holder.get("origin"),
-        "pid": holder.get("pid"),
-        "command": holder.get("command"),
-        "task": holder.get("task"),
-        "environment": env_name,
-        "version": holder.get("version"),
-        "reason": holder.get("reason"),
-        "start": holder.get("since"),
-        "end": None,
-        "seconds": None,
-        "result": "died",
-        "error": DIED_ERROR,
-        "holder": f"{holder.get('user', '?')}@{holder.get('origin', '?')}",
-        "age_seconds": age_seconds(holder, now),
-        "noticed_by": noticed_by,
-    }
+    return HistoryEntry(
+        run_id=holder.run_id,
+        user=holder.user,
+        origin=holder.origin,
+        pid=holder.pid,
+        command=holder.command,
+        task=holder.task,
+        environment=env_name,
+        version=holder.version,
+        reason=holder.reason,
+        start=holder.since,
+        end=None,
+        seconds=None,
+        result="died",
+        error=DIED_ERROR,
+        holder=holder.who,
+        age_seconds=age_seconds(holder, now),
+        noticed_by=noticed_by,
+    )
 
 
-def refused_entry(entry: dict[str, Any], holder: dict[str, Any], error: str) -> dict[str, Any]:
-    """The history line of a run refused because `holder` has the lock."""
-    return {**entry, "result": "refused", "error": error, "holder": holder_summary(holder)}
+def refused_entry(entry: HistoryEntry, holder: LockHolder, error: str) -> HistoryEntry:
+    """`entry` made the history line of a run refused because `holder` has the lock."""
+    entry.result, entry.error, entry.holder = "refused", error, holder.summary()
+    return entry
 
 
-def unlocked_entry(entry: dict[str, Any], holder: dict[str, Any], *, forced: bool) -> dict[str, Any]:
-    """The history line of deploy.unlock: whose lock it removed, and whether by --force."""
-    return {**entry, "result": "unlocked", "forced": forced, "holder": holder_summary(holder)}
+def unlocked_entry(entry: HistoryEntry, holder: LockHolder, *, forced: bool) -> HistoryEntry:
+    """`entry` made the history line of deploy.unlock: whose lock it removed, and whether by --force."""
+    entry.result, entry.forced, entry.holder = "unlocked", forced, holder.summary()
+    return entry
 
 
-def describe_dead_holder(holder: dict[str, Any], env_name: str, now: float) -> tuple[str, str]:
+def describe_dead_holder(holder: LockHolder, env_name: str, now: float) -> tuple[str, str]:
     """The refusal and its hint when the holder died: the run is gone, and how to release its lock."""
-    who = f"{holder.get('user', '?')}@{holder.get('origin', '?')}"
-    what = f"{holder.get('task', '?')} {holder.get('version') or ''}".strip()
+    what = f"{known(holder.task)} {holder.version or ''}".strip()
     message = (
-        f"{env_name} is locked by run {holder.get('run_id', '?')} ({what} by {who}, "
-        f"since {holder.get('since', '?')}{_age(holder.get('since_epoch'), now)}), which is gone: "
-        f"its process {holder.get('pid')} no longer exists on {holder.get('origin')}"
+        f"{env_name} is locked by run {known(holder.run_id)} ({what} by {holder.who}, "
+        f"since {known(holder.since)}{_age(holder.since_epoch, now)}), which is gone: "
+        f"its process {holder.pid} no longer exists on {holder.origin}"
     )
     hint = (
         f"the run ended without releasing the lock (killed?); release it: inv deploy.unlock --env {env_name} --force, "
@@ -267,21 +252,20 @@ def describe_dead_holder(holder: dict[str, Any], env_name: str, now: float) -> t
     return message, hint
 
 
-def is_mine(holder: dict[str, Any], *, user: str, origin: str) -> bool:
+def is_mine(holder: LockHolder, *, user: str, origin: str) -> bool:
     """A lock this user took from this machine (never an emergency freeze), so plain unlock may lift it."""
-    return holder.get("user") == user and holder.get("origin") == origin and not holder.get("frozen")
+    return holder.user == user and holder.origin == origin and not holder.frozen
 
 
-def describe_holder(holder: dict[str, Any], env_name: str, now: float) -> str:
+def describe_holder(holder: LockHolder, env_name: str, now: float) -> str:
     """The one-line refusal: who holds the lock, since when, why, and how to release it."""
-    if holder.get("frozen"):
+    if holder.frozen:
         what = f"deploys to {env_name} are frozen (emergency rollback)"
     else:
         what = f"{env_name} is locked by another deploy"
-    who = f"{holder.get('user', '?')}@{holder.get('origin', '?')}"
     return (
-        f"{what}: {holder.get('task', '?')} {holder.get('version') or ''} by {who}, run {holder.get('run_id', '?')}, "
-        f"since {holder.get('since', '?')}{_age(holder.get('since_epoch'), now)}, reason: {holder.get('reason', '?')}. "
+        f"{what}: {known(holder.task)} {holder.version or ''} by {holder.who}, run {known(holder.run_id)}, "
+        f"since {known(holder.since)}{_age(holder.since_epoch, now)}, reason: {known(holder.reason)}. "
         f"If that run is gone: inv deploy.unlock --env {env_name} --force"
     ).replace("  ", " ")
 

@@ -3,10 +3,8 @@ step, step timings), appended; the last lines read back."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from ghosttasks.commands import remote_file
+from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.execution.run import Run
 from ghosttasks.records.state_store import StateLocation
 
@@ -20,25 +18,16 @@ class History:
         self.host = location.host
         self.path = location.path("history.jsonl")
 
-    def append(self, entry: dict[str, Any]) -> None:
+    def append(self, entry: HistoryEntry) -> None:
         """Append one audit line."""
-        line = json.dumps(entry, sort_keys=True, default=str)
-        self.run.executor.run(self.host, remote_file.append_line(self.path, line), what="history")
+        self.run.executor.run(self.host, remote_file.append_line(self.path, entry.to_json()), what="history")
 
-    def last(self, limit: int) -> list[dict[str, Any]]:
+    def last(self, limit: int) -> list[HistoryEntry]:
         """The last `limit` audit entries, oldest first (unreadable lines are shown as such)."""
         text = self.run.executor.run(self.host, remote_file.tail_lines(self.path, limit)).stdout
         return parse_history_lines(text)
 
 
-def parse_history_lines(text: str) -> list[dict[str, Any]]:
-    """history.jsonl lines as entries; a line that is not JSON becomes {"result": "unreadable", "line": N}."""
-    entries = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                entry = None
-            entries.append(entry if isinstance(entry, dict) else {"result": "unreadable", "line": number})
-    return entries
+def parse_history_lines(text: str) -> list[HistoryEntry]:
+    """history.jsonl lines as entries; a line that is no entry becomes `result: unreadable` with its number."""
+    return [HistoryEntry.parse(line, number) for number, line in enumerate(text.splitlines(), 1) if line.strip()]

@@ -242,11 +242,11 @@ def finish(run: Any) -> None:
     if run.feed is not None:
         run.feed.close()
     run.executor.close()
-    if run.outcome and run.steps and not run.dry_run and not run.out.quiet:
+    if run.outcome is not None and run.outcome.steps and not run.dry_run and not run.out.quiet:
         from ghosttasks.terminal.summary import render_summary
 
         log = run.executor.log
-        run.out.render(render_summary(run.task, run.env.name, run.outcome, run.steps, log.path if log else None))
+        run.out.render(render_summary(run.task, run.env.name, run.outcome, log.path if log else None))
     if run.executor.log:
         run.executor.log.close()
     if run.dry_run:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ghosttasks.domain.audit import HistoryEntry, LockHolder
 from ghosttasks.domain.masking import mask
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ class Output:
 
     def json(self, data: Any) -> None:
         """Data as indented JSON (masked)."""
-        self.plain(json.dumps(data, indent=2, sort_keys=True, default=str))
+        self.plain(json.dumps(data, indent=2, sort_keys=True, default=_json_value))
 
     def render(self, renderable: Any) -> None:
         """A rich renderable built elsewhere (the step lines, the closing summary); its text is masked there."""
@@ -249,3 +250,8 @@ class LiveRegions:
             live.stop()
         else:
             self.refresh()
+
+
+def _json_value(value: Any) -> Any:
+    """An audit record as the JSON it is stored as; anything else JSON cannot hold as its text."""
+    return value.to_dict() if isinstance(value, HistoryEntry | LockHolder) else str(value)

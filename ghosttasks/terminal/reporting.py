@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ghosttasks.domain.audit import HistoryEntry, LockHolder
 from ghosttasks.terminal.output import Output
 
 HISTORY_COLUMNS = ["start", "task", "version", "user", "result", "failed step", "seconds"]
@@ -34,7 +35,7 @@ def show_status(out: Output, env_name: str, report: dict[str, Any], *, as_json: 
     show_disagreements(out, env_name, report["disagreements"], report["lock"])
 
 
-def show_disagreements(out: Output, env_name: str, disagreements: list[str], lock: dict[str, Any] | None) -> None:
+def show_disagreements(out: Output, env_name: str, disagreements: list[str], lock: LockHolder | None) -> None:
     """Every way state.json differs from reality, as errors, and the command that repairs the record (a run
     that holds the lock may simply not have recorded its last step yet)."""
     for line in disagreements:
@@ -43,7 +44,7 @@ def show_disagreements(out: Output, env_name: str, disagreements: list[str], loc
         return
     if lock:
         out.warn(
-            f"{lock.get('task')} (run {lock.get('run_id')}) holds the lock: a run in progress records its change "
+            f"{lock.task} (run {lock.run_id}) holds the lock: a run in progress records its change "
             "when it ends; if that run is gone, release its lock first (inv deploy.unlock --force)"
         )
     out.info(f"next: inv deploy.recover --env {env_name} (or any deploy, rollback or switch) repairs the record")
@@ -84,31 +85,23 @@ def describe_selector(lb: dict[str, Any]) -> str:
     return f"LB selects: {lb.get('color') or 'unknown'} ({config})"
 
 
-def describe_lock(lock: dict[str, Any] | None) -> str:
+def describe_lock(lock: LockHolder | None) -> str:
     """One line: free, or who holds the lock, why and since when (and whether it is an emergency freeze)."""
     if not lock:
         return "lock: free"
-    frozen = ", FROZEN" if lock.get("frozen") else ""
-    return f"lock: held by {lock.get('user')} ({lock.get('reason')}), since {lock.get('since')}{frozen}"
+    frozen = ", FROZEN" if lock.frozen else ""
+    return f"lock: held by {lock.user} ({lock.reason}), since {lock.since}{frozen}"
 
 
-def history_rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
+def history_rows(entries: list[HistoryEntry]) -> list[list[Any]]:
     """One table row per audit entry, in HISTORY_COLUMNS order."""
     return [
-        [
-            entry.get("start"),
-            entry.get("task"),
-            entry.get("version"),
-            entry.get("user"),
-            entry.get("result"),
-            entry.get("failed_step") or "",
-            entry.get("seconds"),
-        ]
+        [entry.start, entry.task, entry.version, entry.user, entry.result, entry.failed_step or "", entry.seconds]
         for entry in entries
     ]
 
 
-def show_history(out: Output, env_name: str, entries: list[dict[str, Any]], limit: int, *, as_json: bool) -> None:
+def show_history(out: Output, env_name: str, entries: list[HistoryEntry], limit: int, *, as_json: bool) -> None:
     """deploy.history: the last runs as a table (or JSON)."""
     if as_json:
         out.json(entries)

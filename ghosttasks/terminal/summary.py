@@ -1,20 +1,21 @@
 """The closing summary of a changing run: its steps with durations, what changed, where the run log is,
-and the command the user most likely wants next. Pure: built from the run's history entry and steps."""
+and the command the user most likely wants next. Pure: built from the run's history entry (with its steps)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.masking import mask
 from ghosttasks.terminal.step_view import seconds
 
 
-def changes(entry: dict[str, Any]) -> list[tuple[str, str]]:
+def changes(entry: HistoryEntry) -> list[tuple[str, str]]:
     """What the run changed, as (what, how) rows; only facts the entry records."""
     rows: list[tuple[str, str]] = []
-    result = entry.get("result")
-    color, previous = entry.get("color"), entry.get("previous_color")
-    version, previous_version = entry.get("version"), entry.get("previous_version")
+    result = entry.result
+    color, previous = entry.color, entry.previous_color
+    version, previous_version = entry.version, entry.previous_version
     if result == "ok" and color:
         if previous == color:
             rows.append(("traffic", f"{color} (was already active)"))
@@ -24,19 +25,19 @@ def changes(entry: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("traffic", f"back on {previous} ({previous_version})"))
     if result == "ok" and version:
         rows.append(("version", f"{version} (was {previous_version})" if previous_version else version))
-    head = entry.get("alembic_head") or entry.get("alembic_revision")
+    head = entry.alembic_head or entry.alembic_revision
     if head:
-        rows.append(("alembic head", str(head)))
-    if entry.get("backup"):
-        rows.append(("backup", str(entry["backup"])))
+        rows.append(("alembic head", head))
+    if entry.backup:
+        rows.append(("backup", entry.backup))
     return rows
 
 
-def next_command(task: str, env: str, entry: dict[str, Any]) -> tuple[str, str] | None:
+def next_command(task: str, env: str, entry: HistoryEntry) -> tuple[str, str] | None:
     """(command, why) the user most likely runs next; None after a failure (the error's own hint says it)."""
-    result = entry.get("result")
-    color, previous = entry.get("color"), entry.get("previous_color")
-    version, previous_version = entry.get("version"), entry.get("previous_version")
+    result = entry.result
+    color, previous = entry.color, entry.previous_color
+    version, previous_version = entry.version, entry.previous_version
     if result == "rolled_back":
         return f"inv stack.logs api --color {color} --env {env}", f"{color} still runs {version} for inspection"
     if result != "ok":
@@ -50,19 +51,18 @@ def next_command(task: str, env: str, entry: dict[str, Any]) -> tuple[str, str] 
     return f"inv deploy.status --env {env}", "what serves where"
 
 
-def render_summary(task: str, env: str, entry: dict[str, Any], steps: list[Any], log_path: Any) -> Any:
+def render_summary(task: str, env: str, entry: HistoryEntry, log_path: Any) -> Any:
     """The summary as one rich renderable: a table of the steps, then what changed, the run log and next."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    result = entry.get("result", "?")
-    title = f"{task} on {env}: {result} in {seconds(float(entry.get('seconds') or 0))}"
+    title = f"{task} on {env}: {entry.result or '?'} in {seconds(float(entry.seconds or 0))}"
     table = Table(title=title, title_justify="left", title_style="bold")
     table.add_column("step")
     table.add_column("result")
     table.add_column("time", justify="right")
-    for step in steps:
+    for step in entry.steps or []:
         table.add_row(step.name, "✓" if step.ok else "✗", seconds(step.seconds))
     lines = Text()
     for what, how in changes(entry):

@@ -97,7 +97,7 @@ def test_a_broken_pipe_while_printing_does_not_end_the_flow(prod, closed_pipe):
         thread.start()
         thread.join()
         run.out.ok("blue answers v1.2.0")
-        entry["color"] = "blue"
+        entry.color = "blue"
     recorded_entry, after = recorded(run.executor)
     assert (recorded_entry["result"], recorded_entry["color"]) == ("ok", "blue")
     assert after.endswith(RELEASE)

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from ghosttasks.records.deploy_lock import describe_holder, is_mine, parse_holder
+from ghosttasks.domain.audit import LockHolder
+from ghosttasks.records.deploy_lock import describe_holder, is_mine
 
 SINCE_EPOCH = 1_764_600_000
 
@@ -24,15 +25,15 @@ FROZEN = {**HOLDER, "task": "deploy.emergency-rollback", "version": None, "reaso
 UNLOCK = "If that run is gone: inv deploy.unlock --env prod --force"
 
 
-# -- parse_holder ------------------------------------------------------------------------------
+# -- LockHolder.parse ------------------------------------------------------------------------------
 
 
 def test_a_valid_holder():
-    assert parse_holder(json.dumps(HOLDER, sort_keys=True)) == HOLDER
+    assert LockHolder.parse(json.dumps(HOLDER, sort_keys=True)).to_dict() == HOLDER
 
 
 def test_a_holder_with_surrounding_whitespace():
-    assert parse_holder("\n  " + json.dumps(HOLDER) + "\n") == HOLDER
+    assert LockHolder.parse("\n  " + json.dumps(HOLDER) + "\n").to_dict() == HOLDER
 
 
 @pytest.mark.parametrize(
@@ -50,12 +51,12 @@ def test_a_holder_with_surrounding_whitespace():
     ],
 )
 def test_an_unreadable_holder_is_described_never_an_error(text, raw):
-    assert parse_holder(text) == {"reason": "unreadable lock file", "raw": raw}
+    assert LockHolder.parse(text).to_dict() == {"reason": "unreadable lock file", "raw": raw}
 
 
 def test_the_raw_text_of_an_unreadable_holder_is_cut_at_200_characters():
-    holder = parse_holder("x" * 500)
-    assert holder == {"reason": "unreadable lock file", "raw": "x" * 200}
+    holder = LockHolder.parse("x" * 500)
+    assert holder.to_dict() == {"reason": "unreadable lock file", "raw": "x" * 200}
 
 
 # -- is_mine -----------------------------------------------------------------------------------
@@ -77,51 +78,51 @@ def test_the_raw_text_of_an_unreadable_holder_is_cut_at_200_characters():
     ],
 )
 def test_is_mine(holder, mine):
-    assert is_mine(holder, user="ana", origin="laptop") is mine
+    assert is_mine(LockHolder.from_dict(holder), user="ana", origin="laptop") is mine
 
 
 def test_is_mine_compares_exactly():
-    assert not is_mine(HOLDER, user="Ana", origin="laptop")
-    assert not is_mine(HOLDER, user="ana", origin="laptop.local")
+    assert not is_mine(LockHolder.from_dict(HOLDER), user="Ana", origin="laptop")
+    assert not is_mine(LockHolder.from_dict(HOLDER), user="ana", origin="laptop.local")
 
 
 # -- describe_holder ---------------------------------------------------------------------------
 
 
 def test_the_refusal_for_another_deploy():
-    assert describe_holder(HOLDER, "prod", SINCE_EPOCH + 125.9) == (
+    assert describe_holder(LockHolder.from_dict(HOLDER), "prod", SINCE_EPOCH + 125.9) == (
         "prod is locked by another deploy: deploy.prod v1.1.0 by ana@laptop, run 20261201-100000-ab12, "
         f"since 2026-12-01T10:00:00Z (2 min 5 s ago), reason: deploy v1.1.0. {UNLOCK}"
     )
 
 
 def test_the_refusal_for_a_freeze():
-    assert describe_holder(FROZEN, "prod", SINCE_EPOCH + 3600) == (
+    assert describe_holder(LockHolder.from_dict(FROZEN), "prod", SINCE_EPOCH + 3600) == (
         "deploys to prod are frozen (emergency rollback): deploy.emergency-rollback by ana@laptop, "
         f"run 20261201-100000-ab12, since 2026-12-01T10:00:00Z (60 min 0 s ago), reason: p95 at 9 s. {UNLOCK}"
     )
 
 
 def test_the_refusal_names_the_environment():
-    text = describe_holder(HOLDER, "staging", SINCE_EPOCH)
+    text = describe_holder(LockHolder.from_dict(HOLDER), "staging", SINCE_EPOCH)
     assert text.startswith("staging is locked by another deploy: ")
     assert text.endswith("If that run is gone: inv deploy.unlock --env staging --force")
 
 
 def test_the_refusal_with_every_field_missing():
-    assert describe_holder({}, "prod", SINCE_EPOCH) == (
+    assert describe_holder(LockHolder.from_dict({}), "prod", SINCE_EPOCH) == (
         f"prod is locked by another deploy: ? by ?@?, run ?, since ?, reason: ?. {UNLOCK}"
     )
 
 
 def test_the_refusal_for_an_unreadable_lock_file():
-    assert describe_holder(parse_holder("garbage"), "prod", SINCE_EPOCH) == (
+    assert describe_holder(LockHolder.parse("garbage"), "prod", SINCE_EPOCH) == (
         f"prod is locked by another deploy: ? by ?@?, run ?, since ?, reason: unreadable lock file. {UNLOCK}"
     )
 
 
 def test_a_lock_without_a_version_leaves_no_double_space():
-    text = describe_holder({**HOLDER, "version": None}, "prod", SINCE_EPOCH)
+    text = describe_holder(LockHolder.from_dict({**HOLDER, "version": None}), "prod", SINCE_EPOCH)
     assert "deploy.prod by ana@laptop" in text
     assert "  " not in text
 
@@ -143,10 +144,12 @@ def test_a_lock_without_a_version_leaves_no_double_space():
     ],
 )
 def test_the_age(since_epoch, now, age):
-    text = describe_holder({**HOLDER, "since_epoch": since_epoch}, "prod", now)
+    text = describe_holder(LockHolder.from_dict({**HOLDER, "since_epoch": since_epoch}), "prod", now)
     assert f"since 2026-12-01T10:00:00Z{age}, reason: deploy v1.1.0." in text
 
 
 def test_a_holder_without_since_epoch_shows_no_age():
     holder = {key: value for key, value in HOLDER.items() if key != "since_epoch"}
-    assert "since 2026-12-01T10:00:00Z, reason" in describe_holder(holder, "prod", SINCE_EPOCH + 60)
+    assert "since 2026-12-01T10:00:00Z, reason" in describe_holder(
+        LockHolder.from_dict(holder), "prod", SINCE_EPOCH + 60
+    )

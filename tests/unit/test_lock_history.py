@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ghosttasks.config.inventory import load_inventory
+from ghosttasks.domain.audit import HistoryEntry, LockHolder
 from ghosttasks.domain.deploy_state import DeployState, Intent
 from ghosttasks.domain.errors import DeployLocked
 from ghosttasks.execution.executor import Executor, Result
@@ -56,6 +57,11 @@ def holder(**fields):
     }
 
 
+def lock_holder(**fields):
+    """holder() as the lock module reads it."""
+    return LockHolder.from_dict(holder(**fields))
+
+
 # -- the pure decisions -----------------------------------------------------------------------------
 
 
@@ -79,11 +85,11 @@ def alive_if(*pids):
     ],
 )
 def test_holder_is_dead_only_when_certain(fields, dead):
-    assert holder_is_dead(holder(**fields), origin="laptop", alive=alive_if(17)) is dead
+    assert holder_is_dead(lock_holder(**fields), origin="laptop", alive=alive_if(17)) is dead
 
 
 def test_an_unreadable_lock_file_is_never_judged_dead():
-    assert not holder_is_dead({"reason": "unreadable lock file", "raw": "{"}, origin="laptop", alive=alive_if())
+    assert not holder_is_dead(LockHolder.parse("{"), origin="laptop", alive=alive_if())
 
 
 def test_pid_alive_asks_the_kernel():
@@ -92,13 +98,14 @@ def test_pid_alive_asks_the_kernel():
 
 
 def test_running_here():
-    assert running_here(holder(pid=17), origin="laptop", alive=alive_if(17))
-    assert not running_here(holder(pid=17), origin="ci-runner", alive=alive_if(17))
-    assert not running_here(holder(), origin="laptop", alive=alive_if(17))
+    assert running_here(lock_holder(pid=17), origin="laptop", alive=alive_if(17))
+    assert not running_here(lock_holder(pid=17), origin="ci-runner", alive=alive_if(17))
+    assert not running_here(lock_holder(), origin="laptop", alive=alive_if(17))
 
 
 def test_the_history_line_of_a_dead_run():
-    assert dead_run_entry(holder(), "prod", now=SINCE_EPOCH + 754.9, noticed_by="feedf00d") == {
+    died = dead_run_entry(lock_holder(), "prod", now=SINCE_EPOCH + 754.9, noticed_by="feedf00d")
+    assert died.to_dict() == {
         "run_id": "0badc0de",
         "user": "ana",
         "origin": "laptop",
@@ -120,11 +127,11 @@ def test_the_history_line_of_a_dead_run():
 
 
 def test_a_dead_run_without_a_start_time_has_no_age():
-    assert dead_run_entry(holder(since_epoch=0), "prod", now=SINCE_EPOCH, noticed_by="x")["age_seconds"] is None
+    assert dead_run_entry(lock_holder(since_epoch=0), "prod", now=SINCE_EPOCH, noticed_by="x").age_seconds is None
 
 
 def test_the_refusal_when_the_holder_is_gone():
-    message, hint = describe_dead_holder(holder(), "prod", SINCE_EPOCH + 754)
+    message, hint = describe_dead_holder(lock_holder(), "prod", SINCE_EPOCH + 754)
     assert message == (
         "prod is locked by run 0badc0de (deploy.prod v1.2.0 by ana@laptop, since 2026-12-01T10:00:00Z "
         "(12 min 34 s ago)), which is gone: its process 4242 no longer exists on laptop"
@@ -138,13 +145,13 @@ def test_the_refusal_when_the_holder_is_gone():
 def test_refused_and_unlocked_lines_name_the_holder():
     base = {"run_id": "feedf00d", "task": "deploy.prod", "start": "T", "end": "T"}
     summary = {key: value for key, value in holder().items() if key not in ("command", "since_epoch")}
-    assert refused_entry(base, holder(), "prod is locked") == {
+    assert refused_entry(HistoryEntry(**base), lock_holder(), "prod is locked").to_dict() == {
         **base,
         "result": "refused",
         "error": "prod is locked",
         "holder": summary,
     }
-    assert unlocked_entry(base, holder(), forced=True) == {
+    assert unlocked_entry(HistoryEntry(**base), lock_holder(), forced=True).to_dict() == {
         **base,
         "result": "unlocked",
         "forced": True,
@@ -207,7 +214,7 @@ def test_a_refused_run_leaves_a_history_line_and_the_lock_as_it_is(prod):
     run = a_run(prod, lock=other)
     with pytest.raises(DeployLocked) as refusal, guarded(run, Store(run), version="v1.3.0", reason="deploy v1.3.0"):
         raise AssertionError("the body must not run")
-    assert refusal.value.exit_code == 3 and refusal.value.holder == other
+    assert refusal.value.exit_code == 3 and refusal.value.holder == LockHolder.from_dict(other)
     [entry] = run.executor.history
     assert entry["result"] == "refused" and entry["error"] == str(refusal.value)
     assert (entry["run_id"], entry["task"], entry["version"], entry["environment"]) == (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.observability.markers import Marker, exposition, group_url, last_marker, marker_for
 
 T = 1796173200.0  # 2026-12-02 01:00:00 UTC
@@ -25,7 +26,7 @@ T = 1796173200.0  # 2026-12-02 01:00:00 UTC
     ],
 )
 def test_marker_of_a_finished_run(task, entry, status):
-    assert marker_for(task, entry, T) == Marker(status, entry["version"], entry["color"], task, T)
+    assert marker_for(task, HistoryEntry(**entry), T) == Marker(status, entry["version"], entry["color"], task, T)
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,7 @@ def test_marker_of_a_finished_run(task, entry, status):
     ],
 )
 def test_no_marker(task, entry):
-    assert marker_for(task, entry, T) is None
+    assert marker_for(task, HistoryEntry(**entry), T) is None
 
 
 def test_exposition_text_and_group():

@@ -387,9 +387,13 @@ def test_the_refusal_says_what_is_wrong():
 # -- history.jsonl -----------------------------------------------------------------------------
 
 
+def lines(text):
+    return [entry.to_dict() for entry in parse_history_lines(text)]
+
+
 def test_history_lines_in_order():
     text = '{"task": "deploy.prod", "result": "ok"}\n{"task": "traffic.switch", "result": "failed"}\n'
-    assert parse_history_lines(text) == [
+    assert lines(text) == [
         {"task": "deploy.prod", "result": "ok"},
         {"task": "traffic.switch", "result": "failed"},
     ]
@@ -397,12 +401,12 @@ def test_history_lines_in_order():
 
 @pytest.mark.parametrize("text", ["", "\n", "   \n\n\t\n"])
 def test_an_empty_history(text):
-    assert parse_history_lines(text) == []
+    assert lines(text) == []
 
 
 def test_unreadable_lines_are_shown_as_such_with_their_line_number():
     text = '{"result": "ok"}\n{"result": "ok", "sec\n\n  \nnot json at all\n{"result": "failed"}'
-    assert parse_history_lines(text) == [
+    assert lines(text) == [
         {"result": "ok"},
         {"result": "unreadable", "line": 2},
         {"result": "unreadable", "line": 5},
@@ -411,11 +415,11 @@ def test_unreadable_lines_are_shown_as_such_with_their_line_number():
 
 
 def test_history_with_windows_line_endings():
-    assert parse_history_lines('{"a": 1}\r\n{"b": 2}\r\n') == [{"a": 1}, {"b": 2}]
+    assert lines('{"task": "a"}\r\n{"task": "b"}\r\n') == [{"task": "a"}, {"task": "b"}]
 
 
 def test_a_json_line_that_is_not_an_object_is_unreadable():
-    assert parse_history_lines('{"result": "ok"}\n42\n["x"]\nnull\n') == [
+    assert lines('{"result": "ok"}\n42\n["x"]\nnull\n') == [
         {"result": "ok"},
         {"result": "unreadable", "line": 2},
         {"result": "unreadable", "line": 3},

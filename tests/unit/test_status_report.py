@@ -2,6 +2,7 @@
 
 import io
 
+from ghosttasks.domain.audit import LockHolder
 from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.reporting import show_disagreements
 
@@ -22,7 +23,7 @@ def test_each_disagreement_is_an_error_with_the_command_that_repairs_it():
 
 
 def test_a_held_lock_is_named_as_a_run_that_may_not_have_recorded_its_change_yet():
-    text = shown([LINE], {"task": "deploy.prod", "run_id": "1a2b3c4d"})
+    text = shown([LINE], LockHolder(task="deploy.prod", run_id="1a2b3c4d"))
     assert "warn deploy.prod (run 1a2b3c4d) holds the lock: a run in progress records its change when it ends" in text
     assert "release its lock first (inv deploy.unlock --force)" in text
 

@@ -7,7 +7,7 @@ import pytest
 from rich.console import Console
 
 from ghosttasks.config.inventory import load_inventory
-from ghosttasks.domain.audit import StepRecord
+from ghosttasks.domain.audit import HistoryEntry, StepRecord
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.run import Run
 from ghosttasks.terminal.output import Output
@@ -166,7 +166,7 @@ DEPLOYED = {
 
 def test_summary_of_a_deploy_names_steps_changes_log_and_the_rollback_command():
     log = "/root/.local/state/ghosttasks/runs/20261202T001450Z-deploy-prod-1a2b3c4d.log"
-    assert text(render_summary("deploy.prod", "prod", DEPLOYED, STEPS, log)) == (
+    assert text(render_summary("deploy.prod", "prod", HistoryEntry(**DEPLOYED, steps=STEPS), log)) == (
         "deploy.prod on prod: ok in 45.6 s       \n"
         "┏━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━┓\n"
         "┃ step               ┃ result ┃   time ┃\n"
@@ -191,9 +191,9 @@ def test_summary_of_a_deploy_names_steps_changes_log_and_the_rollback_command():
 
 
 def test_summary_of_a_failed_deploy_claims_no_switch_and_leaves_next_to_the_error():
-    failed = {**DEPLOYED, "result": "failed", "alembic_head": None, "seconds": 12.0}
     steps = [*STEPS[:3], StepRecord("start green", 3.0, False)]
-    rendered = text(render_summary("deploy.prod", "prod", failed, steps, None))
+    failed = HistoryEntry(**{**DEPLOYED, "result": "failed", "alembic_head": None, "seconds": 12.0}, steps=steps)
+    rendered = text(render_summary("deploy.prod", "prod", failed, None))
     assert rendered.splitlines()[0].strip() == "deploy.prod on prod: failed in 12.0 s"
     assert "│ start green     │ ✗      │  3.0 s │" in rendered
     assert rendered.splitlines()[-2:] == [
@@ -219,7 +219,7 @@ def test_summary_of_a_failed_deploy_claims_no_switch_and_leaves_next_to_the_erro
     ],
 )
 def test_next_command_follows_the_task_and_its_result(task, entry, expected):
-    following = next_command(task, "prod", entry)
+    following = next_command(task, "prod", HistoryEntry(**entry))
     assert (following[0] if following else None) == expected
 
 

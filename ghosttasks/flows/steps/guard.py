@@ -6,9 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
-from typing import Any
 
+from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.errors import GhostError
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps import marking
@@ -19,15 +18,9 @@ from ghosttasks.records.state_store import Store
 
 
 @contextmanager
-def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: bool = True) -> Iterator[dict]:
-    """Yield the history entry (flows add fields to it); record it and release the lock on the way out."""
-    entry: dict[str, Any] = {
-        **run.identity(),
-        "task": run.task,
-        "environment": run.env.name,
-        "version": version,
-        "start": run.now(),
-    }
+def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: bool = True) -> Iterator[HistoryEntry]:
+    """Yield the history entry (flows set its fields); record it and release the lock on the way out."""
+    entry = HistoryEntry(**run.identity(), task=run.task, environment=run.env.name, version=version, start=run.now())
     run.outcome = entry  # the closing summary reads it (ghosttasks.terminal.summary)
     deploy_lock = DeployLock(run)
     if lock:
@@ -36,39 +29,37 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
     started = time.monotonic()
     try:
         yield entry
-        entry.setdefault("result", "ok")
+        entry.result = entry.result or "ok"
     except KeyboardInterrupt:
-        entry["result"] = "interrupted"
-        entry["error"] = "interrupted (Ctrl-C or SIGTERM)"
+        entry.result = "interrupted"
+        entry.error = "interrupted (Ctrl-C or SIGTERM)"
         raise
     except GhostError as exc:
-        entry.setdefault("result", "failed")
-        entry["error"] = str(exc)
+        entry.result = entry.result or "failed"
+        entry.error = str(exc)
         if run.failed_step and not str(exc).startswith("step "):
             exc.args = (f"step '{run.failed_step}' failed: {exc}", *exc.args[1:])
         raise
     except Exception as exc:
-        entry.setdefault("result", "failed")
-        entry["error"] = f"{type(exc).__name__}: {exc}"
+        entry.result = entry.result or "failed"
+        entry.error = f"{type(exc).__name__}: {exc}"
         raise
     except BaseException as exc:  # SystemExit (a library exiting) or anything else that is no Exception
-        entry["result"] = "aborted"
-        entry["error"] = f"aborted by {exc!r}"
+        entry.result = "aborted"
+        entry.error = f"aborted by {exc!r}"
         raise
     finally:
-        entry.update(
-            end=run.now(),
-            seconds=0 if run.dry_run else round(time.monotonic() - started, 3),
-            failed_step=run.failed_step,
-            steps=[asdict(step) for step in run.steps] if not run.dry_run else [],
-        )
+        entry.end = run.now()
+        entry.seconds = 0 if run.dry_run else round(time.monotonic() - started, 3)
+        entry.failed_step = run.failed_step
+        entry.steps = [] if run.dry_run else list(run.steps)
         _finish(run, store, deploy_lock if lock else None, entry)
 
 
-def _finish(run: Run, store: Store, deploy_lock: DeployLock | None, entry: dict[str, Any]) -> None:
+def _finish(run: Run, store: Store, deploy_lock: DeployLock | None, entry: HistoryEntry) -> None:
     """Best effort and never masking the original error: history, lock release, deploy marker, notification."""
     run.executor.section("record history, release the lock, notify")
-    entry.setdefault("result", "aborted")  # every ending is recorded with a result
+    entry.result = entry.result or "aborted"  # every ending is recorded with a result
     try:
         History(run).append(entry)
     except (GhostError, OSError) as exc:
@@ -82,5 +73,11 @@ def _finish(run: Run, store: Store, deploy_lock: DeployLock | None, entry: dict[
                 f"inv deploy.unlock --env {run.env.name} --force"
             )
     marking.publish_finished(run, entry)
-    event = f"{run.task}.{entry['result']}"
-    notify.send(run, event, {k: entry.get(k) for k in ("version", "result", "error", "failed_step", "color")})
+    details = {
+        "version": entry.version,
+        "result": entry.result,
+        "error": entry.error,
+        "failed_step": entry.failed_step,
+        "color": entry.color,
+    }
+    notify.send(run, f"{run.task}.{entry.result}", details)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from ghosttasks.decisions.probe_routes import way
+from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.execution.run import Run
 from ghosttasks.observability import markers
 from ghosttasks.observability.markers import Marker
@@ -30,7 +31,7 @@ def publish(run: Run, marker: Marker | None) -> None:
         run.out.ok(f"deploy marker published: {marker.describe()}")
 
 
-def publish_finished(run: Run, entry: dict) -> None:
+def publish_finished(run: Run, entry: HistoryEntry) -> None:
     """The marker a finished deploy, rollback or emergency rollback means (markers.marker_for)."""
     publish(run, markers.marker_for(run.task, entry, time.time()))
 

@@ -10,6 +10,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixe
 
 from ghosttasks.commands import alembic, assumptions, compose, postgres
 from ghosttasks.decisions.migration_plan import Migration, Runner, plan_deploy_migration
+from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
@@ -96,21 +97,21 @@ def runner_command(run: Run, runner: Runner, argv: list[str], env: dict[str, str
     return compose.run_rm(one_off, "api", argv, env)
 
 
-def apply(run: Run, migration: Migration, *, label: str, entry: dict, backup: bool = True) -> str | None:
+def apply(run: Run, migration: Migration, *, label: str, entry: HistoryEntry, backup: bool = True) -> str | None:
     """A verified backup (unless the caller just took one), then the migration; returns the revision the
     database is at afterwards."""
     if backup:
-        entry["backup"] = take_backup(run, label).path
+        entry.backup = take_backup(run, label).path
     run.note(migration.describe())
     env = run.env
     argv = (alembic.upgrade if migration.direction == "upgrade" else alembic.downgrade)(
         env.app.alembic, migration.target or "base"
     )
-    bounded_run(run, migration, argv, backup=entry.get("backup"))
+    bounded_run(run, migration, argv, backup=entry.backup)
     now = database_revision(run)
     if run.dry_run:
         now = migration.target
-    entry["alembic_revision"] = now
+    entry.alembic_revision = now
     if now != migration.target:
         raise OperationFailed(f"alembic {migration.direction} ended at {now or 'base'}, not {migration.target}")
     return now
@@ -174,7 +175,7 @@ def record_revision(run: Run, store: Store, state: DeployState) -> None:
         run.out.warn(f"could not re-read the database revision for the state file: {exc}")
 
 
-def migrate_for_deploy(run: Run, state: DeployState, color: Color, version: str, entry: dict) -> str | None:
+def migrate_for_deploy(run: Run, state: DeployState, color: Color, version: str, entry: HistoryEntry) -> str | None:
     """deploy.prod: learn what the new version ships, then upgrade to its head where the planner says so.
 
     Returns the version's schema head (the backup was taken by the step before).

@@ -14,6 +14,7 @@ from ghosttasks.commands import alembic, assumptions
 from ghosttasks.decisions import migration_lint
 from ghosttasks.decisions.migration_lint import Verdict
 from ghosttasks.decisions.migration_plan import Migration, Runner, plan_deploy_migration
+from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import BadInput, OperationFailed
@@ -109,7 +110,7 @@ def enforce(run: Run, verdict: Verdict, *, allow_breaking: bool, yes: bool, serv
 
 
 def review_for_deploy(
-    run: Run, state: DeployState, color: Color, version: str, entry: dict, *, allow_breaking: bool, yes: bool
+    run: Run, state: DeployState, color: Color, version: str, entry: HistoryEntry, *, allow_breaking: bool, yes: bool
 ) -> None:
     """deploy.prod: the upgrade the new version needs, shown and linted before the backup and before its colour
     starts; refused (breaking) or confirmed (locking) here."""
@@ -120,9 +121,9 @@ def review_for_deploy(
     if plan.migration is None:
         return
     verdict = lint(run, plan.migration, messages, Runner(version, None))  # its colour is not up yet
-    entry["migration_lint"] = verdict.summary()
+    entry.migration_lint = verdict.summary()
     if allow_breaking:
-        entry["allow_breaking_migration"] = True
+        entry.allow_breaking_migration = True
     active = state.active
     serving = f"{active} ({state.colors[active].runs})" if active and state.colors[active].runs else None
     enforce(run, verdict, allow_breaking=allow_breaking, yes=yes, serving=serving)

@@ -168,5 +168,5 @@ def watch_serving(run: Run, *, minutes: float | None, rollback: bool) -> None:
         state = reconciled_state(run, store, entry) if rollback else store.load()
         trigger = watch(run, store, state, minutes=duration, rollback=rollback)
         if trigger:
-            entry["result"] = "rolled_back" if rollback else "triggered"
+            entry.result = "rolled_back" if rollback else "triggered"
             raise OperationFailed(f"rollback trigger: {trigger.describe()}")

@@ -4,10 +4,9 @@ said with both values and recorded in the run's history line."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ghosttasks.commands import assumptions, compose, nginx
 from ghosttasks.decisions.reconcile import UNKNOWN_VERSION, Reality, Reconciliation, reconcile
+from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
@@ -62,7 +61,7 @@ def check(run: Run, store: Store, *, containers: bool = True) -> tuple[DeploySta
     return state, reconcile(state, read_reality(run, containers=containers), current_run=run.identity()["run_id"])
 
 
-def reconciled_state(run: Run, store: Store, entry: dict[str, Any], *, containers: bool = True) -> DeployState:
+def reconciled_state(run: Run, store: Store, entry: HistoryEntry, *, containers: bool = True) -> DeployState:
     """The state after checking it against reality: repaired (saved, said, recorded in `entry`) when it was
     wrong or an unfinished change was left in it. Every changing command decides from this, never from the
     file alone."""
@@ -70,7 +69,7 @@ def reconciled_state(run: Run, store: Store, entry: dict[str, Any], *, container
     if result.changed:
         for line in result.lines():
             run.out.warn(f"state repaired: {line}")
-        entry["state_repaired"] = result.lines()
+        entry.state_repaired = result.lines()
         store.save(result.state)
     return result.state
 
@@ -83,7 +82,7 @@ def begin(run: Run, store: Store, state: DeployState, intent_color: Color, versi
     store.save(state)
 
 
-def settle(run: Run, store: Store, entry: dict[str, Any]) -> DeployState | None:
+def settle(run: Run, store: Store, entry: HistoryEntry) -> DeployState | None:
     """After a change failed or was interrupted: the state made true from reality (the intent resolved).
 
     When the app hosts cannot be read, the LB alone decides (a colour a change may have touched is marked
