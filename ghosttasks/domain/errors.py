@@ -16,6 +16,13 @@ class GhostError(Exception):
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
+        self.step: str | None = None  # the failing step, once the message names it (in_step)
+
+    def in_step(self, step: str) -> None:
+        """Name the step it failed in at the front of the message, once."""
+        if self.step is None:
+            self.step = step
+            self.args = (f"step '{step}' failed: {self}", *self.args[1:])
 
 
 class OperationFailed(GhostError):

@@ -215,3 +215,10 @@ def test_a_failed_folded_command_prints_its_hosts_last_lines_under_the_error_mas
         "  failed to solve: exit 1",
         "next: retry",
     ]
+
+
+def test_an_error_names_its_failing_step_once_whatever_its_message_says():
+    error = OperationFailed("step counter broke")  # a message that merely starts with "step "
+    error.in_step("migrate database")
+    error.in_step("deploy")  # an outer guard: the step is already named
+    assert (str(error), error.step) == ("step 'migrate database' failed: step counter broke", "migrate database")

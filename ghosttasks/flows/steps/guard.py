@@ -37,8 +37,8 @@ def guarded(run: Run, store: Store, *, version: str | None, reason: str, lock: b
     except GhostError as exc:
         entry.result = entry.result or "failed"
         entry.error = str(exc)
-        if run.failed_step and not str(exc).startswith("step "):
-            exc.args = (f"step '{run.failed_step}' failed: {exc}", *exc.args[1:])
+        if run.failed_step:
+            exc.in_step(run.failed_step)
         raise
     except Exception as exc:
         entry.result = entry.result or "failed"
