@@ -209,10 +209,12 @@ def _catch_up(
 
 @dataclass(frozen=True)
 class DeployMigration:
-    """deploy.prod's migrate step: the upgrade to run (None: none needed) and what to tell the user."""
+    """deploy.prod's migrate step: the upgrade to run (None: none needed) and what to tell the user;
+    `database_ahead`: the schema is newer than anything the version ships (said as a warning)."""
 
     migration: Migration | None
     note: str
+    database_ahead: bool = False
 
 
 def plan_deploy_migration(knowledge: Knowledge, current: str | None, version: str, color: Color) -> DeployMigration:
@@ -231,6 +233,7 @@ def plan_deploy_migration(knowledge: Knowledge, current: str | None, version: st
             f"the database is at {current}, newer than anything {version} ships: not migrating "
             f"(older code on a backward-compatible schema; to take the schema back too, use "
             f"inv deploy.rollback --to {version})",
+            database_ahead=True,
         )
     raise Refused(
         f"the database is at {current}, which {version} does not know and no recorded version orders "

@@ -242,11 +242,15 @@ def test_the_deploy_migration_in_every_database_state(version):
             assert (plan.migration.direction, plan.migration.target) == ("upgrade", KNOWN.head(version))
         else:
             assert KNOWN.at_or_after(current, KNOWN.head(version)), "an older version only on a newer schema"
+        assert plan.database_ahead == (
+            plan.migration is None and current != KNOWN.head(version) and bool(KNOWN.head(version))
+        )
 
 
 def test_deploying_an_older_version_on_a_newer_schema_does_not_migrate():
     plan = plan_deploy_migration(KNOWN, R5, "v1.0.0", "blue")
-    assert plan.migration is None and "newer than anything v1.0.0 ships" in plan.note
+    assert plan.migration is None and plan.database_ahead
+    assert "newer than anything v1.0.0 ships" in plan.note
 
 
 def test_stamp_runs_where_the_code_knows_the_target():

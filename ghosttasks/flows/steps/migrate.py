@@ -183,7 +183,7 @@ def migrate_for_deploy(run: Run, state: DeployState, color: Color, version: str,
     state.learn_chain(version, read_chain(run, color_api(run, color, version)))
     plan = plan_deploy_migration(knowledge(run, state), database_revision(run), version, color)
     if plan.migration is None:
-        (run.out.warn if "newer than" in plan.note else run.note)(plan.note)
+        (run.out.warn if plan.database_ahead else run.note)(plan.note)
     else:
         run.note(plan.note)
         apply(run, plan.migration, label=version, entry=entry, backup=False)
