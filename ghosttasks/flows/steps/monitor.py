@@ -65,7 +65,7 @@ class Watcher:
         reading.healthy = health.ok
         reading.detail = health.error or ""
         checks = health.body.get("checks", {}) if isinstance(health.body.get("checks"), dict) else {}
-        reading.database_ok = checks.get("database", "ok") == "ok" and "database" not in (health.error or "")
+        reading.database_ok = checks.get("database", "ok") == "ok"
         return reading
 
     def _sample_lb(self) -> tuple[float | None, float | None]:
