@@ -24,12 +24,8 @@ def switch_traffic(run: Run, color: Color, version: str) -> None:
         raise OperationFailed(f"environment {env.name} has no lb: there is no traffic to switch")
     wanted = [render.upstream(env), render.selector(env)]
     paths = [env.lb.upstream_path, env.selector_path]
-    read = nginx.read_config(paths, env.flag_path)
-    assumed = "".join(f"{content}{nginx.CONFIG_MARK}\n" for content in wanted) + (
-        "blue\n" if color == "green" else "green\n"
-    )
-    answer = run.executor.run(env.lb_host, read, what="read the LB config", assume=assumed).stdout
-    live, _ = nginx.parse_config(answer, len(paths))
+    current = nginx.lb_config(paths, env.flag_path, assumed=wanted, selected="blue" if color == "green" else "green")
+    live = run.executor.read(env.lb_host, current)
     select = nginx.set_flag(env.flag_path, color)
     if live != wanted:
         if not (live and live[1]):
