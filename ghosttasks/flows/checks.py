@@ -97,7 +97,7 @@ def monitoring(run: Run) -> None:
         lambda: probes.prometheus_get(url, "/api/v1/rules", client=client),
         assume={"groups": []},
     )
-    if run.dry_run:
+    if run.dry_run:  # the probes' assumed answers are empty: nothing to judge, only the rest of the plan
         _alerts_and_markers(run, rules, url)
         return
     state = serving_state(run)

@@ -13,18 +13,17 @@ from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, JSON_HELP, VERBOSE_HELP
         "version": "the release version to tag, vMAJOR.MINOR.PATCH[-pre]",
         "message": "tag message",
         "repo": "the application's git checkout (default: the current directory)",
+        "env": ENV_HELP,
         "dry_run": DRY_HELP,
     }
 )
-def tag(c, version, message=None, repo=".", dry_run=False):
+def tag(c, version, message=None, repo=".", env=None, dry_run=False):
     """Create the annotated release tag and push it to origin (runbook prod step 1)."""
     from ghosttasks.flows import tagging
-    from ghosttasks.tasks.runtime import is_dry
-    from ghosttasks.terminal.output import Output
 
     version = validate.version(version)
     message = validate.free_text(message or f"Production release {version}", "--message")
-    tagging.create_tag(Output(), version=version, message=message, repo=repo, dry_run=is_dry(c, dry_run))
+    execute(c, env, lambda run: tagging.create_tag(run, version=version, message=message, repo=repo), dry_run=dry_run)
 
 
 @ghost_task(help={"env": "environment (default: dev)", "dry_run": DRY_HELP, "verbose": VERBOSE_HELP})
