@@ -142,5 +142,5 @@ def test_plan_lines_say_which_way(monkeypatch):
         env = environment(via=via)
         out = Output(silent=True)
         recorder = PlanRecorder(env, out)
-        wait_for_color(Run(env, recorder, out, "verify.health"), "blue", "v1.2.0")
+        wait_for_color(Run(env, recorder, out, "verify.health"), "blue", "v1.2.0", deadline=180)
         assert recorder.entries[0] == f"probe GET {APP1_API} {expected} until HTTP 200, status ok, version v1.2.0"
