@@ -66,7 +66,8 @@ def staging(c, ref="main", env="staging", dry_run=False, yes=False, verbose=Fals
         "version": "release tag to deploy, vMAJOR.MINOR.PATCH[-pre] (must exist in origin)",
         "monitor_minutes": "watch error rate, p95 and health after the switch for N minutes and roll back "
         "automatically on a trigger (default: thresholds.monitor_minutes, 15 in prod; 0 to skip)",
-        "health_timeout": "seconds the new colour has to become healthy on every host (default 180)",
+        "health_timeout": "seconds the new colour has to become healthy on every host "
+        "(default: thresholds.health_timeout_seconds, 180)",
         "allow_breaking_migration": "run a migration squawk finds breaking for the colour that keeps serving "
         "(dropped/renamed column or table, ...); recorded in the history",
         "env": ENV_HELP,
@@ -79,7 +80,7 @@ def prod(
     c,
     version,
     monitor_minutes=None,
-    health_timeout=180,
+    health_timeout=None,
     allow_breaking_migration=False,
     env=None,
     dry_run=False,
@@ -100,7 +101,7 @@ def prod(
         if monitor_minutes is None
         else validate.positive_number(monitor_minutes, "--monitor-minutes", allow_zero=True)
     )
-    deadline = validate.positive_number(health_timeout, "--health-timeout")
+    deadline = None if health_timeout is None else validate.positive_number(health_timeout, "--health-timeout")
 
     execute(
         c,

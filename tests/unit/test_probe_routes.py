@@ -141,5 +141,5 @@ def test_plan_lines_say_which_way(monkeypatch):
     for via, expected in (("auto", "via SSH (bastion.ghostworks.dev)"), ("direct", "direct")):
         env = environment(via=via)
         recorder = PlanRecorder(env, Output(silent=True))
-        wait_for_color(testing.a_run(recorder, task="verify.health"), "blue", "v1.2.0")
+        wait_for_color(testing.a_run(recorder, task="verify.health"), "blue", "v1.2.0", deadline=180)
         assert recorder.entries[0] == f"probe GET {APP1_API} {expected} until HTTP 200, status ok, version v1.2.0"

@@ -1,4 +1,5 @@
-"""Moving traffic on the LB: render the config, swap it in, test, reload, flip the flag; verify through the LB."""
+"""Moving traffic on the LB: flip the flag the selector reads per request (the config is installed, tested and
+reloaded only when it differs from what the inventory renders); verify through the LB."""
 
 from __future__ import annotations
 
