@@ -14,6 +14,7 @@ from ghosttasks.execution.executor import Result
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.ssh_executor import SSHExecutor
 from ghosttasks.terminal.output import Output
+from ghosttasks.testing import ScriptedExecutor
 
 ROOT = Path(__file__).resolve().parents[2]
 APP1_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAp6/DdvaSYPle28hf30OUZlHn0cbd7Yxv2c0Nl0p2oM"
@@ -160,11 +161,7 @@ def test_a_real_read_parses_what_the_host_printed(env):
 
 
 def test_a_failed_read_with_check_raises_before_parsing(env):
-    class Failing(PlanRecorder):
-        def _run(self, host, command, *, timeout, stream, assume, stdin=None):
-            return Result(host.name, command, "", "git: not found", 127, 0.0)
-
-    executor = Failing(env, Output(silent=True))
+    executor = ScriptedExecutor(env).on("", stderr="git: not found", exit_code=127)
     with pytest.raises(CommandFailed, match=r"list worktrees failed: .*git: not found"):
         executor.read(env.app_hosts[0], git.worktrees("/srv/gw"))
     assert executor.read_parallel(env.app_hosts, lambda h: host.prerequisites("/srv")) == [

@@ -6,14 +6,13 @@ import io
 import pytest
 from rich.console import Console
 
-from ghosttasks.config.inventory import load_inventory
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.run import Run, StepRecord
 from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.step_events import StepEvent, StepFeed
 from ghosttasks.terminal.step_view import PlainSteps, StepBoard, render_finished, render_running, seconds
 from ghosttasks.terminal.summary import next_command, render_summary
-from tests.unit.conftest import ROOT
+from ghosttasks.testing import prod
 
 #: What a two-host deploy.prod reported, as recorded (feed clock in seconds).
 RECORDED = [
@@ -120,12 +119,11 @@ class FixedClock:
 
 
 def test_run_steps_emit_start_and_finish_or_fail_with_the_feed_clocks_durations():
-    prod = load_inventory(ROOT / "hosts.yml").env("prod")
     out = Output(silent=True)
     feed = StepFeed(clock=FixedClock(10.0, 12.5, 12.5, 12.5, 20.0, 20.0))
     seen: list[StepEvent] = []
     feed.subscribe(seen.append)
-    run = Run(prod, PlanRecorder(prod, out), out, "deploy.prod", feed=feed)
+    run = Run(prod(), PlanRecorder(prod(), out), out, "deploy.prod", feed=feed)
     with run.step("preflight"):
         pass
     with pytest.raises(RuntimeError), run.step("migrate database"):
