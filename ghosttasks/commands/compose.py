@@ -5,7 +5,9 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from ghosttasks.commands import join, qpath
+from ghosttasks.commands import assumptions, join, qpath
+from ghosttasks.commands.facts import Answer, Fact, Unread
+from ghosttasks.domain.colors import COLORS
 
 
 @dataclass(frozen=True)
@@ -121,3 +123,29 @@ def parse_running(text: str, projects: dict[str, str], releases_dir: str, unknow
         relative = directory.strip()[len(prefix) :] if directory.strip().startswith(prefix) else ""
         found[projects[name.strip()]].add(relative.split("/", 1)[0] or unknown)
     return {key: frozenset(versions) for key, versions in found.items()}
+
+
+def colours_running(project: str, releases_dir: str, unknown: str) -> Fact[dict[str, frozenset[str]]]:
+    """Per colour, the versions its containers on a host run (parse_running); a dry run assumes the
+    versions the example state records, each from its release dir."""
+    projects = {f"{project}-{color}": color for color in COLORS}
+    assumed = "".join(
+        f"{project}-{color} {releases_dir}/{info.version}\n"
+        for color, info in assumptions.STATE.colors.items()
+        if info.version
+    )
+    return Fact(
+        "read which containers run",
+        running_containers(),
+        lambda answer: parse_running(answer.stdout, projects, releases_dir, unknown),
+        assumed,
+    )
+
+
+def python_check(project: Project, code: str, label: str) -> Fact[str | Unread]:
+    """A `python3 -c` check in the project's api container: what it printed, or why it failed."""
+
+    def parse(answer: Answer) -> str | Unread:
+        return (answer.stdout.strip() or f"{label} OK") if answer.ok else Unread(answer.describe())
+
+    return Fact(f"{label} check", exec_(project, "api", ["python3", "-c", code]), parse, f"{label} OK", check=False)

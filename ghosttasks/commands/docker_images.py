@@ -12,9 +12,13 @@ import re
 import shlex
 
 from ghosttasks.commands import join, qpath
+from ghosttasks.commands.facts import Answer, Fact
+from ghosttasks.domain.errors import OperationFailed
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _SIZE_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([kKMGT]?B)$")
+#: The digest a dry run assumes every pushed image has.
+ASSUMED_DIGEST = "sha256:" + "0" * 64
 _UNITS = {"B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4}
 
 
@@ -138,3 +142,53 @@ def parse_images_size(output: str) -> int:
 def release_sizes(directories: list[str]) -> str:
     """Kibibytes each directory takes (`du -sk`), one `SIZE\\tPATH` line each; missing ones are skipped."""
     return f"du -sk -- {' '.join(qpath(d) for d in directories)} 2>/dev/null || true" if directories else "true"
+
+
+def pushed(command: str, repositories: list[str], version: str) -> Fact[list[str]]:
+    """`command` (a session that tags, pushes and prints each repository's repo_digests, in order): each
+    image as `repository@digest`; fewer digests than repositories fail."""
+
+    def parse(answer: Answer) -> list[str]:
+        digests = [line for line in answer.stdout.splitlines() if line.startswith("[")]
+        if len(digests) != len(repositories):
+            raise OperationFailed(
+                f"push {version}: expected {len(repositories)} digests, read: {answer.stdout.strip()!r}"
+            )
+        return [pinned(name, parse_digest(line, name)) for name, line in zip(repositories, digests, strict=True)]
+
+    assumed = "\n".join(f'["{name}@{ASSUMED_DIGEST}"]' for name in repositories)
+    return Fact(f"push {version} images", command, parse, assumed)
+
+
+def running_image(project: str, service: str) -> Fact[list[str]]:
+    """The RepoDigests of the image the project's service runs (empty: no container, or unreadable)."""
+
+    def parse(answer: Answer) -> list[str]:
+        if not answer.ok:
+            return []
+        try:
+            return [str(name) for name in json.loads(answer.stdout.strip() or "null") or []]
+        except ValueError:
+            return []
+
+    return Fact("image of a container", running_digests(project, service), parse, "[]", check=False)
+
+
+def references(repositories: set[str]) -> Fact[tuple[set[str], set[str]]]:
+    """The local names of these repositories: (`repository:tag`, `repository@digest`); a dry run assumes none."""
+    return Fact("list images", list_references(), lambda answer: parse_references(answer.stdout, repositories), "")
+
+
+def space() -> Fact[int]:
+    """Bytes the images take on the host's engine; a dry run assumes none."""
+    return Fact("images' disk use", images_size(), lambda answer: parse_images_size(answer.stdout), "Images 0B")
+
+
+def release_kib(directories: list[str]) -> Fact[int]:
+    """KiB the release directories take together (missing ones count nothing); a dry run assumes none."""
+
+    def parse(answer: Answer) -> int:
+        sizes = [line.split()[0] for line in answer.stdout.splitlines() if line.split()]
+        return sum(int(size) for size in sizes if size.isdigit())
+
+    return Fact("release dirs' disk use", release_sizes(directories), parse, "")

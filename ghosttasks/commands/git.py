@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shlex
 
-from ghosttasks.commands import qpath
+from ghosttasks.commands import join, qpath
+from ghosttasks.commands.facts import Answer, Fact
+from ghosttasks.domain.errors import BadInput
 
 
 def clone_if_missing(repo_url: str, directory: str) -> str:
@@ -44,6 +46,11 @@ def parse_worktrees(output: str) -> list[str]:
     return [line.removeprefix("worktree ") for line in output.splitlines() if line.startswith("worktree ")]
 
 
+def worktrees(directory: str) -> Fact[list[str]]:
+    """The checkout's worktree paths; a dry run assumes none."""
+    return Fact("list worktrees", list_worktrees(directory), lambda answer: parse_worktrees(answer.stdout), "")
+
+
 def remove_release(directory: str, release_dir: str) -> str:
     """Remove one release worktree (its files and git's record of it)."""
     return f"git -C {qpath(directory)} worktree remove --force {qpath(release_dir)}"
@@ -58,21 +65,44 @@ def checkout_ref(directory: str, ref: str) -> str:
     )
 
 
-def local_is_dirty() -> list[str]:
-    """argv: the tracked files with uncommitted changes (empty output: clean)."""
-    return ["git", "status", "--porcelain", "--untracked-files=no"]
+def local_create_tag(repo: str, version: str, message: str) -> str:
+    """Create the annotated release tag in the local checkout at `repo`."""
+    return join(["git", "-C", repo, "tag", "--annotate", version, "--message", message])
 
 
-def local_tag_exists(version: str) -> list[str]:
-    """argv: exit 0 when the tag exists locally."""
-    return ["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{version}"]
+def local_push_tag(repo: str, version: str) -> str:
+    """Push the tag from the local checkout at `repo` to origin."""
+    return join(["git", "-C", repo, "push", "origin", f"refs/tags/{version}"])
 
 
-def local_create_tag(version: str, message: str) -> list[str]:
-    """argv: create the annotated release tag."""
-    return ["git", "tag", "--annotate", version, "--message", message]
+def tag_in_origin(directory: str, version: str) -> Fact[bool]:
+    """Whether origin has the tag (a dry run assumes it does)."""
+    return Fact(
+        f"tag {version} in origin", remote_tag_exists(directory, version), lambda answer: answer.ok, "", check=False
+    )
 
 
-def local_push_tag(version: str) -> list[str]:
-    """argv: push the tag to origin."""
-    return ["git", "push", "origin", f"refs/tags/{version}"]
+def checked_out(directory: str, ref: str) -> Fact[str]:
+    """checkout_ref, then the short commit it checked out (a dry run assumes an example one)."""
+    return Fact(
+        f"fetch {ref}", checkout_ref(directory, ref), lambda answer: answer.stdout.strip().splitlines()[-1], "abc1234"
+    )
+
+
+def local_changes(repo: str) -> Fact[str]:
+    """The tracked files of the local checkout at `repo` with uncommitted changes (empty: clean, as a dry
+    run assumes); no checkout there fails as bad input."""
+
+    def parse(answer: Answer) -> str:
+        if not answer.ok:
+            raise BadInput(f"{repo} is not a git repository: {answer.stderr.strip()}")
+        return answer.stdout.strip()
+
+    command = join(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"])
+    return Fact(f"git status in {repo}", command, parse, "", check=False)
+
+
+def local_tag(repo: str, version: str) -> Fact[bool]:
+    """Whether the local checkout at `repo` has the tag already (rev-parse prints it; a dry run assumes not)."""
+    command = join(["git", "-C", repo, "rev-parse", "--verify", "--quiet", f"refs/tags/{version}"])
+    return Fact(f"tag {version} in {repo}", command, lambda answer: bool(answer.stdout.strip()), "", check=False)

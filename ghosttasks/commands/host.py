@@ -1,8 +1,9 @@
-"""Read-only facts about a host: prerequisites and which env vars an env file defines."""
+"""Read-only facts about a host: prerequisites, which env vars an env file defines, access."""
 
 from __future__ import annotations
 
-from ghosttasks.commands import qpath
+from ghosttasks.commands import compose, qpath
+from ghosttasks.commands.facts import Answer, Fact, Unread
 
 
 def reachable() -> str:
@@ -44,3 +45,41 @@ def docker_access() -> str:
         'then echo "docker ok $u"; else s=${DOCKER_HOST:-unix:///var/run/docker.sock}; s=${s#unix://}; '
         'echo "docker failed $u $s $(stat -c %G "$s" 2>/dev/null)"; printf \'%s\\n\' "$e"; fi'
     )
+
+
+def _unread(answer: Answer) -> Unread:
+    """Why a host's read gave no answer: the connect error of an unreachable host, else its exit and output."""
+    unreachable = answer.exit_code == 255 and answer.stderr.strip()
+    return Unread(unreachable or answer.describe(), answer.hint)
+
+
+def prerequisites(disk_path: str) -> Fact[str | Unread]:
+    """Docker and Compose versions, MemTotal and free disk (KiB) at `disk_path`, one per line, for
+    ghosttasks.decisions.prerequisites to judge; a dry run assumes a host that has all it needs."""
+
+    def parse(answer: Answer) -> str | Unread:
+        return answer.stdout if answer.ok else _unread(answer)
+
+    command = " && ".join([compose.versions(), memory_kib(), free_disk_kib(disk_path)])
+    return Fact("read prerequisites", command, parse, "28.2.2\n2.40.3\n25165824\n83886080", check=False)
+
+
+def defined_names(env_file: str, assumed: list[str]) -> Fact[frozenset[str] | Unread]:
+    """The variable names the env file defines (a dry run assumes `assumed`), or why it cannot be read."""
+
+    def parse(answer: Answer) -> frozenset[str] | Unread:
+        return frozenset(answer.stdout.split()) if answer.ok else _unread(answer)
+
+    return Fact("read env var names", env_names(env_file), parse, "\n".join(assumed), check=False)
+
+
+def access(command: str) -> Fact[str | Unread]:
+    """What the access checks in `command` (sudo.check, docker_access) printed, for
+    ghosttasks.decisions.access_verdicts; a dry run assumes every check passed."""
+
+    def parse(answer: Answer) -> str | Unread:
+        if answer.exit_code == 255 or not answer.stdout.strip():
+            return Unread(answer.stderr.strip() or answer.describe(), answer.hint)
+        return answer.stdout
+
+    return Fact("check access", command, parse, "sudo ok USER\ndocker ok USER", check=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 
 from ghosttasks.commands import qpath
+from ghosttasks.commands.facts import Fact, stdout
 
 
 def acquire(state_dir: str, info_json: str) -> str:
@@ -49,3 +50,8 @@ def release(state_dir: str, run_id: str) -> str:
 def force_release(state_dir: str) -> str:
     """Remove the lock whoever holds it."""
     return f"rm -rf {qpath(state_dir + '/lock')}"
+
+
+def holder(state_dir: str) -> Fact[str]:
+    """lock/info.json as printed (empty: the lock is free, as a dry run assumes)."""
+    return Fact("read the deploy lock", read(state_dir), stdout, "")

@@ -11,8 +11,10 @@ from __future__ import annotations
 import posixpath
 import shlex
 
-from ghosttasks.commands import qpath
+from ghosttasks.commands import assumptions, qpath
+from ghosttasks.commands.facts import Answer, Fact
 from ghosttasks.commands.sudo import as_root, install_argv, install_from_stdin, tool
+from ghosttasks.domain.errors import OperationFailed
 
 NEW_SUFFIX = ".ghosttasks-new"
 PREV_SUFFIX = ".ghosttasks-prev"
@@ -145,3 +147,27 @@ def set_flag(flag_path: str, color: str) -> str:
 
 def _mode() -> str:
     return f"{UPSTREAM_MODE:04o}"
+
+
+def lb_flag(flag_path: str) -> Fact[str]:
+    """The colour the LB's selector sends traffic to; an answer that names none fails."""
+
+    def parse(answer: Answer) -> str:
+        color = parse_flag(answer.stdout)
+        if color is None:
+            raise OperationFailed(f"cannot tell which colour {answer.host} serves: {answer.describe()}")
+        return color
+
+    return Fact("read the LB's flag", read_flag(flag_path), parse, f"{assumptions.STATE.active}\n")
+
+
+def lb_config(paths: list[str], flag_path: str, *, assumed: list[str], selected: str) -> Fact[list[str]]:
+    """The LB config files' contents (empty when unreadable); a dry run assumes `assumed` and the flag on
+    `selected`."""
+    answer = "".join(f"{content}{CONFIG_MARK}\n" for content in assumed) + f"{selected}\n"
+    return Fact(
+        "read the LB config",
+        read_config(paths, flag_path),
+        lambda result: parse_config(result.stdout, len(paths))[0],
+        answer,
+    )

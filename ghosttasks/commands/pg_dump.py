@@ -6,6 +6,7 @@ import re
 import shlex
 
 from ghosttasks.commands import compose, qpath
+from ghosttasks.commands.facts import Fact, Unread
 
 BACKUP_SUFFIX = ".dump"
 LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -77,3 +78,36 @@ def restore(project: compose.Project, *, service: str, user: str, database: str,
         ["pg_restore", "-U", user, "-d", database, "--clean", "--if-exists", "--single-transaction", "--no-owner"],
     )
     return f"{pg_restore} < {qpath(path)}"
+
+
+def parse_verification(text: str) -> tuple[int, str]:
+    """(size in bytes, sha256) from verify's `size=N` and sha256sum lines."""
+    size, checksum = 0, ""
+    for line in text.splitlines():
+        if line.startswith("size="):
+            size = int(line.removeprefix("size=") or 0)
+        elif line.strip():
+            checksum = line.split()[0]
+    return size, checksum
+
+
+def verified(project: compose.Project, *, service: str, path: str) -> Fact[tuple[int, str]]:
+    """A backup verified (verify): its size in bytes and sha256; a dry run assumes a 1 MiB one."""
+    assumed = f"size=1048576\n{'0' * 64}  {path.rsplit('/', 1)[1]}"
+    return Fact(
+        "backup verification (pg_restore --list)",
+        verify(project, service=service, path=path),
+        lambda answer: parse_verification(answer.stdout),
+        assumed,
+    )
+
+
+def checksum_mismatch(path: str) -> Fact[Unread | None]:
+    """Why the backup does not match its checksum file (or is missing); None when it matches."""
+    return Fact(
+        "check the backup's checksum",
+        check_checksum(path),
+        lambda answer: None if answer.ok else Unread(answer.describe()),
+        "",
+        check=False,
+    )

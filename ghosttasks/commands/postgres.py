@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from ghosttasks.commands import compose
+from ghosttasks.commands import assumptions, compose
+from ghosttasks.commands.facts import Answer, Fact, Unread
+from ghosttasks.domain.errors import OperationFailed
 
 ALEMBIC_VERSION_SQL = "SELECT version_num FROM alembic_version"
+NO_VERSION_TABLE = 'relation "alembic_version" does not exist'
 
 
 def schema_revision(project: compose.Project, *, service: str, user: str, database: str) -> str:
@@ -12,3 +15,40 @@ def schema_revision(project: compose.Project, *, service: str, user: str, databa
     revision the database is at (an empty database fails with 'relation "alembic_version" does not exist')."""
     argv = ["psql", "-U", user, "-d", database, "-X", "-q", "-tA", "-c", ALEMBIC_VERSION_SQL]
     return compose.exec_(project, service, argv)
+
+
+def revision(
+    project: compose.Project,
+    *,
+    service: str,
+    user: str,
+    database: str,
+    assumed: str | None = assumptions.STATE.database_revision,
+) -> Fact[str | None]:
+    """The database's one alembic revision (None: empty, no alembic_version table); two heads fail."""
+
+    def parse(answer: Answer) -> str | None:
+        if answer.ok:
+            rows = answer.stdout.split()
+            if len(rows) > 1:
+                raise OperationFailed(
+                    f"the database has {len(rows)} alembic heads ({', '.join(rows)}): merge them first"
+                )
+            return rows[0] if rows else None
+        if NO_VERSION_TABLE in answer.stdout + answer.stderr:
+            return None
+        raise OperationFailed(f"cannot read the database's revision: {answer.describe()}")
+
+    command = schema_revision(project, service=service, user=user, database=database)
+    return Fact("read the database revision", command, parse, assumed or "", check=False)
+
+
+def ready(project: compose.Project, *, service: str, user: str) -> Fact[str | Unread]:
+    """pg_isready in the postgres container: its answer when it accepts connections, else why not."""
+
+    def parse(answer: Answer) -> str | Unread:
+        line = answer.stdout.strip() or answer.describe()
+        return line if answer.ok else Unread(line)
+
+    command = compose.exec_(project, service, ["pg_isready", "-U", user])
+    return Fact("pg_isready", command, parse, "accepting connections", check=False)

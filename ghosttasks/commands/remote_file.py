@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import shlex
 
-from ghosttasks.commands import qpath
+from ghosttasks.commands import assumptions, qpath
+from ghosttasks.commands.facts import Answer, Fact
+from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.errors import OperationFailed
 
 
 def read_file(path: str) -> str:
@@ -28,3 +31,21 @@ def durable_rename(temporary: str, path: str) -> str:
     (coreutils `sync FILE`), so neither a killed run nor a host crash leaves half a document."""
     directory = path.rsplit("/", 1)[0] or "/"
     return f"sync -- {qpath(temporary)} && mv -f -- {qpath(temporary)} {qpath(path)} && sync -- {qpath(directory)}"
+
+
+def deploy_state(path: str) -> Fact[DeployState]:
+    """state.json at `path` (missing or empty: nothing recorded); a corrupt one fails, left as it is."""
+
+    def parse(answer: Answer) -> DeployState:
+        if not answer.stdout.strip():
+            return DeployState()
+        try:
+            return DeployState.from_json(answer.stdout)
+        except (ValueError, TypeError) as exc:
+            raise OperationFailed(
+                f"{answer.host}:{path} is corrupt ({exc}); it was left as it is",
+                hint="inspect it, fix or move it aside, then run `inv traffic.status` to check what is serving",
+            ) from None
+
+    note = f"dry run: state.json is assumed to say {assumptions.describe_state()}"
+    return Fact("read deploy state", read_file(path), parse, assumptions.STATE.to_json(), note=note)

@@ -291,6 +291,11 @@ class Thresholds(Strict):
     monitor_minutes: float = Field(
         15, ge=0, description="minutes to monitor after a switch (0: no monitoring); `--monitor-minutes` overrides"
     )
+    health_timeout_seconds: float = Field(
+        180,
+        gt=0,
+        description="seconds a deploy's new colour has to become healthy on every host; `--health-timeout` overrides",
+    )
 
 
 class NotifySettings(Strict):

@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from ghosttasks.commands.facts import Fact
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.decisions.probe_routes import route
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
@@ -154,16 +155,55 @@ class Executor:
         timeout: float | None = None,
         check: bool = True,
         stream: bool = False,
-        assume: str = "",
         what: str | None = None,
         stdin: str | None = None,
     ) -> Result:
         """Run one command; with check, a non-zero exit raises CommandFailed naming host and output.
 
-        `assume` is the output a dry run pretends the command printed (for reads that steer the plan).
         `stdin` is written to the command's standard input, then closed (a secret: never in argv, never
-        logged or shown; callers add it to the masker too).
+        logged or shown; callers add it to the masker too). A read that steers a decision is a Fact: read().
         """
+        return self._checked(host, command, timeout, check, stream, "", what, stdin)
+
+    def read(self, host: Host, fact: Fact[T], *, timeout: float | None = None, stdin: str | None = None) -> T:
+        """Run a fact's command and parse its answer (a dry run parses the fact's assumed answer)."""
+        result = self._checked(host, fact.command, timeout, fact.check, fact.stream, fact.assumed, fact.what, stdin)
+        return fact.parse(result)
+
+    def read_parallel(
+        self, hosts: Iterable[Host], fact: Callable[[Host], Fact[T]], *, timeout: float | None = None
+    ) -> list[T]:
+        """A (per-host) fact read on every host at once: the parsed answers in the order of `hosts`.
+
+        As run_parallel: an unreachable host is a failed answer (exit UNREACHABLE_EXIT); with the fact's
+        check, any failed host raises one CommandFailed after all finished, else its parser judges it.
+        """
+        targets = list(hosts)
+        facts = {host.name: fact(host) for host in targets}
+        first = next(iter(facts.values()), None)
+        results = self._parallel(
+            targets,
+            lambda host: facts[host.name].command,
+            timeout=timeout,
+            check=first is not None and first.check,
+            stream=False,
+            assume=lambda host: facts[host.name].assumed,
+            what=first.what if first else None,
+            stdin=None,
+        )
+        return [facts[host.name].parse(result) for host, result in zip(targets, results, strict=True)]
+
+    def _checked(
+        self,
+        host: Host,
+        command: str,
+        timeout: float | None,
+        check: bool,
+        stream: bool,
+        assume: str,
+        what: str | None,
+        stdin: str | None,
+    ) -> Result:
         timeout = timeout or self.env.ssh.command_timeout
         result = self._run(host, command, timeout=timeout, stream=stream, assume=assume, stdin=stdin)
         if self.log:
@@ -180,13 +220,12 @@ class Executor:
         timeout: float | None = None,
         check: bool = True,
         stream: bool = False,
-        assume: CommandFor = "",
         what: str | None = None,
         stdin: str | None = None,
     ) -> list[Result]:
         """The same (or a per-host) command on every host at once (at most MAX_PARALLEL at a time).
 
-        `command` and `assume` (a dry run's answer) may be per host. Returns one Result per host, in the order
+        `command` may be per host. Returns one Result per host, in the order
         of `hosts`. A host that cannot be reached counts as a failed Result (exit UNREACHABLE_EXIT, the reason
         in stderr); nothing escapes from one host.
         With check (the default), any failed host raises one CommandFailed after all hosts finished:
@@ -194,13 +233,27 @@ class Executor:
         every host's Result, its hint the hosts' hints (an unknown host key says how to trust it).
         Without check, failures are only in the returned Results.
         """
-        targets = list(hosts)
+        return self._parallel(
+            list(hosts), command, timeout=timeout, check=check, stream=stream, assume="", what=what, stdin=stdin
+        )
 
+    def _parallel(
+        self,
+        targets: list[Host],
+        command: CommandFor,
+        *,
+        timeout: float | None,
+        check: bool,
+        stream: bool,
+        assume: CommandFor,
+        what: str | None,
+        stdin: str | None,
+    ) -> list[Result]:
         def one(host: Host) -> Result:
             text = command(host) if callable(command) else command
             assumed = assume(host) if callable(assume) else assume
             try:
-                return self.run(host, text, timeout=timeout, check=False, stream=stream, assume=assumed, stdin=stdin)
+                return self._checked(host, text, timeout, False, stream, assumed, what, stdin)
             except OperationFailed as exc:  # unreachable: one host's failure among the others
                 return Result(host.name, text, "", f"{exc}", UNREACHABLE_EXIT, 0.0, hint=exc.hint)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ghosttasks.commands.facts import Fact
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.masking import mask
 from ghosttasks.execution.executor import Executor, Probe, Result, T
@@ -32,6 +33,12 @@ class PlanRecorder(Executor):
         given = " (a secret on stdin)" if stdin is not None else ""
         self.entries.append(f"[{host.name}] $ {mask(command)}{given}")
         return Result(host.name, command, assume, "", 0, 0.0)
+
+    def read(self, host: Host, fact: Fact[T], *, timeout: float | None = None, stdin: str | None = None) -> T:
+        """The fact answered from its assumed answer; its note (what is assumed) said first."""
+        if fact.note:
+            self.note(fact.note)
+        return super().read(host, fact, timeout=timeout, stdin=stdin)
 
     def _fan_out(self, hosts: list[Host], one: Callable[[Host], Result]) -> list[Result]:
         return [one(host) for host in hosts]

@@ -27,16 +27,17 @@ def deploy(
     version: str,
     *,
     monitor_minutes: float | None,
-    health_deadline: float = 180,
+    health_deadline: float | None = None,
     allow_breaking_migration: bool = False,
     yes: bool = False,
 ) -> DeployState:
     """Deploy `version` into the idle colour, check it, switch traffic to it, watch it, record it.
 
-    monitor_minutes None: the environment's thresholds.monitor_minutes. The pending migration is linted before
+    monitor_minutes and health_deadline None: the environment's thresholds. The pending migration is linted before
     the backup: breaking findings refuse unless allow_breaking_migration, locking ones need `yes` or a terminal.
     """
     minutes = run.env.thresholds.monitor_minutes if monitor_minutes is None else monitor_minutes
+    health = run.env.thresholds.health_timeout_seconds if health_deadline is None else health_deadline
     store = Store(run)
     with guarded(run, store, version=version, reason=f"deploy {version}") as entry:
         with run.step("preflight"):
@@ -63,7 +64,7 @@ def deploy(
             with run.step("migrate database"):
                 entry.alembic_head = head = migrate_for_deploy(run, state, target, version, entry)
             with run.step(f"health check {target}"):
-                wait_for_color(run, target, version, deadline=health_deadline)
+                wait_for_color(run, target, version, deadline=health)
             with run.step(f"smoke test {target}"):
                 smoke(run, run.env.health_url(run.env.app_hosts[0], "api", target), requests=10)
             with run.step("switch traffic"):

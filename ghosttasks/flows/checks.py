@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ghosttasks.commands import compose
+from ghosttasks.commands.facts import Unread
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
@@ -63,12 +64,10 @@ def smoke_color(run: Run, color: Color | None) -> None:
 def python_check(run: Run, code: str, label: str, state: DeployState | None = None) -> None:
     """Run a connectivity check in the serving api container (the runbook's `python -c` checks)."""
     target = active_api(run, state) if state else serving_api(run)
-    result = run.executor.run(
-        target.host, compose.exec_(target.project, "api", ["python3", "-c", code]), check=False, assume=f"{label} OK"
-    )
-    if not result.ok:
-        raise OperationFailed(f"{label} connectivity check failed: {result.describe()}")
-    run.out.ok(f"{target.host.name}: {result.stdout.strip() or label + ' OK'}")
+    answer = run.executor.read(target.host, compose.python_check(target.project, code, label))
+    if isinstance(answer, Unread):
+        raise OperationFailed(f"{label} connectivity check failed: {answer.reason}")
+    run.out.ok(f"{target.host.name}: {answer}")
 
 
 def config(run: Run) -> None:
@@ -98,7 +97,7 @@ def monitoring(run: Run) -> None:
         lambda: probes.prometheus_get(url, "/api/v1/rules", client=client),
         assume={"groups": []},
     )
-    if run.dry_run:
+    if run.dry_run:  # the probes' assumed answers are empty: nothing to judge, only the rest of the plan
         _alerts_and_markers(run, rules, url)
         return
     state = serving_state(run)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-from ghosttasks.commands import alembic, assumptions, compose, pg_dump
+from ghosttasks.commands import alembic, compose, pg_dump
 from ghosttasks.decisions.migration_plan import Direction, choose_runner, plan_migration, plan_stamp
 from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.errors import OperationFailed
@@ -24,8 +22,6 @@ from ghosttasks.flows.steps.migration_review import lint_downgrade
 from ghosttasks.flows.steps.projects import serving_api, shared_project
 from ghosttasks.flows.steps.reality import reconciled_state
 from ghosttasks.records.state_store import Store
-
-GENERATED_RE = re.compile(r"Generating (\S+\.py)")
 
 
 def migrate(run: Run, direction: Direction, revision: str, *, force: bool = False) -> str | None:
@@ -115,15 +111,12 @@ def history(run: Run) -> str:
         if runner is None:
             raise OperationFailed(f"no recorded version knows the database's revision {revision}")
         command = runner_command(run, runner, alembic.history(run.env.app.alembic))
-        where = run.env.app_hosts[0]
-        result = run.executor.run(
-            where, command, what="alembic history", assume=assumptions.alembic_history(runner.version)
-        )
+        where, version = run.env.app_hosts[0], runner.version
     else:
         api = serving_api(run)
-        where = api.host
-        result = alembic_in(run, api, alembic.history(run.env.app.alembic), what="alembic history", stream=False)
-    text = (result.stdout + result.stderr).strip()
+        command = compose.exec_(api.project, "api", alembic.history(run.env.app.alembic))
+        where, version = api.host, api.project.version
+    text = run.executor.read(where, alembic.history_text(command, version))
     for line in text.splitlines():
         if not line.startswith("INFO "):
             marked = " (current)" if revision and line.split(" -> ")[-1].startswith(revision) else ""
@@ -135,18 +128,7 @@ def revision(run: Run, message: str, *, autogenerate: bool) -> str | None:
     """`alembic revision [--autogenerate] -m MSG` in the api container; the file is copied to the app dir."""
     api = serving_api(run)
     argv = alembic.revision(run.env.app.alembic, message, autogenerate=autogenerate)
-    result = alembic_in(
-        run,
-        api,
-        argv,
-        what="alembic revision",
-        stream=True,
-        assume=assumptions.GENERATED_REVISION,
-    )
-    match = GENERATED_RE.search(result.stdout + result.stderr)
-    if not match:
-        raise OperationFailed(f"alembic did not say which file it generated: {result.describe()}")
-    generated = match.group(1)
+    generated = run.executor.read(api.host, alembic.generated(compose.exec_(api.project, "api", argv)))
     destination = f"{run.env.app_dir(api.host)}/alembic/versions/"
     run.executor.run(api.host, compose.copy_out(api.project, "api", generated, destination), what="copy the revision")
     # The container is not the source tree: leave no migration in it that the next upgrade would apply.
@@ -180,10 +162,10 @@ def restore(run: Run, name: str) -> None:
     path = f"{db.backup_dir}/{name}"
     with guarded(run, Store(run), version=None, reason=f"restore {name}") as entry:
         with run.step("check the backup file"):
-            checked = run.executor.run(env.db_host, pg_dump.check_checksum(path), check=False)
-            if not checked.ok:
+            mismatch = run.executor.read(env.db_host, pg_dump.checksum_mismatch(path))
+            if mismatch:
                 raise OperationFailed(
-                    f"{name} failed its checksum or does not exist on {env.db_host.name}: {checked.describe()}",
+                    f"{name} failed its checksum or does not exist on {env.db_host.name}: {mismatch.reason}",
                     hint="list the backups: inv db.backups",
                 )
             run.out.ok(f"{name}: checksum matches")

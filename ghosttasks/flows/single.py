@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ghosttasks.commands import alembic, assumptions, compose, git, host
+from ghosttasks.commands import alembic, compose, git, host, postgres
+from ghosttasks.commands.facts import Unread
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps import build_once
@@ -23,16 +24,16 @@ def wait_for_database(run: Run, target_host, project: compose.Project) -> None:
     from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
     db = run.env.database
-    command = compose.exec_(project, db.service, ["pg_isready", "-U", db.user])
+    fact = postgres.ready(project, service=db.service, user=db.user)
     retrying = Retrying(
         stop=stop_after_delay(DATABASE_WAIT_SECONDS),
         wait=wait_fixed(1),
-        retry=retry_if_result(lambda result: not result.ok),
+        retry=retry_if_result(lambda answer: isinstance(answer, Unread)),
         retry_error_callback=lambda state: state.outcome.result(),
     )
-    result = retrying(lambda: run.executor.run(target_host, command, check=False, assume=assumptions.DATABASE_READY))
-    if not result.ok:
-        raise OperationFailed(f"PostgreSQL did not become ready in {DATABASE_WAIT_SECONDS} s: {result.describe()}")
+    answer = retrying(lambda: run.executor.read(target_host, fact))
+    if isinstance(answer, Unread):
+        raise OperationFailed(f"PostgreSQL did not become ready in {DATABASE_WAIT_SECONDS} s: {answer.reason}")
     run.out.ok(f"{target_host.name}: PostgreSQL accepting connections")
 
 
@@ -81,15 +82,10 @@ def deploy_staging(run: Run, ref: str) -> str:
             check_access(run, env.hosts)
             require_env(run, hosts)
         with run.step(f"pull {ref}"):
-            results = run.executor.run_parallel(
-                hosts,
-                lambda target: git.checkout_ref(env.app_dir(target), ref),
-                what=f"fetch {ref}",
-                assume=assumptions.STAGING_COMMIT,
-            )
-            version = staging_version(ref, results[0].stdout.strip().splitlines()[-1])
+            commit = run.executor.read_parallel(hosts, lambda target: git.checked_out(env.app_dir(target), ref))[0]
+            version = staging_version(ref, commit)
             entry.version = version
-            run.note(f"{ref} is commit {results[0].stdout.strip()}: images are tagged {version}")
+            run.note(f"{ref} is commit {commit}: images are tagged {version}")
         with run.step("build images"):
             entry.images = build_once.ship(run, version, lambda target: single_project(run, target, version))
         with run.step("migrate database"):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ghosttasks.commands import assumptions, compose
+from ghosttasks.commands import compose, postgres
+from ghosttasks.commands.facts import Unread
 from ghosttasks.config.inventory import Host
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.errors import BadInput
@@ -68,12 +69,8 @@ def pg_isready(run: Run) -> bool:
     """pg_isready in the postgres container; True when it accepts connections."""
     db = run.env.database
     project = shared_project(run)
-    result = run.executor.run(
-        run.env.db_host,
-        compose.exec_(project, db.service, ["pg_isready", "-U", db.user]),
-        check=False,
-        assume=assumptions.DATABASE_READY,
-    )
-    line = result.stdout.strip() or result.describe()
-    (run.out.ok if result.ok else run.out.fail)(f"{run.env.db_host.name}: {line}")
-    return result.ok
+    answer = run.executor.read(run.env.db_host, postgres.ready(project, service=db.service, user=db.user))
+    ready = not isinstance(answer, Unread)
+    line = answer if ready else answer.reason
+    (run.out.ok if ready else run.out.fail)(f"{run.env.db_host.name}: {line}")
+    return ready

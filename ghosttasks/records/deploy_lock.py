@@ -133,13 +133,12 @@ class DeployLock:
 
     def holder(self) -> LockHolder | None:
         """Who holds the lock (None when it is free)."""
-        command = lock_dir.read(self.location.directory)
-        text = self.run.executor.run(self.host, command, assume="", what="read the deploy lock").stdout
-        return LockHolder.parse(text) if text.strip() else None
+        fact = lock_dir.holder(self.location.directory).then(lambda text: LockHolder.parse(text) if text else None)
+        return self.run.executor.read(self.host, fact)
 
     def still_held(self) -> bool:
         """This run still holds the lock (an emergency freeze may have replaced it)."""
-        if self.run.dry_run:
+        if self.run.dry_run:  # a plan only pretends to take the lock: there is no holder to read back
             return True
         holder = self.holder()
         return holder is not None and holder.run_id == self.run.run_id

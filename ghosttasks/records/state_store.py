@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from ghosttasks.commands import qpath, remote_file
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.deploy_state import DeployState
-from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
 
 
@@ -48,23 +47,7 @@ class Store:
 
     def load(self) -> DeployState:
         """The recorded state; a corrupt file is reported and never overwritten."""
-        from ghosttasks.commands import assumptions
-
-        if self.run.dry_run:
-            self.run.note(f"dry run: state.json is assumed to say {assumptions.describe_state()}")
-        path = self.location.path("state.json")
-        text = self.run.executor.run(
-            self.host, remote_file.read_file(path), assume=assumptions.STATE.to_json(), what="read deploy state"
-        ).stdout
-        if not text.strip():
-            return DeployState()
-        try:
-            return DeployState.from_json(text)
-        except (ValueError, TypeError) as exc:
-            raise OperationFailed(
-                f"{self.host.name}:{path} is corrupt ({exc}); it was left as it is",
-                hint="inspect it, fix or move it aside, then run `inv traffic.status` to check what is serving",
-            ) from None
+        return self.run.executor.read(self.host, remote_file.deploy_state(self.location.path("state.json")))
 
     def save(self, state: DeployState) -> None:
         """Write state.json atomically (stamped with the current time)."""

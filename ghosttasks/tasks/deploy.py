@@ -13,18 +13,17 @@ from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, JSON_HELP, VERBOSE_HELP
         "version": "the release version to tag, vMAJOR.MINOR.PATCH[-pre]",
         "message": "tag message",
         "repo": "the application's git checkout (default: the current directory)",
+        "env": ENV_HELP,
         "dry_run": DRY_HELP,
     }
 )
-def tag(c, version, message=None, repo=".", dry_run=False):
+def tag(c, version, message=None, repo=".", env=None, dry_run=False):
     """Create the annotated release tag and push it to origin (runbook prod step 1)."""
     from ghosttasks.flows import tagging
-    from ghosttasks.tasks.runtime import is_dry
-    from ghosttasks.terminal.output import Output
 
     version = validate.version(version)
     message = validate.free_text(message or f"Production release {version}", "--message")
-    tagging.create_tag(Output(), version=version, message=message, repo=repo, dry_run=is_dry(c, dry_run))
+    execute(c, env, lambda run: tagging.create_tag(run, version=version, message=message, repo=repo), dry_run=dry_run)
 
 
 @ghost_task(help={"env": "environment (default: dev)", "dry_run": DRY_HELP, "verbose": VERBOSE_HELP})
@@ -66,7 +65,8 @@ def staging(c, ref="main", env="staging", dry_run=False, yes=False, verbose=Fals
         "version": "release tag to deploy, vMAJOR.MINOR.PATCH[-pre] (must exist in origin)",
         "monitor_minutes": "watch error rate, p95 and health after the switch for N minutes and roll back "
         "automatically on a trigger (default: thresholds.monitor_minutes, 15 in prod; 0 to skip)",
-        "health_timeout": "seconds the new colour has to become healthy on every host (default 180)",
+        "health_timeout": "seconds the new colour has to become healthy on every host "
+        "(default: thresholds.health_timeout_seconds, 180)",
         "allow_breaking_migration": "run a migration squawk finds breaking for the colour that keeps serving "
         "(dropped/renamed column or table, ...); recorded in the history",
         "env": ENV_HELP,
@@ -79,7 +79,7 @@ def prod(
     c,
     version,
     monitor_minutes=None,
-    health_timeout=180,
+    health_timeout=None,
     allow_breaking_migration=False,
     env=None,
     dry_run=False,
@@ -100,7 +100,7 @@ def prod(
         if monitor_minutes is None
         else validate.positive_number(monitor_minutes, "--monitor-minutes", allow_zero=True)
     )
-    deadline = validate.positive_number(health_timeout, "--health-timeout")
+    deadline = None if health_timeout is None else validate.positive_number(health_timeout, "--health-timeout")
 
     execute(
         c,

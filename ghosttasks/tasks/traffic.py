@@ -12,7 +12,7 @@ from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, JSON_HELP, YES_HELP, ex
     positional=["color"], help={"color": "blue or green", "env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP}
 )
 def switch(c, color, env=None, dry_run=False, yes=False):
-    """Send traffic to COLOR: health-check it on every app host, render the upstream, nginx -t, reload, verify."""
+    """Send traffic to COLOR: health-check it on every app host, flip the LB's flag (no reload), verify."""
     from ghosttasks.flows import switch as flow
 
     color = validate.color(color)

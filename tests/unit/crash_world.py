@@ -13,15 +13,15 @@ import copy
 import json
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ghosttasks.commands import assumptions, nginx, postgres, qpath, render
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.colors import COLORS, Color
-from ghosttasks.execution.executor import Result
-from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.records.state_store import StateLocation
 from ghosttasks.terminal.output import Output
+from ghosttasks.testing import Answer, Call, ScriptedExecutor
 
 #: compose subcommands that create, replace or stop a project's containers.
 DISRUPTIVE = frozenset({"up", "down", "stop", "restart", "rm", "kill", "create", "pause"})
@@ -83,13 +83,11 @@ def starting_world(env: Environment) -> World:
     )
 
 
-class WorldExecutor(PlanRecorder):
+class WorldExecutor(ScriptedExecutor):
     """Runs the commands that read or change the world against it; a real run (not a dry run) otherwise."""
 
-    dry_run = False
-
     def __init__(self, env: Environment, out: Output, world: World, *, kill_at: int | None = None) -> None:
-        super().__init__(env, out)
+        super().__init__(env, out, unscripted="assume")
         self.world = world
         self.kill_at = kill_at
         self.operations: list[str] = []  # every operation attempted, the killed one last
@@ -100,6 +98,7 @@ class WorldExecutor(PlanRecorder):
         self.lock_dir = qpath(location.path("lock"))
         self.flag = qpath(env.flag_path)
         self.config = "".join(f"{text}{nginx.CONFIG_MARK}\n" for text in (render.upstream(env), render.selector(env)))
+        self._script()
 
     @property
     def killed(self) -> bool:
@@ -115,11 +114,11 @@ class WorldExecutor(PlanRecorder):
 
     def _run(self, host, command, *, timeout, stream, assume, stdin=None):
         self._operation(host.name, command)
-        stdout, code = self._answer(host, command, assume)
-        return Result(host.name, command, stdout, "", code, 0.0)
+        return super()._run(host, command, timeout=timeout, stream=stream, assume=assume, stdin=stdin)
 
     def put(self, host, content, path, *, mode=0o644):
         self._operation(host.name, f"upload {path}")
+        super().put(host, content, path, mode=mode)
         if path == self.state_path:
             self.world.state = content
 
@@ -128,40 +127,50 @@ class WorldExecutor(PlanRecorder):
             raise Killed
         return super().probe(description, check, assume=assume)
 
-    def _answer(self, host: Host, command: str, assume: str) -> tuple[str, int]:
+    def _script(self) -> None:
+        """The world's commands, tried in this order; a command that only changes it answers its `assume`."""
         world = self.world
-        if nginx.CONFIG_MARK in command:  # the LB config and the flag: the config is the one rendered
-            return f"{self.config}{world.serving}\n", 0
-        if f"[ -e {self.flag} ]" in command:
-            return f"{world.serving}\n", 0
-        if f"touch {self.flag}" in command or command == f"rm -f {self.flag}":
-            world.green = "touch" in command
-        elif f"if mkdir {self.lock_dir} " in command:
-            if world.lock is not None:
-                return world.lock, 1
-            world.lock = _json_word(command)
-        elif f"&& mkdir {self.lock_dir} &&" in command:  # the emergency freeze replaces any lock
-            world.lock = _json_word(command)
-        elif command.startswith("if grep -qF -- "):  # released only by the run holding it: its id is the 5th word
-            if world.lock is not None and shlex.split(command)[4] in world.lock:
-                world.lock = None
-        elif command == f"rm -rf {self.lock_dir}":
-            world.lock = None
-        elif command.startswith(f"cat {self.lock_dir}/info.json"):
-            return world.lock or "", 0
-        elif command.startswith(f"cat {qpath(self.state_path)}"):
-            return world.state, 0
-        elif f">> {self.history_path}" in command:
-            world.history.append(_json_word(command))
-        elif command.startswith("tail -n ") and self.history_path in command:
-            return "".join(f"{line}\n" for line in world.history[-int(command.split()[2]) :]), 0
-        elif command.startswith("docker ps --filter label="):
-            return self._running(host), 0
-        elif postgres.ALEMBIC_VERSION_SQL in command:
-            return f"{world.revision}\n", 0
-        elif match := COMPOSE_RE.search(command):
-            self._compose(host.name, command, match)
-        return assume, 0
+
+        def changes(change: Callable[[Call], object]) -> Callable[[Call], Answer]:
+            return lambda call: change(call) or Answer(call.assume)
+
+        # the LB config and the flag: the config is the one rendered
+        self.on(nginx.CONFIG_MARK, reply=lambda call: Answer(f"{self.config}{world.serving}\n"))
+        self.on(f"[ -e {self.flag} ]", reply=lambda call: Answer(f"{world.serving}\n"))
+        self.on(
+            lambda command: f"touch {self.flag}" in command or command == f"rm -f {self.flag}",
+            reply=changes(lambda call: setattr(world, "green", "touch" in call.command)),
+        )
+        self.on(f"if mkdir {self.lock_dir} ", reply=self._acquire)
+        self.on(  # the emergency freeze replaces any lock
+            f"&& mkdir {self.lock_dir} &&", reply=changes(lambda call: setattr(world, "lock", _json_word(call.command)))
+        )
+        self.on(re.compile("^if grep -qF -- "), reply=changes(self._release))
+        self.on(
+            lambda command: command == f"rm -rf {self.lock_dir}",
+            reply=changes(lambda call: setattr(world, "lock", None)),
+        )
+        self.on(re.compile(f"^cat {re.escape(self.lock_dir)}/info\\.json"), reply=lambda call: Answer(world.lock or ""))
+        self.on(re.compile(f"^cat {re.escape(qpath(self.state_path))}"), reply=lambda call: Answer(world.state))
+        self.on(f">> {self.history_path}", reply=changes(lambda call: world.history.append(_json_word(call.command))))
+        self.on(
+            lambda command: command.startswith("tail -n ") and self.history_path in command,
+            reply=lambda call: Answer("".join(f"{line}\n" for line in world.history[-int(call.command.split()[2]) :])),
+        )
+        self.on(re.compile("^docker ps --filter label="), reply=lambda call: Answer(self._running(call.host)))
+        self.on(postgres.ALEMBIC_VERSION_SQL, reply=lambda call: Answer(f"{world.revision}\n"))
+        self.on(COMPOSE_RE, reply=changes(self._compose))
+
+    def _acquire(self, call: Call) -> Answer:
+        if self.world.lock is not None:
+            return Answer(self.world.lock, exit_code=1)
+        self.world.lock = _json_word(call.command)
+        return Answer(call.assume)
+
+    def _release(self, call: Call) -> None:
+        """Released only by the run holding it: its id is the 5th word."""
+        if self.world.lock is not None and shlex.split(call.command)[4] in self.world.lock:
+            self.world.lock = None
 
     def _running(self, host: Host) -> str:
         """`docker ps`: each colour's containers, started from its version's release dir."""
@@ -172,7 +181,10 @@ class WorldExecutor(PlanRecorder):
             if (version := self.world.containers[color][host.name])
         )
 
-    def _compose(self, host: str, command: str, match: re.Match[str]) -> None:
+    def _compose(self, call: Call) -> None:
+        host, command = call.host.name, call.command
+        match = COMPOSE_RE.search(command)
+        assert match is not None
         version, project, subcommand = match.groups()
         self.compose.append((host, project, subcommand))
         if migrated := MIGRATE_RE.search(command):

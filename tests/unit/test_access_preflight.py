@@ -1,23 +1,17 @@
 """The access preflight in the flows that change the LB: sudo -n on the LB and Docker on app and db hosts
 are checked before anything changes, and a problem is one line naming the host and the fix."""
 
-import io
-from pathlib import Path
-
 import pytest
 
-from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.execution.executor import Result
 from ghosttasks.execution.plan_recorder import PlanRecorder
-from ghosttasks.execution.run import Run
 from ghosttasks.flows.emergency import emergency_rollback
 from ghosttasks.flows.rollback import rollback
 from ghosttasks.flows.steps.access_check import check_access
 from ghosttasks.flows.switch import switch
 from ghosttasks.terminal.output import Output
+from ghosttasks.testing import ScriptedExecutor, a_run, prod
 
-ROOT = Path(__file__).resolve().parents[2]
 NEEDS_PASSWORD = "sudo failed deploy\nsudo: a password is required\n"
 DENIED = (
     "docker failed deploy /var/run/docker.sock docker\npermission denied while trying to connect to the Docker "
@@ -33,27 +27,16 @@ DOCKER_LINE = (
 )
 
 
-class Scripted(PlanRecorder):
-    """A plan recorder whose access checks answer as scripted per host (everything else as assumed)."""
-
-    def __init__(self, env, out, answers):
-        super().__init__(env, out)
-        self.answers = answers
-
-    def _run(self, host, command, *, timeout, stream, assume, stdin=None):
-        result = super()._run(host, command, timeout=timeout, stream=stream, assume=assume)
-        if "sudo -n /usr/bin/true" in command or "docker version --format" in command:
-            return Result(host.name, command, self.answers.get(host.name, assume), "", 0, 0.0)
-        return result
+def access_check(command):
+    return "sudo -n /usr/bin/true" in command or "docker version --format" in command
 
 
-def a_run(answers, task="traffic.switch"):
-    env = load_inventory(ROOT / "hosts.yml").env("prod")
-    stream = io.StringIO()
-    out = Output(stream=stream)
-    run = Run(env, Scripted(env, out, answers), out, task)
-    run.printed = stream
-    return run
+def checked(answers, task="traffic.switch"):
+    """A plan whose access checks answer as scripted per host (everything else as assumed)."""
+    executor = ScriptedExecutor(prod(), dry_run=True, unscripted="assume")
+    for host, stdout in answers.items():
+        executor.on(access_check, stdout, host=host)
+    return a_run(executor, task=task)
 
 
 def changed(run):
@@ -63,7 +46,7 @@ def changed(run):
 
 
 def test_a_sudo_that_needs_a_password_stops_a_switch_before_anything_changes():
-    run = a_run({"lb1": NEEDS_PASSWORD})
+    run = checked({"lb1": NEEDS_PASSWORD})
     with pytest.raises(OperationFailed) as refused:
         switch(run, "blue")
     assert str(refused.value) == f"step 'plan switch' failed: {SUDO_LINE}"
@@ -75,7 +58,7 @@ def test_a_sudo_that_needs_a_password_stops_a_switch_before_anything_changes():
 
 
 def test_every_problem_of_every_host_is_in_the_one_line():
-    run = a_run({"lb1": NEEDS_PASSWORD, "app2": DENIED}, task="deploy.rollback")
+    run = checked({"lb1": NEEDS_PASSWORD, "app2": DENIED}, task="deploy.rollback")
     with pytest.raises(OperationFailed) as refused:
         rollback(run, to=None, db_rev=None)
     assert str(refused.value) == f"step 'plan rollback' failed: {SUDO_LINE}; {DOCKER_LINE}"
@@ -83,24 +66,23 @@ def test_every_problem_of_every_host_is_in_the_one_line():
 
 
 def test_the_checks_run_on_every_host_at_once_one_command_each():
-    run = a_run({})
+    run = checked({})
     check_access(run, run.env.hosts)
     lines = [line for line in run.executor.entries if "sudo -n /usr/bin/true" in line or "docker version" in line]
     assert [line.split("]")[0] for line in lines] == ["[lb1", "[app1", "[app2", "[db1"]
     assert "docker version" not in lines[0] and "sudo" not in lines[1]
-    assert run.printed.getvalue().count("\n") == 1
+    assert run.out.printed.count("\n") == 1
 
 
 def test_without_lb_sudo_the_lb_is_not_checked():
-    env = load_inventory(ROOT / "hosts.yml").env("prod")
-    env = env.model_copy(update={"lb": env.lb.model_copy(update={"sudo": False})})
+    env = prod().model_copy(update={"lb": prod().lb.model_copy(update={"sudo": False})})
     recorder = PlanRecorder(env, Output(silent=True))
-    check_access(Run(env, recorder, Output(silent=True), "traffic.switch"), [env.lb_host], docker=False)
+    check_access(a_run(recorder, task="traffic.switch", out=Output(silent=True)), [env.lb_host], docker=False)
     assert recorder.entries == []
 
 
 def test_the_emergency_rollback_checks_only_sudo_on_the_lb_and_stops_before_switching():
-    run = a_run({"lb1": NEEDS_PASSWORD, "app1": DENIED}, task="deploy.emergency-rollback")
+    run = checked({"lb1": NEEDS_PASSWORD, "app1": DENIED}, task="deploy.emergency-rollback")
     with pytest.raises(OperationFailed) as refused:
         emergency_rollback(run, reason="p95 over 5 s")
     assert str(refused.value) == f"step 'switch to the previous colour' failed: {SUDO_LINE}"

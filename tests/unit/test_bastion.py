@@ -13,12 +13,12 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from ghosttasks.config.inventory import load_inventory
 from ghosttasks.config.settings import SSHSettings
 from ghosttasks.config.ssh_targets import no_ssh_config
 from ghosttasks.domain.errors import ConfigError, OperationFailed
 from ghosttasks.execution.ssh_executor import SSHExecutor
 from ghosttasks.terminal.output import Output
+from ghosttasks.testing import prod
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,15 +147,14 @@ def client_key(tmp_path):
 def environment(tmp_path, client_key, *, known: list[StubSSHD], jump: str | None, hosts: dict[str, StubSSHD], **ssh):
     known_hosts = tmp_path / "known_hosts"
     known_hosts.write_text("".join(stub.known_hosts_line() for stub in known))
-    prod = load_inventory(ROOT / "hosts.yml").env("prod")
-    settings = prod.ssh.model_copy(
+    settings = prod().ssh.model_copy(
         update={"jump_host": jump, "key_file": client_key, "known_hosts": str(known_hosts), "connect_timeout": 5, **ssh}
     )
     placed = [
         h.model_copy(update={"address": "127.0.0.1", "port": hosts[h.name].port}) if h.name in hosts else h
-        for h in prod.hosts
+        for h in prod().hosts
     ]
-    return prod.model_copy(update={"ssh": settings, "hosts": placed})
+    return prod().model_copy(update={"ssh": settings, "hosts": placed})
 
 
 def host(env, name):

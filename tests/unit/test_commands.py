@@ -173,15 +173,10 @@ def test_git():
     assert git.clone_if_missing("git@x:y.git", "~/gw") == (
         '[ -e "$HOME"/gw/.git ] || git clone --quiet git@x:y.git "$HOME"/gw'
     )
-    assert git.local_create_tag("v1.0.0", "Production release v1.0.0") == [
-        "git",
-        "tag",
-        "--annotate",
-        "v1.0.0",
-        "--message",
-        "Production release v1.0.0",
-    ]
-    assert git.local_push_tag("v1.0.0") == ["git", "push", "origin", "refs/tags/v1.0.0"]
+    assert git.local_create_tag(".", "v1.0.0", "Production release v1.0.0") == (
+        "git -C . tag --annotate v1.0.0 --message 'Production release v1.0.0'"
+    )
+    assert git.local_push_tag(".", "v1.0.0") == "git -C . push origin refs/tags/v1.0.0"
 
 
 def test_host_facts():

@@ -8,15 +8,12 @@ serving. Everything is checked against the world, never against what the tool sa
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from ghosttasks.commands import assumptions
-from ghosttasks.config.inventory import load_inventory
 from ghosttasks.execution.run import Run
 from ghosttasks.flows import holds
 from ghosttasks.flows.blue_green import deploy
@@ -27,11 +24,10 @@ from ghosttasks.flows.rollback import rollback
 from ghosttasks.flows.status import status
 from ghosttasks.flows.steps import logs
 from ghosttasks.flows.switch import switch
-from ghosttasks.terminal.output import Output
+from ghosttasks.testing import CapturedOutput, a_run, prod
 from tests.unit.crash_world import DISRUPTIVE, Killed, World, WorldExecutor, starting_world
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = load_inventory(ROOT / "hosts.yml").env("prod")
+ENV = prod()
 KILLED_DEPLOY, NEXT_DEPLOY = "v1.2.0", "v1.3.0"  # both newer than v1.1.0: the assumptions give them a new head
 UNRECORDED = "v0.9.0"  # a rollback target state.json does not know: redeployed into the idle colour first
 
@@ -72,9 +68,9 @@ def _real_run(monkeypatch):
     monkeypatch.setattr(logs, "ID_DEADLINE_SECONDS", 0)
 
 
-def a_run(world: World, task: str, kill_at: int | None = None) -> Run:
-    out = Output(stream=io.StringIO())
-    return Run(ENV, WorldExecutor(ENV, out, world, kill_at=kill_at), out, task)
+def world_run(world: World, task: str, kill_at: int | None = None) -> Run:
+    out = CapturedOutput()
+    return a_run(WorldExecutor(ENV, out, world, kill_at=kill_at), task=task, out=out)
 
 
 def world_for(task: str) -> World:
@@ -87,7 +83,7 @@ def world_for(task: str) -> World:
 
 def kill(task: str, world: World, n: int) -> Run:
     """The flow's run, killed at operation n."""
-    run = a_run(world, task, kill_at=n)
+    run = world_run(world, task, kill_at=n)
     with contextlib.suppress(Killed):
         FLOWS[task][0](run)
         raise AssertionError(f"{task} went on past its kill at operation {n}")
@@ -96,7 +92,7 @@ def kill(task: str, world: World, n: int) -> Run:
 
 def unkilled(task: str, world: World) -> WorldExecutor:
     """The flow run to its end: its operations."""
-    run = a_run(world, task)
+    run = world_run(world, task)
     FLOWS[task][0](run)
     return executor(run)
 
@@ -109,7 +105,7 @@ def executor(run: Run) -> WorldExecutor:
 def status_problems(world: World) -> list[str]:
     """deploy.status shows disagreements exactly when state.json differs from the world, and changes nothing."""
     before = world.copy()
-    shown = status(a_run(world, "deploy.status"))["disagreements"]
+    shown = status(world_run(world, "deploy.status"))["disagreements"]
     expected = world.record_disagrees()
     problems = [] if bool(shown) == bool(expected) else [f"status shows {shown or 'no disagreement'}, {expected=}"]
     return problems + (["status changed the world"] if world != before else [])
@@ -118,7 +114,7 @@ def status_problems(world: World) -> list[str]:
 def next_deploy(world: World) -> tuple[Run, list[str]]:
     """deploy.prod of a version that is not serving, and what it got wrong about the world."""
     serving = world.serving
-    run = a_run(world, "deploy.prod")
+    run = world_run(world, "deploy.prod")
     problems = []
     try:
         deploy(run, NEXT_DEPLOY, monitor_minutes=0, yes=True)
@@ -155,7 +151,7 @@ def test_a_run_killed_at_any_operation_leaves_nothing_the_next_deploy_gets_wrong
         killed = executor(kill(task, world, n))
         assert len(killed.operations) == n, f"{task} ran {len(killed.operations)} operations this time, not {n}+"
         operation = killed.operations[-1]
-        holds.unlock(a_run(world, "deploy.unlock"), force=True)
+        holds.unlock(world_run(world, "deploy.unlock"), force=True)
         problems = status_problems(world)
         problems += next_deploy(world)[1]
         violations += [f"{task} killed at operation {n} ({operation}): {problem}" for problem in problems]
@@ -169,7 +165,7 @@ def test_a_deploy_killed_right_after_the_flag_moved_is_completed_by_the_next_dep
     flip = next(n for n, operation in enumerate(operations, 1) if operation.endswith(f"rm -f {ENV.flag_path}"))
     killed = kill("deploy.prod", world, flip + 1)
     assert world.serving == "blue" and json.loads(world.state)["active"] == "green"
-    holds.unlock(a_run(world, "deploy.unlock"), force=True)
+    holds.unlock(world_run(world, "deploy.unlock"), force=True)
 
     run, problems = next_deploy(world)
     assert not problems

@@ -1,22 +1,17 @@
 """Emergency rollback says who was told: the receivers and their answers, or that nobody was."""
 
-import io
 import json
+import re
 import shlex
-from pathlib import Path
 
 import httpx
 import pytest
 
-from ghosttasks.config.inventory import load_inventory
-from ghosttasks.execution.plan_recorder import PlanRecorder
-from ghosttasks.execution.run import Run
 from ghosttasks.flows.emergency import emergency_rollback
 from ghosttasks.observability import notify
 from ghosttasks.observability.notify import Delivery, redact_url
-from ghosttasks.terminal.output import Output
+from ghosttasks.testing import ScriptedExecutor, a_run, prod
 
-ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK = "https://hooks.ghostworks.dev/deployments"
 INCIDENTS = "https://hooks.ghostworks.dev/incidents"
 
@@ -75,27 +70,20 @@ def test_post_gives_the_last_error_after_its_attempts(monkeypatch):
     )
 
 
-class SendsNotifications(PlanRecorder):
-    """A dry run, except that notifications are really sent (to the stubbed notify.post)."""
-
-    def probe(self, description, check, *, assume):
-        self.entries.append(f"probe {description}")
-        return check() if description.startswith("POST ") else assume
-
-
 def emergency(monkeypatch, webhook_url, incident_url, answers=None):
-    prod = load_inventory(ROOT / "hosts.yml").env("prod")
-    prod = prod.model_copy(
-        update={"notify": prod.notify.model_copy(update={"webhook_url": webhook_url, "incident_url": incident_url})}
+    """An emergency rollback as a dry run, except that notifications are really sent (to the stubbed notify.post)."""
+    env = prod().model_copy(
+        update={"notify": prod().notify.model_copy(update={"webhook_url": webhook_url, "incident_url": incident_url})}
     )
     monkeypatch.setattr(notify, "post", lambda url, payload, *, timeout: (answers or {})[url])
-    stream = io.StringIO()
-    out = Output(stream=stream)
-    recorder = SendsNotifications(prod, out)
-    emergency_rollback(Run(prod, recorder, out, "deploy.emergency-rollback"), reason="p95 over 5 s")
+    recorder = ScriptedExecutor(env, dry_run=True, unscripted="assume").on_probe(
+        re.compile("^POST "), lambda check: check()
+    )
+    run = a_run(recorder, task="deploy.emergency-rollback")
+    emergency_rollback(run, reason="p95 over 5 s")
     [history] = [line for line in recorder.entries if "history.jsonl" in line]
     entry = json.loads(next(word for word in shlex.split(history.split("$ ", 1)[1]) if word.startswith("{")))
-    return stream.getvalue().splitlines(), entry, recorder.entries
+    return run.out.printed.splitlines(), entry, recorder.entries
 
 
 def test_with_no_webhooks_it_says_no_one_was_told(monkeypatch):

@@ -15,23 +15,17 @@ import pytest
 from invoke import Context, Exit
 from rich.text import Text
 
-from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.plan_recorder import PlanRecorder
-from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.records.state_store import Store
 from ghosttasks.tasks.runtime import EXIT_INTERRUPTED, ghost_task
 from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.runlog import RunLog
+from ghosttasks.testing import a_run
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = "then rm -rf /var/lib/ghosttasks/lock; fi"
-
-
-@pytest.fixture
-def prod():
-    return load_inventory(ROOT / "hosts.yml").env("prod")
 
 
 @pytest.fixture
@@ -45,7 +39,7 @@ def closed_pipe():
 
 
 def planned_run(prod, out):
-    return Run(prod, PlanRecorder(prod, out), out, "deploy.prod")
+    return a_run(PlanRecorder(prod, out), out=out)
 
 
 def recorded(recorder):

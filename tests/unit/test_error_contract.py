@@ -11,21 +11,15 @@ import pytest
 from invoke import Program
 
 from ghosttasks.cli import GhostProgram, adopt
-from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
-from ghosttasks.execution.executor import UNREACHABLE_EXIT, Executor, Result
+from ghosttasks.execution.executor import UNREACHABLE_EXIT, Result
 from ghosttasks.execution.plan_recorder import PlanRecorder
-from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.records.state_store import Store
 from ghosttasks.terminal.output import Output
+from ghosttasks.testing import ScriptedExecutor, a_run, prod
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def prod():
-    return load_inventory(ROOT / "hosts.yml").env("prod")
 
 
 def log_events(path):
@@ -87,10 +81,9 @@ def test_secrets_in_an_unexpected_message_are_masked(inv, monkeypatch):
     assert "hunter22" not in err and "DB_PASSWORD=********" in err
 
 
-def test_guarded_records_the_history_and_releases_the_lock_on_an_unexpected_exception(prod):
-    out = Output(silent=True)
-    recorder = PlanRecorder(prod, out)
-    run = Run(prod, recorder, out, "deploy.prod")
+def test_guarded_records_the_history_and_releases_the_lock_on_an_unexpected_exception():
+    recorder = PlanRecorder(prod(), Output(silent=True))
+    run = a_run(recorder, out=Output(silent=True))
     with pytest.raises(KeyError), guarded(run, Store(run), version="v1.2.0", reason="deploy v1.2.0"):
         raise KeyError("colors")
     [history] = [line for line in recorder.entries if "history.jsonl" in line]
@@ -102,26 +95,23 @@ def test_guarded_records_the_history_and_releases_the_lock_on_an_unexpected_exce
 # -- (b) a hint survives a parallel step --------------------------------------------------------------
 
 
-class SomeUnreachable(Executor):
+def some_unreachable(refuse):
     """Hosts named in `refuse` cannot be connected to (the executor raises OperationFailed with a hint)."""
+    executor = ScriptedExecutor(prod())
+    for name, hint in refuse.items():
 
-    def __init__(self, env, refuse):
-        super().__init__(env, Output(silent=True))
-        self.refuse = refuse
+        def unreachable(call, hint=hint):
+            raise OperationFailed(f"{call.host.name} is not in known_hosts: refusing an unknown host key", hint=hint)
 
-    def _run(self, host, command, *, timeout, stream, assume, stdin=None):
-        if host.name in self.refuse:
-            raise OperationFailed(
-                f"{host.name} is not in known_hosts: refusing an unknown host key", hint=self.refuse[host.name]
-            )
-        return Result(host.name, command, "", "", 0, 0.0)
+        executor.on("", host=name, reply=unreachable)  # the empty fragment: every command
+    return executor
 
 
-def test_a_refused_hosts_hint_reaches_the_aggregated_error(prod):
+def test_a_refused_hosts_hint_reaches_the_aggregated_error():
     trust = "to trust it: ssh-keyscan -p 22 app2.internal.ghostworks.dev >> ~/.ssh/known_hosts"
-    executor = SomeUnreachable(prod, {"app2": trust})
+    executor = some_unreachable({"app2": trust})
     with pytest.raises(CommandFailed) as failure:
-        executor.run_parallel(prod.app_hosts, "docker compose build", what="build")
+        executor.run_parallel(prod().app_hosts, "docker compose build", what="build")
     assert failure.value.hint == trust
     assert "build failed on 1 of 2 hosts (app2)" in str(failure.value)
     app1, app2 = failure.value.results
@@ -129,17 +119,17 @@ def test_a_refused_hosts_hint_reaches_the_aggregated_error(prod):
     assert (app2.exit_code, app2.hint) == (UNREACHABLE_EXIT, trust)
 
 
-def test_hints_of_several_hosts_are_all_kept_once_each(prod):
+def test_hints_of_several_hosts_are_all_kept_once_each():
     down = "check that the host is up and sshd is running"
-    executor = SomeUnreachable(prod, {"app1": down, "app2": down, "db1": "to trust it: ssh-keyscan db1"})
+    executor = some_unreachable({"app1": down, "app2": down, "db1": "to trust it: ssh-keyscan db1"})
     with pytest.raises(CommandFailed) as failure:
-        executor.run_parallel([*prod.app_hosts, *[h for h in prod.hosts if h.name == "db1"]], "true")
+        executor.run_parallel([*prod().app_hosts, *[h for h in prod().hosts if h.name == "db1"]], "true")
     assert failure.value.hint == f"{down}; to trust it: ssh-keyscan db1"
 
 
-def test_without_check_the_hint_is_on_the_result(prod):
-    executor = SomeUnreachable(prod, {"app1": "to trust it: x"})
-    results = executor.run_parallel(prod.app_hosts, "true", check=False)
+def test_without_check_the_hint_is_on_the_result():
+    executor = some_unreachable({"app1": "to trust it: x"})
+    results = executor.run_parallel(prod().app_hosts, "true", check=False)
     assert [result.hint for result in results] == ["to trust it: x", None]
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from fabric.testing.base import Command, MockRemote, Session
 
-from ghosttasks.config.inventory import load_inventory
+from ghosttasks import testing
 from ghosttasks.domain.errors import CommandFailed
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.ssh_executor import SSHExecutor
@@ -19,8 +19,7 @@ APP1_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAp6/DdvaSYPle28hf30OUZlHn0cbd7Y
 def env(tmp_path, monkeypatch):
     known_hosts = tmp_path / "known_hosts"
     known_hosts.write_text(f"app1.internal.ghostworks.dev {APP1_KEY}\n")
-    inventory = load_inventory(ROOT / "hosts.yml")
-    prod = inventory.env("prod")
+    prod = testing.prod()
     ssh = prod.ssh.model_copy(update={"known_hosts": str(known_hosts), "jump_host": None})
     return prod.model_copy(update={"ssh": ssh})
 
@@ -89,7 +88,7 @@ def test_parallel_failures_are_aggregated_with_host_and_output(env, remote):
 
 
 def test_timeout_gives_exit_124_not_a_hang():
-    dev = load_inventory(ROOT / "hosts.yml").env("dev")
+    dev = testing.env("dev")
     executor = SSHExecutor(dev, Output())
     result = executor.run(dev.hosts[0], "sleep 30", timeout=0.5, check=False)
     assert result.timed_out and result.exit_code == 124 and result.duration == 0.5
@@ -98,7 +97,7 @@ def test_timeout_gives_exit_124_not_a_hang():
 
 
 def test_local_hosts_run_through_the_same_interface_with_their_env():
-    dev = load_inventory(ROOT / "hosts.yml").env("dev")
+    dev = testing.env("dev")
     local = dev.hosts[0].model_copy(update={"env": {"DOCKER_HOST": "unix:///lab/app1.sock"}})
     result = SSHExecutor(dev, Output()).run(local, "echo $DOCKER_HOST; exit 3", check=False)
     assert (result.stdout, result.exit_code) == ("unix:///lab/app1.sock\n", 3)
@@ -127,7 +126,7 @@ def test_plan_recorder_opens_nothing_and_records_in_order(env):
 
 
 def test_stdin_reaches_the_command_then_eof_and_is_not_echoed(capsys):
-    dev = load_inventory(ROOT / "hosts.yml").env("dev")
+    dev = testing.env("dev")
     executor = SSHExecutor(dev, Output())
     result = executor.run(dev.hosts[0], "wc -c; cat >/dev/null; echo done", stdin="s3cret-on-stdin\n", stream=True)
     assert result.stdout.split() == ["16", "done"]  # all of it arrived, then EOF (cat returned)

@@ -3,7 +3,7 @@
 import pytest
 
 from ghosttasks.commands import nginx
-from ghosttasks.flows.steps.backup import parse_verification
+from ghosttasks.commands.pg_dump import parse_verification
 
 MARK = nginx.CONFIG_MARK
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -40,7 +40,7 @@ def test_the_flag_is_created_for_green_and_removed_for_blue():
     assert nginx.set_flag("/var/lib/g/x-active-green", "blue") == "rm -f /var/lib/g/x-active-green"
 
 
-# -- flows/steps/backup.py parse_verification --------------------------------------------------------
+# -- commands/pg_dump.py parse_verification --------------------------------------------------------
 
 
 @pytest.mark.parametrize(

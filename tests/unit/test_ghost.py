@@ -11,6 +11,7 @@ import pytest
 
 from ghosttasks import namespace
 from ghosttasks.main import Ghost
+from ghosttasks.testing import SHIPPED_INVENTORY
 
 ROOT = Path(__file__).resolve().parents[2]
 PROD_PLAN = (Path(__file__).parent / "plans" / "deploy-prod.txt").read_text()
@@ -37,7 +38,7 @@ def ghost(capsys):
 @pytest.fixture
 def bare_dir(tmp_path, monkeypatch):
     """A working directory holding only a copy of the shipped hosts.yml, and no GHOST_INVENTORY."""
-    shutil.copy(ROOT / "hosts.yml", tmp_path / "hosts.yml")
+    shutil.copy(SHIPPED_INVENTORY, tmp_path / "hosts.yml")
     monkeypatch.delenv("GHOST_INVENTORY")
     monkeypatch.chdir(tmp_path)
     return tmp_path

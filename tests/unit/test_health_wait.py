@@ -1,6 +1,5 @@
 """Waiting for a colour: every host and service at once, under one deadline, each retry line named."""
 
-import io
 import os
 import re
 import signal
@@ -10,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution import probes
 from ghosttasks.execution.executor import Probe
 from ghosttasks.execution.plan_recorder import PlanRecorder
-from ghosttasks.execution.run import Run
 from ghosttasks.execution.ssh_executor import SSHExecutor
 from ghosttasks.flows.steps.health import wait_for_color
 from ghosttasks.terminal.output import Output
+from ghosttasks.testing import CapturedOutput, a_run
 
 ROOT = Path(__file__).resolve().parents[2]
 APP1_API = "http://app1.internal.ghostworks.dev:8001/api/v1/health"
@@ -27,18 +25,10 @@ APP2_WEB = "http://app2.internal.ghostworks.dev:3001/api/health"
 
 
 @pytest.fixture
-def prod():
-    return load_inventory(ROOT / "hosts.yml").env("prod")
-
-
-@pytest.fixture
 def run(prod):
     """A real (not dry) run whose probes call the check; no host is ever connected to here."""
-    stream = io.StringIO()
-    out = Output(stream=stream)
-    run = Run(prod, SSHExecutor(prod, out), out, "verify.health")
-    run.printed = stream
-    return run
+    out = CapturedOutput()
+    return a_run(SSHExecutor(prod, out), task="verify.health", out=out)
 
 
 def answers(by_url):
@@ -82,7 +72,7 @@ def test_each_retry_line_names_host_service_and_url(run, monkeypatch):
     check, _ = answers({APP2_API: lambda elapsed: elapsed > 0.6})
     monkeypatch.setattr(probes, "check_health", check)
     wait_for_color(run, "blue", "v1.2.0", deadline=5)
-    printed = run.printed.getvalue()
+    printed = run.out.printed
     assert re.search(
         rf"^app2 api {re.escape(APP2_API)}: attempt 1: HTTP 503 status error \(retrying in \d+\.\d s\)$",
         printed,
@@ -144,7 +134,7 @@ def test_an_interrupt_does_not_wait_for_the_probes_and_stops_them(run, monkeypat
 def test_a_dry_run_records_one_probe_line_per_url_in_order_and_calls_nothing(prod):
     out = Output(silent=True)
     recorder = PlanRecorder(prod, out)
-    run = Run(prod, recorder, out, "verify.health")
+    run = a_run(recorder, task="verify.health", out=out)
     wait_for_color(run, "blue", "v1.2.0", deadline=180)
     assert recorder.entries == [
         f"probe GET {url} via SSH (bastion.ghostworks.dev) until HTTP 200, status ok, version v1.2.0"

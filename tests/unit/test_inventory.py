@@ -8,12 +8,13 @@ import yaml
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.config.settings import RUNBOOK_REQUIRED_ENV
 from ghosttasks.domain.errors import ConfigError
+from ghosttasks.testing import SHIPPED_INVENTORY
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_inventory_loads():
-    inventory = load_inventory(ROOT / "hosts.yml")
+    inventory = load_inventory(SHIPPED_INVENTORY)
     prod = inventory.env()
     assert inventory.default_env == "prod"
     assert [h.name for h in prod.app_hosts] == ["app1", "app2"]
@@ -29,7 +30,7 @@ def test_shipped_inventory_loads():
 
 
 def _broken(tmp_path, mutate):
-    data = yaml.safe_load((ROOT / "hosts.yml").read_text())
+    data = yaml.safe_load(SHIPPED_INVENTORY.read_text())
     mutate(data)
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(data))
@@ -108,6 +109,6 @@ def test_missing_and_unparsable_files(tmp_path):
 
 
 def test_unknown_environment_lists_known(tmp_path):
-    inventory = load_inventory(ROOT / "hosts.yml")
+    inventory = load_inventory(SHIPPED_INVENTORY)
     with pytest.raises(ConfigError, match=r"no environment 'qa' \(known: dev, prod, staging\)"):
         inventory.env("qa")

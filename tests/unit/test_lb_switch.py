@@ -3,42 +3,21 @@ it differs (hosts or ports changed, or the first switch), restoring files and fl
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ghosttasks.commands import nginx, sudo, sudoers
-from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.execution.executor import Result
-from ghosttasks.execution.plan_recorder import PlanRecorder
-from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.switching import switch_traffic
 from ghosttasks.terminal.output import Output
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class LiveLB(PlanRecorder):
-    """A plan recorder whose LB answers with an old config (selecting `selected`) and whose nginx -t may fail."""
-
-    def __init__(self, env, *, live: str, nginx_ok: bool = True) -> None:
-        super().__init__(env, Output(silent=True))
-        self.live, self.nginx_ok = live, nginx_ok
-
-    def _run(self, host, command, *, timeout, stream, assume, stdin=None):
-        result = super()._run(host, command, timeout=timeout, stream=stream, assume=assume)
-        if nginx.CONFIG_MARK in command:
-            return Result(host.name, command, self.live, "", 0, 0.0)
-        if "nginx -t" in command and not self.nginx_ok:
-            return Result(host.name, command, "", "duplicate upstream", 1, 0.0)
-        return result
+from ghosttasks.testing import ScriptedExecutor, a_run, prod
 
 
 def plan(live: str, *, nginx_ok: bool = True, color="green") -> tuple[list[str], Exception | None]:
-    env = load_inventory(ROOT / "hosts.yml").env("prod")
-    recorder = LiveLB(env, live=live, nginx_ok=nginx_ok)
-    run = Run(env, recorder, Output(silent=True), "traffic.switch")
+    """The plan of a switch whose LB answers with the config `live` and whose nginx -t may fail."""
+    recorder = ScriptedExecutor(prod(), dry_run=True, unscripted="assume").on(nginx.CONFIG_MARK, live)
+    if not nginx_ok:
+        recorder.on("nginx -t", stderr="duplicate upstream", exit_code=1)
+    run = a_run(recorder, task="traffic.switch", out=Output(silent=True))
     error = None
     try:
         switch_traffic(run, color, "v1.1.0")
@@ -67,8 +46,7 @@ def test_a_changed_config_is_installed_tested_and_reloaded_after_the_flag():
 
 
 def test_every_sudo_command_of_a_config_change_is_in_the_rule():
-    env = load_inventory(ROOT / "hosts.yml").env("prod")
-    allowed = {" ".join(argv) for argv in [list(sudo.PROBE), *sudoers.root_commands(env)]}
+    allowed = {" ".join(argv) for argv in [list(sudo.PROBE), *sudoers.root_commands(prod())]}
     lines, _ = plan(OLD)
     failed_lines, _ = plan(OLD, nginx_ok=False)
     ran = set()
@@ -103,7 +81,7 @@ def test_a_config_without_a_selector_gets_the_flag_before_it_is_installed():
 def test_a_current_config_only_flips_the_flag(color):
     from ghosttasks.commands import render
 
-    env = load_inventory(ROOT / "hosts.yml").env("prod")
+    env = prod()
     live = f"{render.upstream(env)}{nginx.CONFIG_MARK}\n{render.selector(env)}{nginx.CONFIG_MARK}\nblue\n"
     lines, error = plan(live, color=color)
     assert error is None

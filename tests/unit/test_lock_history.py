@@ -1,20 +1,16 @@
 """Every run leaves a history line: refused runs, unlocks, and runs that died holding the lock."""
 
-import io
 import json
 import os
+import re
 import shlex
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.audit import HistoryEntry, LockHolder
 from ghosttasks.domain.deploy_state import DeployState, Intent
 from ghosttasks.domain.errors import DeployLocked
-from ghosttasks.execution.executor import Executor, Result
-from ghosttasks.execution.run import Run
 from ghosttasks.flows import holds
 from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.records.deploy_lock import (
@@ -28,9 +24,8 @@ from ghosttasks.records.deploy_lock import (
     unlocked_entry,
 )
 from ghosttasks.records.state_store import Store
-from ghosttasks.terminal.output import Output
+from ghosttasks.testing import Answer, ScriptedExecutor, a_run, prod
 
-ROOT = Path(__file__).resolve().parents[2]
 SINCE_EPOCH = 1_764_600_000
 
 
@@ -162,56 +157,53 @@ def test_refused_and_unlocked_lines_name_the_holder():
 # -- the procedures, against a simulated LB host -------------------------------------------------------
 
 
-class FakeLB(Executor):
-    """The LB host's state dir as data: the lock holder (or None), history.jsonl's entries, state.json's text."""
+class FakeLB(ScriptedExecutor):
+    """The LB host's state dir as data: the lock holder (or None), history.jsonl's entries, state.json's text.
 
-    def __init__(self, env, out, *, lock=None, history=(), history_fails=False, state=""):
-        super().__init__(env, out)
+    Only the commands that read or change it are scripted: any other one fails the test.
+    """
+
+    def __init__(self, *, lock=None, history=(), history_fails=False, state=""):
+        super().__init__(prod(), unscripted="strict")
         self.lock, self.history, self.history_fails, self.state = lock, list(history), history_fails, state
-        self.commands = []
+        self.on(lambda command: "history.jsonl" in command and ">>" in command, reply=self._append)
+        self.on(re.compile("^tail -n "), reply=self._tail)
+        self.on("if mkdir", reply=self._acquire)
+        self.on(re.compile(r"^cat .*lock/info\.json"), reply=lambda call: Answer(self._holder()))
+        self.on(re.compile(r"^cat .*state\.json"), reply=lambda call: Answer(self.state))
+        self.on(re.compile(r"^rm -rf .*/lock$"), reply=self._release)
 
-    def _run(self, host, command, *, timeout, stream, assume, stdin=None):
-        self.commands.append(command)
-        stdout, code = "", 0
-        if "history.jsonl" in command and ">>" in command:
-            if self.history_fails:
-                return Result(host.name, command, "", "No space left on device", 1, 0.0)
-            self.history.append(json.loads(next(w for w in shlex.split(command) if w.startswith("{"))))
-        elif command.startswith("tail -n "):
-            count = int(command.split()[2])
-            stdout = "".join(json.dumps(entry) + "\n" for entry in self.history[-count:])
-        elif "if mkdir" in command:
-            if self.lock is None:
-                self.lock = json.loads(next(w for w in shlex.split(command) if w.startswith("{")))
-            else:
-                stdout, code = json.dumps(self.lock) + "\n", 1
-        elif command.startswith("cat ") and "lock/info.json" in command:
-            stdout = json.dumps(self.lock) + "\n" if self.lock else ""
-        elif command.startswith("cat ") and "state.json" in command:
-            stdout = self.state
-        elif command.startswith("rm -rf ") and command.endswith("/lock"):
-            self.lock = None
-        else:
-            raise AssertionError(f"unexpected command: {command}")
-        return Result(host.name, command, stdout, "", code, 0.0)
+    def _append(self, call):
+        if self.history_fails:
+            return Answer(stderr="No space left on device", exit_code=1)
+        self.history.append(json.loads(next(w for w in shlex.split(call.command) if w.startswith("{"))))
+        return Answer()
 
+    def _tail(self, call):
+        count = int(call.command.split()[2])
+        return Answer("".join(json.dumps(entry) + "\n" for entry in self.history[-count:]))
 
-@pytest.fixture
-def prod():
-    return load_inventory(ROOT / "hosts.yml").env("prod")
+    def _acquire(self, call):
+        if self.lock is not None:
+            return Answer(self._holder(), exit_code=1)
+        self.lock = json.loads(next(w for w in shlex.split(call.command) if w.startswith("{")))
+        return Answer()
+
+    def _holder(self):
+        return json.dumps(self.lock) + "\n" if self.lock else ""
+
+    def _release(self, call):
+        self.lock = None
+        return Answer()
 
 
-def a_run(prod, task="deploy.prod", **lb):
-    stream = io.StringIO()
-    out = Output(stream=stream)
-    run = Run(prod, FakeLB(prod, out, **lb), out, task)
-    run.printed = stream
-    return run
+def lb_run(task="deploy.prod", **lb):
+    return a_run(FakeLB(**lb), task=task)
 
 
-def test_a_refused_run_leaves_a_history_line_and_the_lock_as_it_is(prod):
+def test_a_refused_run_leaves_a_history_line_and_the_lock_as_it_is():
     other = holder(origin="ci-runner")
-    run = a_run(prod, lock=other)
+    run = lb_run(lock=other)
     with pytest.raises(DeployLocked) as refusal, guarded(run, Store(run), version="v1.3.0", reason="deploy v1.3.0"):
         raise AssertionError("the body must not run")
     assert refusal.value.exit_code == 3 and refusal.value.holder == LockHolder.from_dict(other)
@@ -225,11 +217,11 @@ def test_a_refused_run_leaves_a_history_line_and_the_lock_as_it_is(prod):
     )
     assert entry["holder"]["run_id"] == "0badc0de" and entry["holder"]["origin"] == "ci-runner"
     assert run.executor.lock == other
-    assert not [command for command in run.executor.commands if command.startswith("rm ")]
+    assert not [c for c in run.executor.commands if c.command.startswith("rm ")]
 
 
-def test_a_run_that_died_holding_the_lock_is_recorded_once(prod):
-    run = a_run(prod)
+def test_a_run_that_died_holding_the_lock_is_recorded_once():
+    run = lb_run()
     gone = holder(origin=run.origin, pid=dead_pid())
     run.executor.lock = gone
     with pytest.raises(DeployLocked) as refusal:
@@ -241,15 +233,15 @@ def test_a_run_that_died_holding_the_lock_is_recorded_once(prod):
     assert died["noticed_by"] == run.run_id and died["age_seconds"] > 0
     assert (refused["run_id"], refused["result"]) == (run.run_id, "refused")
 
-    later = a_run(prod, lock=gone, history=run.executor.history)
+    later = lb_run(lock=gone, history=run.executor.history)
     with pytest.raises(DeployLocked):
         DeployLock(later).acquire(version="v1.3.0", reason="deploy v1.3.0")
     assert [entry["result"] for entry in later.executor.history] == ["died", "refused", "refused"]
     assert later.executor.lock == gone, "the dead run's lock is released only by deploy.unlock"
 
 
-def test_a_holder_still_running_here_is_refused_as_usual(prod):
-    run = a_run(prod)
+def test_a_holder_still_running_here_is_refused_as_usual():
+    run = lb_run()
     run.executor.lock = holder(origin=run.origin, pid=os.getpid())
     with pytest.raises(DeployLocked) as refusal:
         DeployLock(run).acquire(version="v1.3.0", reason="deploy v1.3.0")
@@ -257,16 +249,16 @@ def test_a_holder_still_running_here_is_refused_as_usual(prod):
     assert [entry["result"] for entry in run.executor.history] == ["refused"]
 
 
-def test_a_history_that_cannot_be_written_does_not_hide_the_refusal(prod):
-    run = a_run(prod, lock=holder(origin="ci-runner"), history_fails=True)
+def test_a_history_that_cannot_be_written_does_not_hide_the_refusal():
+    run = lb_run(lock=holder(origin="ci-runner"), history_fails=True)
     with pytest.raises(DeployLocked):
         DeployLock(run).acquire(version="v1.3.0", reason="deploy v1.3.0")
-    assert "could not write the history entry on lb1" in run.printed.getvalue()
+    assert "could not write the history entry on lb1" in run.out.printed
 
 
-def test_unlock_force_records_the_previous_holder(prod):
+def test_unlock_force_records_the_previous_holder():
     own_line = {"run_id": "0badc0de", "result": "failed", "error": "lb1 unreachable at the end"}
-    run = a_run(prod, task="deploy.unlock", lock=holder(origin="ci-runner"), history=[own_line])
+    run = lb_run(task="deploy.unlock", lock=holder(origin="ci-runner"), history=[own_line])
     holds.unlock(run, force=True)
     assert run.executor.lock is None
     assert run.executor.history[0] == own_line
@@ -275,21 +267,21 @@ def test_unlock_force_records_the_previous_holder(prod):
     assert unlocked["holder"]["run_id"] == "0badc0de" and unlocked["holder"]["user"] == "ana"
 
 
-def test_unlock_force_of_a_run_without_a_line_records_it_as_died_first(prod):
-    run = a_run(prod, task="deploy.unlock", lock=holder(origin="ci-runner"))
+def test_unlock_force_of_a_run_without_a_line_records_it_as_died_first():
+    run = lb_run(task="deploy.unlock", lock=holder(origin="ci-runner"))
     holds.unlock(run, force=True)
     died, unlocked = run.executor.history
     assert (died["run_id"], died["result"], died["error"]) == ("0badc0de", "died", "ended without a record")
     assert unlocked["result"] == "unlocked"
 
 
-def test_unlock_force_names_a_change_the_dead_run_left_unfinished(prod):
+def test_unlock_force_names_a_change_the_dead_run_left_unfinished():
     intent = Intent("0badc0de", "deploy.prod", "2026-12-07T03:00:00Z", "green", "v2.1.0")
     state = DeployState(active="blue", intent=intent).to_json()
-    run = a_run(prod, task="deploy.unlock", lock=holder(origin="ci-runner"), state=state)
+    run = lb_run(task="deploy.unlock", lock=holder(origin="ci-runner"), state=state)
     holds.unlock(run, force=True)
     assert run.executor.lock is None
-    said = run.printed.getvalue()
+    said = run.out.printed
     assert (
         "that run left a change unfinished (deploy.prod (run 0badc0de, since 2026-12-07T03:00:00Z): v2.1.0 into" in said
     )
@@ -297,8 +289,8 @@ def test_unlock_force_names_a_change_the_dead_run_left_unfinished(prod):
 
 
 @pytest.mark.parametrize("kind", ["freeze", "hold", "running here"])
-def test_unlock_records_no_death_for_a_lock_meant_to_stay_or_a_run_still_going(prod, kind):
-    run = a_run(prod, task="deploy.unlock")
+def test_unlock_records_no_death_for_a_lock_meant_to_stay_or_a_run_still_going(kind):
+    run = lb_run(task="deploy.unlock")
     run.executor.lock = {
         "freeze": holder(task="deploy.emergency-rollback", frozen=True),
         "hold": holder(task="deploy.lock"),
@@ -308,13 +300,13 @@ def test_unlock_records_no_death_for_a_lock_meant_to_stay_or_a_run_still_going(p
     assert [entry["result"] for entry in run.executor.history] == ["unlocked"]
 
 
-def test_deploy_lock_records_the_hold_and_a_refused_hold(prod):
-    run = a_run(prod, task="deploy.lock")
+def test_deploy_lock_records_the_hold_and_a_refused_hold():
+    run = lb_run(task="deploy.lock")
     holds.hold(run, "db maintenance")
     [locked] = run.executor.history
     assert (locked["result"], locked["reason"], locked["run_id"]) == ("locked", "db maintenance", run.run_id)
 
-    second = a_run(prod, task="deploy.lock", lock=run.executor.lock, history=run.executor.history)
+    second = lb_run(task="deploy.lock", lock=run.executor.lock, history=run.executor.history)
     with pytest.raises(DeployLocked):
         holds.hold(second, "me too")
     assert [entry["result"] for entry in second.executor.history] == ["locked", "refused"]

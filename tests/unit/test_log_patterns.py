@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from ghosttasks.config.inventory import load_inventory
 from ghosttasks.decisions.log_patterns import LogLine, normalise, parse_line, summarise, top_patterns
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.plan_recorder import PlanRecorder
-from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.logs import check_logs
 from ghosttasks.terminal.output import Output
+from ghosttasks.testing import a_run, env
 
 
 @pytest.mark.parametrize(
@@ -74,9 +71,7 @@ def test_top_patterns_limit_and_ties():
 
 
 def test_verify_logs_refuses_an_environment_without_colours():
-    staging = load_inventory(Path(__file__).resolve().parents[2] / "hosts.yml").env("staging")
-    out = Output(stream=io.StringIO())
-    recorder = PlanRecorder(staging, out)
+    recorder = PlanRecorder(env("staging"), Output(silent=True))
     with pytest.raises(OperationFailed, match="staging runs one stack"):
-        check_logs(Run(staging, recorder, out, "verify.logs"), None)
+        check_logs(a_run(recorder, task="verify.logs"), None)
     assert recorder.entries == []

@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-import io
 import json
+import re
 import shlex
-from pathlib import Path
 
 import httpx
 
-from ghosttasks.config.inventory import load_inventory
-from ghosttasks.execution.plan_recorder import PlanRecorder
-from ghosttasks.execution.run import Run
 from ghosttasks.flows.emergency import emergency_rollback
-from ghosttasks.terminal.output import Output
-
-ROOT = Path(__file__).resolve().parents[2]
+from ghosttasks.testing import ScriptedExecutor, a_run, prod
 
 
-class PushgatewayDown(PlanRecorder):
-    """A dry run, except that the marker push really runs into a refused connection."""
-
-    def probe(self, description, check, *, assume):
-        self.entries.append(f"probe {description}")
-        if description.startswith("PUT "):
-            raise httpx.ConnectError("[Errno 111] Connection refused")
-        return assume
+def refused(check):
+    raise httpx.ConnectError("[Errno 111] Connection refused")
 
 
 def test_an_emergency_rollback_succeeds_when_the_pushgateway_is_down():
-    prod = load_inventory(ROOT / "hosts.yml").env("prod")
-    stream = io.StringIO()
-    out = Output(stream=stream)
-    recorder = PushgatewayDown(prod, out)
-    state = emergency_rollback(Run(prod, recorder, out, "deploy.emergency-rollback"), reason="drill")
+    """A dry run, except that the marker push really runs into a refused connection."""
+    recorder = ScriptedExecutor(prod(), dry_run=True, unscripted="assume").on_probe(re.compile("^PUT "), refused)
+    run = a_run(recorder, task="deploy.emergency-rollback")
+    state = emergency_rollback(run, reason="drill")
     assert state.active == "blue"
-    printed = stream.getvalue().splitlines()
+    printed = run.out.printed.splitlines()
     assert (
         "warn could not publish the rolled_back marker to http://pushgateway.internal.ghostworks.dev:9091: "
         "ConnectError: [Errno 111] Connection refused" in printed

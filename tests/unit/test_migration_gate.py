@@ -1,20 +1,12 @@
 """deploy.prod's migration review and bounded migrations, over a plan recorder whose alembic answers as scripted."""
 
-import io
-from pathlib import Path
-
 import pytest
 
-from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import BadInput, OperationFailed
-from ghosttasks.execution.executor import Result
-from ghosttasks.execution.plan_recorder import PlanRecorder
-from ghosttasks.execution.run import Run
 from ghosttasks.flows.blue_green import deploy
 from ghosttasks.flows.steps import migrate
-from ghosttasks.terminal.output import Output
+from ghosttasks.testing import Answer, ScriptedExecutor, a_run, prod
 
-ROOT = Path(__file__).resolve().parents[2]
 DROP_SQL = (
     "BEGIN;\n\n-- Running upgrade b2b2b2b2b2b2 -> c3c3c3c3c3c3\n\nALTER TABLE items DROP COLUMN note;\n\n"
     "UPDATE alembic_version SET version_num='c3c3c3c3c3c3' WHERE alembic_version.version_num = 'b2b2b2b2b2b2';\n\n"
@@ -25,29 +17,16 @@ LOCK_TIMEOUT = (
 )
 
 
-class Scripted(PlanRecorder):
-    """A plan recorder whose commands containing a fragment answer (stdout, stderr, exit) as scripted."""
-
-    def __init__(self, env, out, answers):
-        super().__init__(env, out)
-        self.answers = answers
-
-    def _run(self, host, command, *, timeout, stream, assume, stdin=None):
-        result = super()._run(host, command, timeout=timeout, stream=stream, assume=assume)
-        for fragment, (stdout, stderr, code) in self.answers.items():
-            if fragment in command:
-                return Result(host.name, command, stdout, stderr, code, 0.0)
-        return result
-
-
-def a_run(answers):
-    env = load_inventory(ROOT / "hosts.yml").env("prod")
-    out = Output(stream=io.StringIO())
-    return Run(env, Scripted(env, out, answers), out, "deploy.prod")
+def scripted(answers, *, dry_run=True):
+    """A plan recorder (by default) whose commands containing a fragment answer (stdout, stderr, exit) as given."""
+    executor = ScriptedExecutor(prod(), dry_run=dry_run, unscripted="assume")
+    for fragment, (stdout, stderr, code) in answers.items():
+        executor.on(fragment, stdout, stderr, code)
+    return a_run(executor)
 
 
 def test_a_breaking_migration_is_refused_before_the_backup():
-    run = a_run({"--sql": (DROP_SQL, "", 0)})
+    run = scripted({"--sql": (DROP_SQL, "", 0)})
     with pytest.raises(OperationFailed) as refused:
         deploy(run, "v1.2.0", monitor_minutes=0)
     assert str(refused.value) == (
@@ -63,7 +42,7 @@ def test_a_breaking_migration_is_refused_before_the_backup():
 
 
 def test_allowed_the_breaking_migration_runs_and_is_recorded():
-    run = a_run({"--sql": (DROP_SQL, "", 0)})
+    run = scripted({"--sql": (DROP_SQL, "", 0)})
     deploy(run, "v1.2.0", monitor_minutes=0, allow_breaking_migration=True)
     ran = "\n".join(run.executor.entries)
     assert ran.index("--sql") < ran.index("pg_dump") < ran.index("api alembic upgrade c3c3c3c3c3c3")
@@ -72,7 +51,7 @@ def test_allowed_the_breaking_migration_runs_and_is_recorded():
 
 def test_a_lock_timeout_is_retried_then_fails_naming_the_backup(monkeypatch):
     monkeypatch.setattr(migrate, "LOCK_RETRY_WAIT_SECONDS", 0)
-    run = a_run({"api alembic upgrade c3c3c3c3c3c3": ("", LOCK_TIMEOUT, 1)})
+    run = scripted({"api alembic upgrade c3c3c3c3c3c3": ("", LOCK_TIMEOUT, 1)})
     with pytest.raises(OperationFailed) as failed:
         deploy(run, "v1.2.0", monitor_minutes=0)
     message = str(failed.value)
@@ -88,21 +67,22 @@ def test_a_lock_timeout_is_retried_then_fails_naming_the_backup(monkeypatch):
 
 
 def test_a_statement_timeout_is_not_retried():
-    run = a_run({"api alembic upgrade c3c3c3c3c3c3": ("", "canceling statement due to statement timeout", 1)})
+    run = scripted({"api alembic upgrade c3c3c3c3c3c3": ("", "canceling statement due to statement timeout", 1)})
     with pytest.raises(OperationFailed, match=r"stopped at its statement_timeout \(600 s\): the migration's"):
         deploy(run, "v1.2.0", monitor_minutes=0)
     assert len([line for line in run.executor.entries if "api alembic upgrade c3c3c3c3c3c3" in line]) == 1
 
 
 def test_a_first_deploy_has_no_running_colour_to_break():
-    run = a_run(
-        {
-            "--sql": (DROP_SQL, "", 0),
-            "cat /var/lib/ghosttasks/state.json": ("", "", 0),
-            "alembic_version'": ("", "", 0),
-            "docker ps --filter label=com.docker.compose.project": ("", "", 0),  # nothing runs yet
-        }
-    )
+    executor = ScriptedExecutor(prod(), dry_run=True, unscripted="assume")
+
+    def revision(call):  # empty until the upgrade ran, then at its target, as the database would be
+        upgrade = [c for c in executor.commands if "api alembic upgrade c3c3c3c3c3c3" in c.command]
+        return Answer("c3c3c3c3c3c3" if any("--sql" not in c.command for c in upgrade) else "")
+
+    executor.on("--sql", DROP_SQL).on("cat /var/lib/ghosttasks/state.json").on("alembic_version'", reply=revision)
+    executor.on("docker ps --filter label=com.docker.compose.project")  # nothing runs yet
+    run = a_run(executor)
     deploy(run, "v1.2.0", monitor_minutes=0)
     ran = "\n".join(run.executor.entries)
     assert "# nothing serves yet: no running colour for these findings to break or stall" in ran
@@ -113,18 +93,10 @@ def test_a_first_deploy_has_no_running_colour_to_break():
 INDEX_SQL = DROP_SQL.replace("ALTER TABLE items DROP COLUMN note;", "CREATE INDEX ix_items_note ON items (note);")
 
 
-class Answering(Scripted):
-    """Scripted, but not a dry run: the confirmations a real run asks for are asked."""
-
-    dry_run = False
-
-
 def test_locking_findings_need_yes_without_a_terminal(monkeypatch):
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     monkeypatch.setenv("GHOSTWORKS_REGISTRY_PASSWORD", "not-a-real-password")  # a real run reads it
-    env = load_inventory(ROOT / "hosts.yml").env("prod")
-    out = Output(stream=io.StringIO())
-    run = Run(env, Answering(env, out, {"--sql": (INDEX_SQL, "", 0)}), out, "deploy.prod")
+    run = scripted({"--sql": (INDEX_SQL, "", 0)}, dry_run=False)  # a real run asks for its confirmations
     with pytest.raises(BadInput) as refused:
         deploy(run, "v1.2.0", monitor_minutes=0)
     assert str(refused.value) == (
@@ -136,7 +108,7 @@ def test_locking_findings_need_yes_without_a_terminal(monkeypatch):
 
 
 def test_locking_findings_go_ahead_with_yes():
-    run = a_run({"--sql": (INDEX_SQL, "", 0)})
+    run = scripted({"--sql": (INDEX_SQL, "", 0)})
     deploy(run, "v1.2.0", monitor_minutes=0, yes=True)
     ran = "\n".join(run.executor.entries)
     assert (

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from ghosttasks import testing
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.config.settings import ProbeSettings
 from ghosttasks.decisions.probe_routes import route, way
 from ghosttasks.execution.plan_recorder import PlanRecorder
-from ghosttasks.execution.run import Run
 from ghosttasks.execution.ssh_executor import SSHExecutor
 from ghosttasks.flows.steps.health import wait_for_color
 from ghosttasks.terminal.output import Output
@@ -25,7 +25,7 @@ STAGING_PUBLIC = "https://staging-api.ghostworks.dev/api/v1/health"
 
 
 def environment(name="prod", *, via="auto", jump="bastion.ghostworks.dev"):
-    env = load_inventory(ROOT / "hosts.yml").env(name)
+    env = testing.env(name)
     ssh = env.ssh.model_copy(update={"jump_host": jump})
     return env.model_copy(update={"ssh": ssh, "probes": ProbeSettings(via=via)})
 
@@ -91,7 +91,7 @@ def test_without_a_jump_host_an_address_no_host_has_goes_through_the_lb_sshd():
 
 
 def test_auto_goes_through_ssh_when_ssh_config_may_hold_a_proxyjump(tmp_path):
-    inventory = yaml.safe_load((ROOT / "hosts.yml").read_text())
+    inventory = yaml.safe_load(testing.SHIPPED_INVENTORY.read_text())
     prod = inventory["environments"]["prod"]
     prod["ssh"].pop("jump_host")
     prod["ssh"]["config_file"] = "~/.ssh/config"
@@ -140,7 +140,6 @@ def test_open_channel_is_opened_by_the_jump_host_when_there_is_one(monkeypatch, 
 def test_plan_lines_say_which_way(monkeypatch):
     for via, expected in (("auto", "via SSH (bastion.ghostworks.dev)"), ("direct", "direct")):
         env = environment(via=via)
-        out = Output(silent=True)
-        recorder = PlanRecorder(env, out)
-        wait_for_color(Run(env, recorder, out, "verify.health"), "blue", "v1.2.0")
+        recorder = PlanRecorder(env, Output(silent=True))
+        wait_for_color(testing.a_run(recorder, task="verify.health"), "blue", "v1.2.0", deadline=180)
         assert recorder.entries[0] == f"probe GET {APP1_API} {expected} until HTTP 200, status ok, version v1.2.0"

@@ -6,16 +6,15 @@ import jinja2
 import pytest
 
 from ghosttasks.commands import render
-from ghosttasks.config.inventory import load_inventory
+from ghosttasks.testing import prod
 
-ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "plans"
 
 
 @pytest.mark.parametrize("name", ["upstream", "selector"])
 def test_lb_config_golden(request, name):
     """Both colours' upstreams (http level) and the per-request selector (server level), as rendered for prod."""
-    env = load_inventory(ROOT / "hosts.yml").env("prod")
+    env = prod()
     text = getattr(render, name)(env)
     golden = GOLDEN / f"lb-{name}.conf"
     if request.config.getoption("--regen-plans"):
@@ -25,7 +24,7 @@ def test_lb_config_golden(request, name):
 
 def test_the_lb_config_does_not_depend_on_the_colour_or_the_time():
     """It changes only when hosts or ports change, so a switch never needs to reload nginx."""
-    env = load_inventory(ROOT / "hosts.yml").env("prod")
+    env = prod()
     text = render.upstream(env)
     for color in ("blue", "green"):
         assert f"upstream ghostworks_api_{color} {{" in text and f"upstream ghostworks_web_{color} {{" in text

@@ -16,6 +16,7 @@ from ghosttasks.config.ssh_targets import (
     trust_hint,
 )
 from ghosttasks.domain.errors import ConfigError
+from ghosttasks.testing import SHIPPED_INVENTORY, prod
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,14 +43,10 @@ def test_bad_jump_hosts_are_refused(text):
 
 
 def test_a_bad_jump_host_fails_the_inventory(tmp_path):
-    text = re.sub(r"jump_host: \S+", "jump_host: b:99999", (ROOT / "hosts.yml").read_text(), count=1)
+    text = re.sub(r"jump_host: \S+", "jump_host: b:99999", SHIPPED_INVENTORY.read_text(), count=1)
     (tmp_path / "hosts.yml").write_text(text)
     with pytest.raises(ConfigError, match=r"environments.staging.ssh.jump_host: 'b:99999' is not \[user@\]host"):
         load_inventory(tmp_path / "hosts.yml")
-
-
-def prod():
-    return load_inventory(ROOT / "hosts.yml").env("prod")
 
 
 def host(env, name):

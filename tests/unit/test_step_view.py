@@ -6,7 +6,6 @@ import io
 import pytest
 from rich.console import Console
 
-from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.audit import HistoryEntry, StepRecord
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.run import Run
@@ -14,7 +13,7 @@ from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.step_events import StepEvent, StepFeed
 from ghosttasks.terminal.step_view import PlainSteps, StepBoard, render_finished, render_running, seconds
 from ghosttasks.terminal.summary import next_command, render_summary
-from tests.unit.conftest import ROOT
+from ghosttasks.testing import prod
 
 #: What a two-host deploy.prod reported, as recorded (feed clock in seconds).
 RECORDED = [
@@ -121,12 +120,11 @@ class FixedClock:
 
 
 def test_run_steps_emit_start_and_finish_or_fail_with_the_feed_clocks_durations():
-    prod = load_inventory(ROOT / "hosts.yml").env("prod")
     out = Output(silent=True)
     feed = StepFeed(clock=FixedClock(10.0, 12.5, 12.5, 12.5, 20.0, 20.0))
     seen: list[StepEvent] = []
     feed.subscribe(seen.append)
-    run = Run(prod, PlanRecorder(prod, out), out, "deploy.prod", feed=feed)
+    run = Run(prod(), PlanRecorder(prod(), out), out, "deploy.prod", feed=feed)
     with run.step("preflight"):
         pass
     with pytest.raises(RuntimeError), run.step("migrate database"):

@@ -8,13 +8,10 @@ from ghosttasks.commands import host, nginx, sudo, sudoers
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.decisions import access_verdicts
 from ghosttasks.domain.errors import ConfigError
+from ghosttasks.testing import SHIPPED_INVENTORY, prod
 
 ROOT = Path(__file__).resolve().parents[2]
 UP = "/etc/nginx/conf.d/up.conf"
-
-
-def prod():
-    return load_inventory(ROOT / "hosts.yml").env("prod")
 
 
 def with_lb(env, **changes):
@@ -91,7 +88,7 @@ deploy ALL=(root) NOPASSWD: GHOSTTASKS_PROD
 
 def test_the_shipped_prod_sudoers_drop_in(capsys):
     assert sudoers.snippet(prod()) == EXPECTED_PROD_SUDOERS
-    assert sudoers.main(["--env", "prod", "--inventory", str(ROOT / "hosts.yml")]) == 0
+    assert sudoers.main(["--env", "prod", "--inventory", str(SHIPPED_INVENTORY)]) == 0
     assert capsys.readouterr().out == EXPECTED_PROD_SUDOERS
 
 
@@ -135,7 +132,7 @@ def test_no_rule_without_sudo_or_user():
 
 
 def test_sudo_paths_must_be_plain_and_absolute(tmp_path):
-    text = (ROOT / "hosts.yml").read_text()
+    text = SHIPPED_INVENTORY.read_text()
     bad = text.replace("upstream_path: /etc/nginx/conf.d/ghostworks-upstream.conf", "upstream_path: up stream.conf")
     (tmp_path / "hosts.yml").write_text(bad)
     expected = r"hosts\.yml: environments\.prod\.lb: upstream_path: with lb\.sudo, an absolute path of letters"

@@ -52,7 +52,7 @@ def test_no_short_flag_takes_the_letter_users_type_for_help(inv, name):
 
 def test_health_timeout_of_deploy_prod_is_t_and_env_keeps_e(inv):
     _, out, _ = inv("--help", "deploy.prod")
-    assert "-t INT, --health-timeout=INT" in out and "-e STRING, --env=STRING" in out
+    assert "-t STRING, --health-timeout=STRING" in out and "-e STRING, --env=STRING" in out
 
 
 @pytest.mark.parametrize(

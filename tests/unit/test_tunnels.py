@@ -20,7 +20,7 @@ import httpx
 import pytest
 from paramiko.ssh_exception import ChannelException, SSHException
 
-from ghosttasks.config.inventory import load_inventory
+from ghosttasks import testing
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution import probes
 from ghosttasks.execution.tunnels import SSHBackend, TunnelTransport, tunnel_client
@@ -113,7 +113,7 @@ class FarEnd:
 
 @pytest.fixture
 def prod():
-    env = load_inventory(ROOT / "hosts.yml").env("prod")
+    env = testing.prod()
     ssh = env.ssh.model_copy(update={"jump_host": "deploy@bastion.ghostworks.dev:22"})
     return env.model_copy(update={"ssh": ssh})
 

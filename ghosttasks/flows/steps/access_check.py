@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from ghosttasks.commands import host as host_commands
 from ghosttasks.commands import sudo, sudoers
+from ghosttasks.commands.facts import Unread
 from ghosttasks.config.inventory import Host
 from ghosttasks.decisions import access_verdicts
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
-
-#: What a dry run assumes every check printed.
-ASSUMED = "sudo ok USER\ndocker ok USER"
 
 
 def _checks(run: Run, target: Host, *, docker: bool) -> list[str]:
@@ -44,20 +42,20 @@ def check_access(run: Run, hosts: list[Host], *, docker: bool = True) -> None:
         parts = {"sudo": lambda: sudo.check(root_commands), "docker": host_commands.docker_access}
         return "; ".join(parts[check]() for check in wanted[target.name])
 
-    results = run.executor.run_parallel(targets, command, check=False, assume=ASSUMED, what="check access")
+    answers = run.executor.read_parallel(targets, lambda target: host_commands.access(command(target)))
     problems: list[str] = []
     hints: list[str] = []
-    for result in results:
-        if result.exit_code == 255 or not result.stdout.strip():
-            problems.append(result.stderr.strip() or result.describe())
-            if result.hint:
-                hints.append(result.hint)
+    for target, answer in zip(targets, answers, strict=True):
+        if isinstance(answer, Unread):
+            problems.append(answer.reason)
+            if answer.hint:
+                hints.append(answer.hint)
             continue
-        for check in wanted[result.host]:
+        for check in wanted[target.name]:
             if check == "sudo":
-                problem = access_verdicts.sudo_problem(result.host, env.name, result.stdout)
+                problem = access_verdicts.sudo_problem(target.name, env.name, answer)
             else:
-                problem = access_verdicts.docker_problem(result.host, result.stdout)
+                problem = access_verdicts.docker_problem(target.name, answer)
             if problem:
                 problems.append(problem)
     if problems:

@@ -101,7 +101,7 @@ def alert_chain(run: Run, rules: dict[str, Any]) -> None:
         lambda: alertmanager.post_alerts(url, body, client=client),
         assume=None,
     )
-    if run.dry_run:
+    if run.dry_run:  # a plan sent no alert: there is no delivery to wait for
         run.executor.note(f"wait up to {env.monitoring.alert_deadline_seconds:g} s for its notifications")
         return
     assert before is not None

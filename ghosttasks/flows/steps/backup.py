@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ghosttasks.commands import assumptions, pg_dump
+from ghosttasks.commands import pg_dump
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.projects import shared_project
@@ -35,26 +35,9 @@ def take_backup(run: Run, label: str) -> BackupInfo:
         ),
         what="pg_dump",
     )
-    verified = run.executor.run(
-        env.db_host,
-        pg_dump.verify(project, service=db.service, path=path),
-        what="backup verification (pg_restore --list)",
-        assume=assumptions.backup_verification(path),
-    )
-    size, checksum = parse_verification(verified.stdout)
+    size, checksum = run.executor.read(env.db_host, pg_dump.verified(project, service=db.service, path=path))
     if size <= 0:
         raise OperationFailed(f"backup {path} is empty")
     run.executor.run(env.db_host, pg_dump.prune(db.backup_dir, env.name, db.keep_backups), what="backup retention")
     run.out.ok(f"backup {path} verified: {size} bytes, sha256 {checksum[:12]}")
     return BackupInfo(path, size, checksum)
-
-
-def parse_verification(text: str) -> tuple[int, str]:
-    """(size in bytes, sha256) from the verification command's `size=N` and sha256sum lines."""
-    size, checksum = 0, ""
-    for line in text.splitlines():
-        if line.startswith("size="):
-            size = int(line.removeprefix("size=") or 0)
-        elif line.strip():
-            checksum = line.split()[0]
-    return size, checksum

@@ -9,7 +9,6 @@ that one command and removed after it. `images.build: on-hosts`: each app host b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from ghosttasks.commands import compose, docker_images, git
@@ -25,7 +24,6 @@ from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.projects import color_project
 from ghosttasks.terminal.reporting import describe_images
 
-ASSUMED_DIGEST = "sha256:" + "0" * 64
 ProjectFor = Callable[[Host], compose.Project]
 
 
@@ -41,7 +39,7 @@ def registry_password(run: Run) -> str | None:
     if not settings.username:
         return None
     password = settings.password()
-    if not password and run.dry_run:
+    if not password and run.dry_run:  # a plan needs no secret: it pushes nothing
         run.note(f"dry run: the registry password ({_source(settings)}) is not read; a real run refuses without it")
         return "<registry password>"
     if not password:
@@ -104,20 +102,9 @@ def build_and_push(run: Run, version: str, project: compose.Project, password: s
         local = docker_images.tagged(env.image_name(service), version)
         remote = docker_images.tagged(repository(run, service), version)
         commands += [docker_images.tag(local, remote), docker_images.push(remote), docker_images.repo_digests(remote)]
-    answer = run.executor.run(
-        host,
-        _logged_in(run, commands),
-        stdin=password,
-        assume="\n".join(f'["{repository(run, s)}@{ASSUMED_DIGEST}"]' for s in services),
-        what=f"push {version} images to {env.images.login_server}",
-    )
-    digests = [line for line in answer.stdout.splitlines() if line.startswith("[")]
-    if len(digests) != len(services):
-        raise OperationFailed(f"push {version}: expected {len(services)} digests, read: {answer.stdout.strip()!r}")
-    pinned = {}
-    for service, line in zip(services, digests, strict=True):
-        name = repository(run, service)
-        pinned[service] = docker_images.pinned(name, docker_images.parse_digest(line, name))
+    names = [repository(run, service) for service in services]
+    fact = docker_images.pushed(_logged_in(run, commands), names, version)
+    pinned = dict(zip(services, run.executor.read(host, fact, stdin=password), strict=True))
     run.out.ok(f"{version} built once on {host.name}: {describe_images(pinned)}")
     return pinned
 
@@ -150,16 +137,7 @@ def ensure_pinned(run: Run, state: DeployState, version: str, color: Color) -> d
 
 def running(run: Run, host: Host, color: Color, service: str) -> list[str]:
     """The RepoDigests of the image the colour's service runs on the host (read through the executor)."""
-    project = f"{run.env.app.project}-{color}"
-    answer = run.executor.run(
-        host, docker_images.running_digests(project, service), check=False, assume="[]", what="image of a container"
-    )
-    if not answer.ok:
-        return []
-    try:
-        return [str(name) for name in json.loads(answer.stdout.strip() or "null") or []]
-    except ValueError:
-        return []
+    return run.executor.read(host, docker_images.running_image(f"{run.env.app.project}-{color}", service))
 
 
 def verify_images(run: Run) -> None:
@@ -220,31 +198,24 @@ def prune(run: Run, state: DeployState, *, keep: int, dry_run_only: bool = False
 def _prune_host(run: Run, state: DeployState, host: Host, keep: int, repositories: set[str], only_list: bool) -> dict:
     env = run.env
     releases = env.releases_dir(host)
-    worktrees = git.parse_worktrees(run.executor.run(host, git.list_worktrees(env.app_dir(host))).stdout)
+    worktrees = run.executor.read(host, git.worktrees(env.app_dir(host)))
     held = {path.rsplit("/", 1)[1]: path for path in worktrees if path.startswith(releases + "/")}
     held = {version: path for version, path in held.items() if VERSION_RE.fullmatch(version)}
-    tags, pins = docker_images.parse_references(
-        run.executor.run(host, docker_images.list_references()).stdout, repositories
-    )
+    tags, pins = run.executor.read(host, docker_images.references(repositories))
     on_host = set(held) | {tag.rsplit(":", 1)[1] for tag in tags if VERSION_RE.fullmatch(tag.rsplit(":", 1)[1])}
     removed = retention.to_remove(state, keep, on_host)
     kept = sorted(retention.keep_set(state, keep, on_host))
     names = retention.image_names_to_remove(state, removed, kept, sorted(repositories), tags | pins)
     dirs = [held[version] for version in removed if version in held]
-    sizes = run.executor.run(host, docker_images.release_sizes(dirs), assume="").stdout
-    release_kib = sum(int(line.split()[0]) for line in sizes.splitlines() if line.split() and line.split()[0].isdigit())
+    release_kib = run.executor.read(host, docker_images.release_kib(dirs))
     result: dict[str, object] = {"remove": removed, "images": names, "worktrees": dirs}
     if only_list or not removed:
         return result
-    before = docker_images.parse_images_size(
-        run.executor.run(host, docker_images.images_size(), assume="Images 0B").stdout
-    )
+    before = run.executor.read(host, docker_images.space())
     for path in dirs:
         run.executor.run(host, git.remove_release(env.app_dir(host), path), what=f"remove {path}")
     run.executor.run(host, docker_images.remove(names), what=f"remove images of {', '.join(removed)}")
-    after = docker_images.parse_images_size(
-        run.executor.run(host, docker_images.images_size(), assume="Images 0B").stdout
-    )
+    after = run.executor.read(host, docker_images.space())
     result["freed_bytes"] = max(0, before - after) + release_kib * 1024
     run.out.info(f"{host.name}: removed {', '.join(removed)}, freed {result['freed_bytes'] / 1e6:.1f} MB")
     return result

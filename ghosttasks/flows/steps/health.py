@@ -14,7 +14,7 @@ from ghosttasks.execution.executor import Probe
 from ghosttasks.execution.run import Run
 
 
-def wait_for_color(run: Run, color: Color | None, version: str | None, *, deadline: float = 180) -> None:
+def wait_for_color(run: Run, color: Color | None, version: str | None, *, deadline: float) -> None:
     """Every app host's api and web answer healthy (with the expected version) within the deadline.
 
     All hosts and services are probed at once, under one deadline for the whole wait: 2 hosts x 2

@@ -50,7 +50,7 @@ def check_logs(run: Run, color: Color | None, state: DeployState | None = None) 
     since = state.colors[color].deployed_at
     sent = _send_requests(run, color, serving=color == state.active)
     summaries = _read_logs(run, color, since, {request_id for request_id, _ in sent})
-    if run.dry_run:
+    if run.dry_run:  # a plan sent no request: its assumed logs prove nothing
         return
     _judge_correlation(run, sent, summaries)
     _judge_errors(run, color, since, summaries)
@@ -96,7 +96,7 @@ def _read_logs(run: Run, color: Color, since: str | None, ids: set[str]) -> dict
         results = run.executor.run_parallel(env.app_hosts, command, what=f"docker compose logs api ({color})")
         return {result.host: summarise(result.stdout) for result in results}
 
-    if run.dry_run:
+    if run.dry_run:  # no clock in a plan: one read, not a wait for the ids to be logged
         return read()
 
     def missing(summaries: dict[str, LogSummary]) -> bool:

@@ -27,7 +27,7 @@ def publish(run: Run, marker: Marker | None) -> None:
     except Exception as exc:  # the deploy's own result stands; dashboards just miss this marker
         run.out.warn(f"could not publish the {marker.status} marker to {url}: {type(exc).__name__}: {exc}")
         return
-    if not run.dry_run:
+    if not run.dry_run:  # a plan published nothing
         run.out.ok(f"deploy marker published: {marker.describe()}")
 
 
@@ -46,7 +46,7 @@ def show_last(run: Run) -> None:
         lambda: markers.fetch_groups(url, client=client),
         assume=[],
     )
-    if run.dry_run:
+    if run.dry_run:  # a plan read no marker: "none yet" would be a claim about the Pushgateway
         return
     last = markers.last_marker(groups, run.env.name)
     if last is None:

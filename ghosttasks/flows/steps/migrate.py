@@ -14,14 +14,13 @@ from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
-from ghosttasks.domain.revisions import Knowledge, parse_alembic_history
+from ghosttasks.domain.revisions import Knowledge
 from ghosttasks.execution.executor import Result
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.backup import take_backup
 from ghosttasks.flows.steps.projects import ApiTarget, color_api, color_project, shared_project
 from ghosttasks.records.state_store import Store
 
-NO_VERSION_TABLE = 'relation "alembic_version" does not exist'
 LOCK_RETRY_WAIT_SECONDS = 2
 
 
@@ -32,44 +31,23 @@ def alembic_in(
     *,
     what: str,
     stream: bool = True,
-    assume: str = "",
-    check: bool = True,
 ) -> Result:
     """Run an alembic command line in the target's api container."""
-    return run.executor.run(
-        target.host, compose.exec_(target.project, "api", argv), what=what, stream=stream, assume=assume, check=check
-    )
+    return run.executor.run(target.host, compose.exec_(target.project, "api", argv), what=what, stream=stream)
 
 
-def database_revision(run: Run) -> str | None:
-    """The database's real revision (None: empty, no alembic_version table)."""
+def database_revision(run: Run, *, assumed: str | None = assumptions.STATE.database_revision) -> str | None:
+    """The database's real revision (None: empty, no alembic_version table); a dry run assumes `assumed`."""
     db = run.env.database
-    command = postgres.schema_revision(shared_project(run), service=db.service, user=db.user, database=db.name)
-    result = run.executor.run(run.env.db_host, command, check=False, assume=assumptions.DATABASE_REVISION)
-    if result.ok:
-        rows = result.stdout.split()
-        if len(rows) > 1:
-            raise OperationFailed(f"the database has {len(rows)} alembic heads ({', '.join(rows)}): merge them first")
-        return rows[0] if rows else None
-    if NO_VERSION_TABLE in result.stdout + result.stderr:
-        return None
-    raise OperationFailed(f"cannot read the database's revision: {result.describe()}")
+    fact = postgres.revision(shared_project(run), service=db.service, user=db.user, database=db.name, assumed=assumed)
+    return run.executor.read(run.env.db_host, fact)
 
 
 def read_chain(run: Run, target: ApiTarget) -> tuple[str, ...]:
     """The revisions the target container's code ships, base first."""
-    history = alembic_in(
-        run,
-        target,
-        alembic.history(run.env.app.alembic),
-        what="alembic history",
-        stream=False,
-        assume=assumptions.alembic_history(target.project.version),
-    )
-    try:
-        return parse_alembic_history(history.stdout)
-    except ValueError as exc:
-        raise OperationFailed(f"{target.project.name}: {exc}") from None
+    command = compose.exec_(target.project, "api", alembic.history(run.env.app.alembic))
+    chain, _ = run.executor.read(target.host, alembic.revisions(command, target.project.version))
+    return chain
 
 
 def knowledge(run: Run, state: DeployState) -> Knowledge:
@@ -108,9 +86,7 @@ def apply(run: Run, migration: Migration, *, label: str, entry: HistoryEntry, ba
         env.app.alembic, migration.target or "base"
     )
     bounded_run(run, migration, argv, backup=entry.backup)
-    now = database_revision(run)
-    if run.dry_run:
-        now = migration.target
+    now = database_revision(run, assumed=migration.target)
     entry.alembic_revision = now
     if now != migration.target:
         raise OperationFailed(f"alembic {migration.direction} ended at {now or 'base'}, not {migration.target}")

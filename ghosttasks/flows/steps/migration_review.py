@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from ghosttasks.commands import alembic, assumptions
+from ghosttasks.commands import alembic
 from ghosttasks.decisions import migration_lint
 from ghosttasks.decisions.migration_lint import Verdict
 from ghosttasks.decisions.migration_plan import Migration, Runner, plan_deploy_migration
@@ -18,7 +18,7 @@ from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import BadInput, OperationFailed
-from ghosttasks.domain.revisions import Knowledge, Refused, parse_alembic_history, parse_messages, resolve_revision
+from ghosttasks.domain.revisions import Knowledge, Refused, resolve_revision
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps import build_once
 from ghosttasks.flows.steps.migrate import database_revision, knowledge, runner_command
@@ -29,16 +29,8 @@ from ghosttasks.records.state_store import Store
 
 def read_history(run: Run, version: str) -> tuple[tuple[str, ...], dict[str, str]]:
     """The revision chain (base first) and each revision's message, from a one-off container of `version`."""
-    result = run.executor.run(
-        run.env.app_hosts[0],
-        runner_command(run, Runner(version, None), alembic.history(run.env.app.alembic)),
-        what="alembic history",
-        assume=assumptions.alembic_history(version),
-    )
-    try:
-        return parse_alembic_history(result.stdout), parse_messages(result.stdout)
-    except ValueError as exc:
-        raise OperationFailed(f"{version}: {exc}") from None
+    command = runner_command(run, Runner(version, None), alembic.history(run.env.app.alembic))
+    return run.executor.read(run.env.app_hosts[0], alembic.revisions(command, version))
 
 
 def pending_sql(run: Run, migration: Migration, runner: Runner) -> str:
@@ -48,13 +40,10 @@ def pending_sql(run: Run, migration: Migration, runner: Runner) -> str:
         argv = alembic.upgrade_sql(program, migration.current, migration.target or "base")
     else:
         argv = alembic.downgrade_sql(program, migration.current or "base", migration.target)
-    result = run.executor.run(
-        run.env.app_hosts[0],
-        runner_command(run, runner, argv),
-        what=f"alembic {migration.direction} --sql",
-        assume=assumptions.migration_sql(migration.direction, migration.current, migration.target),
+    fact = alembic.offline_sql(
+        runner_command(run, runner, argv), migration.direction, migration.current, migration.target
     )
-    return result.stdout
+    return run.executor.read(run.env.app_hosts[0], fact)
 
 
 def lint(run: Run, migration: Migration, messages: dict[str, str], runner: Runner | None = None) -> Verdict:
@@ -97,7 +86,7 @@ def enforce(run: Run, verdict: Verdict, *, allow_breaking: bool, yes: bool, serv
         )
     if breaking:
         run.out.warn(f"--allow-breaking-migration: running {len(breaking)} breaking change(s) while {serving} serves")
-    if decision == "confirm" and not (yes or run.dry_run):
+    if decision == "confirm" and not (yes or run.dry_run):  # a plan asks nobody: it changes nothing
         count = len(verdict.of("locking"))
         if not sys.stdin.isatty():
             raise BadInput(

@@ -97,7 +97,7 @@ def watch(run: Run, store: Store, state: DeployState, *, minutes: float, rollbac
     if not color:
         run.out.warn("no active colour to monitor")
         return None
-    if run.dry_run:
+    if run.dry_run:  # a plan cannot watch for minutes: one line stands for the whole watch
         prometheus = env.monitoring.prometheus_url
         source = f"Prometheus {way(env, prometheus)}" if prometheus else "an LB sample"
         run.executor.probe(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ghosttasks.commands import assumptions, compose, git, host
+from ghosttasks.commands import git, host
+from ghosttasks.commands.facts import Unread
 from ghosttasks.config.inventory import Host
 from ghosttasks.decisions import prerequisites
 from ghosttasks.decisions.probe_routes import way
@@ -24,8 +25,7 @@ def check_tag(run: Run, version: str) -> None:
     """The release tag exists in origin (asked from the first app host, no fetch needed)."""
     env = run.env
     first = env.app_hosts[0]
-    tag = run.executor.run(first, git.remote_tag_exists(env.app_dir(first), version), check=False)
-    if not tag.ok:
+    if not run.executor.read(first, git.tag_in_origin(env.app_dir(first), version)):
         raise OperationFailed(
             f"tag {version} does not exist in origin ({env.app.repo_url})",
             hint=f"create and push it first: inv deploy.tag --version {version}",
@@ -36,17 +36,15 @@ def check_tag(run: Run, version: str) -> None:
 def check_prerequisites(run: Run, hosts: list[Host], *, disk_path_of: Callable[[Host], str]) -> list[str]:
     """The runbook's system requirements, each reported with its measured value; returns the failures."""
 
-    def facts(target: Host) -> str:
-        return " && ".join([compose.versions(), host.memory_kib(), host.free_disk_kib(disk_path_of(target))])
-
-    results = run.executor.run_parallel(
-        hosts, facts, what="read prerequisites", check=False, assume=assumptions.PREREQUISITE_FACTS
-    )
+    answers = run.executor.read_parallel(hosts, lambda target: host.prerequisites(disk_path_of(target)))
     problems: list[str] = []
-    for result in results:
-        checks = prerequisites.judge(result.host, result.stdout, run.env.prerequisites) if result.ok else None
+    for target, answer in zip(hosts, answers, strict=True):
+        if isinstance(answer, Unread):
+            problems.append(f"{target.name}: cannot read docker/compose/memory/disk ({answer.reason})")
+            continue
+        checks = prerequisites.judge(target.name, answer, run.env.prerequisites)
         if checks is None:
-            problems.append(f"{result.host}: cannot read docker/compose/memory/disk ({result.describe()})")
+            problems.append(f"{target.name}: cannot read docker/compose/memory/disk ({answer.strip()!r})")
             continue
         for check in checks:
             (run.out.ok if check.ok else run.out.fail)(check.line())
@@ -59,22 +57,17 @@ def missing_env(run: Run, hosts: list[Host]) -> dict[str, list[str]]:
     """Required variables absent from each host's env file (names only; values never leave the host)."""
     env = run.env
     required = env.app.required_env
-    results = run.executor.run_parallel(
-        hosts,
-        lambda target: host.env_names(f"{env.app_dir(target)}/{env.app.env_file}"),
-        what="read env var names",
-        check=False,
-        assume="\n".join(required),
+    answers = run.executor.read_parallel(
+        hosts, lambda target: host.defined_names(f"{env.app_dir(target)}/{env.app.env_file}", required)
     )
     missing: dict[str, list[str]] = {}
-    for result in results:
-        if not result.ok:
-            missing[result.host] = [f"(cannot read {env.app.env_file}: {result.describe()})"]
+    for target, present in zip(hosts, answers, strict=True):
+        if isinstance(present, Unread):
+            missing[target.name] = [f"(cannot read {env.app.env_file}: {present.reason})"]
             continue
-        present = set(result.stdout.split())
         absent = [name for name in required if name not in present]
         if absent:
-            missing[result.host] = absent
+            missing[target.name] = absent
     return missing
 
 

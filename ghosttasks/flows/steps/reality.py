@@ -4,12 +4,11 @@ said with both values and recorded in the run's history line."""
 
 from __future__ import annotations
 
-from ghosttasks.commands import assumptions, compose, nginx
+from ghosttasks.commands import compose, nginx
 from ghosttasks.decisions.reconcile import UNKNOWN_VERSION, Reality, Reconciliation, reconcile
 from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState
-from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
 from ghosttasks.records.state_store import Store
 
@@ -19,29 +18,18 @@ def read_lb_color(run: Run) -> Color | None:
     env = run.env
     if env.lb is None:
         return None
-    answer = run.executor.run(
-        env.lb_host, nginx.read_flag(env.flag_path), assume=f"{assumptions.STATE.active}\n", what="read the LB's flag"
-    )
-    color = nginx.parse_flag(answer.stdout)
-    if color is None:
-        raise OperationFailed(f"cannot tell which colour {env.lb_host.name} serves: {answer.describe()}")
-    return color  # type: ignore[return-value]
+    return run.executor.read(env.lb_host, nginx.lb_flag(env.flag_path))  # type: ignore[return-value]
 
 
 def read_containers(run: Run) -> dict[Color, dict[str, frozenset[str]]]:
     """Per colour and app host, the versions its running containers were started from (release dirs)."""
     env = run.env
-    project = env.app.project
-    projects = {f"{project}-{color}": color for color in COLORS}
-    results = run.executor.run_parallel(
+    answers = run.executor.read_parallel(
         env.app_hosts,
-        compose.running_containers(),
-        assume=lambda host: assumptions.running_containers(project, env.releases_dir(host)),
-        what="read which containers run",
+        lambda host: compose.colours_running(env.app.project, env.releases_dir(host), UNKNOWN_VERSION),
     )
     found: dict[Color, dict[str, frozenset[str]]] = {color: {} for color in COLORS}
-    for host, result in zip(env.app_hosts, results, strict=True):
-        running = compose.parse_running(result.stdout, projects, env.releases_dir(host), UNKNOWN_VERSION)
+    for host, running in zip(env.app_hosts, answers, strict=True):
         for color in COLORS:
             found[color][host.name] = running[color]
     return found

@@ -1,4 +1,5 @@
-"""Moving traffic on the LB: render the config, swap it in, test, reload, flip the flag; verify through the LB."""
+"""Moving traffic on the LB: flip the flag the selector reads per request (the config is installed, tested and
+reloaded only when it differs from what the inventory renders); verify through the LB."""
 
 from __future__ import annotations
 
@@ -24,12 +25,8 @@ def switch_traffic(run: Run, color: Color, version: str) -> None:
         raise OperationFailed(f"environment {env.name} has no lb: there is no traffic to switch")
     wanted = [render.upstream(env), render.selector(env)]
     paths = [env.lb.upstream_path, env.selector_path]
-    read = nginx.read_config(paths, env.flag_path)
-    assumed = "".join(f"{content}{nginx.CONFIG_MARK}\n" for content in wanted) + (
-        "blue\n" if color == "green" else "green\n"
-    )
-    answer = run.executor.run(env.lb_host, read, what="read the LB config", assume=assumed).stdout
-    live, _ = nginx.parse_config(answer, len(paths))
+    current = nginx.lb_config(paths, env.flag_path, assumed=wanted, selected="blue" if color == "green" else "green")
+    live = run.executor.read(env.lb_host, current)
     select = nginx.set_flag(env.flag_path, color)
     if live != wanted:
         if not (live and live[1]):
