@@ -51,7 +51,7 @@ HEALTH_PATH = "/api/v1/health"
 # (401 "invalid refresh token"). A 401 is an answer; only an exception or a 5xx is a failure.
 POST_PATH, POST_BODY = "/api/v1/auth/refresh", b'{"refresh_token": "ghosttasks-bench-not-a-token"}'
 
-OLDER, NEWER = "v1.1.0", "v1.3.0"  # good lab releases (lab/origin.py); NEWER is the one deploy.prod deploys
+OLDER, NEWER = "v1.1.0", "v1.3.0"  # good lab releases (lab/releases.py); NEWER is the one deploy.prod deploys
 MODES = {
     "flag": "flag file (as shipped)",
     "reload": "nginx -s reload (the switch before 87785e1)",

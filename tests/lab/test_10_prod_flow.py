@@ -17,7 +17,7 @@ from datetime import datetime
 import httpx
 import pytest
 
-from lab.origin import ALEMBIC_HEADS
+from lab.releases import ALEMBIC_HEADS
 from tests.lab.world import direct_health, docker, lb_answers, psql, sshd_connections
 
 APP_ADDRESSES = {"app1": "127.0.0.11", "app2": "127.0.0.12"}

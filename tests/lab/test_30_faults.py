@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from lab.origin import ALEMBIC_HEADS
+from lab.releases import ALEMBIC_HEADS
 from tests.lab.conftest import ROOT
 from tests.lab.world import GREEN_V110, HeldLock, bring_to, docker, lb_answers, psql
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lab.origin import ALEMBIC_HEADS
+from lab.releases import ALEMBIC_HEADS
 from tests.lab.world import GREEN_V110, HeldLock, bring_to, lb_answers, psql
 
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")

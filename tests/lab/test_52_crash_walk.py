@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from lab.origin import ALEMBIC_HEADS
+from lab.releases import ALEMBIC_HEADS
 from tests.lab.conftest import ROOT
 from tests.lab.walk_model import other
 from tests.lab.world import Start, bring_to, docker, lb_answers, psql

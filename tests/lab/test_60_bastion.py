@@ -33,7 +33,7 @@ import yaml
 from lab.labctl import netns, users
 from lab.labctl.hosts import BASTION, BASTION_PUBLIC_ADDR, COLOR_PORTS, DOCKER_GROUP, SSH_PORT
 from lab.labctl.processes import descendants
-from lab.origin import ALEMBIC_HEADS
+from lab.releases import ALEMBIC_HEADS
 from tests.lab.world import BASTION_LB_HEALTH, LoadLoop, docker, forwarded_channels, lb_answers, psql
 
 NS = BASTION.namespace

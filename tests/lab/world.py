@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from lab.origin import ALEMBIC_HEADS
+from lab.releases import ALEMBIC_HEADS
 from tests.lab.walk_model import ancestry, other
 
 LB_HEALTH = "http://127.0.0.10/api/v1/health"
