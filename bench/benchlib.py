@@ -309,7 +309,7 @@ class SshdFarm:
     def stop(self) -> None:
         """Stop every sshd we started and any session process below it, by PID."""
         _importable_lab()
-        from lab.labctl.daemons import descendants
+        from lab.labctl.processes import descendants
 
         for host in self.hosts:
             process = host.process

@@ -35,7 +35,9 @@ Modules (one concern each):
     paths         the lab root and cache, every path under the root (Layout)
     packages      Debian packages (no system service started) and the Compose v2 plugin
     configs       SSH keys and the sshd, dockerd, nginx and Prometheus configurations
-    daemons       the long-running processes: start, liveness (/proc), readiness
+    daemons       each long-running process: its command line, address and readiness check
+    supervisor    starting the daemons (PID files, reload on a changed config) and waiting until they answer
+    processes     processes in /proc: alive (and the lab's), everything below one
     provisioning  origin, app clones with .env and secrets, shared services, prod database
     base_image    mmdebstrap from this machine's Debian mirror, cached, docker imported
     inventory     lab/hosts.yml (flat) and lab/hosts-bastion.yml (bastion)
@@ -56,7 +58,7 @@ from pathlib import Path
 from lab.labctl import netns, users
 from lab.labctl.base_image import BaseImageBuild, import_base_image
 from lab.labctl.configs import client_public_key, ensure_keys, write_configs
-from lab.labctl.daemons import lab_daemons, recorded_pid, running_pid, start_daemons
+from lab.labctl.daemons import lab_daemons
 from lab.labctl.errors import LabError
 from lab.labctl.hosts import (
     BASTION,
@@ -82,6 +84,7 @@ from lab.labctl.provisioning import (
     secrets,
     start_shared_services,
 )
+from lab.labctl.supervisor import recorded_pid, running_pid, start_daemons
 from lab.labctl.teardown import down
 from lab.labctl.topology import record, recorded, select
 

@@ -1,25 +1,22 @@
-"""The lab's long-running processes: what they are, how to start them, how to tell they are alive and ready."""
+"""The lab's long-running processes, one by one: each daemon's command line, address and readiness check.
+
+Starting and watching them is lab/labctl/supervisor.py; their processes in /proc, lab/labctl/processes.py.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from lab.labctl import netns
-from lab.labctl.commands import SYSTEM_PATH, system_env
-from lab.labctl.errors import LabError
-from lab.labctl.files import write_file
+from lab.labctl.commands import SYSTEM_PATH
 from lab.labctl.hosts import (
     ALERTMANAGER_PORT,
     DOCKER_GROUP,
@@ -35,7 +32,6 @@ from lab.labctl.hosts import (
     Topology,
 )
 from lab.labctl.paths import LAB_DIR, Layout
-from lab.labctl.progress import Reporter
 
 
 @dataclass(frozen=True)
@@ -240,138 +236,3 @@ def _docker_ping(sock: Path) -> bool:
     except OSError:
         return False
     return status_line.startswith(b"HTTP/1.") and b" 200 " in status_line
-
-
-# --------------------------------------------------------------------------- processes (/proc)
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command name (state, ppid, ...), or None when it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def is_alive(pid: int, marker: str = "") -> bool:
-    """Whether pid runs (not a zombie) and its command line mentions marker (our lab root)."""
-    fields = _proc_stat(pid)
-    if fields is None or fields[0] in "ZXx":
-        _reap(pid)
-        return False
-    if not marker:
-        return True
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return False
-    return marker in cmdline
-
-
-def descendants(root_pid: int) -> list[int]:
-    """Every process below root_pid, each after its parent (an sshd's sessions and the commands they run)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        fields = _proc_stat(int(entry.name)) if entry.name.isdigit() else None
-        if fields:
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [root_pid]
-    while todo:
-        below = children.get(todo.pop(), [])
-        found += below
-        todo += below
-    return found
-
-
-# --------------------------------------------------------------------------- starting
-
-
-def recorded_pid(lay: Layout, name: str) -> int | None:
-    """The PID in a lab daemon's PID file, alive or not."""
-    try:
-        return int(lay.pid_file(name).read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def running_pid(lay: Layout, name: str) -> int | None:
-    """The PID recorded for a lab daemon, if that process is still the lab's and alive."""
-    pid = recorded_pid(lay, name)
-    return pid if pid is not None and is_alive(pid, str(lay.root)) else None
-
-
-def start_daemon(lay: Layout, daemon: Daemon) -> tuple[str, int]:
-    """Start a daemon unless it already runs; return ('started'|'running', pid)."""
-    pid = running_pid(lay, daemon.name)
-    if pid:
-        return "running", pid
-    if daemon.ready():
-        raise LabError(f"{daemon.name}: cannot start, {daemon.taken_by()} (not started by this lab)")
-    lay.run_dir.mkdir(parents=True, exist_ok=True)
-    lay.log_dir.mkdir(parents=True, exist_ok=True)
-    with open(lay.daemon_log(daemon.name), "ab") as log:
-        proc = subprocess.Popen(
-            daemon.command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=lay.root,
-            env=system_env(),
-            start_new_session=True,
-        )
-    write_file(lay.pid_file(daemon.name), f"{proc.pid}\n")
-    return "started", proc.pid
-
-
-def wait_ready(lay: Layout, started: list[Daemon], timeout: float = 60) -> None:
-    """Wait until every daemon answers; a daemon that exits or stays silent fails with its last log line."""
-    pending = list(started)
-    deadline = time.monotonic() + timeout
-    while pending:
-        for daemon in list(pending):
-            # Not running_pid(): between fork and exec a child still shows the parent's command line,
-            # which lacks the lab root; a process we have just started only needs to be alive.
-            pid = int(lay.pid_file(daemon.name).read_text().strip())
-            alive = is_alive(pid)
-            if alive and daemon.ready():
-                pending.remove(daemon)
-            elif not alive:
-                raise LabError(f"{daemon.name}: exited at start: {_log_tail(lay, daemon.name)}")
-        if pending and time.monotonic() > deadline:
-            names = ", ".join(daemon.name for daemon in pending)
-            raise LabError(f"daemons: {names} not ready after {timeout:.0f} s: {_log_tail(lay, pending[0].name)}")
-        time.sleep(0.1)
-
-
-def _log_tail(lay: Layout, name: str) -> str:
-    logs = [lay.daemon_log(name)]
-    if name.startswith("sshd-"):
-        logs.append(lay.sshd_log(name.removeprefix("sshd-")))
-    for log in reversed(logs):
-        try:
-            lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-        except OSError:
-            continue
-        if lines:
-            return f"{lines[-1].strip()[:300]} (log {log})"
-    return f"no output (log {logs[0]})"
-
-
-def start_daemons(lay: Layout, changed: set[str], report: Reporter, topo: Topology = FLAT) -> None:
-    """Start every daemon not yet running, reload the running ones whose configuration changed, wait."""
-    fresh = []
-    for daemon in lab_daemons(lay, topo):
-        state, pid = start_daemon(lay, daemon)
-        if state == "running" and daemon.name in changed:
-            os.kill(pid, signal.SIGHUP)
-            state = "reloaded"
-        if state == "started":
-            fresh.append(daemon)
-        report.say(f"  {state:<9} {daemon.name:<14} pid {pid:<7} {daemon.listen}")
-    wait_ready(lay, fresh)

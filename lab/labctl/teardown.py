@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 from lab.labctl import netns, users
-from lab.labctl.daemons import descendants, is_alive, running_pid
 from lab.labctl.errors import LabError
 from lab.labctl.hosts import BASTION, DOCKER_HOSTS
 from lab.labctl.paths import Layout, cache_dir, layout
+from lab.labctl.processes import descendants, is_alive
 from lab.labctl.progress import Reporter
+from lab.labctl.supervisor import running_pid
 from lab.labctl.topology import recorded
 
 

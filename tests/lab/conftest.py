@@ -3,7 +3,9 @@
 Two topologies share the lab root, one up at a time (lab/labctl/hosts.py): `lab` is the flat one (every host
 on 127.0.0.x, lab/hosts.yml), `bastion_lab` the one behind a bastion (lab/hosts-bastion.yml). A module asks
 for the one it needs; the session switches with lab.down + lab.up only when the other one is up, so the
-flat modules (test_05..55) share one lab and the bastion module (test_60) brings its own up after them.
+flat modules (test_05..56) share one lab and the bastion module (test_60) brings its own up after them.
+A module that needs a starting state brings the lab to it (world.bring_to), whatever the modules before it
+did; test_10 alone needs a lab nothing was deployed to, and asks for `fresh_lab`.
 `inv` runs against the flat inventory, `bastion_inv` against the bastion one.
 
 Set GHOSTLAB_KEEP=1 to leave the last topology running after the session (for iterating on one test).
@@ -50,6 +52,17 @@ class Labs:
             self.current = topology
         return labctl.layout()
 
+    def fresh(self, topology: str):
+        """The Layout of the lab with `topology` up and nothing deployed to prod yet (down and up when there was)."""
+        from lab import labctl
+
+        layout = self.ensure(topology)
+        if (layout.lb_state_dir / "state.json").exists() or any(layout.releases_dir("app1").glob("*")):
+            labctl.down(quiet=True)
+            self.current = None
+            layout = self.ensure(topology)
+        return layout
+
 
 @pytest.fixture(scope="session")
 def labs():
@@ -66,6 +79,12 @@ def labs():
 def lab(labs):
     """The flat lab (lab/hosts.yml), up for the whole module."""
     return labs.ensure("flat")
+
+
+@pytest.fixture(scope="module")
+def fresh_lab(labs):
+    """The flat lab with nothing deployed to prod: brought down and up again first when something was."""
+    return labs.fresh("flat")
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,9 @@
 
 dry run -> v1.0.0 into blue -> v1.1.0 into green -> switches under load -> db tasks -> verify and stack
 -> a never-healthy tag fails (green keeps serving) -> rollback to v1.0.0 with a database downgrade.
+
+The first deploy goes into blue on a lab nothing was deployed to: the module brings the lab down and up
+again first when an earlier module (or run) deployed to it, and its tests only make sense run in file order.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import stat
 from datetime import datetime
 
 import httpx
+import pytest
 
-from lab.origin import ALEMBIC_HEADS
+from lab.releases import ALEMBIC_HEADS
 from tests.lab.world import direct_health, docker, lb_answers, psql, sshd_connections
 
 APP_ADDRESSES = {"app1": "127.0.0.11", "app2": "127.0.0.12"}
@@ -34,6 +38,12 @@ def create_artifacts(count: int) -> None:
 
 def alembic_version(lab) -> str:
     return psql(lab, "SELECT version_num FROM alembic_version")
+
+
+@pytest.fixture(scope="module")
+def lab(fresh_lab):
+    """This module's lab: a fresh one (every test here takes `lab`, and `inv` through it)."""
+    return fresh_lab
 
 
 def test_dry_run_opens_no_connection_and_changes_nothing(lab, inv):

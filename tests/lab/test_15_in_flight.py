@@ -11,7 +11,9 @@ import json
 import socket
 import time
 
-from tests.lab.world import lb_answers
+import pytest
+
+from tests.lab.world import Start, bring_to, lb_answers
 
 LB = ("127.0.0.10", 80)
 PORTS = {"blue": 8001, "green": 8002}
@@ -40,6 +42,12 @@ def finish(conn: socket.socket, rest: bytes) -> tuple[int, str]:
     status = int(head[0].split()[1])
     upstream = next((line.split(":", 1)[1].strip() for line in head if line.lower().startswith("x-upstream:")), "")
     return status, upstream
+
+
+@pytest.fixture(scope="module", autouse=True)
+def both_colours_hold_a_version(lab, inv):
+    """A switch needs a good version on each colour: v1.1.0 serves on either, the other holds v1.0.0."""
+    bring_to(lab, inv, Start("v1.1.0", "v1.0.0", color=None))
 
 
 def test_a_request_in_flight_finishes_on_the_old_colour_after_the_switch(lab, inv):

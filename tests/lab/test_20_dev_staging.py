@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from lab.origin import ALEMBIC_HEADS, MAIN
+from lab.releases import ALEMBIC_HEADS, MAIN
 from tests.lab.world import docker, psql
 
 

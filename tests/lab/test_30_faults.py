@@ -21,9 +21,9 @@ import httpx
 import pytest
 import yaml
 
-from lab.origin import ALEMBIC_HEADS
+from lab.releases import ALEMBIC_HEADS
 from tests.lab.conftest import ROOT
-from tests.lab.world import HeldLock, docker, lb_answers, psql
+from tests.lab.world import GREEN_V110, HeldLock, bring_to, docker, lb_answers, psql
 
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
 
@@ -122,12 +122,7 @@ def last_run(inv) -> dict:
 @pytest.fixture(scope="module", autouse=True)
 def green_serves_v110(lab, inv):
     """Every fault starts from green serving v1.1.0 with blue holding v1.0.0."""
-    state = inv.json("deploy.status")
-    if state["lock"]:
-        inv.ok("deploy.unlock", "--force")
-    if state["active"] != "green" or state["colors"]["green"]["version"] != "v1.1.0":
-        inv.ok("deploy.prod", "--version", "v1.1.0", *NO_MONITOR)
-    assert set(lb_answers(10)) == {("green", "v1.1.0")}
+    bring_to(lab, inv, GREEN_V110)
 
 
 def assert_green_kept_serving(inv, load) -> None:

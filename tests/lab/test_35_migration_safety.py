@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lab.origin import ALEMBIC_HEADS
-from tests.lab.world import HeldLock, lb_answers, psql
+from lab.releases import ALEMBIC_HEADS
+from tests.lab.world import GREEN_V110, HeldLock, bring_to, lb_answers, psql
 
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
 V110_HEAD = ALEMBIC_HEADS["v1.1.0"]
@@ -28,17 +28,8 @@ LOGIN = {"tenant": "acme", "username": "admin", "password": "acme-demo-password"
 
 @pytest.fixture(scope="module", autouse=True)
 def green_serves_v110(lab, inv):
-    """Every case starts from green serving v1.1.0, the schema at its head."""
-    state = inv.json("deploy.status")
-    if state["lock"]:
-        inv.ok("deploy.unlock", "--force")
-    for _ in range(2):  # a deploy goes into the idle colour: at most two put v1.1.0 on green
-        if state["active"] == "green" and state["colors"]["green"]["version"] == "v1.1.0":
-            break
-        inv.ok("deploy.prod", "--version", "v1.1.0", *NO_MONITOR)
-        state = inv.json("deploy.status")
-    assert set(lb_answers(10)) == {("green", "v1.1.0")}
-    assert psql(lab, "SELECT version_num FROM alembic_version") == V110_HEAD
+    """Every case starts from green serving v1.1.0 (blue v1.0.0), the schema at its head."""
+    bring_to(lab, inv, GREEN_V110)
 
 
 def schema(lab) -> dict:

@@ -3,7 +3,8 @@ registry password nowhere, retention that keeps every rollback target, and a rol
 
 Oracles are the lab's own components: the registry's HTTP API, each app host's Docker engine, the
 release dirs on disk, state.json and history.jsonl as files, /proc of this machine.
-Works on a fresh lab (three deploys) and after test_10..40 (one deploy; older versions are there).
+Starts from v1.1.0 serving (either colour) and v1.0.0 on the other, so that after v1.3.0 goes in, v1.0.0 is an
+old release for retention to remove and v1.1.0 the rollback target.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.lab.world import docker, lb_answers
+from tests.lab.world import Start, bring_to, docker, lb_answers
 
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
 APP_HOSTS = ("app1", "app2")
@@ -38,8 +40,7 @@ def password() -> str:
 
 
 def state(lab) -> dict:
-    path = lab.lb_state_dir / "state.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    return json.loads((lab.lb_state_dir / "state.json").read_text())
 
 
 def registry_digest(repository: str, tag: str) -> str | None:
@@ -96,6 +97,11 @@ class ArgvWatch:
         self._thread.join(timeout=10)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def v110_serves(lab, inv):
+    bring_to(lab, inv, Start("v1.1.0", "v1.0.0", color=None))
+
+
 def test_without_the_password_a_deploy_is_refused_before_anything_changes(lab, inv, tmp_path):
     text = Path(inv.inventory).read_text()
     inventory = tmp_path / "hosts.yml"
@@ -108,12 +114,6 @@ def test_without_the_password_a_deploy_is_refused_before_anything_changes(lab, i
 
 
 def test_a_deploy_builds_once_and_both_hosts_run_the_registrys_bytes(lab, inv):
-    status = inv.json("deploy.status")
-    if status["lock"]:
-        inv.ok("deploy.unlock", "--force")
-    if not state(lab).get("active"):  # a fresh lab: two versions first, so that retention has one to remove
-        inv.ok("deploy.prod", "--version", "v1.0.0", *NO_MONITOR)
-        inv.ok("deploy.prod", "--version", "v1.1.0", *NO_MONITOR)
     with ArgvWatch(password()) as watch:
         result = inv.ok("deploy.prod", "--version", "v1.3.0", *NO_MONITOR)
     assert watch.scans > 10 and watch.seen == []

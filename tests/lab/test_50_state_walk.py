@@ -1,6 +1,6 @@
 """A seeded random walk over the incident commands, with the invariants checked against reality after every step.
 
-The walk first brings the lab to green serving v1.1.0 with blue holding v1.0.0 (deploying as needed), then runs
+The walk starts from green serving v1.1.0 with blue holding v1.0.0 (tests/lab/world.py: bring_to), then runs
 GHOST_WALK_STEPS (default 30) steps drawn with random.Random(GHOST_WALK_SEED): deploys of good and fault
 releases, traffic switches, rollbacks, alembic downgrades and upgrades, db.current, and the emergency rollback
 with its unlock. The plan is drawn before the walk starts, so a seed always gives the same commands.
@@ -11,8 +11,8 @@ connections, `alembic_version` with psql in the PostgreSQL container, state.json
 healthy colour; (ii) the schema is a known revision, never behind the serving version's head; (iii) state.json
 agrees with the LB and the database; (iv) a failed command changed neither; (v) no lock is left held; (vi) what
 must work on a healthy lab works; (vii) a command that exited 0 did what it is for (GHOST_WALK_EFFECTS=0: off).
-Every break is collected; one assertion at the end lists them all. The lab is left as the walk found it
-(green v1.1.0, blue v1.0.0, unlocked).
+Every break is collected; one assertion at the end lists them all. The walk cleans up with the runbook's own
+commands, each checked like a step: the lab is left as the walk found it (green v1.1.0, blue v1.0.0, unlocked).
 
 Replay a run: GHOST_WALK_SEED=<seed> GHOST_WALK_STEPS=<n> python3 -m pytest tests/lab/test_50_state_walk.py -s
 (GHOST_WALK_BUDGET: seconds for the drawn steps, default 420; the walk stops before a step that would not fit.)
@@ -48,7 +48,7 @@ from tests.lab.walk_model import (
     skip_reason,
     summarize_lb,
 )
-from tests.lab.world import LB_HEALTH, psql
+from tests.lab.world import GREEN_V110, LB_HEALTH, bring_to, psql
 
 SEED = int(os.environ.get("GHOST_WALK_SEED") or 533)  # 533: every kind of step, both colours
 STEPS = int(os.environ.get("GHOST_WALK_STEPS") or 30)
@@ -221,44 +221,40 @@ class Walk:
         if self.reality.lock_held:
             self.aborted = f"the deploy lock is still held after step {label} and a forced unlock"
 
-    def canonicalize(self, prefix: str) -> bool:
-        """Bring the lab to green serving v1.1.0, blue holding v1.0.0, the schema at 0003c3d4e5f6, unlocked.
+    def clean_up(self) -> None:
+        """Bring the lab back to green serving v1.1.0, blue holding v1.0.0, the schema at 0003c3d4e5f6, unlocked.
 
         The runbook's own commands: a schema ahead (0005e5f6a7b8) is taken back by a rollback from v1.3.0,
         which ships the downgrade; then at most three deploys; a schema behind is upgraded by v1.1.0.
         """
         steps = iter(range(1, 10))
         if self.reality.lock_held:
-            self.run_step(f"{prefix}0", Step("unlock"))
+            self.run_step("t0", Step("unlock"))
         db = self.reality.db
         if db and db != CANONICAL_REVISION and satisfies(db, CANONICAL_REVISION):
             if not (self.reality.lb and self.reality.lb[1] == NEWEST):
-                self.run_step(f"{prefix}{next(steps)}", Step("deploy", NEWEST))
-            self.run_step(f"{prefix}{next(steps)}", Step("rollback", CANONICAL["green"], db_rev=CANONICAL_REVISION))
+                self.run_step(f"t{next(steps)}", Step("deploy", NEWEST))
+            self.run_step(f"t{next(steps)}", Step("rollback", CANONICAL["green"], db_rev=CANONICAL_REVISION))
         for _ in range(4):
             version = canonical_next(self.reality.state)
             if version is None:
                 break
-            if self.run_step(f"{prefix}{next(steps)}", Step("deploy", version))[-1] != 0:
+            if self.run_step(f"t{next(steps)}", Step("deploy", version))[-1] != 0:
                 break
         behind = not self.reality.db_error and not satisfies(self.reality.db, CANONICAL_REVISION)
         if canonical_next(self.reality.state) is None and behind:
-            self.run_step(f"{prefix}{next(steps)}", Step("upgrade", "head"))
+            self.run_step(f"t{next(steps)}", Step("upgrade", "head"))
         if canonical_next(self.reality.state) is None and self.reality.db == CANONICAL_REVISION:
-            return True
+            return
         problem = (
             f"could not bring the lab to green v1.1.0 / blue v1.0.0 at {CANONICAL_REVISION}: {self.reality.describe()}"
         )
-        self.breaks.append(Break(prefix, "set-up" if prefix == "b" else "clean-up", None, [problem], None, None, ""))
-        return False
+        self.breaks.append(Break("t", "clean-up", None, [problem], None, None, ""))
 
     def walk(self, plan: list[Step]) -> None:
         print(f"the lab starts at: {self.reality.describe()}", flush=True)
         for problem in check_reality(self.reality):
             print(f"    (before the walk, not counted) {problem}", flush=True)
-        if not self.canonicalize("b"):
-            return
-        print(f"walk starts at: {self.reality.describe()}", flush=True)
         started, ran = time.monotonic(), 0
         for number, step in enumerate(plan, 1):
             used = time.monotonic() - started
@@ -279,7 +275,7 @@ class Walk:
     def teardown(self) -> None:
         """Leave the lab unlocked with green serving v1.1.0 and blue holding v1.0.0, for the tests after this."""
         try:
-            self.canonicalize("t")
+            self.clean_up()
         except Exception as exc:
             self.breaks.append(Break("teardown", "teardown", None, [f"{type(exc).__name__}: {exc}"], None, None, ""))
             raise
@@ -291,6 +287,7 @@ def test_random_walk_keeps_every_invariant(lab, inv):
     print(f"state walk: seed {SEED}, {STEPS} steps, budget {BUDGET:.0f} s; replay: {REPLAY}", flush=True)
     for number, step in enumerate(plan, 1):
         print(f"  plan {number:>2}: {step}", flush=True)
+    bring_to(lab, inv, GREEN_V110)
     walk = Walk(lab, inv)
     try:
         walk.walk(plan)

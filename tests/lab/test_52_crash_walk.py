@@ -29,11 +29,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from lab.origin import ALEMBIC_HEADS
+from lab.releases import ALEMBIC_HEADS
 from tests.lab.conftest import ROOT
-from tests.lab.world import docker, lb_answers, psql
+from tests.lab.walk_model import other
+from tests.lab.world import Start, bring_to, docker, lb_answers, psql
 
-OLD, NEW = "v1.0.0", "v1.1.0"  # the start: one colour serves NEW, the other holds OLD
+OLD, NEW = "v1.0.0", "v1.1.0"
+START = Start(NEW, OLD, color=None)  # one colour serves NEW, the other holds OLD, either way round
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
 FLIPPED = "nginx now sends traffic to"  # switch_traffic's line right after the flag moved
 SEED = int(os.environ.get("GHOST_CRASH_SEED") or 19)
@@ -212,32 +214,9 @@ def kill_at(process: subprocess.Popen, point: KillPoint, timeout: float = 240) -
     raise AssertionError(f"never reached {point.label()}:\n{''.join(lines)}")
 
 
-def ensure_start(inv) -> tuple[str, str]:
-    """One colour serves NEW, the other holds OLD (good), unlocked, the record true; returns (serving, idle)."""
-    inv.ok("deploy.unlock", "--force")
-    if inv.json("deploy.status")["disagreements"]:
-        inv.ok("deploy.recover")
-    status = inv.json("deploy.status")
-    active = status["active"]
-    idle = "green" if active == "blue" else "blue"
-
-    def good(color: str) -> str | None:
-        info = status["colors"][color]
-        return None if info["failed_version"] else info["version"]
-
-    if (good(active), good(idle)) == (NEW, OLD):
-        return active, idle
-    if (good(active), good(idle)) == (OLD, NEW):
-        inv.ok("traffic.switch", idle, "--yes")
-        return idle, active
-    inv.ok("deploy.prod", "--version", OLD, *NO_MONITOR)
-    inv.ok("deploy.prod", "--version", NEW, *NO_MONITOR)
-    return ensure_start(inv)
-
-
 @pytest.mark.parametrize(("flow", "point"), cases(), ids=lambda item: getattr(item, "name", None) or item.label())
 def test_killed_then_unlocked_then_deployed(lab, inv, load_loop, flow: Flow, point: KillPoint):
-    _, idle = ensure_start(inv)
+    idle = other(bring_to(lab, inv, START))
     if flow.needs_old_schema:
         inv.ok("db.downgrade", "-r", ALEMBIC_HEADS[OLD], "--force", "--yes")
     argv = [word.format(idle=idle) for word in flow.argv]

@@ -16,7 +16,7 @@ import pytest
 
 from lab.labctl.configs import alertmanager_config, alertmanager_receivers
 from lab.labctl.hosts import FLAT
-from tests.lab.world import docker, lb_answers
+from tests.lab.world import Start, bring_to, docker, lb_answers
 
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
 ALERTMANAGER = "http://127.0.0.18:9093"
@@ -49,9 +49,8 @@ def reload_alertmanager(lab, receivers) -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def serving(lab, inv):
-    state = inv.json("deploy.status")
-    if state["lock"]:
-        inv.ok("deploy.unlock", "--force")
+    """Either colour serves v1.1.0 and the other holds v1.0.0, a version to deploy and one to roll back to."""
+    bring_to(lab, inv, Start("v1.1.0", "v1.0.0", color=None))
 
 
 def test_a_deploy_publishes_its_marker_and_prometheus_scrapes_it(lab, inv):

@@ -31,9 +31,9 @@ import pytest
 import yaml
 
 from lab.labctl import netns, users
-from lab.labctl.daemons import descendants
 from lab.labctl.hosts import BASTION, BASTION_PUBLIC_ADDR, COLOR_PORTS, DOCKER_GROUP, SSH_PORT
-from lab.origin import ALEMBIC_HEADS
+from lab.labctl.processes import descendants
+from lab.releases import ALEMBIC_HEADS
 from tests.lab.world import BASTION_LB_HEALTH, LoadLoop, docker, forwarded_channels, lb_answers, psql
 
 NS = BASTION.namespace

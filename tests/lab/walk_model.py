@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ghosttasks.domain.revisions import release_key
-from lab.origin import ALEMBIC_HEADS
+from lab.releases import ALEMBIC_HEADS
 
 #: revision -> the revision it revises, for every migration the lab origin's tags ship.
 #: 0004d4e5f6a7 (v1.2.0-badmigration) branches off 0003c3d4e5f6 and never applies; 0005e5f6a7b8 revises 0003.
@@ -69,7 +69,7 @@ def parent(revision: str | None) -> str | None:
 
 
 def head_of(version: str | None) -> str | None:
-    """The alembic head the lab origin's tag `version` ships (lab/origin.py), None for an unknown version."""
+    """The alembic head the lab origin's tag `version` ships (lab/releases.py), None for an unknown version."""
     return ALEMBIC_HEADS.get(version) if version else None
 
 

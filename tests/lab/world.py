@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from lab.releases import ALEMBIC_HEADS
+from tests.lab.walk_model import ancestry, other
+
 LB_HEALTH = "http://127.0.0.10/api/v1/health"
 BASTION_LB_HEALTH = "http://127.0.0.41/api/v1/health"  # the bastion topology's LB, from the operator's side
 CHANNEL = re.compile(r"server_request_direct_tcpip\(\).*: originator \S+ port \d+, target (\S+) port (\d+)")
@@ -137,3 +140,60 @@ def forwarded_channels(lab, host: str = "bastion") -> Counter:
     log = lab.sshd_log(host)
     text = log.read_text(errors="replace") if log.exists() else ""
     return Counter((match[1], int(match[2])) for match in CHANNEL.finditer(text))
+
+
+@dataclass(frozen=True)
+class Start:
+    """A starting state of the lab: `serving` live on `color` (either colour when None), the other colour holding
+    `idle`, the schema at `serving`'s head, no lock, state.json agreeing with the LB."""
+
+    serving: str
+    idle: str
+    color: str | None = "green"
+
+
+#: the usual start (test_10's end before its rollback): green serves v1.1.0, blue holds v1.0.0.
+GREEN_V110 = Start("v1.1.0", "v1.0.0")
+NO_MONITOR = ("--monitor-minutes", "0", "--yes")
+
+
+def start_commands(active: str | None, holds: dict, serving: str, idle: str, color: str) -> list[tuple[str, ...]]:
+    """The `inv` commands that put `serving` live on `color` and `idle` on the other colour, given which colour
+    is active and the good version each holds: a switch where a colour already holds its version, else a
+    deploy into the idle colour (which then serves), until both hold theirs; at most three."""
+    goal, holds, commands = {color: serving, other(color): idle}, dict(holds), []
+    while holds != goal:
+        into = other(active) if active else "blue"  # a deploy goes into the idle colour, blue on the first
+        if holds[into] == goal[into]:
+            commands.append(("traffic.switch", into, "--yes"))
+        else:
+            commands.append(("deploy.prod", "--version", goal[into], *NO_MONITOR))
+            holds[into] = goal[into]
+        active = into
+    if active != color:
+        commands.append(("traffic.switch", color, "--yes"))
+    return commands
+
+
+def bring_to(lab, inv, start: Start) -> str:
+    """Bring the lab from any state (fresh, either colour live, a colour failed, locked or frozen, state.json
+    disagreeing with the LB) to `start` with the fewest commands; returns the colour that serves."""
+    status = inv.json("deploy.status")
+    if status["lock"]:
+        inv.ok("deploy.unlock", "--force")
+    if status["disagreements"]:
+        inv.ok("deploy.recover")
+        status = inv.json("deploy.status")
+    holds = {color: None if info["failed_version"] else info["version"] for color, info in status["colors"].items()}
+    plans = [
+        (start_commands(status["active"], holds, start.serving, start.idle, color), color)
+        for color in ([start.color] if start.color else ["blue", "green"])
+    ]
+    commands, color = min(plans, key=lambda plan: len(plan[0]))
+    for argv in commands:
+        inv.ok(*argv)
+    head, revision = ALEMBIC_HEADS[start.serving], psql(lab, "SELECT version_num FROM alembic_version")
+    if revision != head:  # a newer release's (or a drill's) migration is applied, or a forced downgrade was left
+        inv.ok("db.upgrade" if revision in ancestry(head) else "db.downgrade", "-r", head, "--yes")
+    assert set(lb_answers(10)) == {(color, start.serving)}
+    return color

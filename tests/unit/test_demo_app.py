@@ -1,5 +1,5 @@
 """The demo app's pure pieces (tokens, routing, faults, health, the HTTP plumbing, the metric labels) and the
-origin repository lab/origin.py builds.
+origin repository lab/origin.py builds (from lab/releases.py).
 
 No Docker, no database: the app modules tested here use the standard library only (ghostworks.metrics is imported
 over a recording stand-in for prometheus_client).
@@ -36,7 +36,8 @@ try:
 finally:
     sys.path.remove(str(APP))
 
-from lab.origin import ALEMBIC_HEADS, MAIN, RELEASES, build_origin  # noqa: E402
+from lab.origin import build_origin  # noqa: E402
+from lab.releases import ALEMBIC_HEADS, MAIN, RELEASES  # noqa: E402
 
 KEY = "unit-test-secret"
 NOW = 1_700_000_000

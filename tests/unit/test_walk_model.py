@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.origin import ALEMBIC_HEADS, BAD_MIGRATION_SOURCE
+from lab.drill_migrations import BAD_MIGRATION_SOURCE
+from lab.releases import ALEMBIC_HEADS
 from tests.lab import walk_model as model
 from tests.lab.walk_model import Answer, Reality, Step
 
