@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -100,24 +101,38 @@ class Inv:
     log_dir: Path
     inventory: Path = ROOT / "lab" / "hosts.yml"
 
+    def environment(self, env: dict | None = None) -> dict:
+        return {**os.environ, "GHOST_INVENTORY": str(self.inventory), "GHOST_LOG_DIR": str(self.log_dir), **(env or {})}
+
     def __call__(self, *args: str, timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
-        environment = {
-            **os.environ,
-            "GHOST_INVENTORY": str(self.inventory),
-            "GHOST_LOG_DIR": str(self.log_dir),
-            **(env or {}),
-        }
         result = subprocess.run(
             [sys.executable, "-m", "invoke", *args],
             cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=environment,
+            env=self.environment(env),
             stdin=subprocess.DEVNULL,
         )
         print(f"$ inv {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
         return result
+
+    def background(
+        self, *args: str, env: dict | None = None, merge_stderr: bool = False, ignore_sigint: bool = False
+    ) -> subprocess.Popen:
+        """`inv ARGS` running in the background, its output unbuffered on pipes (stderr into stdout with
+        merge_stderr). With ignore_sigint it starts as a background job of a non-interactive shell would (SIGINT
+        inherited ignored), whatever the way pytest itself was started."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=ROOT,
+            env=self.environment({"PYTHONUNBUFFERED": "1", **(env or {})}),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None,
+        )
 
     def ok(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         result = self(*args, **kwargs)

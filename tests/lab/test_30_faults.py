@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -65,25 +64,8 @@ def restart_lab() -> None:
 
 
 def background_deploy(inv, *args: str, env: dict | None = None, ignore_sigint: bool = False) -> subprocess.Popen:
-    """deploy.prod in the background; with ignore_sigint it starts as a background job of a non-interactive
-    shell would (SIGINT inherited ignored), whatever the way pytest itself was started."""
-    environment = {
-        **os.environ,
-        "GHOST_INVENTORY": str(ROOT / "lab" / "hosts.yml"),
-        "GHOST_LOG_DIR": str(inv.log_dir),
-        "PYTHONUNBUFFERED": "1",
-        **(env or {}),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "invoke", "deploy.prod", *args],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None,
-    )
+    """deploy.prod in the background (see Inv.background)."""
+    return inv.background("deploy.prod", *args, env=env, ignore_sigint=ignore_sigint)
 
 
 def wait_for_line(process: subprocess.Popen, fragment: str, timeout: float = 300) -> list[str]:

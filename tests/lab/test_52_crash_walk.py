@@ -22,7 +22,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from dataclasses import dataclass
 import pytest
 
 from lab.releases import ALEMBIC_HEADS
-from tests.lab.conftest import ROOT
 from tests.lab.walk_model import other
 from tests.lab.world import Start, bring_to, docker, lb_answers, psql
 
@@ -171,24 +169,6 @@ def last_history(lab) -> dict:
 # -- driving ----------------------------------------------------------------------------------------------------
 
 
-def start(inv, argv: list[str]) -> subprocess.Popen:
-    environment = {
-        **os.environ,
-        "GHOST_INVENTORY": str(inv.inventory),
-        "GHOST_LOG_DIR": str(inv.log_dir),
-        "PYTHONUNBUFFERED": "1",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "invoke", *argv],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-
-
 def kill_at(process: subprocess.Popen, point: KillPoint, timeout: float = 240) -> tuple[bool, str]:
     """Read the output until the kill point, then SIGKILL; (killed, output). A run that ends first is not killed."""
     lines: list[str] = []
@@ -221,7 +201,7 @@ def test_killed_then_unlocked_then_deployed(lab, inv, load_loop, flow: Flow, poi
         inv.ok("db.downgrade", "-r", ALEMBIC_HEADS[OLD], "--force", "--yes")
     argv = [word.format(idle=idle) for word in flow.argv]
     with load_loop(max_seconds=400) as load:
-        killed, output = kill_at(start(inv, argv), point)
+        killed, output = kill_at(inv.background(*argv, merge_stderr=True), point)
         print(f"{flow.name} {'killed at' if killed else 'ended before'} {point.label()}:\n{output[-2000:]}")
         inv.ok("deploy.unlock", "--force")
         flag_before, state_before = flag_color(lab), recorded(lab)
