@@ -9,10 +9,17 @@ from dataclasses import dataclass, field
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 
-RELATIVE_RE = re.compile(r"(?P<base>[0-9a-f]{4,40}|)(?P<sign>[+-])(?P<steps>[1-9]\d{0,3})")
-HISTORY_EDGE_RE = re.compile(r"^\s*(?P<down><base>|[0-9a-f]{4,40})\s*->\s*(?P<up>[0-9a-f]{4,40})\b")
+#: A revision id as alembic allows it (any text without `@`, `-` or `+`), limited to what is safe to show and quote:
+#: hex (`a1b2c3d4e5f6`), sequential (`0003_orders_status`) and dated (`20240115_1200`) ids alike.
+REVISION_ID = r"[A-Za-z0-9][A-Za-z0-9_.]{0,63}"
+RELATIVE_RE = re.compile(rf"(?P<base>{REVISION_ID}|)(?P<sign>[+-])(?P<steps>[1-9]\d{{0,3}})")
+#: One line of `alembic history`: `DOWN -> UP (head), message`, DOWN `<base>` or one or more ids (a merge point).
+HISTORY_EDGE_RE = re.compile(
+    rf"^\s*(?P<down><base>|{REVISION_ID}(?:\s*,\s*{REVISION_ID})*)\s*->\s*(?P<up>{REVISION_ID})(?=[\s,(]|$)"
+)
 HISTORY_MESSAGE_RE = re.compile(
-    r"^\s*(?:<base>|[0-9a-f]{4,40})\s*->\s*(?P<up>[0-9a-f]{4,40})(?:\s*\([^)]*\))*,\s*(?P<message>.*)$"
+    rf"^\s*(?:<base>|{REVISION_ID}(?:\s*,\s*{REVISION_ID})*)\s*->\s*(?P<up>{REVISION_ID})(?:\s*\([^)]*\))*,\s*"
+    r"(?P<message>.*)$"
 )
 
 
@@ -66,17 +73,25 @@ class Knowledge:
 
 
 def parse_alembic_history(text: str) -> tuple[str, ...]:
-    """The linear revision chain (base first) from `alembic history` output.
+    """The linear revision chain (base first) from `alembic history` output, whatever the revision ids.
 
-    Raises ValueError when the history branches or has no base: the planner only handles one line.
+    Raises ValueError when the history branches, merges, has no base, or is output with lines in it but no
+    revision (never "no migrations" for a history that was not understood): the planner handles one line.
     """
     parent: dict[str, str | None] = {}
     for line in text.splitlines():
         match = HISTORY_EDGE_RE.match(line)
         if match:
-            down = match.group("down")
-            parent[match.group("up")] = None if down == "<base>" else down
+            down, up = match.group("down"), match.group("up")
+            if "," in down:
+                raise ValueError(
+                    f"revision {up} merges {down.replace(' ', '')}: a history with merge points is not supported yet"
+                )
+            parent[up] = None if down == "<base>" else down
     if not parent:
+        if text.strip():
+            first = text.strip().splitlines()[0][:120]
+            raise ValueError(f"`alembic history` printed no revision that could be read (first line: {first!r})")
         return ()
     children: dict[str | None, list[str]] = {}
     for revision, down in parent.items():
@@ -112,7 +127,7 @@ def release_key(version: str) -> tuple:
 
 
 def resolve_revision(spec: str, current: str | None, knowledge: Knowledge, *, head_of: str | None) -> str | None:
-    """A concrete revision (None = base) for `head`, `base`, a hex id or prefix, or -N/+N/REV±N.
+    """A concrete revision (None = base) for `head`, `base`, an id or its prefix, or -N/+N/REV±N.
 
     `head` means the head of the version `head_of` (the serving one). Raises Refused when the spec
     names nothing a known version ships, or is ambiguous.

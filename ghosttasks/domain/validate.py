@@ -6,9 +6,11 @@ import re
 
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.errors import BadInput
+from ghosttasks.domain.revisions import REVISION_ID
 
 VERSION_RE = re.compile(r"v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?")
-REVISION_RE = re.compile(r"[0-9a-f]{4,40}|head|heads|base|[+-][1-9]\d{0,3}|[0-9a-f]{4,40}[+-][1-9]\d{0,3}")
+#: An alembic revision (ids as alembic allows them: no `@`, `-` or `+`), head, heads, base, or a relative step.
+REVISION_RE = re.compile(rf"head|heads|base|(?:{REVISION_ID})?[+-][1-9]\d{{0,3}}|{REVISION_ID}")
 HOST_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 GIT_REF_RE = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,199}(?<![./])")
 SERVICE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -34,10 +36,10 @@ def color(value: object, argument: str = "color") -> Color:
 
 
 def revision(value: object, argument: str = "--revision") -> str:
-    """An alembic revision id (hex), head/base, or a relative step like -1 or +2."""
+    """An alembic revision id, head/base, or a relative step like -1, +2 or REV-1."""
     text = _text(argument, value)
     if not REVISION_RE.fullmatch(text):
-        raise BadInput(f"{argument} {text!r} is not an alembic revision (hex id, head, base, -N or +N)")
+        raise BadInput(f"{argument} {text!r} is not an alembic revision (an id, head, base, -N, +N or REV-N)")
     return text
 
 

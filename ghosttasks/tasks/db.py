@@ -7,7 +7,7 @@ from invoke import Collection
 from ghosttasks.domain import validate
 from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, YES_HELP, execute, ghost_task
 
-REV_HELP = "alembic revision: hex id, head, base, or relative like -1"
+REV_HELP = "alembic revision: an id (any alembic allows, e.g. 0003_orders_status), head, base, or relative like -1"
 
 
 @ghost_task(help={"revision": f"{REV_HELP} (default: head)", "env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP})

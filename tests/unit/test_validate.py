@@ -17,12 +17,20 @@ def test_versions_refused(bad):
         validate.version(bad)
 
 
-@pytest.mark.parametrize("good", ["head", "base", "-1", "+2", "ae1027a6acf", "0002b7c4e9a1", "ae10-1", "heads"])
+@pytest.mark.parametrize(
+    "good",
+    [
+        *("head", "base", "-1", "+2", "ae1027a6acf", "0002b7c4e9a1", "ae10-1", "heads"),
+        *("0003_orders_status", "0003_orders_status-1", "20240115_1200", "xyz", "0004_merge+2"),
+    ],
+)
 def test_revisions_accepted(good):
     assert validate.revision(good) == good
 
 
-@pytest.mark.parametrize("bad", ["-0", "HEAD;", "$(id)", "xyz", "ae1027a6acf; rm", "--sql", "-"])
+@pytest.mark.parametrize(
+    "bad", ["-0", "HEAD;", "$(id)", "ae1027a6acf; rm", "--sql", "-", "a@head", "0003-orders", "_x", "x" * 65]
+)
 def test_revisions_refused(bad):
     with pytest.raises(BadInput, match="is not an alembic revision"):
         validate.revision(bad)
