@@ -51,8 +51,9 @@ class StepRecord:
 
 
 @dataclass(kw_only=True)
-class LockHolder(_Sparse):
-    """Who holds the deploy lock, as lock/info.json says; an unreadable file gives only `reason` and `raw`."""
+class _ByRun(_Sparse):
+    """The fields that name a run, in a history line and in the lock it holds: who, from where (Run.identity),
+    which task, for which version and why."""
 
     run_id: str | None = UNSET
     user: str | None = UNSET
@@ -62,6 +63,12 @@ class LockHolder(_Sparse):
     task: str | None = UNSET
     version: str | None = UNSET
     reason: str | None = UNSET
+
+
+@dataclass(kw_only=True)
+class LockHolder(_ByRun):
+    """Who holds the deploy lock, as lock/info.json says; an unreadable file gives only `reason` and `raw`."""
+
     since: str | None = UNSET
     since_epoch: int | None = UNSET
     frozen: bool | None = UNSET
@@ -101,20 +108,11 @@ class LockHolder(_Sparse):
 
 
 @dataclass(kw_only=True)
-class HistoryEntry(_Sparse):
-    """One line of history.jsonl: who ran what, how it ended, and what it changed."""
+class HistoryEntry(_ByRun):
+    """One line of history.jsonl: who ran what (_ByRun), how it ended, and what it changed."""
 
-    # who, from where (Run.identity)
-    run_id: str | None = UNSET
-    user: str | None = UNSET
-    origin: str | None = UNSET
-    pid: int | None = UNSET
-    command: str | None = UNSET
-    # what, and how it ended
-    task: str | None = UNSET
+    # where, and how it ended
     environment: str | None = UNSET
-    version: str | None = UNSET
-    reason: str | None = UNSET
     start: str | None = UNSET
     end: str | None = UNSET
     seconds: float | None = UNSET
