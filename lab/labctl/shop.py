@@ -7,6 +7,7 @@ empty database: its first deploy migrates from nothing, through a merge point, t
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -100,3 +101,36 @@ def wait_services(proc: subprocess.Popen, topo: Topology = FLAT) -> str:
         raise LabError(f"shop services: docker compose up exited {proc.returncode}: {lines[-1][:300]}")
     ports = f"ports {SHOP_DB_PORT}, {SHOP_CACHE_PORT}"
     return f"{' '.join(SHARED_SERVICES)} up on db {topo.db_addr} (project {PROJECT}, {ports})"
+
+
+def reset(lay: Layout, topo: Topology = FLAT) -> str:
+    """Take the shop back to before its first deploy, leaving the rest of the lab as it is: no colour containers,
+    release worktrees, LB state (flag, state.json, history, lock), backups or schema (its database emptied)."""
+    for host in topo.app_hosts:
+        docker, env = docker_cli(lay, host.name)
+        for color in ("blue", "green"):
+            listed = run(
+                "shop reset",
+                [docker, "ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}-{color}"],
+                env=env,
+            )
+            if listed.stdout.split():
+                run("shop reset", [docker, "rm", "-f", *listed.stdout.split()], env=env)
+        _empty(lay.shop_releases_dir(host.name))
+        run("shop reset", ["git", "-c", "safe.directory=*", "-C", str(lay.shop_dir(host.name)), "worktree", "prune"])
+    _empty(lay.shop_state_dir)
+    _empty(lay.shop_backup_dir)
+    docker, env = docker_cli(lay, "db")
+    sql = "DROP SCHEMA public CASCADE; CREATE SCHEMA public"
+    run(
+        "shop reset",
+        [docker, "exec", f"{PROJECT}-db-1", "psql", "-q", "-U", DB_USER, "-d", DATABASE, "-c", sql],
+        env=env,
+    )
+    return "no shop deploy, empty database"
+
+
+def _empty(directory: Path) -> None:
+    """Remove what is inside `directory` (the directory itself, its owner and mode stay)."""
+    for entry in directory.iterdir() if directory.exists() else ():
+        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
