@@ -264,11 +264,15 @@ def _hand_over(lay: Layout, topo: Topology) -> str:
 
 
 def _install_sudoers(lay: Layout, topo: Topology) -> str:
-    """The LB's sudoers drop-in: exactly the commands ghosttasks runs there with sudo -n (its own generator)."""
+    """The LB's sudoers drop-in: exactly the commands ghosttasks runs there with sudo -n (its own generator), for
+    every environment of the inventory with lb.sudo (prod and the second app's shop)."""
     from lab.labctl.sudoers import drop_in
 
-    inventory = inventory_path(topo)
-    return users.install_sudoers(lay, drop_in(inventory, "prod") + drop_in(inventory, "shop"))
+    from ghosttasks.config.inventory import load_inventory
+
+    path = inventory_path(topo)
+    names = [name for name, env in load_inventory(path).environments.items() if env.lb and env.lb.sudo]
+    return users.install_sudoers(lay, "".join(drop_in(path, name) for name in names))
 
 
 def _usage(lay: Layout, topo: Topology) -> str:
