@@ -102,6 +102,13 @@ def test_traffic_switch_both_ways_under_load(lab, shop):
     assert load.requests > 50 and load.failures == []
 
 
+def test_verify_tasks_read_the_shops_own_services_logs_and_script(lab, shop):
+    for name in ("health", "db", "redis", "smoke", "traffic", "config", "logs"):
+        result = shop.ok(f"verify.{name}")
+        assert "FAIL" not in result.stdout
+    assert "smoke: all passed" in shop.ok("verify.smoke").stdout + shop.ok("verify.smoke").stderr
+
+
 def test_emergency_rollback_switches_now_and_freezes_deploys(lab, shop):
     shop.timed("emergency rollback", "deploy.emergency-rollback", "--reason", "shop lab drill")
     assert_serving(lab, "blue", "v1.0.0")
