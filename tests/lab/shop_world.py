@@ -1,5 +1,5 @@
 """Looking at the second app (lab/app2, "the shop", environment shop) directly, not through ghosttasks: its
-PostgreSQL, the LB's second server, its flag file, its containers. Shared by test_58 (flat) and test_62 (bastion).
+PostgreSQL, the LB's second server, its flag file, its containers. Shared by test_59 (flat) and test_62 (bastion).
 """
 
 from __future__ import annotations
