@@ -158,3 +158,19 @@ def test_an_explicit_prometheus_source_that_is_down_is_not_judged(monkeypatch):
     measured = metrics.MetricsReader(run).read("blue", "v1.2.0")
     assert measured.unjudged["error rate"] == "Prometheus unreachable (ConnectionError: refused)"
     assert measured.error_rate is None
+
+
+def test_the_dry_run_command_line_of_an_inventory_without_metrics(inv, monkeypatch, tmp_path):
+    import yaml
+
+    from ghosttasks.testing import SHIPPED_INVENTORY
+
+    data = yaml.safe_load(SHIPPED_INVENTORY.read_text())
+    data["environments"]["prod"]["metrics"] = {"source": "none"}
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("GHOST_INVENTORY", str(path))
+    code, out, err = inv("deploy.prod", "--version", "v1.2.0", "--dry-run", "--yes")
+    assert code == 0, err
+    assert "# not judged: error rate: not configured (metrics.source: none): no automatic rollback on it" in out
+    assert '"unevaluated": ["error rate: not configured (metrics.source: none)' in out  # the history entry
