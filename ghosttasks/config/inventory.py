@@ -91,6 +91,8 @@ class Environment(Strict):
         build_host = self.images.build_host
         if build_host and build_host not in [host.name for host in self.app_hosts]:
             raise ValueError(f"images.build_host: {build_host!r} is not an app host")
+        if self.metrics.source == "prometheus" and not self.monitoring.prometheus_url:
+            raise ValueError("metrics.source: prometheus needs monitoring.prometheus_url (or source auto/access_log)")
         if self.app.strategy == "blue-green":
             self._check_blue_green()
         elif not self.app.ports:

@@ -73,6 +73,9 @@ def test_the_defaults_are_todays_ghostworks_queries_from_prometheus_or_the_lb_lo
 
 def _with_metrics(tmp_path, metrics):
     data = yaml.safe_load(SHIPPED_INVENTORY.read_text())
+    metrics = dict(metrics)
+    if metrics.pop("__no_prometheus__", False):
+        data["environments"]["prod"]["monitoring"].pop("prometheus_url")
     data["environments"]["prod"]["metrics"] = metrics
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(data))
@@ -105,6 +108,11 @@ def _with_metrics(tmp_path, metrics):
             "of letters, digits and . _ - + / only (it goes into the nginx config)",
         ),
         ({"sources": "none"}, "hosts.yml: environments.prod.metrics.sources: unknown key"),
+        (
+            {"source": "prometheus", "__no_prometheus__": True},
+            "hosts.yml: environments.prod: metrics.source: prometheus needs monitoring.prometheus_url "
+            "(or source auto/access_log)",
+        ),
     ],
 )
 def test_a_bad_metrics_setting_is_one_line_naming_the_key(tmp_path, metrics, message):

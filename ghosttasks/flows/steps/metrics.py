@@ -168,7 +168,7 @@ def check_serving(run: Run, state: DeployState) -> None:
         )
         return
     if not missing:
-        quiet = " (no requests in the window: the series exist)" if measured.unjudged else ""
+        quiet = " (no requests in the window, but the source answers for it)" if measured.unjudged else ""
         run.out.ok(f"metrics: {serving}'s error rate and p95 can be read from {measured.source}{quiet}")
         return
     said = ", ".join(f"{name}: {why}" for name, why in missing.items())
