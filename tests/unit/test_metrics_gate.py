@@ -174,3 +174,11 @@ def test_the_dry_run_command_line_of_an_inventory_without_metrics(inv, monkeypat
     assert code == 0, err
     assert "# not judged: error rate: not configured (metrics.source: none): no automatic rollback on it" in out
     assert '"unevaluated": ["error rate: not configured (metrics.source: none)' in out  # the history entry
+
+
+def test_the_history_table_shows_what_a_run_could_not_judge():
+    from ghosttasks.terminal.reporting import history_rows
+
+    judged = HistoryEntry(start="T", task="deploy.prod", version="v1.2.0", user="ana", result="ok", seconds=9.0)
+    unjudged = HistoryEntry(**{**judged.given(), "unevaluated": ["error rate: no series", "p95: no series"]})
+    assert [row[4] for row in history_rows([judged, unjudged])] == ["ok", "ok (2 not judged)"]
