@@ -266,9 +266,8 @@ def _hand_over(lay: Layout, topo: Topology) -> str:
 def _install_sudoers(lay: Layout, topo: Topology) -> str:
     """The LB's sudoers drop-in: exactly the commands ghosttasks runs there with sudo -n (its own generator), for
     every environment of the inventory with lb.sudo (prod and the second app's shop)."""
-    from lab.labctl.sudoers import drop_in
-
     from ghosttasks.config.inventory import load_inventory
+    from lab.labctl.sudoers import drop_in
 
     path = inventory_path(topo)
     names = [name for name, env in load_inventory(path).environments.items() if env.lb and env.lb.sudo]
