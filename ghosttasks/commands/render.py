@@ -67,4 +67,5 @@ def selector(env: Any) -> str:
         variable=f"{prefix}_color",
         services=env.app.color_services,
         flag_path=env.flag_path,
+        color_header=env.lb.color_header,
     )
