@@ -29,16 +29,18 @@ class Reading:
     error_rate: float | None = None
     p95: float | None = None
     healthy: bool = True
-    database_ok: bool = True
+    database_ok: bool | None = True  # None: cannot be said (not configured, not in the answer): never ok
     source: str = "prometheus"
     detail: str = ""
+    database: str = ""  # what the health answer said of the database, when it is not simply ok
 
     def line(self) -> str:
         """The reading as one monitoring line."""
         rate = "n/a" if self.error_rate is None else f"{self.error_rate:.1%}"
         p95 = "n/a" if self.p95 is None else f"{self.p95:.2f} s"
         health = "ok" if self.healthy else f"FAILED ({self.detail})"
-        return f"error rate {rate}, p95 {p95} ({self.source}), health {health}"
+        database = f", {self.database}" if self.database_ok is None and self.database else ""
+        return f"error rate {rate}, p95 {p95} ({self.source}), health {health}{database}"
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def evaluate(reading: Reading, limits: Thresholds, consecutive_failures: int) ->
         trigger = Trigger("API error rate", f"{reading.error_rate:.1%}", f"{limits.error_rate * 100:g}%")
     elif reading.p95 is not None and reading.p95 > limits.p95_seconds:
         trigger = Trigger("response time p95", f"{reading.p95:.2f} s", f"{limits.p95_seconds:g} s")
-    elif not reading.database_ok:
+    elif reading.database_ok is False:
         trigger = Trigger("database connection failures", reading.detail or "database check failed", "none")
     elif failures > limits.health_failures:
         trigger = Trigger("consecutive health check failures", str(failures), f"> {limits.health_failures}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from ghosttasks.decisions import health_answers
 from ghosttasks.decisions.migration_plan import plan_switch_back
 from ghosttasks.decisions.percentiles import p95
 from ghosttasks.decisions.probe_routes import way
@@ -61,12 +62,25 @@ class Watcher:
                 self.prometheus_down_said = True
             reading.source = "LB sample"
             reading.error_rate, reading.p95 = self._sample_lb()
-        health = probes.check_health(env.lb_health_url)
+        self._read_health(reading)
+        return reading
+
+    def _read_health(self, reading: Reading) -> None:
+        """One health check through the LB (health: settings): healthy, served by the watched colour (the LB's
+        colour header), and what it says of the database (health.database_field; unset: not configured)."""
+        env = self.run.env
+        header = env.lb.color_header if env.lb else None
+        health = probes.check_health(env.lb_health_url, contract=env.health, color_header=header)
         reading.healthy = health.ok
         reading.detail = health.error or ""
-        checks = health.body.get("checks", {}) if isinstance(health.body.get("checks"), dict) else {}
-        reading.database_ok = checks.get("database", "ok") == "ok"
-        return reading
+        if health.ok and health.color is not None and health.color != self.color:
+            reading.healthy = False
+            reading.detail = f"answered by {health.color} ({header}), not {self.color}"
+        said = health_answers.database(env.health, health.body) if health.status_code is not None else None
+        reading.database_ok = said.ok if said else None
+        reading.database = said.said if said else "database: no answer"
+        if said and said.ok is False:
+            reading.detail = said.said
 
     def _sample_lb(self) -> tuple[float | None, float | None]:
         import httpx
