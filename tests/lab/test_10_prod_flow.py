@@ -17,6 +17,7 @@ from datetime import datetime
 
 import httpx
 import pytest
+import yaml
 
 from lab.releases import ALEMBIC_HEADS
 from tests.lab.world import direct_health, docker, lb_answers, nginx_dump, psql, served, sshd_connections
@@ -242,6 +243,31 @@ def test_an_app_whose_health_names_no_colour_deploys_and_its_traffic_checks_pass
     report = inv.json("traffic.status")
     assert report["sample"] == {"green v1.2.0-nocolor": 10} and "sample_problem" not in report
     assert inv("traffic.verify", "--color", "blue").returncode == 1
+
+
+def test_version_from_none_checks_the_images_the_containers_run(lab, inv, tmp_path):
+    # an app that says neither its version nor anything but its status: the images must say the version
+    data = yaml.safe_load(inv.inventory.read_text())
+    data["environments"]["prod"]["health"] = {"checks": {}, "version_from": "none"}
+    variant = tmp_path / "hosts.yml"
+    variant.write_text(yaml.safe_dump(data))
+    env = {"GHOST_INVENTORY": str(variant)}
+    result = inv.ok("verify.health", env=env)
+    assert "app1 green api: runs ghostworks-api:v1.2.0-nocolor (sha256:" in result.stdout
+    assert "version from the image: tag ghostworks-api:v1.2.0-nocolor" in result.stdout
+    # the tag moved under the running container (an image rebuilt, a hand-made tag): refused, naming both
+    image = "ghostworks-api:v1.2.0-nocolor"
+    original = docker(lab, "app2", "image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
+    docker(lab, "app2", "tag", "ghostworks-api:v1.0.0", image)
+    try:
+        refused = inv("verify.health", env=env)
+    finally:
+        docker(lab, "app2", "tag", original, image)
+    assert refused.returncode == 1
+    assert "green is healthy but does not run v1.2.0-nocolor (health.version_from: none" in refused.stderr
+    assert f"app2 green api: runs {original[:19]}, not {image}" in refused.stderr
+    assert "app1 green api" not in refused.stderr
+    inv.ok("verify.health", env=env)
 
 
 def test_no_secret_reaches_any_output_or_log(lab, inv):
