@@ -3,6 +3,8 @@ reading from health.database_field, and version_from none checking the container
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -199,3 +201,25 @@ def _answer(stdout, exit_code=0):
 def test_probes_health_keeps_the_body_for_the_monitor():
     health = probes.Health("u", True, 200, {"checks": {"database": "ok"}})
     assert health.color is None and health.version is None
+
+
+# -- verify.logs: the colour of a correlated request through the LB ---------------------------------------------
+
+
+def correlated(color):
+    from ghosttasks.flows.steps import logs
+
+    executor = ScriptedExecutor(prod())
+    executor.on_probe("with X-Request-ID", lambda check: probes.Correlated("id", 200, color, "id"))
+    return logs._send_requests(a_run(executor), "green", serving=True)
+
+
+def test_a_correlated_request_through_the_lb_without_the_colour_header_says_why():
+    with pytest.raises(OperationFailed) as caught:
+        correlated(None)
+    assert re.sub("ghosttasks-[0-9a-f]{32}", "ID", str(caught.value)) == (
+        f"request ID to {LB_URL} came back without the X-Served-Color header: nginx drops the selector's "
+        "server-level add_header in a location that sets its own; check `nginx -T` on lb1"
+    )
+    with pytest.raises(OperationFailed, match="answered from blue, expected green"):
+        correlated("blue")

@@ -78,6 +78,11 @@ def _send_requests(run: Run, color: Color, *, serving: bool) -> list[tuple[str, 
         )
         if answer.error:  # an error answer is logged with its id too: only no answer at all stops the check
             raise OperationFailed(f"request {request_id} to {url}: {answer.error}")
+        if header and answer.status == 200 and answer.color is None:
+            raise OperationFailed(
+                f"request {request_id} to {url} came back without the {header} header: nginx drops the selector's "
+                f"server-level add_header in a location that sets its own; check `nginx -T` on {env.lb_host.name}"
+            )
         if header and answer.status == 200 and answer.color != color:  # through the LB: its colour header
             raise OperationFailed(f"request {request_id} to {url} answered from {answer.color}, expected {color}")
         if answer.echoed != request_id:
