@@ -207,14 +207,18 @@ def expectation(settings: HealthSettings, version: str | None) -> str:
 
 
 def database(settings: HealthSettings, body: Any) -> DatabaseSaid:
-    """The database's state as the health answer says it (health.database_field / database_ok)."""
+    """The database's state as the health answer says it (health.database_field / database_ok); `body` None: no
+    answer came. When it cannot be said, `said` is why (`not configured`, `checks.database missing from the
+    answer`); when it is not ok, what the answer says (`checks.database down`)."""
     field = settings.database_field
     if field is None:
-        return DatabaseSaid(None, f"database: {NOT_CONFIGURED}")
+        return DatabaseSaid(None, NOT_CONFIGURED)
+    if body is None:
+        return DatabaseSaid(None, "no health answer")
     found = read_path(body, field) if isinstance(body, dict | list) else []
     if not found:
-        return DatabaseSaid(None, f"database: {field} missing from the answer")
+        return DatabaseSaid(None, f"{field} missing from the answer")
     for where, value in found:
         if not accepts(value, settings.database_ok):
             return DatabaseSaid(False, f"{where} {text_of(value)}")
-    return DatabaseSaid(True, "database ok")
+    return DatabaseSaid(True, "ok")

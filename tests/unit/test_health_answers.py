@@ -155,15 +155,16 @@ def test_plan_lines_say_what_a_healthy_answer_is():
 
 def test_the_database_reading_is_never_ok_when_it_cannot_be_said():
     body = json.loads(GHOSTWORKS)
-    assert database(DEFAULT, body) == DatabaseSaid(True, "database ok")
+    assert database(DEFAULT, body) == DatabaseSaid(True, "ok")
     assert database(DEFAULT, {"checks": {"database": "down"}}) == DatabaseSaid(False, "checks.database down")
     assert database(DEFAULT, {"status": "ok"}) == DatabaseSaid(
-        None, "database: checks.database missing from the answer"
+        None, "checks.database missing from the answer"
     )
-    assert database(DEFAULT, {}) == DatabaseSaid(None, "database: checks.database missing from the answer")
-    assert database(STATUS_ONLY, body) == DatabaseSaid(None, "database: not configured")
+    assert database(DEFAULT, {}) == DatabaseSaid(None, "checks.database missing from the answer")
+    assert database(DEFAULT, None) == DatabaseSaid(None, "no health answer")
+    assert database(STATUS_ONLY, body) == DatabaseSaid(None, "not configured")
     custom = HealthSettings(database_field="deps.postgres.healthy", database_ok=[True])
-    assert database(custom, {"deps": {"postgres": {"healthy": True}}}) == DatabaseSaid(True, "database ok")
+    assert database(custom, {"deps": {"postgres": {"healthy": True}}}) == DatabaseSaid(True, "ok")
     assert database(custom, {"deps": {"postgres": {"healthy": False}}}) == DatabaseSaid(
         False, "deps.postgres.healthy false"
     )
