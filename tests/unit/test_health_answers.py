@@ -157,9 +157,7 @@ def test_the_database_reading_is_never_ok_when_it_cannot_be_said():
     body = json.loads(GHOSTWORKS)
     assert database(DEFAULT, body) == DatabaseSaid(True, "ok")
     assert database(DEFAULT, {"checks": {"database": "down"}}) == DatabaseSaid(False, "checks.database down")
-    assert database(DEFAULT, {"status": "ok"}) == DatabaseSaid(
-        None, "checks.database missing from the answer"
-    )
+    assert database(DEFAULT, {"status": "ok"}) == DatabaseSaid(None, "checks.database missing from the answer")
     assert database(DEFAULT, {}) == DatabaseSaid(None, "checks.database missing from the answer")
     assert database(DEFAULT, None) == DatabaseSaid(None, "no health answer")
     assert database(STATUS_ONLY, body) == DatabaseSaid(None, "not configured")
