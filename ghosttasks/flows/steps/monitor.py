@@ -83,7 +83,8 @@ def watch(run: Run, store: Store, state: DeployState, *, minutes: float, rollbac
     if run.dry_run:  # a plan cannot watch for minutes: one line stands for the whole watch
         run.executor.probe(
             f"every {interval:g} s for {minutes:g} min: {describe_source(run, color, state.colors[color].version)}, "
-            f"health through the LB {way(env, env.lb_health_url)}; "
+            f"health through the LB {way(env, env.lb_health_url)} "
+            f"(database: {env.health.database_field or 'not configured'}); "
             f"on a trigger switch back to {state.previous or 'the previous colour'}",
             lambda: None,
             assume=None,
