@@ -54,7 +54,13 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
                     _start_version(run, store, state, entry, plan.target, plan.version)
             if plan.switch:
                 with run.step(f"health check {plan.target}"):
-                    wait_for_color(run, plan.target, plan.version, deadline=120 if plan.redeploy else 30)
+                    wait_for_color(
+                        run,
+                        plan.target,
+                        plan.version,
+                        deadline=120 if plan.redeploy else 30,
+                        pinned=state.version_images.get(plan.version),
+                    )
             if plan.before_switch:
                 with run.step("upgrade database"):
                     apply(run, plan.before_switch, label=f"rollback-{plan.version}", entry=entry)
