@@ -128,13 +128,6 @@ def test_gate(kinds, allow, expected):
     assert gate(judge("SELECT 1;", raw), allow_breaking=allow, serving=False) == "go"  # a first deploy
 
 
-def test_revision_messages_from_alembic_history():
-    from ghosttasks.domain.revisions import parse_messages
-
-    history = "0003c3d4e5f6 -> 0006f6a7b8c9 (head), Drop artifact tags\n<base> -> 0003c3d4e5f6, artifact tags"
-    assert parse_messages(history) == {"0006f6a7b8c9": "Drop artifact tags", "0003c3d4e5f6": "artifact tags"}
-
-
 def test_the_dry_run_plan_shows_the_migration_and_its_lint_verdict(inv):
     code, plan, err = inv("deploy.prod", "--version", "v1.2.0", "--dry-run", "--yes")
     assert code == 0, err
