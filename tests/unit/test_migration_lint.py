@@ -161,3 +161,23 @@ def test_db_lint_refuses_a_bad_range_before_anything_runs(inv):
         err.strip()
         == "error: --revisions 'x;y' is not FROM:TO (alembic revision ids, head or base; either may be empty)"
     )
+
+
+def test_sections_across_a_merge_point_are_read_from_alembics_own_offline_sql():
+    """Real `alembic upgrade/downgrade A:B --sql` output (tests/unit/alembic_fixtures/make_fixtures.sh)."""
+    from pathlib import Path
+
+    from ghosttasks.decisions.migration_lint import revisions
+
+    fixtures = Path(__file__).parent / "alembic_fixtures"
+    assert revisions((fixtures / "merged.upgrade.sql").read_text()) == [
+        ("upgrade", "0003_customers"),
+        ("upgrade", "0004_merge"),
+        ("upgrade", "0005_status"),
+    ]
+    assert revisions((fixtures / "merged.downgrade.sql").read_text()) == [
+        ("downgrade", "0005_status"),
+        ("downgrade", "0004_merge"),
+        ("downgrade", "0002_orders"),
+        ("downgrade", "0003_customers"),
+    ]

@@ -59,3 +59,7 @@ rows() { python3 -c "import sqlite3;print(*sorted(r[0] for r in sqlite3.connect(
     echo "downgrade -1: $(alembic downgrade -1 2>&1 | tail -1) $(rows)"
     alembic downgrade 0001_init 2>/dev/null; echo "downgrade 0001_init: $(rows)"
 } > "$here/merged.database.txt"
+
+# The offline SQL across the merge (what the review step lints): sections name both sides of the merge.
+alembic upgrade 0002_orders:0005_status --sql 2>/dev/null > "$here/merged.upgrade.sql"
+alembic downgrade 0005_status:0001_init --sql 2>/dev/null > "$here/merged.downgrade.sql"
