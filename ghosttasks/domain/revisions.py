@@ -168,7 +168,7 @@ def parse_revision_graph(text: str) -> History:
         data = json.loads(lines[-1][len(GRAPH_MARKER) + 1 :])
         rows = data["revisions"]
         parents = {row["revision"]: list(row["down_revisions"]) for row in rows}
-        messages = {row["revision"]: (row.get("message") or "").strip() for row in rows}
+        messages = {row["revision"]: " ".join(str(row.get("message") or "").split()) for row in rows}
         said_heads = sorted(data["heads"])
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"the alembic revision reader's output is not its JSON ({exc})") from None
