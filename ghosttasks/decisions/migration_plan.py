@@ -2,8 +2,7 @@
 
 Inputs: the deploy state (per colour: version, failed marker), what each version knows (the graph of
 alembic revisions it ships: each revision's down revisions, one head), the database's real revision, and the
-request. Output: a
-plan or a refusal (`Refused`, one line and a hint), decided before anything changes.
+request. Output: a plan or a refusal (`Refused`, one line and a hint), decided before anything changes.
 
 Rules:
 - Upgrade versus downgrade comes from ancestry in a revision graph that holds both (upgrade when the target
@@ -177,7 +176,9 @@ def _refuse_second_head(
     hint = f"name a revision every later one descends from: {below}"
     if rollback_to:
         above = knowledge.single_head_above(current, target)
-        hint = f"--db-rev {below} --force (below {rollback_to}'s head)"
+        needs = knowledge.head(rollback_to)
+        below_head = below != needs and not knowledge.at_or_after(None if below == "base" else below, needs)
+        hint = f"--db-rev {below} --force (below {rollback_to}'s head)" if below_head else f"--db-rev {below}"
         if above:
             hint = f"keep the schema at {above} (--db-rev {above}: {rollback_to} runs on it), or {hint}"
     raise Refused(

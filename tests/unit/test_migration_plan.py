@@ -427,3 +427,13 @@ def test_the_unknown_version_is_not_one_that_ships_no_migrations():
         plan_deploy_migration(MERGED_KNOWN, STATUS, "v9.0.0", "green")
     empty = Knowledge({"v0.1.0": RevisionGraph({})})
     assert "ships no migrations" in plan_deploy_migration(empty, None, "v0.1.0", "blue").note
+
+
+def test_a_rollback_with_a_db_rev_on_one_side_of_the_merge_offers_revisions_that_work():
+    state = merged_state("green", "v1.0.0", "v1.3.0")
+    with pytest.raises(Refused) as refused:
+        plan_rollback(state, MERGED_KNOWN, STATUS, to=None, db_rev=ORDERS)
+    assert (
+        refused.value.hint
+        == "keep the schema at 0004_merge (--db-rev 0004_merge: v1.0.0 runs on it), or --db-rev 0001_init"
+    )
