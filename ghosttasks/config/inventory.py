@@ -2,7 +2,7 @@
 
 A bad file fails before anything runs, with one line naming the file, the key
 path and what was expected (exit code 2). The settings sections an environment
-holds (ssh, app, database, lb, probes, monitoring, smoke, thresholds, notify,
+holds (ssh, app, database, lb, probes, monitoring, metrics, smoke, thresholds, notify,
 prerequisites) are in ghosttasks.config.settings.
 """
 
@@ -20,6 +20,7 @@ from ghosttasks.config.settings import (
     DatabaseSettings,
     ImageSettings,
     LBSettings,
+    MetricsSettings,
     MonitoringSettings,
     NotifySettings,
     Prerequisites,
@@ -69,6 +70,9 @@ class Environment(Strict):
     lb: LBSettings | None = Field(None, description="the nginx load balancer (one `lb` host); required for blue-green")
     probes: ProbeSettings = Field(ProbeSettings(), description="which way HTTP probes of internal addresses travel")
     monitoring: MonitoringSettings = Field(MonitoringSettings(), description="where and how often to read metrics")
+    metrics: MetricsSettings = Field(
+        MetricsSettings(), description="what the error-rate and p95 triggers read: Prometheus queries or the LB's log"
+    )
     smoke: SmokeSettings = Field(SmokeSettings(), description="the smoke tests run before a switch")
     thresholds: Thresholds = Field(Thresholds(), description="the runbook's automatic rollback triggers")
     notify: NotifySettings = Field(NotifySettings(), description="where deployment events and incidents are sent")
@@ -87,6 +91,8 @@ class Environment(Strict):
         build_host = self.images.build_host
         if build_host and build_host not in [host.name for host in self.app_hosts]:
             raise ValueError(f"images.build_host: {build_host!r} is not an app host")
+        if self.metrics.source == "prometheus" and not self.monitoring.prometheus_url:
+            raise ValueError("metrics.source: prometheus needs monitoring.prometheus_url (or source auto/access_log)")
         if self.app.strategy == "blue-green":
             self._check_blue_green()
         elif not self.app.ports:
@@ -189,6 +195,13 @@ class Environment(Strict):
         if self.lb is None:
             raise ConfigError(f"environment {self.name!r} has no lb")
         return f"{self.lb.state_dir}/{self.app.project}-active-green"
+
+    @property
+    def access_log_path(self) -> str:
+        """The LB access log the selector writes and the `access_log` metrics source reads."""
+        if self.lb is None:
+            raise ConfigError(f"environment {self.name!r} has no lb")
+        return self.metrics.access_log_path or f"{self.lb.state_dir}/{self.app.project}-access.log"
 
     @property
     def lb_health_url(self) -> str:
