@@ -144,7 +144,18 @@ class AppSettings(Strict):
     public_health_url: str | None = Field(
         None, description="public health URL checked after the hosts when there is no LB; unset: none"
     )
-    alembic: str = Field("alembic", description="command that runs alembic inside the api container")
+    alembic: str = Field(
+        "alembic",
+        description="command that runs alembic inside the api container; its `-c FILE` and `-n NAME` (if any) also "
+        "tell the revision reader which config to read (else alembic's default: `$ALEMBIC_CONFIG`, else "
+        "alembic.ini in the container's working directory)",
+    )
+    alembic_python: str | None = Field(
+        None,
+        description="python inside the api image that imports alembic: it runs the revision reader (alembic's own "
+        "script-directory model, printed as JSON); unset: the python `alembic` names when it is `PYTHON -m "
+        "alembic ...`, else python3",
+    )
     seed_command: str = Field(
         "python scripts/seed_demo_data.py", description="demo-data seed command run in the api container (dev)"
     )
