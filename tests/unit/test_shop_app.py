@@ -73,11 +73,19 @@ def test_each_release_has_one_head_and_the_history_merges_two_branches(origin, t
     assert '"customer_id")' in v100 and '"status"' not in v100  # v1.0.0 reads no column of 0005_order_status
 
 
-def test_fixtures_are_the_real_alembic_output_of_these_releases():
-    fixtures = ROOT / "tests" / "unit" / "fixtures" / "alembic"
-    for tag, head in (("v1.0.0", "0004_merge"), ("v1.1.0", "0005_order_status")):
-        assert (fixtures / f"shop-{tag}-heads.txt").read_text().split()[0] == head
-        assert "0002_orders, 0003_customers -> 0004_merge" in (fixtures / f"shop-{tag}-history.txt").read_text()
+def test_the_real_alembic_output_of_its_releases_reads_as_one_graph_with_a_merge():
+    """tests/unit/alembic_fixtures/SHOP.md: captured in the app's image (Debian's alembic 1.8.1)."""
+    from ghosttasks.domain.revisions import parse_revision_graph
+
+    fixtures = ROOT / "tests" / "unit" / "alembic_fixtures"
+    for tag in ("v1.0.0", "v1.1.0"):
+        head = ALEMBIC_HEADS[tag]
+        assert (fixtures / f"shop-{tag}.heads.txt").read_text().split()[0] == head
+        assert "0002_orders, 0003_customers -> 0004_merge" in (fixtures / f"shop-{tag}.history.txt").read_text()
+        graph = parse_revision_graph((fixtures / f"shop-{tag}.graph.txt").read_text()).graph
+        assert graph.heads() == (head,)
+        assert graph.ancestors(head) >= {"0001_init", "0002_orders", "0003_customers"}
+        assert set(graph.children("0001_init")) == {"0002_orders", "0003_customers"}
 
 
 def test_a_shop_log_line_matches_the_lab_inventorys_pattern(capsys):
