@@ -108,7 +108,8 @@ def test_verify_tasks_read_the_shops_own_services_logs_and_script(lab, shop):
         result = shop.ok(f"verify.{name}")
         assert "FAIL" not in result.stdout
         outputs[name] = result.stdout + result.stderr
-    assert "smoke: all passed" in outputs["smoke"]
+    assert "smoke script ./scripts/smoke-tests.sh: passed against green" in outputs["smoke"]
+    assert "0 ERROR/CRITICAL" in outputs["logs"] and "requests found in the orders logs" in outputs["logs"]
 
 
 def test_emergency_rollback_switches_now_and_freezes_deploys(lab, shop):
