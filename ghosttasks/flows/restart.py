@@ -126,6 +126,8 @@ def _restart_serving(run: Run, store: Store, state: DeployState, entry, serving:
 
 def _restart_shared(run: Run, service: str) -> None:
     project = shared_project(run)
+    if run.dry_run:
+        run.note(f"{interrupts(run, service)}: refused unless --yes on a terminal")
     with run.step(f"restart {service}"):
         run.executor.run(run.env.db_host, compose.restart(project, [service], timeout=30), what=f"restart {service}")
     with run.step(f"wait for {service}"):

@@ -119,9 +119,7 @@ def restart(c, service, color=None, env=None, dry_run=False, yes=False):
                 raise BadInput(f"refusing without --yes: {flow.interrupts(run, service)}")
             if not sys.stdin.isatty():
                 raise BadInput(f"refusing off a terminal: {flow.interrupts(run, service)}; run it from a terminal")
-            answer = input(f"{flow.interrupts(run, service)}. Type the service name to continue: ").strip()
-            if answer != service:
-                raise BadInput("not confirmed: nothing was changed")
+            run.out.warn(flow.interrupts(run, service))
         else:
             confirm(run, f"restart {service}", yes or is_dry(c, dry_run))
         flow.restart(run, service, color)
