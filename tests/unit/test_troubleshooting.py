@@ -3,7 +3,12 @@ pg_stat_statements, memory growth, slow requests; exact outputs."""
 
 import json
 
+import pytest
+
 from ghosttasks.decisions import db_activity, memory_growth, slow_requests
+from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.flows import performance
+from ghosttasks.testing import Answer, ScriptedExecutor, a_run, prod
 
 ACTIVITY = json.dumps(
     {
@@ -197,3 +202,47 @@ def test_slow_requests_per_endpoint_pattern_with_their_ids():
     ]
     assert slow_requests.slowest(requests, 5.0) == []
     assert slow_requests.parse_requests(LOG, duration_key="elapsed") == []
+
+
+# --- the flows over a scripted executor: what an on-call engineer reads ----------------------------------------
+
+
+def test_activity_prints_the_long_queries_the_blocking_tree_and_the_connections():
+    executor = ScriptedExecutor(prod()).on("pg_stat_activity", ACTIVITY, host="db1")
+    run = a_run(executor, task="db.activity")
+    performance.activity(run, threshold=5, as_json=False)
+    printed = run.out.printed
+    assert "4 of 100 connections in use (4 %)" in printed
+    assert "pg_sleep(8)" in printed and "hunter2secret" not in printed
+    assert "└ pid 102 ghostworks-blue 12.0 s active" in printed
+    assert "per colour: ?" in printed and "blue 1" in printed and "green 2" in printed
+    assert [c.command for c in executor.commands if "psql" in c.command] and all(
+        c.host == "db1" for c in executor.commands
+    )
+
+
+def test_slow_says_how_to_enable_pg_stat_statements_when_it_is_missing():
+    executor = ScriptedExecutor(prod()).on("pg_extension", '{"installed": false, "preloaded": false}')
+    with pytest.raises(OperationFailed, match="shared_preload_libraries"):
+        performance.slow(a_run(executor, task="db.slow"), limit=5, as_json=False)
+    assert not [c for c in executor.commands if "FROM pg_stat_statements" in c.command]  # never read when missing
+
+
+def test_memory_flags_the_growing_container_in_its_table(monkeypatch):
+    samples = iter(range(100))
+
+    def reply(call):
+        n = next(samples)
+        grows = 50 + 10 * (n // 3)  # three hosts a round: one container grows 10 MiB a sample
+        text = f"leaky-1\t{grows}MiB / 1GiB\nsteady-1\t20MiB / 1GiB\n--- inspect\n/leaky-1\t0\tt\n/steady-1\t0\tt\n"
+        return Answer(text)
+
+    monkeypatch.setattr(performance.time, "sleep", lambda seconds: None)
+    clock = iter(float(i) for i in range(0, 1000, 5))
+    monkeypatch.setattr(performance.time, "monotonic", lambda: next(clock))
+    executor = ScriptedExecutor(prod()).on("docker stats", reply=reply)
+    run = a_run(executor, task="stack.memory")
+    verdicts = performance.memory(run, minutes=1, interval=10, threshold=1.0, as_json=False)
+    flagged = sorted({v.name for v in verdicts if v.flagged})
+    assert flagged == ["leaky-1"]
+    assert "warn app1: leaky-1 only grows: +" in run.out.printed and "steady-1" not in run.out.printed.split("warn")[-1]
