@@ -6,11 +6,12 @@ transaction started, the query text (string literals already replaced in SQL, se
 block it (`pg_blocking_pids`, which reads pg_locks) and the locks it waits for.
 
 Connections are grouped by (application name, client address), the grouping `SELECT count(*) FROM
-pg_stat_activity GROUP BY application_name, client_addr` gives, and each group is mapped to a host (a client
-address that is an app host's address) and a colour (an application name that names one: the app sets
-`application_name` per colour). Both mappings are best effort and say `?` when they do not apply: on one
-machine (or behind NAT) every client has the same address, and an app that sets no application name has no
-colour.
+pg_stat_activity GROUP BY application_name, client_addr` gives, and each group is mapped to a host and a
+colour. The host: the client address when it is a host's address in the inventory, else an address the
+application name carries after `@` (`ghostworks-blue@10.0.1.11`): on one machine, behind NAT or a proxy every
+client has the same address, so an app that names its host's address is mapped anyway. The colour: a colour
+named as a word in the application name (the app sets `application_name` per colour). Either mapping says `?`
+when it does not apply; nothing is guessed.
 """
 
 from __future__ import annotations
@@ -179,6 +180,16 @@ def color_of(application: str) -> str | None:
     return found[1] if found else None
 
 
+def host_of(application: str, client: str | None, host_addresses: dict[str, str]) -> str:
+    """The inventory host a connection comes from (see the module docstring); `local socket` without an address."""
+    if client in host_addresses:
+        return host_addresses[client]
+    named = application.rpartition("@")[2] if "@" in application else None
+    if named in host_addresses:
+        return host_addresses[named]
+    return "?" if client else "local socket"
+
+
 def connection_groups(activity: Activity, host_addresses: dict[str, str]) -> list[ConnectionGroup]:
     """Every session grouped by (application name, client address), most connections first.
 
@@ -193,7 +204,7 @@ def connection_groups(activity: Activity, host_addresses: dict[str, str]) -> lis
         states.setdefault(key, Counter())[session.state or session.backend] += 1
     groups = []
     for (application, client), count in counts.items():
-        host = host_addresses.get(client, "?") if client else "local socket"
+        host = host_of(application, client, host_addresses)
         groups.append(
             ConnectionGroup(
                 application, client, count, host, color_of(application) or "?", dict(states[(application, client)])

@@ -95,8 +95,14 @@ def test_activity_shows_the_waiter_its_blocker_long_queries_and_the_connection_c
         if application not in ("ghosttasks", "psql"):
             ours[(application, client)] = int(count)
     assert theirs == ours
-    colours = {g["application"]: g["color"] for g in report["groups"]}
-    assert colours.get("ghostworks-green") == "green", colours  # the app names its colour in application_name
+    # the app names its colour and its host's address in application_name: every api connection is mapped
+    mapped = {
+        (g["application"], g["host"], g["color"])
+        for g in report["groups"]
+        if g["application"].startswith("ghostworks-")
+    }
+    assert {(host, color) for _, host, color in mapped} >= {("app1", serving), ("app2", serving)}, mapped
+    assert all(host in ("app1", "app2") and color in ("blue", "green") for _, host, color in mapped), mapped
     assert report["max_connections"] == int(psql(lab, "SHOW max_connections"))
 
 

@@ -104,6 +104,10 @@ def test_connections_grouped_like_pg_stat_activity_and_mapped_to_hosts_and_colou
         ("ghostworks-blue", "10.0.1.11", "app1", "blue", 1),
         ("psql", "127.0.0.1", "?", "?", 1),
     ]
+    # behind NAT (or on one machine) the app names its host's address after @
+    assert db_activity.host_of("ghostworks-blue@10.0.1.12", "127.0.0.1", HOSTS) == "app2"
+    assert db_activity.host_of("ghostworks-blue@10.9.9.9", "127.0.0.1", HOSTS) == "?"
+    assert db_activity.host_of("x", None, HOSTS) == "local socket"
     assert db_activity.per_color(groups) == {"?": 2, "blue": 1, "green": 2}
     assert db_activity.usage_line(db_activity.parse(ACTIVITY)) == "4 of 100 connections in use (4 %)"
     assert db_activity.color_of("bluebird") is None and db_activity.color_of("api_green") == "green"

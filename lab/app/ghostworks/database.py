@@ -21,8 +21,9 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def application_name() -> str:
-    """`ghostworks-blue`: which colour a connection belongs to, in pg_stat_activity (db.activity groups by it)."""
-    return f"ghostworks-{os.environ.get('COLOR', 'none')}"
+    """`ghostworks-blue@127.0.0.11`: the colour and the host's address of a connection, in pg_stat_activity
+    (db.activity maps connections by it: on one machine every client address is the same)."""
+    return f"ghostworks-{os.environ.get('COLOR', 'none')}@{os.environ.get('BIND_ADDR', '127.0.0.1')}"
 
 
 def make_engine(url: str) -> Engine:
