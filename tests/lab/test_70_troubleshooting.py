@@ -142,6 +142,20 @@ def test_restart_of_the_serving_api_drops_no_request(lab, inv, serving):
     inv.ok("traffic.switch", serving, "--yes")
 
 
+def test_restart_of_the_idle_colour_is_a_plain_restart_and_moves_no_traffic(lab, inv, serving):
+    idle = "blue" if serving == "green" else "green"
+    name = f"ghostworks-{idle}-web-1"
+    started = {
+        host: docker(lab, host, "inspect", "--format", "{{.State.StartedAt}}", name).stdout for host in ("app1", "app2")
+    }
+    ids = {host: docker(lab, host, "inspect", "--format", "{{.Id}}", name).stdout for host in ("app1", "app2")}
+    inv.ok("stack.restart", "web", "--color", idle, "--yes")
+    for host in ("app1", "app2"):
+        assert docker(lab, host, "inspect", "--format", "{{.State.StartedAt}}", name).stdout != started[host]
+        assert docker(lab, host, "inspect", "--format", "{{.Id}}", name).stdout == ids[host]  # the same container
+    assert set(lb_answers(10)) == {(serving, "v1.1.0")}
+
+
 def test_restart_of_a_shared_service_is_refused_without_yes(lab, inv, serving):
     started = docker(lab, "db", "inspect", "--format", "{{.State.StartedAt}}", "ghostworks-redis-1").stdout
     refused = inv("stack.restart", "redis")
