@@ -108,14 +108,13 @@ def memory(
 ) -> list[memory_growth.Verdict]:
     """stack.memory: sample every container's memory on the app and db hosts, judge who only grows."""
     hosts = list({host.name: host for host in [*run.env.app_hosts, run.env.db_host]}.values())
-    count = 1 if run.dry_run else max(memory_growth.MIN_SAMPLES, int(minutes * 60 / interval) + 1)
+    samples = max(memory_growth.MIN_SAMPLES, int(minutes * 60 / interval) + 1)
+    count = 1 if run.dry_run else samples  # a plan shows one sample and says how many a run takes
     fact = Fact("docker stats and inspect", compose.memory_sample(), lambda answer: answer.stdout, _ASSUMED_SAMPLE)
     series: dict[tuple[str, str], list[tuple[float, memory_growth.Reading]]] = {}
     started = time.monotonic()
     if run.dry_run:
-        run.note(
-            f"sampled {max(memory_growth.MIN_SAMPLES, int(minutes * 60 / interval) + 1)} times, every {interval:g} s"
-        )
+        run.note(f"sampled {samples} times, every {interval:g} s")
     for index in range(count):
         if index:
             time.sleep(max(0.0, started + index * interval - time.monotonic()))
