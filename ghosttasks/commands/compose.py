@@ -149,3 +149,17 @@ def python_check(project: Project, code: str, label: str) -> Fact[str | Unread]:
         return (answer.stdout.strip() or f"{label} OK") if answer.ok else Unread(answer.describe())
 
     return Fact(f"{label} check", exec_(project, "api", ["python3", "-c", code]), parse, f"{label} OK", check=False)
+
+
+def memory_sample() -> str:
+    """Every running container's memory (`docker stats`), then its restart count and start time (`docker
+    inspect`), separated by a marker line (ghosttasks.decisions.memory_growth.parse_sample)."""
+    return (
+        "docker stats --no-stream --format '{{.Name}}\t{{.MemUsage}}' && echo '--- inspect' && "
+        "docker ps -q | xargs -r docker inspect --format '{{.Name}}\t{{.RestartCount}}\t{{.State.StartedAt}}'"
+    )
+
+
+def restart(project: Project, services: list[str], *, timeout: int = 10) -> str:
+    """Restart the named services' containers in place (stop with the grace period, start again)."""
+    return f"{project.prefix()} restart -t {int(timeout)} {join(services)}"

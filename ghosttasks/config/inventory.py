@@ -21,6 +21,7 @@ from ghosttasks.config.settings import (
     HealthSettings,
     ImageSettings,
     LBSettings,
+    LogSettings,
     MetricsSettings,
     MonitoringSettings,
     NotifySettings,
@@ -79,6 +80,7 @@ class Environment(Strict):
     )
     smoke: SmokeSettings = Field(SmokeSettings(), description="the smoke tests run before a switch")
     thresholds: Thresholds = Field(Thresholds(), description="the runbook's automatic rollback triggers")
+    logs: LogSettings = Field(LogSettings(), description="where the api's JSON log lines keep what verify.logs reads")
     notify: NotifySettings = Field(NotifySettings(), description="where deployment events and incidents are sent")
     prerequisites: Prerequisites = Field(Prerequisites(), description="host minimums checked before a prod deploy")
     images: ImageSettings = Field(ImageSettings(), description="where images are built, the registry, retention")

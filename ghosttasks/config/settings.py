@@ -467,6 +467,15 @@ class Thresholds(Strict):
     )
 
 
+class LogSettings(Strict):
+    service: str = Field("api", description="per-colour service whose log has one JSON line per request")
+    duration_key: str = Field(
+        "duration_ms", description="field of the api's JSON request log line that holds the request's duration"
+    )
+    duration_unit: Literal["ms", "s", "us"] = Field("ms", description="unit of `duration_key`: `ms`, `s` or `us`")
+    path_key: str = Field("path", description="field of the api's JSON request log line that holds the request path")
+
+
 class NotifySettings(Strict):
     webhook_url: str | None = Field(None, description="URL deployment events are POSTed to; unset: no notifications")
     incident_url: str | None = Field(None, description="URL an incident is POSTed to on emergency rollback")
