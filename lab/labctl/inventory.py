@@ -10,7 +10,6 @@ and LB server (lab/templates/shop-env.yml.j2).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from lab.labctl.errors import LabError
@@ -103,7 +102,6 @@ def inventory_context(lay: Layout, topo: Topology = FLAT) -> dict:
         },
     }
     context["shop"] = shop_context(lay, topo)
-    context["shop_env"] = os.environ.get("GHOSTLAB_SHOP_ENV", "1") != "0"  # TEMPORARY until the settings land
     if topo.jump:
         address, port = topo.jump
         context |= {"namespace": topo.namespace, "jump_host": f"{topo.user}@{address}:{port}"}
