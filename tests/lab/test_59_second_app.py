@@ -78,7 +78,7 @@ def test_first_deploy_migrates_an_empty_database_through_the_merge_point(lab, sh
 def test_second_deploy_adds_the_column_and_is_monitored_by_its_own_metrics(lab, shop):
     with orders_load() as load:
         result = shop.timed(
-            "deploy v1.1.0 (green, 0.3 min)", "deploy.prod", "--version", "v1.1.0", "--monitor-minutes", "0.3", "--yes"
+            "deploy v1.1.0 (green, 0.2 min)", "deploy.prod", "--version", "v1.1.0", "--monitor-minutes", "0.2", "--yes"
         )
     assert "no rollback trigger fired" in result.stdout
     assert load.failures == [] and load.requests > 50
@@ -154,8 +154,9 @@ def test_a_release_serving_errors_is_rolled_back_by_its_own_metrics(lab, shop):
     assert "error rate" in result.stdout + result.stderr
     assert any(failure == "HTTP 500" for failure in load.failures)  # blue served the drill's 5xx for a while
     assert_serving(lab, "green", "v1.1.0")  # and the flag file went back
+    assert "automatic rollback" in result.stdout + result.stderr
     last = shop.json("deploy.history", "--limit", "1")[-1]
-    assert last["version"] == "v1.2.0-errors" and last["result"] != "ok"
+    assert last["version"] == "v1.2.0-errors" and last["result"] != "ok" and last["failed_step"] == "monitor"
 
 
 def test_rollback_takes_the_schema_back(lab, shop):
