@@ -7,21 +7,24 @@ from dataclasses import dataclass
 
 from ghosttasks.commands import assumptions, join, qpath
 from ghosttasks.commands.facts import Answer, Fact, Unread
+from ghosttasks.config.settings import DEFAULT_VERSION_VARIABLE
 from ghosttasks.domain.colors import COLORS
 
 
 @dataclass(frozen=True)
 class Project:
-    """One compose project on one host: where its files are, its name, files and image version."""
+    """One compose project on one host: where its files are, its name, files and image version, and the compose
+    variable that carries the version into its files (app.version_variable)."""
 
     directory: str
     name: str
     files: tuple[str, ...]
     version: str | None = None
+    version_variable: str = DEFAULT_VERSION_VARIABLE
 
     def prefix(self) -> str:
-        """`cd DIR && [APP_VERSION=V] docker compose -p NAME -f ...`: the start of every command for this project."""
-        env = f"APP_VERSION={shlex.quote(self.version)} " if self.version else ""
+        """`cd DIR && [VARIABLE=V] docker compose -p NAME -f ...`: the start of every command for this project."""
+        env = f"{self.version_variable}={shlex.quote(self.version)} " if self.version else ""
         files = " ".join(f"-f {shlex.quote(name)}" for name in self.files)
         return f"cd {qpath(self.directory)} && {env}docker compose -p {shlex.quote(self.name)} {files}"
 

@@ -43,10 +43,10 @@ def upstream_prefix(project: str) -> str:
 
 
 def upstream(env: Any) -> str:
-    """The nginx upstream blocks of both colours for every per-colour service (http-level include)."""
+    """The nginx upstream blocks of both colours for every web-facing per-colour service (http-level include)."""
     servers = {
         service: {color: [f"{host.address}:{env.port(service, color)}" for host in env.app_hosts] for color in COLORS}
-        for service in env.app.color_services
+        for service in env.app.web_services
     }
     return render(
         "nginx/upstream.conf.j2",
@@ -65,6 +65,6 @@ def selector(env: Any) -> str:
         "nginx/selector.conf.j2",
         prefix=prefix,
         variable=f"{prefix}_color",
-        services=env.app.color_services,
+        services=env.app.web_services,
         flag_path=env.flag_path,
     )

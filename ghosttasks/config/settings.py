@@ -19,6 +19,9 @@ from ghosttasks.domain.colors import Color
 #: A path that can go into a sudoers rule and a shell command as it is.
 PLAIN_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
 
+#: The compose variable that carries the version into the compose files unless app.version_variable says otherwise.
+DEFAULT_VERSION_VARIABLE = "APP_VERSION"
+
 RUNBOOK_REQUIRED_ENV = [
     "DATABASE_URL",
     "POSTGRES_DB",
@@ -109,6 +112,18 @@ class SSHSettings(Strict):
         return name in self.model_fields_set
 
 
+class AppRoles(Strict):
+    migrations: str = Field(
+        "api", description="per-colour service alembic runs in (also `db.revision`, the dev seed, configured checks)"
+    )
+    public: str = Field(
+        "api",
+        description="web-facing service behind the LB: its health path through `lb.public_url` (traffic checks, "
+        "monitoring), the base URL of the smoke tests and smoke scripts, the correlation requests",
+    )
+    logs: list[str] = Field(["api"], min_length=1, description="services whose logs `verify.logs` reads")
+
+
 class AppSettings(Strict):
     strategy: Literal["single", "blue-green"] = Field(
         description="`blue-green`: two colours behind the LB (prod); `single`: one stack (dev, staging)"
@@ -150,6 +165,33 @@ class AppSettings(Strict):
         RUNBOOK_REQUIRED_ENV, description="variables the env file must define on every app host before a deploy"
     )
     env_file: str = Field(".env", description="env file in the app dir, linked into every release; only names are read")
+    version_variable: str = Field(
+        DEFAULT_VERSION_VARIABLE,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="compose variable that carries the version (the image tag) into the compose files",
+    )
+    roles: AppRoles = Field(AppRoles(), description="which service plays which role; checked against the services")
+
+    @property
+    def web_services(self) -> list[str]:
+        """The per-colour services behind the LB and probed: those with a health path or a port. A service with
+        neither (a worker) gets no upstream entry and no probe, and needs no port."""
+        ported = set(self.ports).union(*self.color_ports.values())
+        return [name for name in self.color_services if name in self.health_paths or name in ported]
+
+    @model_validator(mode="after")
+    def _roles(self) -> AppSettings:
+        """Every role names a service the app runs: a per-colour one (single strategy: or one with a port)."""
+        services = list(dict.fromkeys([*self.color_services, *(self.ports if self.strategy == "single" else ())]))
+        known = f"(services: {', '.join(services) or 'none'})"
+        roles = self.roles
+        logs = [(f"logs[{index}]", name) for index, name in enumerate(roles.logs)]
+        for key, name in [("migrations", roles.migrations), ("public", roles.public), *logs]:
+            if name not in services:
+                raise ValueError(f"roles.{key}: {name!r} is not a service of this app {known}")
+        if roles.public not in self.health_paths:
+            raise ValueError(f"roles.public: {roles.public!r} has no health path (app.health_paths.{roles.public})")
+        return self
 
 
 class SmokeUser(Strict):

@@ -108,5 +108,6 @@ def watch_and_roll_back(run: Run, store: Store, state: DeployState, entry: Histo
         version = state.colors[target].version if target else None
         raise OperationFailed(
             f"automatic rollback: {trigger.describe()}; traffic is back on {previous} ({previous_version})",
-            hint=f"{target} still runs {version} for inspection: inv stack.logs api --color {target}",
+            hint=f"{target} still runs {version} for inspection: "
+            f"inv stack.logs {run.env.app.roles.public} --color {target}",
         )

@@ -15,7 +15,7 @@ from ghosttasks.execution.run import Run
 
 
 def wait_for_color(run: Run, color: Color | None, version: str | None, *, deadline: float) -> None:
-    """Every app host's api and web answer healthy (with the expected version) within the deadline.
+    """Every app host's services with a health path answer healthy (with the expected version) within the deadline.
 
     All hosts and services are probed at once, under one deadline for the whole wait: 2 hosts x 2
     services with a 180 s deadline take at most about 180 s, not four times that.
@@ -78,7 +78,7 @@ def wait_for_color(run: Run, color: Color | None, version: str | None, *, deadli
 
 def _hint(run: Run, color: Color | None, failed: list[tuple[str, probes.Health]]) -> str:
     """Where to look: the app's logs, or — when no probe got a connection at all — the way the probes went."""
-    logs = "inv stack.logs api" + (f" --color {color}" if color else "")
+    logs = f"inv stack.logs {run.env.app.roles.public}" + (f" --color {color}" if color else "")
     if any(health.connected for _, health in failed):
         return f"see its logs: {logs}"
     ways = sorted({way(run.env, url) for url, _ in failed})

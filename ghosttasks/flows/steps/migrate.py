@@ -6,6 +6,8 @@ the database is at); what a version knows is read from its own code (`alembic hi
 
 from __future__ import annotations
 
+import dataclasses
+
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from ghosttasks.commands import alembic, assumptions, compose, postgres
@@ -32,8 +34,9 @@ def alembic_in(
     what: str,
     stream: bool = True,
 ) -> Result:
-    """Run an alembic command line in the target's api container."""
-    return run.executor.run(target.host, compose.exec_(target.project, "api", argv), what=what, stream=stream)
+    """Run an alembic command line in the target's migrations-role container."""
+    command = compose.exec_(target.project, run.env.app.roles.migrations, argv)
+    return run.executor.run(target.host, command, what=what, stream=stream)
 
 
 def database_revision(run: Run, *, assumed: str | None = assumptions.STATE.database_revision) -> str | None:
@@ -45,7 +48,7 @@ def database_revision(run: Run, *, assumed: str | None = assumptions.STATE.datab
 
 def read_chain(run: Run, target: ApiTarget) -> tuple[str, ...]:
     """The revisions the target container's code ships, base first."""
-    command = compose.exec_(target.project, "api", alembic.history(run.env.app.alembic))
+    command = compose.exec_(target.project, run.env.app.roles.migrations, alembic.history(run.env.app.alembic))
     chain, _ = run.executor.read(target.host, alembic.revisions(command, target.project.version))
     return chain
 
@@ -66,13 +69,14 @@ def knowledge(run: Run, state: DeployState) -> Knowledge:
 
 
 def runner_command(run: Run, runner: Runner, argv: list[str], env: dict[str, str] | None = None) -> str:
-    """alembic in the runner: `exec` in a colour's running api, or `run --rm` of that version's image."""
-    first = run.env.app_hosts[0]
+    """alembic in the runner: `exec` in a colour's running migrations-role service, or `run --rm` of that version's
+    image."""
+    first, service = run.env.app_hosts[0], run.env.app.roles.migrations
     if runner.color:
-        return compose.exec_(color_project(run, first, runner.color, runner.version), "api", argv, env)
+        return compose.exec_(color_project(run, first, runner.color, runner.version), service, argv, env)
     project = color_project(run, first, "blue", runner.version)
-    one_off = compose.Project(project.directory, f"{run.env.app.project}-migrate", project.files, runner.version)
-    return compose.run_rm(one_off, "api", argv, env)
+    one_off = dataclasses.replace(project, name=f"{run.env.app.project}-migrate")
+    return compose.run_rm(one_off, service, argv, env)
 
 
 def apply(run: Run, migration: Migration, *, label: str, entry: HistoryEntry, backup: bool = True) -> str | None:
