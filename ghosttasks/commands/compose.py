@@ -94,10 +94,10 @@ def versions() -> str:
     return "docker version --format '{{.Server.Version}}' && docker compose version --short"
 
 
-def logs_since(project: Project, service: str, since: str | None, tail: int) -> str:
-    """One service's log lines as written (no prefix, no colour) since a time, at most the last `tail`."""
+def logs_since(project: Project, services: list[str], since: str | None, tail: int) -> str:
+    """The services' log lines as written (no prefix, no colour) since a time, at most the last `tail` of each."""
     window = f" --since {shlex.quote(since)}" if since else ""
-    return f"{project.prefix()} logs --no-color --no-log-prefix{window} --tail {int(tail)} {shlex.quote(service)}"
+    return f"{project.prefix()} logs --no-color --no-log-prefix{window} --tail {int(tail)} {join(services)}"
 
 
 #: compose's labels on every container it starts: the project, and the directory it was started from.

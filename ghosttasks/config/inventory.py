@@ -20,6 +20,7 @@ from ghosttasks.config.settings import (
     DatabaseSettings,
     ImageSettings,
     LBSettings,
+    LogSettings,
     MonitoringSettings,
     NotifySettings,
     Prerequisites,
@@ -70,6 +71,7 @@ class Environment(Strict):
     probes: ProbeSettings = Field(ProbeSettings(), description="which way HTTP probes of internal addresses travel")
     monitoring: MonitoringSettings = Field(MonitoringSettings(), description="where and how often to read metrics")
     smoke: SmokeSettings = Field(SmokeSettings(), description="the smoke tests run before a switch")
+    logs: LogSettings = Field(LogSettings(), description="how the app's log lines read: `verify.logs`")
     thresholds: Thresholds = Field(Thresholds(), description="the runbook's automatic rollback triggers")
     notify: NotifySettings = Field(NotifySettings(), description="where deployment events and incidents are sent")
     prerequisites: Prerequisites = Field(Prerequisites(), description="host minimums checked before a prod deploy")

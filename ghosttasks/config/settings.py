@@ -214,6 +214,52 @@ class SmokeSettings(Strict):
     )
 
 
+class LogSettings(Strict):
+    format: Literal["json", "text"] = Field(
+        "json", description="how the app writes a log line: one JSON object (`json`) or text read by `pattern`"
+    )
+    level_key: str = Field("level", description="JSON key of a line's level (`json`)")
+    message_key: str = Field("msg", description="JSON key of a line's message (`json`)")
+    request_id_key: str = Field("request_id", description="JSON key of the request id a line was logged for (`json`)")
+    pattern: str | None = Field(
+        None,
+        description="regular expression a text line is matched with (`text`; required there): named groups "
+        "`level` and `message`, and `request_id` for the correlation check; a line it does not match has no level",
+    )
+    error_levels: list[str] = Field(
+        ["ERROR", "CRITICAL"], min_length=1, description="levels counted as errors (compared in upper case)"
+    )
+    request_id_header: str = Field(
+        "X-Request-ID",
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="request header the correlation check sends a fresh id in (and expects echoed back)",
+    )
+    correlation: bool = Field(
+        True,
+        description="`verify.logs` sends requests with fresh ids and finds each in the logs; false: the check says "
+        "`correlation: not configured` (the app neither logs nor echoes request ids)",
+    )
+
+    @model_validator(mode="after")
+    def _pattern(self) -> LogSettings:
+        if self.pattern is None:
+            if self.format == "text":
+                raise ValueError("pattern: required with format: text (named groups level and message)")
+            return self
+        try:
+            groups = re.compile(self.pattern).groupindex
+        except re.error as exc:
+            raise ValueError(f"pattern: not a regular expression: {exc}") from None
+        missing = [name for name in ("level", "message") if name not in groups]
+        if missing:
+            raise ValueError(f"pattern: no named group {', '.join(missing)} (write (?P<{missing[0]}>...))")
+        if self.correlation and self.format == "text" and "request_id" not in groups:
+            raise ValueError(
+                "pattern: no named group request_id, which the correlation check needs (or correlation: false)"
+            )
+        return self
+
+
 class DatabaseSettings(Strict):
     service: str = Field("postgres", description="compose service that runs PostgreSQL")
     name: str = Field("ghostworks", description="database that is backed up, restored and checked")

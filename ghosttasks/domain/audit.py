@@ -133,6 +133,7 @@ class HistoryEntry(_ByRun):
     allow_breaking_migration: bool | None = UNSET
     state_repaired: list[str] | None = UNSET
     trigger: str | None = UNSET
+    unevaluated: list[str] | None = UNSET  # checks and triggers that could not be judged, each with why
     warning: str | None = UNSET
     alerted: bool | None = UNSET
     incident: bool | None = UNSET

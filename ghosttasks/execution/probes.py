@@ -265,15 +265,17 @@ class Correlated:
     error: str | None = None
 
 
-def send_with_request_id(url: str, request_id: str, *, timeout: float = 5.0, client: Any = None) -> Correlated:
-    """GET the URL on a new connection with this X-Request-ID; never raises."""
+def send_with_request_id(
+    url: str, request_id: str, *, timeout: float = 5.0, client: Any = None, header: str = "X-Request-ID"
+) -> Correlated:
+    """GET the URL on a new connection with this request id in `header` (logs.request_id_header); never raises."""
     import httpx
 
     try:
-        response, body = _get_json(url, {"X-Request-ID": request_id}, timeout=timeout, client=client)
+        response, body = _get_json(url, {header: request_id}, timeout=timeout, client=client)
     except httpx.HTTPError as exc:
         return Correlated(request_id, None, error=f"{type(exc).__name__}: {exc or 'no detail'}")
-    return Correlated(request_id, response.status_code, body.get("color"), response.headers.get("X-Request-ID"))
+    return Correlated(request_id, response.status_code, body.get("color"), response.headers.get(header))
 
 
 def _get_json(url: str, headers: dict[str, str], *, timeout: float, client: Any) -> tuple[Any, dict]:

@@ -85,6 +85,15 @@ class Run:
         self.out.info(text)
         self.executor.note(text)
 
+    def not_judged(self, what: str, why: str) -> None:
+        """Nothing passes in silence: a check or trigger that could not be judged says so on its line
+        (`error rate: no series`), and the closing summary and the history entry (`unevaluated`) repeat it."""
+        line = f"{what}: {why}"
+        self.out.warn(line)
+        self.executor.note(f"not judged: {line}")
+        if self.outcome is not None and line not in (self.outcome.unevaluated or []):
+            self.outcome.unevaluated = [*(self.outcome.unevaluated or []), line]
+
     def identity(self) -> dict[str, Any]:
         """Who runs this and from where (placeholders in a dry-run plan, which must be deterministic)."""
         if self.dry_run:
