@@ -145,10 +145,14 @@ def colours_running(project: str, releases_dir: str, unknown: str) -> Fact[dict[
     )
 
 
-def python_check(project: Project, code: str, label: str) -> Fact[str | Unread]:
-    """A `python3 -c` check in the project's api container: what it printed, or why it failed."""
+def exec_check(project: Project, service: str, argv: list[str], label: str) -> Fact[str | Unread]:
+    """A check command in the service's running container, exit status decides: `LABEL OK` with the last line it
+    printed, or why it failed."""
 
     def parse(answer: Answer) -> str | Unread:
-        return (answer.stdout.strip() or f"{label} OK") if answer.ok else Unread(answer.describe())
+        if not answer.ok:
+            return Unread(answer.describe())
+        said = answer.stdout.strip().splitlines()
+        return f"{label} OK" + (f" ({said[-1].strip()})" if said else "")
 
-    return Fact(f"{label} check", exec_(project, "api", ["python3", "-c", code]), parse, f"{label} OK", check=False)
+    return Fact(f"{label} check", exec_(project, service, argv), parse, f"{label} OK", check=False)

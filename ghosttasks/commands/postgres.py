@@ -52,3 +52,15 @@ def ready(project: compose.Project, *, service: str, user: str) -> Fact[str | Un
 
     command = compose.exec_(project, service, ["pg_isready", "-U", user])
     return Fact("pg_isready", command, parse, "accepting connections", check=False)
+
+
+def select_one(project: compose.Project, *, service: str, user: str, database: str) -> Fact[str | Unread]:
+    """`psql -c 'SELECT 1'` in the postgres container: the database accepts a session and answers a query."""
+
+    def parse(answer: Answer) -> str | Unread:
+        if answer.ok and answer.stdout.strip() == "1":
+            return f"Database OK (SELECT 1 as {user} on {database})"
+        return Unread(answer.describe())
+
+    command = compose.exec_(project, service, ["psql", "-U", user, "-d", database, "-X", "-q", "-tA", "-c", "SELECT 1"])
+    return Fact("database check", command, parse, "1\n", check=False)

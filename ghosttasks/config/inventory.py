@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ghosttasks.config.settings import (
     AppSettings,
+    CheckSettings,
     DatabaseSettings,
     ImageSettings,
     LBSettings,
@@ -72,6 +73,7 @@ class Environment(Strict):
     monitoring: MonitoringSettings = Field(MonitoringSettings(), description="where and how often to read metrics")
     smoke: SmokeSettings = Field(SmokeSettings(), description="the smoke tests run before a switch")
     logs: LogSettings = Field(LogSettings(), description="how the app's log lines read: `verify.logs`")
+    checks: CheckSettings = Field(CheckSettings(), description="how `verify.db` and `verify.redis` check connectivity")
     thresholds: Thresholds = Field(Thresholds(), description="the runbook's automatic rollback triggers")
     notify: NotifySettings = Field(NotifySettings(), description="where deployment events and incidents are sent")
     prerequisites: Prerequisites = Field(Prerequisites(), description="host minimums checked before a prod deploy")

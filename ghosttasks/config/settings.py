@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Literal
 
@@ -208,10 +209,38 @@ class SmokeUser(Strict):
 
 
 class SmokeSettings(Strict):
+    builtin: bool = Field(
+        True,
+        description="run the built-in Ghostworks suite (login, artifact CRUD, tenant isolation, latency; needs "
+        "`smoke.users`) against the public-role service; false: only `smoke.scripts`",
+    )
     users: list[SmokeUser] = Field([], description="logins for the smoke tests; none: health checks only")
     latency_requests: int = Field(
         20, ge=1, le=10000, description="timed requests of the smoke latency test (p95 vs `thresholds.p95_seconds`)"
     )
+    scripts: list[str] = Field(
+        [],
+        description="the app's own smoke scripts, each a command line as the runbook runs it "
+        "(`./scripts/smoke-tests.sh`, arguments allowed, no shell syntax), run in that version's release dir "
+        "(single: the app dir) on the first app host against the new colour before the switch, with "
+        "GHOST_BASE_URL (the public-role service of that colour on that host), GHOST_COLOR, GHOST_VERSION and "
+        "GHOST_ENV set; a non-zero exit refuses the switch",
+    )
+    script_timeout_seconds: float = Field(
+        300, gt=0, description="seconds each smoke script may run before it is stopped (and fails)"
+    )
+
+    @field_validator("scripts")
+    @classmethod
+    def _scripts(cls, value: list[str]) -> list[str]:
+        for index, line in enumerate(value):
+            try:
+                words = shlex.split(line)
+            except ValueError as exc:
+                raise ValueError(f"[{index}] {line!r}: not a command line ({exc})") from None
+            if not words:
+                raise ValueError(f"[{index}]: an empty command line")
+        return value
 
 
 class LogSettings(Strict):
@@ -258,6 +287,33 @@ class LogSettings(Strict):
                 "pattern: no named group request_id, which the correlation check needs (or correlation: false)"
             )
         return self
+
+
+class CheckSettings(Strict):
+    database_command: str | None = Field(
+        None,
+        description="`verify.db`'s command line (no shell syntax), run in the migrations-role service of the serving "
+        "colour, exit status decides; unset: `psql -c 'SELECT 1'` through `database.service` on the db host (nothing "
+        "in the app's image)",
+    )
+    redis_command: str | None = Field(
+        None,
+        description="`verify.redis`'s command line, run the same way; unset: `redis-cli ping` through "
+        "`database.redis_service` on the db host",
+    )
+
+    @field_validator("database_command", "redis_command")
+    @classmethod
+    def _command(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            words = shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r}: not a command line ({exc})") from None
+        if not words:
+            raise ValueError("an empty command line (leave it unset for the default)")
+        return value
 
 
 class DatabaseSettings(Strict):

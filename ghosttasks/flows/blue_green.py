@@ -66,7 +66,7 @@ def deploy(
             with run.step(f"health check {target}"):
                 wait_for_color(run, target, version, deadline=health)
             with run.step(f"smoke test {target}"):
-                smoke(run, run.env.health_url(run.env.app_hosts[0], "api", target), requests=10)
+                smoke(run, target, version, requests=10)
             with run.step("switch traffic"):
                 switch_while_locked(run, target, version)
             with run.step("verify traffic"):
