@@ -95,6 +95,9 @@ class Environment(Strict):
             self._check_blue_green()
         elif not self.app.ports:
             raise ValueError("app.ports: required for strategy 'single' (service -> port)")
+        elif self.app.roles.public not in self.app.ports:
+            public = self.app.roles.public
+            raise ValueError(f"app.ports.{public}: no port for the public-role service (app.roles.public)")
         return self
 
     def _check_blue_green(self) -> None:

@@ -133,3 +133,15 @@ def test_single_strategy_roles_name_its_services(tmp_path):
 
     with pytest.raises(ConfigError, match=r"environments\.dev\.app: roles\.migrations: 'nope' is not a service"):
         _load(tmp_path, mutate, "dev")
+
+
+def test_single_strategy_needs_a_port_for_the_public_role(tmp_path):
+    def mutate(envs):
+        envs["dev"]["app"]["roles"] = {"public": "web"}
+        envs["dev"]["app"]["ports"].pop("web")
+
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, mutate, "dev")
+    assert str(caught.value).endswith(
+        "environments.dev: app.ports.web: no port for the public-role service (app.roles.public)"
+    )
