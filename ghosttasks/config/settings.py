@@ -430,7 +430,8 @@ class Thresholds(Strict):
     log_errors: int = Field(
         0,
         ge=0,
-        description="`verify.logs` fails when a host's api logged more ERROR/CRITICAL lines than this since the deploy",
+        description="`verify.logs` fails when a host's `app.roles.logs` services logged more error-level lines "
+        "(`logs.error_levels`) than this since the deploy",
     )
     monitor_minutes: float = Field(
         15, ge=0, description="minutes to monitor after a switch (0: no monitoring); `--monitor-minutes` overrides"
