@@ -73,13 +73,20 @@ def database(run: Run, state: DeployState | None = None) -> None:
 
 def redis(run: Run, state: DeployState | None = None) -> None:
     """verify.redis: `checks.redis_command` in the serving colour's migrations-role service, else `redis-cli
-    ping` through the redis service on the db host."""
+    ping` through the redis service on the db host (at 127.0.0.1, then at the db host's address)."""
     command = run.env.checks.redis_command
     if command:
         configured_check(run, command, "Redis", state)
         return
-    fact = redis_cli.ping(shared_project(run), service=run.env.database.redis_service)
-    _judge(run, run.env.db_host, run.executor.read(run.env.db_host, fact), "Redis")
+    db_host, service = run.env.db_host, run.env.database.redis_service
+    reasons = []
+    for address in (None, db_host.address):  # the container's 127.0.0.1, then the db host's address
+        answer = run.executor.read(db_host, redis_cli.ping(shared_project(run), service=service, address=address))
+        if not isinstance(answer, Unread):
+            _judge(run, db_host, answer, "Redis")
+            return
+        reasons.append(answer.reason)
+    _judge(run, db_host, Unread("; ".join(reasons)), "Redis")
 
 
 def configured_check(run: Run, command: str, label: str, state: DeployState | None = None) -> None:

@@ -208,9 +208,21 @@ def test_verify_db_and_redis_use_the_shared_services_on_the_db_host():
 
 
 def test_verify_redis_fails_on_anything_but_pong():
-    executor = ScriptedExecutor(prod()).on("redis-cli ping", "NOAUTH Authentication required.\n")
-    with pytest.raises(OperationFailed, match=r"Redis connectivity check failed: .*answered 'NOAUTH"):
+    executor = ScriptedExecutor(prod()).on("redis-cli", "NOAUTH Authentication required.\n")
+    with pytest.raises(OperationFailed, match=r"Redis connectivity check failed: .*answered 'NOAUTH.*; .*'NOAUTH"):
         checks.redis(a_run(executor, task="verify.redis"))
+
+
+def test_verify_redis_asks_the_db_hosts_address_when_localhost_refuses():
+    refused = "Could not connect to Redis at 127.0.0.1:6379: Connection refused"
+    executor = ScriptedExecutor(prod()).on("redis-cli ping", stderr=refused, exit_code=1).on("redis-cli -h", "PONG\n")
+    run = a_run(executor, task="verify.redis")
+    checks.redis(run)
+    assert [command.command.split(" exec -T ")[1] for command in executor.commands] == [
+        "redis redis-cli ping",
+        "redis redis-cli -h db1.internal.ghostworks.dev ping",
+    ]
+    assert "db1: Redis OK (PING at db1.internal.ghostworks.dev: PONG)" in run.out.printed
 
 
 def test_a_configured_check_runs_in_the_serving_migrations_role_service():
@@ -233,6 +245,9 @@ def test_check_facts_by_exact_command():
     )
     assert redis_cli.ping(project, service="cache").command == (
         "cd /srv/gw && docker compose -p gw -f compose.yml exec -T cache redis-cli ping"
+    )
+    assert redis_cli.ping(project, service="cache", address="10.0.0.3").command.endswith(
+        "exec -T cache redis-cli -h 10.0.0.3 ping"
     )
     assert compose.exec_check(project, "app", ["sh", "-c", "true"], "X").command.endswith("exec -T app sh -c true")
 
