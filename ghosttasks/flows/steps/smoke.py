@@ -98,13 +98,12 @@ def run_scripts(run: Run, host: Host, color: Color | None, version: str | None, 
         tail = result.tail or tuple((result.stdout + result.stderr).splitlines()[-TAIL_LINES:])
         stopped = result.timed_out or result.exit_code == smoke_scripts.TIMED_OUT
         why = f"stopped at its limit of {limit:g} s" if stopped else f"exit {result.exit_code}"
-        last = " | ".join(line.strip() for line in tail[-3:]) or "no output"
+        last = " | ".join(text.strip() for text in tail[-3:]) or "no output"
         run.out.fail(f"{what}: {why} against {against} on {host.name}")
         raise CommandFailed(
             f"{what} failed against {against} on {host.name}: {why}; last lines: {last}",
             results=[dataclasses.replace(result, tail=tail)],
-            hint=f"its whole output is in the run log; run it by hand on {host.name}: cd {directory} && "
-            f"GHOST_BASE_URL={base} GHOST_COLOR={color or ''} {line}",
+            hint=f"its whole output is in the run log; to run it by hand on {host.name}: {command}",
         )
 
 
