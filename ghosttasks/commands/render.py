@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from ghosttasks.domain.colors import COLORS
+from ghosttasks.domain.metric_queries import ACCESS_LOG_TAG
 
 
 def jinja_environment(loader: Any) -> Any:
@@ -42,16 +43,26 @@ def upstream_prefix(project: str) -> str:
     return project.replace("-", "_")
 
 
+def log_format_name(project: str) -> str:
+    """The nginx log_format of a project's access log (`ghostworks_ghosttasks`)."""
+    return f"{upstream_prefix(project)}_ghosttasks"
+
+
 def upstream(env: Any) -> str:
-    """The nginx upstream blocks of both colours for every web-facing per-colour service (http-level include)."""
+    """The nginx upstream blocks of both colours for every web-facing per-colour service and the access log's
+    format (http-level include)."""
     servers = {
         service: {color: [f"{host.address}:{env.port(service, color)}" for host in env.app_hosts] for color in COLORS}
         for service in env.app.web_services
     }
+    prefix = upstream_prefix(env.app.project)
     return render(
         "nginx/upstream.conf.j2",
         environment=env.name,
-        prefix=upstream_prefix(env.app.project),
+        prefix=prefix,
+        variable=f"{prefix}_color",
+        log_format=log_format_name(env.app.project),
+        log_tag=ACCESS_LOG_TAG,
         servers=servers,
         selector_path=env.selector_path,
         flag_path=env.flag_path,
@@ -59,7 +70,7 @@ def upstream(env: Any) -> str:
 
 
 def selector(env: Any) -> str:
-    """The server-level snippet that picks the colour per request from the flag file."""
+    """The server-level snippet that picks the colour per request from the flag file and logs each request."""
     prefix = upstream_prefix(env.app.project)
     return render(
         "nginx/selector.conf.j2",
@@ -67,4 +78,6 @@ def selector(env: Any) -> str:
         variable=f"{prefix}_color",
         services=env.app.web_services,
         flag_path=env.flag_path,
+        access_log=env.access_log_path,
+        log_format=log_format_name(env.app.project),
     )

@@ -2,7 +2,7 @@
 
 A bad file fails before anything runs, with one line naming the file, the key
 path and what was expected (exit code 2). The settings sections an environment
-holds (ssh, app, database, lb, probes, monitoring, smoke, thresholds, notify,
+holds (ssh, app, database, lb, probes, monitoring, metrics, smoke, thresholds, notify,
 prerequisites) are in ghosttasks.config.settings.
 """
 
@@ -22,6 +22,7 @@ from ghosttasks.config.settings import (
     ImageSettings,
     LBSettings,
     LogSettings,
+    MetricsSettings,
     MonitoringSettings,
     NotifySettings,
     Prerequisites,
@@ -71,6 +72,9 @@ class Environment(Strict):
     lb: LBSettings | None = Field(None, description="the nginx load balancer (one `lb` host); required for blue-green")
     probes: ProbeSettings = Field(ProbeSettings(), description="which way HTTP probes of internal addresses travel")
     monitoring: MonitoringSettings = Field(MonitoringSettings(), description="where and how often to read metrics")
+    metrics: MetricsSettings = Field(
+        MetricsSettings(), description="what the error-rate and p95 triggers read: Prometheus queries or the LB's log"
+    )
     smoke: SmokeSettings = Field(SmokeSettings(), description="the smoke tests run before a switch")
     logs: LogSettings = Field(LogSettings(), description="how the app's log lines read: `verify.logs`")
     checks: CheckSettings = Field(CheckSettings(), description="how `verify.db` and `verify.redis` check connectivity")
@@ -91,6 +95,8 @@ class Environment(Strict):
         build_host = self.images.build_host
         if build_host and build_host not in [host.name for host in self.app_hosts]:
             raise ValueError(f"images.build_host: {build_host!r} is not an app host")
+        if self.metrics.source == "prometheus" and not self.monitoring.prometheus_url:
+            raise ValueError("metrics.source: prometheus needs monitoring.prometheus_url (or source auto/access_log)")
         if self.app.strategy == "blue-green":
             self._check_blue_green()
         elif not self.app.ports:
@@ -203,6 +209,13 @@ class Environment(Strict):
         if self.lb is None:
             raise ConfigError(f"environment {self.name!r} has no lb")
         return f"{self.lb.state_dir}/{self.app.project}-active-green"
+
+    @property
+    def access_log_path(self) -> str:
+        """The LB access log the selector writes and the `access_log` metrics source reads."""
+        if self.lb is None:
+            raise ConfigError(f"environment {self.name!r} has no lb")
+        return self.metrics.access_log_path or f"{self.lb.state_dir}/{self.app.project}-access.log"
 
     @property
     def lb_health_url(self) -> str:

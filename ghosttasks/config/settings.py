@@ -1,4 +1,5 @@
-"""An environment's sections: ssh, app, smoke, database, lb, probes, monitoring, thresholds, notify, prerequisites.
+"""An environment's sections: ssh, app, smoke, database, lb, probes, monitoring, metrics, thresholds, notify,
+prerequisites.
 
 Each section is a frozen pydantic model whose fields carry the `description=` the README's
 hosts.yml reference is generated from (ghosttasks.config.reference). The hosts, the
@@ -16,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ghosttasks.domain.colors import Color
+from ghosttasks.domain.metric_queries import QueryPair, queries, template_problem
 
 #: A path that can go into a sudoers rule and a shell command as it is.
 PLAIN_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
@@ -400,7 +402,9 @@ class ProbeSettings(Strict):
 
 class MonitoringSettings(Strict):
     prometheus_url: str | None = Field(
-        None, description="Prometheus base URL; unset or down: error rate and p95 are sampled through the LB"
+        None,
+        description="Prometheus base URL; with `metrics.source: auto`, unset or down: error rate and p95 are read "
+        "from the LB access log",
     )
     alertmanager_url: str | None = Field(
         None,
@@ -419,6 +423,63 @@ class MonitoringSettings(Strict):
     rate_window: str = Field(
         "1m", pattern=r"^[1-9][0-9]*[smh]$", description="PromQL range the error rate and p95 are computed over"
     )
+
+
+class MetricsSettings(Strict):
+    source: Literal["auto", "prometheus", "access_log", "none"] = Field(
+        "auto",
+        description="where the error-rate and p95 triggers read the watched colour's traffic: `prometheus` "
+        "(the queries below), `access_log` (the LB's own access log of the users' requests, read over SSH: every "
+        'app has one), `none` (not measured: the triggers say "not configured"); `auto`: `prometheus` when '
+        "`monitoring.prometheus_url` is set (the access log while it is unreachable), else `access_log`",
+    )
+    preset: Literal["ghostworks", "prometheus_client"] = Field(
+        "ghostworks",
+        description="named query templates: `ghostworks` (`ghostworks_http_requests_total` and "
+        "`ghostworks_http_request_duration_seconds_bucket` with `color`, `version`, `status` labels) or "
+        "`prometheus_client` (`http_requests_total{status}` and `http_request_duration_seconds_bucket`, the "
+        "colour a `color` target label of the scrape config)",
+    )
+    error_rate_query: str | None = Field(
+        None,
+        description="PromQL template of the 5xx share (0..1) with the placeholders `{color}` `{version}` "
+        "`{window}`; unset: the preset's",
+    )
+    p95_query: str | None = Field(
+        None,
+        description="PromQL template of the 95th percentile request duration in seconds, placeholders as "
+        "`error_rate_query`; unset: the preset's",
+    )
+    without_series: Literal["refuse", "continue"] = Field(
+        "refuse",
+        description="before the switch, when the serving colour's queries return no series (or its access log "
+        "cannot be read): `refuse` the deploy, or `continue` saying which triggers cannot be judged",
+    )
+    access_log_path: str | None = Field(
+        None,
+        description="access log the LB's selector writes (one line per request: time, status, request time, "
+        "colour) and the `access_log` source reads; unset: `<lb.state_dir>/<app.project>-access.log`",
+    )
+
+    @field_validator("error_rate_query", "p95_query")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        problem = None if value is None else template_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("access_log_path")
+    @classmethod
+    def _log_path(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("/") and PLAIN_PATH.fullmatch(value)):
+            raise ValueError("an absolute path of letters, digits and . _ - + / only (it goes into the nginx config)")
+        return value
+
+    @property
+    def templates(self) -> QueryPair:
+        """The query templates in force: each configured one, else the preset's."""
+        return queries(self.preset, self.error_rate_query, self.p95_query)
 
 
 class Thresholds(Strict):

@@ -192,6 +192,15 @@ def sample_traffic(
 
 def prometheus_query(base_url: str, query: str, *, timeout: float = 5.0, client: Any = None) -> float | None:
     """An instant PromQL query; the first sample's value, or None when there is no data (NaN too)."""
+    values = prometheus_vector(base_url, query, timeout=timeout, client=client)
+    if not values:
+        return None
+    return None if values[0] != values[0] else values[0]
+
+
+def prometheus_vector(base_url: str, query: str, *, timeout: float = 5.0, client: Any = None) -> list[float]:
+    """An instant PromQL query: one value per series, in Prometheus' order (NaN kept; [] when no series).
+    Raises httpx.HTTPError (or KeyError/ValueError on an answer that is no query result) when it cannot ask."""
     import httpx
 
     owned = client is None
@@ -199,39 +208,13 @@ def prometheus_query(base_url: str, query: str, *, timeout: float = 5.0, client:
     try:
         response = client.get(f"{base_url.rstrip('/')}/api/v1/query", params={"query": query}, timeout=timeout)
         response.raise_for_status()
-        data = response.json()["data"]["result"]
+        data = response.json()["data"]
     finally:
         if owned:
             client.close()
-    if not data:
-        return None
-    value = float(data[0]["value"][1])
-    return None if value != value else value
-
-
-def metric_selector(color: str, version: str | None) -> str:
-    """Samples of one colour AND one version: a colour's previous occupant is never judged as the new version.
-
-    (Versions and colours are validated before they get here: no quoting is needed in the label values.)
-    """
-    return f'color="{color}"' + (f',version="{version}"' if version else "")
-
-
-def error_rate_query(color: str, version: str | None, window: str) -> str:
-    """The share of 5xx answers of that colour's version over the window (0 when it served no error)."""
-    selector = metric_selector(color, version)
-    return (
-        f'(sum(rate(ghostworks_http_requests_total{{{selector},status=~"5.."}}[{window}])) or vector(0)) '
-        f"/ sum(rate(ghostworks_http_requests_total{{{selector}}}[{window}]))"
-    )
-
-
-def p95_query(color: str, version: str | None, window: str) -> str:
-    """The 95th percentile request duration of that colour's version over the window."""
-    return (
-        "histogram_quantile(0.95, sum by (le) "
-        f"(rate(ghostworks_http_request_duration_seconds_bucket{{{metric_selector(color, version)}}}[{window}])))"
-    )
+    if data.get("resultType") == "scalar":
+        return [float(data["result"][1])]
+    return [float(sample["value"][1]) for sample in data["result"]]
 
 
 def prometheus_get(base_url: str, path: str, *, timeout: float = 5.0, client: Any = None) -> Any:

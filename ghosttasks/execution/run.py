@@ -91,6 +91,11 @@ class Run:
         line = f"{what}: {why}"
         self.out.warn(line)
         self.executor.note(f"not judged: {line}")
+        self.record_not_judged(line)
+
+    def record_not_judged(self, line: str) -> None:
+        """Add `what: why` to the closing summary and the history entry (`unevaluated`), once; the caller has
+        said it on its own line."""
         if self.outcome is not None and line not in (self.outcome.unevaluated or []):
             self.outcome.unevaluated = [*(self.outcome.unevaluated or []), line]
 

@@ -7,7 +7,7 @@ from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.steps import build_once, logs, monitor
+from ghosttasks.flows.steps import build_once, logs, metrics, monitor
 from ghosttasks.flows.steps.backup import take_backup
 from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.flows.steps.health import wait_for_color
@@ -35,6 +35,8 @@ def deploy(
 
     monitor_minutes and health_deadline None: the environment's thresholds. The pending migration is linted before
     the backup: breaking findings refuse unless allow_breaking_migration, locking ones need `yes` or a terminal.
+    With monitoring, the serving colour's trigger queries are read in the preflight: no series refuses the deploy
+    before anything starts (metrics.without_series: continue goes on, saying which triggers cannot be judged).
     """
     minutes = run.env.thresholds.monitor_minutes if monitor_minutes is None else monitor_minutes
     health = run.env.thresholds.health_timeout_seconds if health_deadline is None else health_deadline
@@ -48,6 +50,8 @@ def deploy(
             previous_version = state.colors[previous].runs if previous else None
             entry.color, entry.previous_color, entry.previous_version = target, previous, previous_version
             run.note(f"{version} goes into {target}; {previous or 'nothing'} keeps serving until the switch")
+            if minutes > 0:  # the triggers must be able to judge what serves, before anything is started
+                metrics.check_serving(run, state)
         with run.step("fetch and build"):
             fetch_release(run, version)
             state.record_images(

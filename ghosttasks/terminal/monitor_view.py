@@ -1,7 +1,8 @@
 """The monitor on a terminal: a rich live view of the watched colour, redrawn every reading.
 
-Elapsed and remaining time, error rate and p95 against their thresholds with a small trend, the health
-streak and where the numbers come from. `render` is pure (a fixed clock gives a fixed picture: unit-tested);
+Elapsed and remaining time, error rate and p95 against their thresholds with a small trend (or why
+there is no number: `no series`, `not configured`), the health streak, where the numbers come from and which
+triggers could not be judged so far. `render` is pure (a fixed clock gives a fixed picture: unit-tested);
 `MonitorView` shows it live when stdout is a terminal, and prints today's one plain line per reading when
 it is not (logs, CI, pipes). The verdict line after the view is the caller's.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ghosttasks.config.settings import Thresholds
-from ghosttasks.decisions.triggers import Reading
+from ghosttasks.decisions.triggers import ERROR_RATE, P95, Reading, unjudged_summary
 
 TREND = "▁▂▃▄▅▆▇█"
 TREND_LENGTH = 12
@@ -71,14 +72,14 @@ def render(state: ViewState, now: float) -> Any:
         title,
         _row(
             "error rate",
-            "n/a" if rate_now is None else f"{rate_now:.1%}",
+            _value(last, ERROR_RATE, f"{rate_now or 0:.1%}"),
             f"limit {limits.error_rate * 100:g}%",
             sparkline(rates, limits.error_rate),
             rate_now is not None and rate_now > limits.error_rate,
         ),
         _row(
             "p95",
-            "n/a" if p95_now is None else f"{p95_now:.2f} s",
+            _value(last, P95, f"{p95_now or 0:.2f} s"),
             f"limit {limits.p95_seconds:g} s",
             sparkline(p95s, limits.p95_seconds),
             p95_now is not None and p95_now > limits.p95_seconds,
@@ -92,7 +93,17 @@ def render(state: ViewState, now: float) -> Any:
     rows.append(health)
     source = last.source if last else "waiting for the first reading"
     rows.append(Text(f"{'source':<11} {source} ({len(state.readings)} readings)", style="dim"))
+    for line in unjudged_summary(state.readings):  # nothing passes in silence: what could not be judged, so far
+        rows.append(Text(f"{'not judged':<11} {line}", style="yellow"))
     return Group(*rows)
+
+
+def _value(reading: Reading | None, name: str, shown: str) -> str:
+    """The measured value as shown, or why there is none (`n/a` before the first reading)."""
+    if reading is None:
+        return "n/a"
+    why = reading.why(name)
+    return shown if why is None else why
 
 
 def _row(name: str, value: str, limit: str, trend: str, over: bool) -> Any:

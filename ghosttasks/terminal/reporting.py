@@ -96,9 +96,16 @@ def describe_lock(lock: LockHolder | None) -> str:
 def history_rows(entries: list[HistoryEntry]) -> list[list[Any]]:
     """One table row per audit entry, in HISTORY_COLUMNS order."""
     return [
-        [entry.start, entry.task, entry.version, entry.user, entry.result, entry.failed_step or "", entry.seconds]
+        [entry.start, entry.task, entry.version, entry.user, result_of(entry), entry.failed_step or "", entry.seconds]
         for entry in entries
     ]
+
+
+def result_of(entry: HistoryEntry) -> str | None:
+    """The entry's result, with how many checks or triggers it could not judge (`ok (2 not judged)`)."""
+    if not entry.unevaluated:
+        return entry.result
+    return f"{entry.result} ({len(entry.unevaluated)} not judged)"
 
 
 def show_history(out: Output, env_name: str, entries: list[HistoryEntry], limit: int, *, as_json: bool) -> None:

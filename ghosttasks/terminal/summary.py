@@ -1,5 +1,6 @@
-"""The closing summary of a changing run: its steps with durations, what changed, where the run log is,
-and the command the user most likely wants next. Pure: built from the run's history entry (with its steps)."""
+"""The closing summary of a changing run: its steps with durations, what changed, what could not be judged,
+where the run log is, and the command the user most likely wants next. Pure: built from the run's history entry
+(with its steps)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,9 @@ def render_summary(task: str, env: str, entry: HistoryEntry, log_path: Any, serv
     for what, how in changes(entry):
         lines.append(f"{what + ':':<14}", style="bold")
         lines.append(mask(how) + "\n")
+    for line in entry.unevaluated or []:  # nothing passes in silence: what could not be judged, each on its line
+        lines.append(f"{'not judged:':<14}", style="bold yellow")
+        lines.append(mask(line) + "\n", style="yellow")
     lines.append(f"{'run log:':<14}", style="bold")
     lines.append(f"{log_path if log_path else 'none (could not be written)'}\n")
     following = next_command(task, env, entry, service)

@@ -23,7 +23,8 @@ def state(**changes) -> ViewState:
 
 
 def test_the_view_at_a_fixed_clock():
-    readings = [Reading(0.01, 0.12), Reading(0.02, 0.2), Reading(None, None, source="LB sample"), Reading(0.15, 2.5)]
+    unjudged = {"error rate": "no series", "p95": "no series"}
+    readings = [Reading(0.01, 0.12), Reading(0.02, 0.2), Reading(unjudged=unjudged), Reading(0.15, 2.5)]
     view = state(readings=readings, healthy_streak=4)
     assert text(render(view, now=1000.0 + 225)) == (
         "monitoring green v1.1.0  3:45 elapsed, 11:15 left  ██████░░░░░░░░░░░░░░░░░░\n"
@@ -31,7 +32,17 @@ def test_the_view_at_a_fixed_clock():
         "p95           2.50 s  (limit 2 s)  ▁▂ █  OVER\n"
         "health      4 ok in a row\n"
         "source      prometheus (4 readings)\n"
+        "not judged  error rate: no series (1 of 4 readings)\n"
+        "not judged  p95: no series (1 of 4 readings)\n"
     )
+
+
+def test_a_trigger_that_cannot_be_judged_shows_why_instead_of_a_number():
+    reading = Reading(None, None, source="metrics.source: none", unjudged={"error rate": "not configured"})
+    shown = text(render(state(readings=[reading]), now=1010.0))
+    assert "error rate  not configured  (limit 10%)" in shown
+    assert "p95          no data  (limit 2 s)" in shown
+    assert "not judged  error rate: not configured (1 of 1 readings)" in shown
 
 
 def test_before_the_first_reading_and_a_failing_health_streak():
@@ -62,5 +73,5 @@ def test_without_a_terminal_each_reading_is_one_plain_line():
         view.add(Reading(None, None, healthy=False, detail="HTTP 503"), 1)
     assert stream.getvalue() == (
         "[    2 s / 900 s] green: error rate 0.0%, p95 0.05 s (prometheus), health ok\n"
-        "[    4 s / 900 s] green: error rate n/a, p95 n/a (prometheus), health FAILED (HTTP 503)\n"
+        "[    4 s / 900 s] green: error rate: no data, p95: no data (prometheus), health FAILED (HTTP 503)\n"
     )

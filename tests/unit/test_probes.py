@@ -1,7 +1,6 @@
 """Health probes against httpx.MockTransport sequences, tenacity waits set to zero."""
 
 import httpx
-import pytest
 
 from ghosttasks.execution import probes
 
@@ -103,14 +102,13 @@ def test_prometheus_query_values():
     assert probes.prometheus_query("http://p:9090", "up", client=nan) is None
 
 
-@pytest.mark.parametrize("color", ["blue", "green"])
-def test_trigger_queries_select_the_colour_and_the_version(color):
-    selector = f'color="{color}",version="v1.2.0-slow"'
-    assert probes.error_rate_query(color, "v1.2.0-slow", "1m") == (
-        f'(sum(rate(ghostworks_http_requests_total{{{selector},status=~"5.."}}[1m])) or vector(0)) '
-        f"/ sum(rate(ghostworks_http_requests_total{{{selector}}}[1m]))"
-    )
-    assert probes.p95_query(color, "v1.2.0-slow", "30s") == (
-        "histogram_quantile(0.95, sum by (le) "
-        f"(rate(ghostworks_http_request_duration_seconds_bucket{{{selector}}}[30s])))"
-    )
+def test_prometheus_vector_keeps_every_series_and_nan():
+    def answer(data):
+        return httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"data": data})))
+
+    two = {"resultType": "vector", "result": [{"value": [1, "0.5"]}, {"value": [1, "NaN"]}]}
+    values = probes.prometheus_vector("http://p:9090", "q", client=answer(two))
+    assert values[0] == 0.5 and values[1] != values[1]
+    assert probes.prometheus_vector("http://p:9090", "q", client=answer({"resultType": "vector", "result": []})) == []
+    scalar = {"resultType": "scalar", "result": [1, "2"]}
+    assert probes.prometheus_vector("http://p:9090", "q", client=answer(scalar)) == [2.0]

@@ -3,7 +3,15 @@
 import pytest
 
 from ghosttasks.config.settings import Thresholds
-from ghosttasks.decisions.triggers import Reading, Trigger, Verdict, evaluate
+from ghosttasks.decisions.triggers import (
+    Reading,
+    Trigger,
+    Verdict,
+    evaluate,
+    judge_series,
+    never_judged,
+    unjudged_summary,
+)
 
 DEFAULTS = Thresholds()
 STRICT = Thresholds(error_rate=0.05, p95_seconds=0.5, health_failures=1)
@@ -148,7 +156,15 @@ def test_trigger_describe():
 @pytest.mark.parametrize(
     ("reading", "line"),
     [
-        (Reading(), "error rate n/a, p95 n/a (prometheus), health ok"),
+        (Reading(), "error rate: no data, p95: no data (prometheus), health ok"),
+        (
+            Reading(None, 0.2, source="LB access log, 3 requests", unjudged={"error rate": "no series"}),
+            "error rate: no series, p95 0.20 s (LB access log, 3 requests), health ok",
+        ),
+        (
+            Reading(unjudged={"error rate": "not configured", "p95": "not configured", "database": "not configured"}),
+            "error rate: not configured, p95: not configured (prometheus), health ok, database: not configured",
+        ),
         (Reading(error_rate=0.5, p95=1.234), "error rate 50.0%, p95 1.23 s (prometheus), health ok"),
         (
             Reading(error_rate=0.0, p95=0.0, healthy=False, source="lb sample", detail="timeout"),
@@ -158,3 +174,33 @@ def test_trigger_describe():
 )
 def test_reading_line(reading, line):
     assert reading.line() == line
+
+
+def test_what_could_not_be_judged_is_summed_up_per_trigger():
+    readings = [
+        Reading(None, None, unjudged={"error rate": "no series", "p95": "no series"}),
+        Reading(0.01, None, unjudged={"p95": "no requests in the window"}),
+        Reading(0.02, None, unjudged={"p95": "no requests in the window"}),
+        Reading(0.0, 0.1, unjudged={"database": "not configured"}),
+    ]
+    assert unjudged_summary(readings) == [
+        "error rate: no series (1 of 4 readings)",
+        "p95: no requests in the window (3 of 4 readings)",
+        "database: not configured (1 of 4 readings)",
+    ]
+    assert unjudged_summary([Reading(0.0, 0.1), Reading(0.5, 3.0)]) == []
+    assert unjudged_summary([Reading()]) == ["error rate: no data (1 of 1 readings)", "p95: no data (1 of 1 readings)"]
+
+
+def test_a_query_answer_is_a_value_or_why_not():
+    nan = float("nan")
+    assert judge_series([]) == (None, "no series")
+    assert judge_series([nan]) == (None, "no requests in the window")
+    assert judge_series([0.02]) == (0.02, None)
+    assert judge_series([0.02, nan, 0.4]) == (0.4, None)  # several series: the worst one judges
+
+
+def test_a_trigger_no_reading_judged_protected_nothing():
+    missing = {"error rate": "no series", "p95": "no series"}
+    assert never_judged([Reading(unjudged=missing), Reading(0.0, None, unjudged={"p95": "no series"})]) == ["p95"]
+    assert never_judged([Reading(0.0, 0.1)]) == [] and never_judged([]) == []

@@ -1,7 +1,10 @@
 """Post-switch monitoring with the runbook's automatic rollback triggers (ghosttasks.decisions.triggers).
 
-Every interval: error rate and p95 of the active colour from Prometheus (or, when Prometheus is
-unreachable, from a sample of requests through the LB), and one health check through the LB.
+Every interval: error rate and p95 of the active colour from the metrics source (ghosttasks.flows.steps.metrics:
+Prometheus, or the LB's access log of the users' requests), and one health check through the LB. A trigger that
+could not be judged (no series, no requests, not configured) says so on each line; the end of the watch says in
+how many readings (a warning when no reading judged it: it protected nothing), and so do the summary and the
+history entry (`unevaluated`). It never passes as "healthy" in silence.
 """
 
 from __future__ import annotations
@@ -9,9 +12,8 @@ from __future__ import annotations
 import time
 
 from ghosttasks.decisions.migration_plan import plan_switch_back
-from ghosttasks.decisions.percentiles import p95
 from ghosttasks.decisions.probe_routes import way
-from ghosttasks.decisions.triggers import Reading, Trigger, evaluate
+from ghosttasks.decisions.triggers import Reading, Trigger, evaluate, never_judged, unjudged_summary
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
@@ -20,14 +22,13 @@ from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps import marking
 from ghosttasks.flows.steps.guard import guarded
+from ghosttasks.flows.steps.metrics import MetricsReader, describe_source
 from ghosttasks.flows.steps.reality import begin, reconciled_state
 from ghosttasks.flows.steps.switching import switch_traffic
 from ghosttasks.observability import notify
 from ghosttasks.observability.markers import Marker
 from ghosttasks.records.state_store import Store
 from ghosttasks.terminal.monitor_view import MonitorView, ViewState
-
-LB_SAMPLE_REQUESTS = 10
 
 
 class Watcher:
@@ -36,51 +37,19 @@ class Watcher:
     def __init__(self, run: Run, color: Color, version: str | None) -> None:
         self.run, self.color, self.version = run, color, version
         self.consecutive_failures = 0
-        self.prometheus_down_said = False
+        self.metrics = MetricsReader(run)
 
     def read(self) -> Reading:
-        """This interval's reading: Prometheus (else an LB sample) plus one health check through the LB."""
+        """This interval's reading: the metrics source's error rate and p95, plus one health check through the LB."""
         env = self.run.env
-        reading = Reading()
-        prometheus = env.monitoring.prometheus_url
-        window = env.monitoring.rate_window
-        try:
-            if not prometheus:
-                raise OSError("no monitoring.prometheus_url")
-            queries = (
-                probes.error_rate_query(self.color, self.version, window),
-                probes.p95_query(self.color, self.version, window),
-            )
-            client = self.run.executor.http_client(prometheus)
-            reading.error_rate, reading.p95 = (
-                probes.prometheus_query(prometheus, query, client=client) for query in queries
-            )
-        except Exception as exc:  # any failure of the monitoring stack means: fall back, say so
-            if not self.prometheus_down_said:
-                self.run.out.warn(f"Prometheus unavailable ({exc}); measuring through the LB instead")
-                self.prometheus_down_said = True
-            reading.source = "LB sample"
-            reading.error_rate, reading.p95 = self._sample_lb()
+        measured = self.metrics.read(self.color, self.version)
+        reading = Reading(measured.error_rate, measured.p95, source=measured.source, unjudged=dict(measured.unjudged))
         health = probes.check_health(env.lb_health_url)
         reading.healthy = health.ok
         reading.detail = health.error or ""
         checks = health.body.get("checks", {}) if isinstance(health.body.get("checks"), dict) else {}
         reading.database_ok = checks.get("database", "ok") == "ok"
         return reading
-
-    def _sample_lb(self) -> tuple[float | None, float | None]:
-        import httpx
-
-        durations, errors = [], 0
-        with httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0)) as client:
-            for _ in range(LB_SAMPLE_REQUESTS):
-                started = time.monotonic()
-                try:
-                    errors += client.get(self.run.env.lb_health_url).status_code >= 500
-                except httpx.HTTPError:
-                    errors += 1
-                durations.append(time.monotonic() - started)
-        return errors / len(durations), p95(durations)
 
     def judge(self, reading: Reading) -> Trigger | None:
         """Apply the thresholds to this reading, counting consecutive health failures across calls."""
@@ -98,11 +67,8 @@ def watch(run: Run, store: Store, state: DeployState, *, minutes: float, rollbac
         run.out.warn("no active colour to monitor")
         return None
     if run.dry_run:  # a plan cannot watch for minutes: one line stands for the whole watch
-        prometheus = env.monitoring.prometheus_url
-        source = f"Prometheus {way(env, prometheus)}" if prometheus else "an LB sample"
         run.executor.probe(
-            f"every {interval:g} s for {minutes:g} min: error rate and p95 of {color} "
-            f"{state.colors[color].version} (its own samples only) from {source}, "
+            f"every {interval:g} s for {minutes:g} min: {describe_source(run, color, state.colors[color].version)}, "
             f"health through the LB {way(env, env.lb_health_url)}; "
             f"on a trigger switch back to {state.previous or 'the previous colour'}",
             lambda: None,
@@ -122,8 +88,18 @@ def watch(run: Run, store: Store, state: DeployState, *, minutes: float, rollbac
             if trigger:
                 break
             time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+    unjudged, never = unjudged_summary(view.readings), never_judged(view.readings)
+    for line in unjudged:  # the summary and the history entry say it too
+        run.record_not_judged(line)
+    if trigger is None and never:
+        run.out.warn(
+            f"{color} watched for {minutes:g} min: no rollback trigger fired, but {' and '.join(never)} could not "
+            f"be judged in any reading ({'; '.join(unjudged)}): they protected nothing"
+        )
+        return None
     if trigger is None:
-        run.out.ok(f"{color} healthy for {minutes:g} min: no rollback trigger fired")
+        partly = f"; not judged in every reading: {'; '.join(unjudged)}" if unjudged else ""
+        run.out.ok(f"{color} healthy for {minutes:g} min: no rollback trigger fired{partly}")
         return None
     run.out.fail(f"rollback trigger: {trigger.describe()}")
     if rollback:

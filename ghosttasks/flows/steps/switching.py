@@ -39,6 +39,16 @@ def switch_traffic(run: Run, color: Color, version: str) -> None:
     run.out.ok(f"{env.lb_host.name}: nginx now sends traffic to {color} ({version})")
 
 
+def lb_config_current(run: Run) -> bool:
+    """The LB's config files are the ones the inventory renders (the flag aside)."""
+    env = run.env
+    wanted = [render.upstream(env), render.selector(env)]
+    current = nginx.lb_config(
+        [env.lb.upstream_path, env.selector_path] if env.lb else [], env.flag_path, assumed=wanted, selected="blue"
+    )
+    return run.executor.read(env.lb_host, current) == wanted
+
+
 def install_config(run: Run, paths: list[str], contents: list[str]) -> None:
     """Upload, stage and swap in every file, `nginx -t` (restore all on failure), reload.
 

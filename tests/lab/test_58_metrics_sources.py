@@ -1,0 +1,120 @@
+"""The triggers' data against the real lab: a deploy whose queries find no series is refused before the switch,
+and the LB access log measures the users' real requests (and fires the automatic rollback on its own).
+
+Oracles are the world: the LB's flag file, what answers through the LB and directly on an app host, Prometheus'
+own answer to the queries, the lab nginx's own access log (its `rt=` field, written beside ghosttasks' log) and
+the requests this test sent itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+
+import httpx
+import pytest
+import yaml
+
+from lab.labctl.hosts import COLOR_PORTS
+from tests.lab.conftest import Inv
+from tests.lab.world import LB_HEALTH, Start, bring_to, direct_health, lb_answers
+
+PROMETHEUS = "http://127.0.0.14:9090"
+LB = "http://127.0.0.10"
+WINDOW_SECONDS = 20  # the lab's monitoring.rate_window
+NO_SUCH_ERRORS = 'sum(rate(no_such_requests_total{color="{color}",status=~"5.."}[{window}]))'
+NO_SUCH_P95 = 'histogram_quantile(0.95, sum by (le) (rate(no_such_duration_seconds_bucket{color="{color}"}[{window}])))'
+
+
+def inv_with(lab, tmp_path_factory, name: str, metrics: dict) -> Inv:
+    """`inv` against a copy of the lab inventory whose prod environment has this `metrics:` section."""
+    from lab import labctl
+
+    data = yaml.safe_load(labctl.inventory_path(labctl.FLAT).read_text())
+    data["environments"]["prod"]["metrics"] = metrics
+    folder = tmp_path_factory.mktemp(name)
+    path = folder / "hosts.yml"
+    path.write_text(yaml.safe_dump(data))
+    return Inv(folder / "runs", inventory=path)
+
+
+def flag(lab) -> tuple[bool, float | None]:
+    path = lab.lb_state_dir / "ghostworks-active-green"
+    return (True, path.stat().st_mtime) if path.exists() else (False, None)
+
+
+def last_history(lab) -> dict:
+    return json.loads((lab.lb_state_dir / "history.jsonl").read_text().splitlines()[-1])
+
+
+def query(promql: str) -> list:
+    return httpx.get(f"{PROMETHEUS}/api/v1/query", params={"query": promql}, timeout=5).json()["data"]["result"]
+
+
+@pytest.fixture(scope="module")
+def serving(lab, inv):
+    """v1.1.0 serves on either colour, v1.0.0 waits in the other."""
+    return bring_to(lab, inv, Start("v1.1.0", "v1.0.0", color=None))
+
+
+def test_a_deploy_whose_queries_return_no_series_is_refused_before_the_switch(lab, serving, tmp_path_factory):
+    idle = "blue" if serving == "green" else "green"
+    wrong = inv_with(lab, tmp_path_factory, "no-series", {"error_rate_query": NO_SUCH_ERRORS, "p95_query": NO_SUCH_P95})
+    # The world first: the default preset finds the serving colour's series, the configured queries find none.
+    assert query(f'ghostworks_http_requests_total{{color="{serving}",version="v1.1.0"}}')
+    assert query(NO_SUCH_ERRORS.replace("{color}", serving).replace("{window}", "20s")) == []
+    before = flag(lab)
+    idle_before = direct_health("127.0.0.11", COLOR_PORTS[idle]["api"])["version"]
+
+    result = wrong("deploy.prod", "--version", "v1.2.0-slow", "--monitor-minutes", "0.5", "--yes")
+
+    assert result.returncode == 1, result.stderr
+    assert (
+        f"the rollback triggers cannot be judged: {serving} (v1.1.0) serves but its error rate: no series, "
+        "p95: no series; not deploying (nothing was switched)" in result.stderr
+    )
+    assert "metrics.error_rate_query" in result.stderr  # the hint names the settings
+    assert flag(lab) == before  # the LB's flag file was not touched
+    assert set(lb_answers(10)) == {(serving, "v1.1.0")}
+    assert direct_health("127.0.0.11", COLOR_PORTS[idle]["api"])["version"] == idle_before  # nothing started
+    entry = last_history(lab)
+    assert (entry["result"], entry["failed_step"], entry["version"]) == ("failed", "preflight", "v1.2.0-slow")
+
+
+def test_the_access_log_measures_the_users_requests(lab, inv, serving, tmp_path_factory):
+    from_log = inv_with(lab, tmp_path_factory, "access-log", {"source": "access_log"})
+    inv.ok("traffic.switch", serving, "--yes")  # the LB config that writes the log is installed (or already is)
+    assert "access_log" in lab.selector_path.read_text()
+    time.sleep(WINDOW_SECONDS + 1)  # nothing else goes through the LB: the window is empty now
+    lab_log = lab.lb_dir / "access.log"
+    already = len(lab_log.read_text().splitlines())
+    sent = {"ok": 0, "not found": 0}
+    with httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        for number in range(40):
+            missing = number % 4 == 0
+            response = client.get(f"{LB}/api/v1/no-such-route" if missing else LB_HEALTH)
+            assert response.status_code == (404 if missing else 200)
+            sent["not found" if missing else "ok"] += 1
+
+    result = from_log("verify.monitor", "--minutes", "0.02")
+
+    # The oracle: the lab nginx's own log of the same requests (its rt= is nginx's $request_time too).
+    mine = lab_log.read_text().splitlines()[already:]
+    times = sorted(float(re.search(r" rt=([0-9.]+)", line)[1]) for line in mine[:40])
+    expected_p95 = statistics.quantiles(times, n=100, method="inclusive")[94]
+    first = next(line for line in result.stdout.splitlines() if f"{serving}: " in line and "requests" in line)
+    assert f"error rate 0.0%, p95 {expected_p95:.2f} s (LB access log, {sum(sent.values())} requests)" in first
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_access_log_alone_fires_the_automatic_rollback(lab, serving, tmp_path_factory, load_loop):
+    from_log = inv_with(lab, tmp_path_factory, "access-log-rollback", {"source": "access_log"})
+    with load_loop(max_seconds=180):
+        result = from_log("deploy.prod", "--version", "v1.2.0-errors", "--monitor-minutes", "1", "--yes")
+    assert result.returncode == 1 and "automatic rollback: API error rate" in result.stderr, result.stderr
+    assert "(LB access log, " in result.stdout
+    assert set(lb_answers(5)) == {(serving, "v1.1.0")}
+    assert flag(lab)[0] == (serving == "green")
+    assert last_history(lab)["result"] == "rolled_back"
