@@ -92,7 +92,7 @@ def test_a_failing_smoke_script_refuses_the_switch_and_the_old_colour_keeps_serv
     assert set(lb_answers(5)) == {(old_color, old_version)}
     assert (lab.lb_state_dir / FLAG).exists() == (old_color == "green")
     state = json.loads((lab.lb_state_dir / "state.json").read_text())
-    assert state["active"] == old_color and state["colors"][color]["failed_version"] == version
+    assert state["active"] == old_color and state["intent"] is None
     history = [json.loads(line) for line in (lab.lb_state_dir / "history.jsonl").read_text().splitlines()]
     assert (history[-1]["result"], history[-1]["failed_step"]) == ("failed", f"smoke test {color}")
     # the first script passed against the new colour before the second failed
