@@ -9,6 +9,7 @@ the run log ghosttasks wrote.
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import datetime
 
 import pytest
@@ -39,6 +40,30 @@ def logged_ids(lab, host: str, color: str) -> list[tuple[datetime, str]]:
 
 def run_logs(inv) -> str:
     return "\n".join(path.read_text() for path in inv.log_dir.glob("*.log"))
+
+
+def origin_has_the_script(layout) -> bool:
+    """The lab's origin was built from a checkout whose demo app has scripts/smoke-tests.sh (the origin is built
+    once per lab: a lab left up from an older checkout has none)."""
+    found = subprocess.run(
+        ["git", "--git-dir", str(layout.origin), "cat-file", "-e", "v1.0.0:scripts/smoke-tests.sh"],
+        capture_output=True,
+        check=False,
+    )
+    return found.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def lab(labs):
+    """The flat lab, with an origin whose releases ship the smoke script (brought down and up again if not)."""
+    from lab import labctl
+
+    layout = labs.ensure("flat")
+    if not origin_has_the_script(layout):
+        labctl.down(quiet=True)
+        labs.current = None
+        layout = labs.ensure("flat")
+    return layout
 
 
 @pytest.fixture(scope="module", autouse=True)
