@@ -10,6 +10,7 @@
 | v1.2.0-slow            | v1.1.0 | `FAULT = "slow"`: every api request takes 2.5 s                   | 0003c3d4e5f6 |
 | v1.2.0-dropcolumn      | v1.1.0 | + 0006f6a7b8c9 drops artifacts.tags, which v1.1.0 reads (breaking) | 0006f6a7b8c9 |
 | v1.2.0-lockingindex    | v1.1.0 | + 0007a7b8c9d0: CREATE INDEX on artifacts.name, not CONCURRENTLY   | 0007a7b8c9d0 |
+| v1.2.0-nocolor         | v1.1.0 | health answers name no colour (the LB's colour header must do)     | 0003c3d4e5f6 |
 | v1.3.0 (= branch main) | v1.1.0 | lab/app as it is: + 0005e5f6a7b8 (artifacts.description)          | 0005e5f6a7b8 |
 
 Each good release is a migration ahead of the one before and expand-only (new columns only, with a default or
@@ -35,6 +36,7 @@ from lab.drill_migrations import (
 
 FAULTS_FILE = "ghostworks/faults.py"
 MODELS_FILE = "ghostworks/models.py"
+HEALTH_FILE = "ghostworks/health.py"
 TAGS_MIGRATION = "alembic/versions/0003c3d4e5f6_artifact_tags.py"
 TAGS_COLUMN = (
     """    tags = Column(ARRAY(Text), nullable=False, server_default=text("'{}'::text[]"))  # v1.1.0 (0003c3d4e5f6)\n"""
@@ -71,6 +73,13 @@ class Edit:
 def _fault(name: str) -> Edit:
     return Edit(FAULTS_FILE, "\nFAULT = None\n", f'\nFAULT = "{name}"\n')
 
+
+#: The api's and web's health answers without their `color` field (an app that does not say its colour).
+WITHOUT_COLOR = (
+    Edit(HEALTH_FILE, '"version": version, "color": color, "checks": checks}', '"version": version, "checks": checks}'),
+    Edit(HEALTH_FILE, '        "color": color,\n', ""),
+    Edit(HEALTH_FILE, '{"status": "ok", "version": version, "color": color}', '{"status": "ok", "version": version}'),
+)
 
 # lab/app is v1.3.0; the older releases are lab/app with the newer releases' schema taken out (the api shows and
 # accepts only the columns its models have, so the models and the migrations are all there is to remove).
@@ -164,6 +173,15 @@ RELEASES = (
         (Edit(LOCKING_INDEX_MIGRATION, None, LOCKING_INDEX_SOURCE),),
         base="v1.1.0",
         fault="lockingindex",
+    ),
+    Release(
+        "v1.2.0-nocolor",
+        "2024-03-01T11:00:00+00:00",
+        "Contract drill: the health answers name no colour (traffic checks read the LB's colour header)",
+        "0003c3d4e5f6",
+        WITHOUT_COLOR,
+        base="v1.1.0",
+        fault="nocolor",
     ),
     Release(MAIN, "2024-04-01T10:00:00+00:00", "Ghostworks v1.3.0: artifact descriptions", "0005e5f6a7b8"),
 )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
 from ghosttasks.commands import assumptions
 from ghosttasks.commands.facts import Answer, Fact
 from ghosttasks.domain.errors import OperationFailed
-from ghosttasks.domain.revisions import parse_alembic_history, parse_messages, release_key
+from ghosttasks.domain.revisions import GRAPH_MARKER, History, parse_revision_graph, release_key
 
 GENERATED_RE = re.compile(r"Generating (\S+\.py)")
 
@@ -59,29 +60,100 @@ def revision(program: str, message: str, *, autogenerate: bool) -> list[str]:
     return _alembic(program, "revision", *flags, "-m", message)
 
 
-def _assumed_history(version: str | None) -> str:
-    """`alembic history` of a version's code in a dry run: a version newer than the example's newer one ships
-    one more revision, the newer one the two the example state records, any older one only the older one."""
+#: The revision reader: alembic's own model of the script directory (alembic.script.ScriptDirectory, the one
+#: `alembic history` walks), printed as one JSON line after GRAPH_MARKER. Run with the image's python inside the
+#: version's container: `python3 -c READER CONFIG SECTION` (CONFIG "" is alembic's default: $ALEMBIC_CONFIG, else
+#: alembic.ini in the working directory). It reads no database.
+READER = (
+    "import json,os,sys;from alembic.config import Config;from alembic.script import ScriptDirectory;"
+    's=ScriptDirectory.from_config(Config(sys.argv[1] or os.environ.get("ALEMBIC_CONFIG","alembic.ini"),'
+    "ini_section=sys.argv[2]));"
+    "d=lambda x:[] if x is None else [x] if isinstance(x,str) else list(x);"
+    f'print("{GRAPH_MARKER}",json.dumps({{"heads":list(s.get_heads()),"revisions":[{{"revision":r.revision,'
+    '"down_revisions":d(r.down_revision),"is_head":r.is_head,"message":r.doc} for r in s.walk_revisions()]}))'
+)
+
+
+def config_of(program: str) -> tuple[str, str]:
+    """The config file and ini section `program` (the `app.alembic` command line) names with -c/--config and
+    -n/--name; ("", "alembic") when it names none (alembic's defaults)."""
+    words = shlex.split(program)
+    found = {"config": "", "name": "alembic"}
+    for index, word in enumerate(words):
+        for key, short in (("config", "-c"), ("name", "-n")):
+            if word in (short, f"--{key}") and index + 1 < len(words):
+                found[key] = words[index + 1]
+            elif word.startswith(f"--{key}="):
+                found[key] = word.split("=", 1)[1]
+    return found["config"], found["name"]
+
+
+def python_of(program: str, python: str | None) -> str:
+    """The python that runs the reader: `python` when set, else the one `program` runs (`PYTHON -m alembic`),
+    else python3."""
+    if python:
+        return python
+    words = shlex.split(program)
+    if "-m" in words and words[words.index("-m") + 1 : words.index("-m") + 2] == ["alembic"]:
+        return shlex.join(words[: words.index("-m")]) or "python3"
+    return "python3"
+
+
+def graph_reader(program: str, python: str | None = None) -> list[str]:
+    """The revision reader's command line for the config `program` uses."""
+    config, section = config_of(program)
+    return [*shlex.split(python_of(program, python)), "-c", READER, config, section]
+
+
+def _assumed_revisions(version: str | None) -> list[tuple[str, str | None, str]]:
+    """The revisions a version's code ships in a dry run, base first (revision, down, message): a version newer
+    than the example's newer one ships one more, the newer one the two the example state records, any older one
+    only the older one."""
     older, newer = assumptions.OLDER_HEAD, assumptions.NEWER_HEAD
-    if version and release_key(version) > release_key(assumptions.NEWER_VERSION):
-        newest = f"{newer} -> {assumptions.NEWEST_HEAD} (head), newest"
-        return f"{newest}\n{older} -> {newer}, newer\n<base> -> {older}, older"
-    if version == assumptions.NEWER_VERSION:
-        return f"{older} -> {newer} (head), newer\n<base> -> {older}, older"
-    return f"<base> -> {older} (head), older"
+    revisions = [(older, None, "older")]
+    later = bool(version) and release_key(version or "") > release_key(assumptions.NEWER_VERSION)
+    if later or version == assumptions.NEWER_VERSION:
+        revisions.append((newer, older, "newer"))
+    if later:
+        revisions.append((assumptions.NEWEST_HEAD, newer, "newest"))
+    return revisions
 
 
-def revisions(command: str, version: str | None) -> Fact[tuple[tuple[str, ...], dict[str, str]]]:
-    """`command` (an `alembic history` in `version`'s code): its revision chain, base first, and each
-    revision's message; output that is no history fails naming the version."""
+def _assumed_history(version: str | None) -> str:
+    """`alembic history` of a version's code in a dry run."""
+    lines = []
+    for index, (revision, down, message) in enumerate(reversed(_assumed_revisions(version))):
+        lines.append(f"{down or '<base>'} -> {revision}{' (head)' if index == 0 else ''}, {message}")
+    return "\n".join(lines)
 
-    def parse(answer: Answer) -> tuple[tuple[str, ...], dict[str, str]]:
+
+def _assumed_graph(version: str | None) -> str:
+    """The revision reader's output for a version's code in a dry run."""
+    revisions = _assumed_revisions(version)
+    rows = [
+        {"revision": r, "down_revisions": [d] if d else [], "is_head": r == revisions[-1][0], "message": m}
+        for r, d, m in reversed(revisions)
+    ]
+    return f"{GRAPH_MARKER} " + json.dumps({"heads": [revisions[-1][0]], "revisions": rows})
+
+
+def revisions(command: str, version: str | None) -> Fact[History]:
+    """`command` (the revision reader in `version`'s code): its revision graph and each revision's message;
+    output that is no graph, or a graph with several heads, fails naming the version."""
+
+    def parse(answer: Answer) -> History:
         try:
-            return parse_alembic_history(answer.stdout), parse_messages(answer.stdout)
+            return parse_revision_graph(answer.stdout)
         except ValueError as exc:
-            raise OperationFailed(f"{version}: {exc}") from None
+            raise OperationFailed(f"{version}: {exc}", hint=_said(answer)) from None
 
-    return Fact("alembic history", command, parse, _assumed_history(version))
+    return Fact("alembic revisions", command, parse, _assumed_graph(version))
+
+
+def _said(answer: Answer) -> str | None:
+    """The last line of what the reader said on stderr (alembic's or python's own error), to be shown."""
+    lines = [line for line in answer.stderr.strip().splitlines() if line.strip()]
+    return f"the reader said: {lines[-1][:300]}" if lines else None
 
 
 def history_text(command: str, version: str | None) -> Fact[str]:

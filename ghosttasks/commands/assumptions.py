@@ -21,7 +21,7 @@ STATE = DeployState(
         "green": ColorState(NEWER_VERSION, NEWER_HEAD, PLAN_TIME),
     },
     version_heads={OLDER_VERSION: OLDER_HEAD, NEWER_VERSION: NEWER_HEAD},
-    version_chains={OLDER_VERSION: [OLDER_HEAD], NEWER_VERSION: [OLDER_HEAD, NEWER_HEAD]},
+    version_graphs={OLDER_VERSION: {OLDER_HEAD: []}, NEWER_VERSION: {OLDER_HEAD: [], NEWER_HEAD: [OLDER_HEAD]}},
     database_revision=NEWER_HEAD,
     updated_at=PLAN_TIME,
 )

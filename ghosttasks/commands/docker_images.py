@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from dataclasses import dataclass
 
 from ghosttasks.commands import join, qpath
 from ghosttasks.commands.facts import Answer, Fact
@@ -192,3 +193,63 @@ def release_kib(directories: list[str]) -> Fact[int]:
         return sum(int(size) for size in sizes if size.isdigit())
 
     return Fact("release dirs' disk use", release_sizes(directories), parse, "")
+
+
+@dataclass(frozen=True)
+class ContainerImages:
+    """The images a compose service's running containers run (image ids), and the id `expected` names now."""
+
+    running: tuple[str, ...]
+    expected_id: str | None
+    problem: str | None = None
+
+    def matches(self) -> bool:
+        """Every running container runs exactly the image the expected tag names (and at least one runs)."""
+        return bool(self.running) and self.expected_id is not None and set(self.running) == {self.expected_id}
+
+
+EXPECTED_MARK = "expected-image"
+
+
+def container_image_ids(project: str, service: str, expected: str) -> str:
+    """The image id of each running container of the project's service (one line each), then
+    `expected-image <id>` of the local image `expected` (`none` when there is no such image)."""
+    labels = (
+        f"--filter label=com.docker.compose.project={shlex.quote(project)} "
+        f"--filter {shlex.quote(f'label=com.docker.compose.service={service}')} "
+        "--filter label=com.docker.compose.oneoff=False"
+    )
+    return (
+        f"c=$(docker ps -q {labels}) && [ -n \"$c\" ] || {{ echo 'no running container' >&2; exit 3; }}; "
+        "for k in $c; do docker inspect --format '{{.Image}}' \"$k\" || exit 1; done; "
+        f"e=$(docker image inspect --format '{{{{.Id}}}}' {shlex.quote(expected)} 2>/dev/null) || e=none; "
+        f'echo "{EXPECTED_MARK} $e"'
+    )
+
+
+def parse_container_image_ids(answer: Answer) -> ContainerImages:
+    """container_image_ids' answer; a failed read is a problem (no container runs, docker failed)."""
+    if not answer.ok:
+        return ContainerImages((), None, answer.describe())
+    running, expected = [], None
+    for line in answer.stdout.split("\n"):
+        word = line.strip()
+        if word.startswith(EXPECTED_MARK + " "):
+            found = word.removeprefix(EXPECTED_MARK + " ").strip()
+            expected = None if found == "none" else found
+        elif word:
+            running.append(word)
+    return ContainerImages(tuple(running), expected)
+
+
+def container_images(project: str, service: str, expected: str) -> Fact[ContainerImages]:
+    """Which image the service's containers run against the one `expected` (`name:version`) names; a dry run
+    assumes they match."""
+    assumed = f"sha256:{'0' * 64}\n{EXPECTED_MARK} sha256:{'0' * 64}\n"
+    return Fact(
+        f"image of {service}'s containers",
+        container_image_ids(project, service, expected),
+        parse_container_image_ids,
+        assumed,
+        check=False,
+    )

@@ -24,19 +24,16 @@ def revision(
     user: str,
     database: str,
     assumed: str | None = assumptions.STATE.database_revision,
-) -> Fact[str | None]:
-    """The database's one alembic revision (None: empty, no alembic_version table); two heads fail."""
+) -> Fact[tuple[str, ...]]:
+    """The database's alembic revisions, every row of alembic_version, sorted (empty: an empty database, no
+    alembic_version table). One row is the usual; several are heads of separate branches (a downgrade to one
+    side of a merge leaves the other side applied): the caller decides what that allows."""
 
-    def parse(answer: Answer) -> str | None:
+    def parse(answer: Answer) -> tuple[str, ...]:
         if answer.ok:
-            rows = answer.stdout.split()
-            if len(rows) > 1:
-                raise OperationFailed(
-                    f"the database has {len(rows)} alembic heads ({', '.join(rows)}): merge them first"
-                )
-            return rows[0] if rows else None
+            return tuple(sorted(answer.stdout.split()))
         if NO_VERSION_TABLE in answer.stdout + answer.stderr:
-            return None
+            return ()
         raise OperationFailed(f"cannot read the database's revision: {answer.describe()}")
 
     command = schema_revision(project, service=service, user=user, database=database)

@@ -78,6 +78,7 @@ def selector(env: Any) -> str:
         variable=f"{prefix}_color",
         services=env.app.web_services,
         flag_path=env.flag_path,
+        color_header=env.lb.color_header,
         access_log=env.access_log_path,
         log_format=log_format_name(env.app.project),
     )

@@ -2,7 +2,7 @@
 
 A bad file fails before anything runs, with one line naming the file, the key
 path and what was expected (exit code 2). The settings sections an environment
-holds (ssh, app, database, lb, probes, monitoring, metrics, smoke, thresholds, notify,
+holds (ssh, app, health, database, lb, probes, monitoring, metrics, smoke, thresholds, notify,
 prerequisites) are in ghosttasks.config.settings.
 """
 
@@ -19,6 +19,7 @@ from ghosttasks.config.settings import (
     AppSettings,
     CheckSettings,
     DatabaseSettings,
+    HealthSettings,
     ImageSettings,
     LBSettings,
     LogSettings,
@@ -70,6 +71,9 @@ class Environment(Strict):
     app: AppSettings = Field(description="the application: strategy, checkout, compose files, ports")
     database: DatabaseSettings = Field(description="PostgreSQL and Redis services and the backups")
     lb: LBSettings | None = Field(None, description="the nginx load balancer (one `lb` host); required for blue-green")
+    health: HealthSettings = Field(
+        HealthSettings(), description="what a healthy answer is and where the running version is read"
+    )
     probes: ProbeSettings = Field(ProbeSettings(), description="which way HTTP probes of internal addresses travel")
     monitoring: MonitoringSettings = Field(MonitoringSettings(), description="where and how often to read metrics")
     metrics: MetricsSettings = Field(

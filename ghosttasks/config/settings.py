@@ -1,5 +1,5 @@
-"""An environment's sections: ssh, app, smoke, database, lb, probes, monitoring, metrics, thresholds, notify,
-prerequisites.
+"""An environment's sections: ssh, app, health, smoke, database, lb, probes, monitoring, metrics, thresholds,
+notify, prerequisites, images.
 
 Each section is a frozen pydantic model whose fields carry the `description=` the README's
 hosts.yml reference is generated from (ghosttasks.config.reference). The hosts, the
@@ -160,7 +160,18 @@ class AppSettings(Strict):
     public_health_url: str | None = Field(
         None, description="public health URL checked after the hosts when there is no LB; unset: none"
     )
-    alembic: str = Field("alembic", description="command that runs alembic inside the api container")
+    alembic: str = Field(
+        "alembic",
+        description="command that runs alembic inside the api container; its `-c FILE` and `-n NAME` (if any) also "
+        "tell the revision reader which config to read (else alembic's default: `$ALEMBIC_CONFIG`, else "
+        "alembic.ini in the container's working directory)",
+    )
+    alembic_python: str | None = Field(
+        None,
+        description="python inside the api image that imports alembic: it runs the revision reader (alembic's own "
+        "script-directory model, printed as JSON); unset: the python `alembic` names when it is `PYTHON -m "
+        "alembic ...`, else python3",
+    )
     seed_command: str = Field(
         "python scripts/seed_demo_data.py", description="demo-data seed command run in the api container (dev)"
     )
@@ -194,6 +205,96 @@ class AppSettings(Strict):
                 raise ValueError(f"roles.{key}: {name!r} is not a service of this app {known}")
         if roles.public not in self.health_paths:
             raise ValueError(f"roles.public: {roles.public!r} has no health path (app.health_paths.{roles.public})")
+        return self
+
+
+#: A dotted JSON path (`checks.database`); `*` stands for every entry of an object (`checks.*`).
+JSON_PATH = re.compile(r"[^.\s]+(\.[^.\s]+)*")
+#: An HTTP header name (RFC 9110 token characters that headers use in practice).
+HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+#: The placeholders of health.version_format: the release tag as written (v3.1.0), or its number (3.1.0).
+VERSION_PLACEHOLDERS = ("{tag}", "{number}")
+
+#: An accepted value in a health check: a string, or a JSON number or boolean written as YAML.
+Accepted = str | bool | int | float
+
+
+def _json_path(key: str | None, value: str) -> str:
+    if not JSON_PATH.fullmatch(value):
+        where = f"{key}: " if key else ""
+        raise ValueError(f"{where}{value!r} is not a dotted JSON path (e.g. checks.database)")
+    return value
+
+
+class HealthSettings(Strict):
+    status_codes: list[int] = Field(
+        [200], min_length=1, description="HTTP statuses a healthy answer may have (each 100-599)"
+    )
+    checks: dict[str, list[Accepted]] = Field(
+        {"status": ["ok"]},
+        description="JSON field (dotted path; `*` = every entry of an object, e.g. `checks.*`) -> accepted values; "
+        "`{}`: the status code alone decides (the body may be anything, JSON or not)",
+    )
+    version_from: Literal["json", "header", "none"] = Field(
+        "json",
+        description="where the running version is read: `json` (the field `health.version_field`), `header` (the "
+        "response header `health.version_field`) or `none` (the app does not say: after the new colour is healthy "
+        "the deploy checks the image its containers run: the digest recorded with `images.build: once`, else the "
+        "tag `<image name>:<version>`)",
+    )
+    version_field: str = Field(
+        "version", description="the JSON field (dotted path) or header name that carries the version, per version_from"
+    )
+    version_format: str = Field(
+        "{tag}",
+        description="how the app writes the version: `{tag}` the release tag as is (v3.1.0), `{number}` without the "
+        "leading `v` (3.1.0); other text around it is literal (`release-{number}`)",
+    )
+    database_field: str | None = Field(
+        "checks.database",
+        description="JSON field (dotted path) of the health answer the monitor reads as the database's state "
+        "(a value not in `health.database_ok` fires the database trigger); unset: not configured (said, never ok)",
+    )
+    database_ok: list[Accepted] = Field(["ok"], min_length=1, description="values of database_field that mean ok")
+
+    @field_validator("status_codes")
+    @classmethod
+    def _status_codes(cls, value: list[int]) -> list[int]:
+        for code in value:
+            if not 100 <= code <= 599:
+                raise ValueError(f"{code} is not an HTTP status (100-599)")
+        return value
+
+    @field_validator("checks")
+    @classmethod
+    def _checks(cls, value: dict[str, list[Accepted]]) -> dict[str, list[Accepted]]:
+        for path, accepted in value.items():
+            _json_path(None, path)
+            if not accepted:
+                raise ValueError(f"{path}: no accepted values (list at least one, or remove the check)")
+        return value
+
+    @field_validator("database_field")
+    @classmethod
+    def _database_field(cls, value: str | None) -> str | None:
+        return None if value is None else _json_path(None, value)
+
+    @field_validator("version_format")
+    @classmethod
+    def _version_format(cls, value: str) -> str:
+        found = [name for name in VERSION_PLACEHOLDERS if name in value]
+        if len(found) != 1 or value.count(found[0]) != 1:
+            raise ValueError(f"{value!r}: write {{tag}} or {{number}}, exactly once")
+        if value.replace(found[0], "").count("{") or value.replace(found[0], "").count("}"):
+            raise ValueError(f"{value!r}: only {{tag}} or {{number}} may stand in braces")
+        return value
+
+    @model_validator(mode="after")
+    def _version_field(self) -> HealthSettings:
+        if self.version_from == "header" and not HEADER_NAME.fullmatch(self.version_field):
+            raise ValueError(f"version_field: {self.version_field!r} is not a header name (version_from: header)")
+        if self.version_from == "json":
+            _json_path("version_field", self.version_field)
         return self
 
 
@@ -357,6 +458,13 @@ class LBSettings(Strict):
         False,
         description="install the upstream file and run `nginx -t` and reload with `sudo -n` (the login user "
         "cannot write the upstream's directory or signal nginx); the rule: `python3 -m ghosttasks.commands.sudoers`",
+    )
+    color_header: str = Field(
+        "X-Served-Color",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$",
+        description="response header the selector adds (`add_header ... always`) naming the colour that served; "
+        "traffic checks, `traffic.status` and the monitor read the colour from it (the app need not say it). nginx "
+        "drops server-level `add_header` in a location that sets its own: include the selector there too",
     )
     upstream_owner: str = Field(
         "root:root",

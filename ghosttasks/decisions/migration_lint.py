@@ -93,7 +93,10 @@ RULES: dict[str, tuple[Kind, str]] = {
 }
 
 NOISE_TABLE = "alembic_version"
-SECTION_RE = re.compile(r"^-- Running (?P<direction>upgrade|downgrade) (?P<start>\S+) -> (?P<end>\S+)\s*$")
+#: A section of alembic's offline SQL; a merge point's upgrade starts at (and its downgrade ends at) `a, b`.
+SECTION_RE = re.compile(
+    r"^-- Running (?P<direction>upgrade|downgrade) (?P<start>\S+(?:, \S+)*) -> (?P<end>\S+(?:, \S+)*)\s*$"
+)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
 """The migration planner (pure): which schema revision, in which direction, from which container, when.
 
-Inputs: the deploy state (per colour: version, failed marker), what each version knows (the chain
-of alembic revisions it ships, base first), the database's real revision, and the request. Output: a
-plan or a refusal (`Refused`, one line and a hint), decided before anything changes.
+Inputs: the deploy state (per colour: version, failed marker), what each version knows (the graph of
+alembic revisions it ships: each revision's down revisions, one head), the database's real revision, and the
+request. Output: a plan or a refusal (`Refused`, one line and a hint), decided before anything changes.
 
 Rules:
-- Upgrade versus downgrade comes from a revision chain that holds both, never from inequality.
+- Upgrade versus downgrade comes from ancestry in a revision graph that holds both (upgrade when the target
+  descends from the current revision), never from the ids' order. Revisions on separate branches are refused.
+- A downgrade must end at one head: alembic takes back only what descends from the target, so a target on one
+  side of a merge would leave the other side applied as a second head; it is refused naming that side.
 - Alembic runs where the code knows both the current and the target revision: the serving colour's
   container, else the idle colour's, else a one-off container of a version that does.
 - Newer code never serves on an older schema: the database is never left behind the serving
@@ -92,7 +95,7 @@ def choose_runner(
         version = state.colors[color].runs
         if version and all(knowledge.knows(version, revision) for revision in revisions):
             return Runner(version, color)
-    for version in sorted(knowledge.chains, key=release_key, reverse=True):
+    for version in sorted(knowledge.graphs, key=release_key, reverse=True):
         if all(knowledge.knows(version, revision) for revision in revisions):
             return Runner(version, None)
     return None
@@ -119,6 +122,7 @@ def plan_migration(
     target = resolve_revision(spec, current, knowledge, head_of=active[1] if active else None)
     relation = knowledge.order(target, current)
     if relation is None:
+        _refuse_unordered(knowledge, current, target)
         raise Refused(
             f"no recorded version knows both the database's revision {current or 'base'} and {target or 'base'}",
             hint="deploy a version that ships both, or run alembic by hand",
@@ -141,10 +145,47 @@ def plan_migration(
                 f"it would run on a schema without its migrations",
                 hint=_move_traffic_hint(state, knowledge, target),
             )
+    if direction == "downgrade":
+        _refuse_second_head(knowledge, current, target)
     runner = choose_runner(state, knowledge, current, target)
     if runner is None:
         raise Refused(f"no recorded version knows both {current or 'base'} and {target or 'base'}: nothing can run it")
     return Migration(direction, current, target, runner)
+
+
+def _refuse_unordered(knowledge: Knowledge, current: str | None, target: str | None) -> None:
+    """Refuse, saying so, when a version knows both revisions but neither descends from the other."""
+    if knowledge.unrelated(target, current):
+        raise Refused(
+            f"{target or 'base'} and the database's {current or 'base'} are on separate branches: neither descends "
+            "from the other, so neither an upgrade nor a downgrade reaches it",
+            hint="name a revision that merges them (upgrade), or one both descend from (downgrade)",
+        )
+
+
+def _refuse_second_head(
+    knowledge: Knowledge, current: str | None, target: str | None, *, rollback_to: str | None = None
+) -> None:
+    """A downgrade from `current` to `target` must leave one head: every applied revision after `target`
+    descends from it (else alembic leaves the other side of a merge applied, two rows in alembic_version).
+    `rollback_to`: the version a rollback goes to (the hint offers keeping a newer schema it runs on)."""
+    left = knowledge.left_behind(current, target)
+    if not left:
+        return
+    below = knowledge.single_head_below(current, target) or "base"
+    hint = f"name a revision every later one descends from: {below}"
+    if rollback_to:
+        above = knowledge.single_head_above(current, target)
+        needs = knowledge.head(rollback_to)
+        below_head = below != needs and not knowledge.at_or_after(None if below == "base" else below, needs)
+        hint = f"--db-rev {below} --force (below {rollback_to}'s head)" if below_head else f"--db-rev {below}"
+        if above:
+            hint = f"keep the schema at {above} (--db-rev {above}: {rollback_to} runs on it), or {hint}"
+    raise Refused(
+        f"a downgrade from {current} to {target or 'base'} would leave {', '.join(left)} applied as a second head "
+        f"(alembic takes back only what descends from {target or 'base'})",
+        hint=hint,
+    )
 
 
 def _article(direction: Direction) -> str:
@@ -159,7 +200,7 @@ def _move_traffic_hint(state: DeployState, knowledge: Knowledge, target: str | N
             f"move traffic to {idle} ({idle_version}) first: inv deploy.rollback (it downgrades the schema too), "
             "or add --force to downgrade anyway"
         )
-    older = [v for v in knowledge.chains if knowledge.at_or_after(target, knowledge.head(v))]
+    older = [v for v in knowledge.graphs if knowledge.at_or_after(target, knowledge.head(v))]
     if older:
         newest = max(older, key=release_key)
         return f"roll back to a version that runs on it first: inv deploy.rollback --to {newest}, or add --force"
@@ -219,6 +260,8 @@ class DeployMigration:
 
 def plan_deploy_migration(knowledge: Knowledge, current: str | None, version: str, color: Color) -> DeployMigration:
     """Upgrade to the new version's head from its own container; an older version on a newer schema stays."""
+    if version not in knowledge.graphs:
+        raise Refused(f"the revisions {version} ships were not read: not deploying it blind")
     head = knowledge.head(version)
     if head is None:
         return DeployMigration(None, f"{version} ships no migrations: the database stays at {current or 'base'}")
@@ -273,7 +316,7 @@ def plan_rollback(
 
     Without --to, the target is the older of the two colours' versions. When traffic is already on it
     (an earlier traffic.switch), only the schema goes back. A version not yet known (never recorded)
-    must be redeployed and its chain read before this is called again with that knowledge.
+    must be redeployed and its revisions read before this is called again with that knowledge.
     """
     active = serving(state)
     if active is None:
@@ -293,7 +336,7 @@ def plan_rollback(
         version = to
     if version == source_version:
         return _schema_only_rollback(state, knowledge, current, source, source_version, db_rev, force)
-    if version not in knowledge.chains:
+    if version not in knowledge.graphs:
         raise Refused(f"{version}'s revisions are not known yet: redeploy it into {idle} first")
     wanted = resolve_revision(db_rev, current, knowledge, head_of=version) if db_rev else knowledge.head(version)
     notes = [f"rollback {source} {source_version} -> {idle} {version}"]
@@ -324,6 +367,7 @@ def _rollback_migrations(
 ) -> tuple[Migration | None, Migration | None]:
     relation = knowledge.order(wanted, current)
     if relation is None:
+        _refuse_unordered(knowledge, current, wanted)
         raise Refused(f"no recorded version knows both the database's {current or 'base'} and {wanted or 'base'}")
     head = knowledge.head(version)
     if not force and not knowledge.at_or_after(wanted, head):
@@ -341,6 +385,7 @@ def _rollback_migrations(
         if runner is None:
             raise Refused(f"no recorded version knows both {current or 'base'} and {wanted or 'base'}: cannot upgrade")
         return Migration("upgrade", current, wanted, runner), None
+    _refuse_second_head(knowledge, current, wanted, rollback_to=version)
     runner = choose_runner(state, knowledge, current, wanted, replaced=color if redeploy else None)
     if runner is None:
         raise Refused(

@@ -44,7 +44,7 @@ class Reading:
     error_rate: float | None = None
     p95: float | None = None
     healthy: bool = True
-    database_ok: bool = True
+    database_ok: bool | None = True  # None: not judged (its reason in `unjudged`): never ok, never fires
     source: str = "prometheus"
     detail: str = ""
     unjudged: dict[str, str] = field(default_factory=dict)  # measurement -> why it could not be judged
@@ -85,7 +85,7 @@ def evaluate(reading: Reading, limits: Thresholds, consecutive_failures: int) ->
         trigger = Trigger("API error rate", f"{reading.error_rate:.1%}", f"{limits.error_rate * 100:g}%")
     elif reading.p95 is not None and reading.p95 > limits.p95_seconds:
         trigger = Trigger("response time p95", f"{reading.p95:.2f} s", f"{limits.p95_seconds:g} s")
-    elif not reading.database_ok:
+    elif reading.database_ok is False:
         trigger = Trigger("database connection failures", reading.detail or "database check failed", "none")
     elif failures > limits.health_failures:
         trigger = Trigger("consecutive health check failures", str(failures), f"> {limits.health_failures}")

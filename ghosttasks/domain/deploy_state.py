@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ghosttasks.domain.colors import COLORS, Color, other
+from ghosttasks.domain.revision_graph import RevisionGraph
 
 
 @dataclass
@@ -52,7 +53,8 @@ class DeployState:
     previous: Color | None = None
     colors: dict[Color, ColorState] = field(default_factory=lambda: {color: ColorState() for color in COLORS})
     version_heads: dict[str, str] = field(default_factory=dict)
-    version_chains: dict[str, list[str]] = field(default_factory=dict)  # revisions each version ships, base first
+    #: version -> revision -> its down revisions: the alembic graph each version ships (one head; {}: none)
+    version_graphs: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     database_revision: str | None = None  # as read from the database after the last command that could change it
     version_images: dict[str, dict[str, str]] = field(default_factory=dict)  # version -> service -> pinned ref
     deployed: list[str] = field(default_factory=list)  # versions that went live, least recent first
@@ -79,11 +81,14 @@ class DeployState:
         if images:
             self.version_images[version] = dict(images)
 
-    def learn_chain(self, version: str, chain: tuple[str, ...] | list[str]) -> None:
-        """Remember the revisions `version` ships (base first); its head is the last one."""
-        if chain:
-            self.version_chains[version] = list(chain)
-            self.version_heads[version] = chain[-1]
+    def learn_graph(self, version: str, graph: RevisionGraph) -> None:
+        """Remember the revisions `version` ships, as read from its code (an empty graph: it ships none)."""
+        self.version_graphs[version] = graph.as_json()
+        heads = graph.heads()
+        if len(heads) == 1:
+            self.version_heads[version] = heads[0]
+        else:
+            self.version_heads.pop(version, None)
 
     def after_switch(self, color: Color) -> None:
         """Traffic now goes to `color` (no change when it already did)."""
@@ -117,7 +122,7 @@ class DeployState:
             previous=previous,
             colors=colors,
             version_heads=dict(data.get("version_heads", {})),
-            version_chains=_chains(data.get("version_chains", {})),
+            version_graphs=_graphs(data.get("version_graphs", {}), data.get("version_chains", {})),
             database_revision=data.get("database_revision"),
             version_images=_version_images(data.get("version_images", {})),
             deployed=_versions(data.get("deployed", [])),
@@ -126,14 +131,29 @@ class DeployState:
         )
 
 
-def _chains(data: Any) -> dict[str, list[str]]:
-    """version_chains as written: an object of version -> list of revision ids; anything else is corrupt."""
-    if not isinstance(data, dict):
+def _graphs(data: Any, chains: Any) -> dict[str, dict[str, list[str]]]:
+    """version_graphs as written (version -> revision -> down revisions), plus the linear `version_chains`
+    (version -> revisions, base first) that state files of earlier ghosttasks versions hold, each read as a
+    graph; anything else is corrupt."""
+    if not isinstance(chains, dict):
         raise ValueError("version_chains is not an object")
-    for version, chain in data.items():
+    graphs: dict[str, dict[str, list[str]]] = {}
+    for version, chain in chains.items():
         if not isinstance(chain, list) or not all(isinstance(revision, str) for revision in chain):
             raise ValueError(f"version_chains.{version} is not a list of revisions")
-    return {version: list(chain) for version, chain in data.items()}
+        graphs[version] = RevisionGraph.linear(chain).as_json()
+    if not isinstance(data, dict):
+        raise ValueError("version_graphs is not an object")
+    for version, parents in data.items():
+        if not isinstance(parents, dict) or not all(
+            isinstance(downs, list) and all(isinstance(down, str) for down in downs) for downs in parents.values()
+        ):
+            raise ValueError(f"version_graphs.{version} is not an object of revision -> down revisions")
+        try:
+            graphs[version] = RevisionGraph.of(parents).as_json()
+        except ValueError as exc:
+            raise ValueError(f"version_graphs.{version}: {exc}") from None
+    return graphs
 
 
 def _version_images(data: Any) -> dict[str, dict[str, str]]:

@@ -1,26 +1,24 @@
-"""What the code of each version knows about the schema: its alembic revision chain, their order, and
-how a revision spec (head, base, an id or prefix, -N/+N) names one of them (pure)."""
+"""What the code of each version knows about the schema: its alembic revision graph (read with alembic's own
+model, ghosttasks.commands.alembic.READER), the order of two revisions (ancestry), and how a revision spec (head,
+base, an id or prefix, -N/+N) names one of them (pure)."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.domain.revision_graph import RevisionGraph
 
 #: A revision id as alembic allows it (any text without `@`, `-` or `+`), limited to what is safe to show and quote:
 #: hex (`a1b2c3d4e5f6`), sequential (`0003_orders_status`) and dated (`20240115_1200`) ids alike.
 REVISION_ID = r"[A-Za-z0-9][A-Za-z0-9_.]{0,63}"
+REVISION_ID_RE = re.compile(REVISION_ID)
 RELATIVE_RE = re.compile(rf"(?P<base>{REVISION_ID}|)(?P<sign>[+-])(?P<steps>[1-9]\d{{0,3}})")
-#: One line of `alembic history`: `DOWN -> UP (head), message`, DOWN `<base>` or one or more ids (a merge point).
-HISTORY_EDGE_RE = re.compile(
-    rf"^\s*(?P<down><base>|{REVISION_ID}(?:\s*,\s*{REVISION_ID})*)\s*->\s*(?P<up>{REVISION_ID})(?=[\s,(]|$)"
-)
-HISTORY_MESSAGE_RE = re.compile(
-    rf"^\s*(?:<base>|{REVISION_ID}(?:\s*,\s*{REVISION_ID})*)\s*->\s*(?P<up>{REVISION_ID})(?:\s*\([^)]*\))*,\s*"
-    r"(?P<message>.*)$"
-)
+#: The line the revision reader (ghosttasks.commands.alembic.READER) prints its JSON on, after this marker.
+GRAPH_MARKER = "ghosttasks-alembic-graph"
 
 
 class Refused(OperationFailed):
@@ -29,93 +27,164 @@ class Refused(OperationFailed):
 
 @dataclass(frozen=True)
 class Knowledge:
-    """What each version's code knows: its revision chain, base first (its head is the last one)."""
+    """What each version's code knows: its revision graph (one head; knowing = an ancestor of that head)."""
 
-    chains: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    graphs: dict[str, RevisionGraph] = field(default_factory=dict)
 
     @classmethod
     def recorded(cls, state: DeployState) -> Knowledge:
         """What the state file records (no live reads: for the emergency path)."""
-        return cls({version: tuple(chain) for version, chain in state.version_chains.items()})
+        return cls({version: RevisionGraph.of(parents) for version, parents in state.version_graphs.items()})
+
+    @classmethod
+    def of_chains(cls, chains: dict[str, tuple[str, ...] | list[str]]) -> Knowledge:
+        """Linear histories, base first."""
+        return cls({version: RevisionGraph.linear(chain) for version, chain in chains.items()})
 
     def head(self, version: str) -> str | None:
-        """The newest revision the version ships (None: unknown)."""
-        chain = self.chains.get(version)
-        return chain[-1] if chain else None
+        """The newest revision the version ships (None: none, or unknown); several heads are refused."""
+        graph = self.graphs.get(version)
+        heads = graph.heads() if graph else ()
+        if len(heads) > 1:
+            raise Refused(f"{version} ships several heads {', '.join(heads)}: {MERGE_HEADS}")
+        return heads[0] if heads else None
 
     def knows(self, version: str, revision: str | None) -> bool:
-        """The version's code can locate `revision` (every version knows the empty database)."""
-        return revision is None or revision in self.chains.get(version, ())
+        """The version's code can locate `revision`: it is its head or below it (every version knows the base)."""
+        return revision is None or revision in self.graphs.get(version, ())
 
     def versions_knowing(self, revision: str | None) -> list[str]:
         """The versions whose code can locate this revision."""
-        return sorted(version for version in self.chains if self.knows(version, revision))
+        return sorted(version for version in self.graphs if self.knows(version, revision))
 
     def all_revisions(self) -> set[str]:
         """Every revision any recorded version ships."""
-        return {revision for chain in self.chains.values() for revision in chain}
+        return {revision for graph in self.graphs.values() for revision in graph.parents}
 
-    def order(self, first: str | None, second: str | None) -> int | None:
-        """-1, 0 or 1 as `first` comes before, is, or comes after `second` in a chain holding both; None
-        when no known chain holds both (unrelated, or unknown)."""
-        if first == second:
-            return 0
-        for chain in self.chains.values():
-            ranked = (None, *chain)
-            if first in ranked and second in ranked:
-                a, b = ranked.index(first), ranked.index(second)
-                return (a > b) - (a < b)
+    def graph_holding(self, *revisions: str | None, prefer: str | None = None) -> RevisionGraph | None:
+        """A recorded graph that holds every one of `revisions` (`prefer`'s first, then the largest)."""
+        ranked = sorted(self.graphs.items(), key=lambda item: (item[0] != prefer, -len(item[1]), item[0]))
+        for _, graph in ranked:
+            if all(revision is None or revision in graph for revision in revisions):
+                return graph
         return None
 
+    def order(self, first: str | None, second: str | None) -> int | None:
+        """-1, 0 or 1 as `first` is below, is, or is after `second` (ancestry in a graph holding both); None
+        when no known graph holds both, or neither descends from the other (separate branches)."""
+        if first == second:
+            return 0
+        graph = self.graph_holding(first, second)
+        if graph is None:
+            return None
+        if graph.includes(first, second):
+            return 1
+        if graph.includes(second, first):
+            return -1
+        return None
+
+    def unrelated(self, first: str | None, second: str | None) -> bool:
+        """Both are known to one version, on separate branches: neither descends from the other."""
+        return self.graph_holding(first, second) is not None and self.order(first, second) is None
+
     def at_or_after(self, revision: str | None, floor: str | None) -> bool:
-        """The schema at `revision` includes every migration up to `floor`."""
+        """The schema at `revision` includes every migration up to `floor` (`floor` is an ancestor or itself)."""
         return self.order(revision, floor) in (0, 1)
 
+    def left_behind(self, current: str | None, target: str | None) -> tuple[str, ...]:
+        """The revisions a downgrade from `current` to `target` would leave applied as further heads beside
+        `target`: alembic takes back only what descends from `target`, so an applied branch that does not
+        (the other side of a merge) stays. Empty: the result is the single head `target`."""
+        graph = self.graph_holding(current, target)
+        if graph is None or current is None:
+            return ()
+        applied = graph.ancestors(current)
+        remaining = applied - (graph.descendants(target) - {target} if target else applied)
+        kept = RevisionGraph({r: tuple(d for d in graph.parents[r] if d in remaining) for r in remaining})
+        return tuple(head for head in kept.heads() if head != target)
 
-def parse_alembic_history(text: str) -> tuple[str, ...]:
-    """The linear revision chain (base first) from `alembic history` output, whatever the revision ids.
+    def single_head_below(self, current: str | None, target: str | None) -> str | None:
+        """The newest revision at or below `target` that a downgrade from `current` can reach as one head."""
+        graph = self.graph_holding(current, target)
+        if graph is None:
+            return None
+        fits = [r for r in graph.ancestors(target) if not self.left_behind(current, r)]
+        return max(fits, key=lambda r: (len(graph.ancestors(r)), r), default=None)
 
-    Raises ValueError when the history branches, merges, has no base, or is output with lines in it but no
-    revision (never "no migrations" for a history that was not understood): the planner handles one line.
-    """
-    parent: dict[str, str | None] = {}
-    for line in text.splitlines():
-        match = HISTORY_EDGE_RE.match(line)
-        if match:
-            down, up = match.group("down"), match.group("up")
-            if "," in down:
-                raise ValueError(
-                    f"revision {up} merges {down.replace(' ', '')}: a history with merge points is not supported yet"
-                )
-            parent[up] = None if down == "<base>" else down
-    if not parent:
-        if text.strip():
-            first = text.strip().splitlines()[0][:120]
-            raise ValueError(f"`alembic history` printed no revision that could be read (first line: {first!r})")
-        return ()
-    children: dict[str | None, list[str]] = {}
-    for revision, down in parent.items():
-        children.setdefault(down, []).append(revision)
-    if any(len(ups) > 1 for ups in children.values()):
-        raise ValueError("the revision history branches (more than one head): merge the heads first")
-    chain: list[str] = []
-    current = None
-    while current in children:
-        current = children[current][0]
-        chain.append(current)
-    if len(chain) != len(parent):
-        raise ValueError("the revision history does not reach back to the base")
-    return tuple(chain)
+    def single_head_above(self, current: str | None, floor: str | None) -> str | None:
+        """The oldest revision at or below `current` whose schema includes `floor` that a downgrade from
+        `current` can reach as one head (None: none but `current` itself, or unknown)."""
+        graph = self.graph_holding(current, floor)
+        if graph is None:
+            return None
+        fits = [
+            r
+            for r in graph.ancestors(current)
+            if r != current and graph.includes(r, floor) and not self.left_behind(current, r)
+        ]
+        return min(fits, key=lambda r: (len(graph.ancestors(r)), r), default=None)
 
 
-def parse_messages(text: str) -> dict[str, str]:
-    """Each revision's message from `alembic history` output (`A -> B (head), message`)."""
-    messages = {}
-    for line in text.splitlines():
-        match = HISTORY_MESSAGE_RE.match(line)
-        if match:
-            messages[match.group("up")] = match.group("message").strip()
-    return messages
+def one_head(heads: tuple[str, ...] | list[str]) -> str | None:
+    """The database's one revision from its alembic_version rows (None: empty); several heads are refused."""
+    if len(heads) > 1:
+        count = "two" if len(heads) == 2 else str(len(heads))
+        raise Refused(
+            f"the database is at {count} heads {', '.join(heads)} (a downgrade below a merge leaves a branch "
+            "applied): nothing plans from there; bring it to one head first",
+            hint="by hand: alembic upgrade <the revision that merges them> in a container that ships it, or "
+            "inv db.stamp -r <the revision the schema really is at>; inv db.current shows them",
+        )
+    return heads[0] if heads else None
+
+
+#: What to do about a version whose history has several heads (alembic's own advice).
+MERGE_HEADS = "merge the heads first: alembic merge heads"
+
+
+@dataclass(frozen=True)
+class History:
+    """A version's revisions as its alembic reads them: the graph (one head) and each revision's message."""
+
+    graph: RevisionGraph
+    messages: dict[str, str]
+
+
+def parse_revision_graph(text: str) -> History:
+    """The revision reader's output (GRAPH_MARKER and JSON on one line: alembic's ScriptDirectory, run in the
+    version's image) as a graph. Raises ValueError, naming what it saw, when the line is missing or not the
+    reader's JSON, a revision id is not one ghosttasks can quote, a down revision is missing, or the history has
+    several heads (never "no migrations" for output that was not understood). An empty list is alembic saying
+    the version ships no revision."""
+    lines = [line for line in text.splitlines() if line.startswith(GRAPH_MARKER + " ")]
+    if not lines:
+        first = text.strip().splitlines()[0][:120] if text.strip() else ""
+        raise ValueError(
+            f"the alembic revision reader printed no revision graph (first line: {first!r})"
+            if first
+            else "the alembic revision reader printed nothing"
+        )
+    try:
+        data = json.loads(lines[-1][len(GRAPH_MARKER) + 1 :])
+        rows = data["revisions"]
+        parents = {row["revision"]: list(row["down_revisions"]) for row in rows}
+        messages = {row["revision"]: " ".join(str(row.get("message") or "").split()) for row in rows}
+        said_heads = sorted(data["heads"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"the alembic revision reader's output is not its JSON ({exc})") from None
+    for revision in [*parents, *(d for downs in parents.values() for d in downs)]:
+        if not isinstance(revision, str) or not REVISION_ID_RE.fullmatch(revision):
+            raise ValueError(f"revision id {revision!r} is not one ghosttasks can pass on (letters, digits, _ and .)")
+    graph = RevisionGraph.of(parents)
+    heads = list(graph.heads())
+    if len(heads) > 1 or len(said_heads) > 1:
+        raise ValueError(f"the history has several heads {', '.join(heads or said_heads)}: {MERGE_HEADS}")
+    if heads != said_heads:
+        raise ValueError(
+            f"alembic names head {', '.join(said_heads) or 'none'} but the revisions end at "
+            f"{', '.join(heads) or 'none'}"
+        )
+    return History(graph, messages)
 
 
 def release_key(version: str) -> tuple:
@@ -160,15 +229,31 @@ def _by_prefix(prefix: str, knowledge: Knowledge) -> str:
 
 
 def _step(origin: str | None, steps: int, knowledge: Knowledge, head_of: str | None) -> str | None:
-    chains = sorted(
-        (chain for chain in knowledge.chains.values() if origin is None or origin in chain),
-        key=lambda chain: (head_of is None or knowledge.chains.get(head_of) != chain, -len(chain)),
-    )
-    if not chains:
+    """`steps` revisions down (negative) or up from `origin` along the one path there is: a step across a merge
+    point (down) or a branch point (up), or up into a merge that needs another branch, is refused."""
+    graph = knowledge.graph_holding(origin, prefer=head_of)
+    if graph is None:
         raise Refused(f"the database revision {origin} is not one that any recorded version ships")
-    ranked = (None, *chains[0])
-    index = ranked.index(origin) + steps
-    if not 0 <= index < len(ranked):
-        where = "below the base" if index < 0 else "beyond the newest known head"
-        raise Refused(f"{steps:+d} from {origin or 'base'} is {where}")
-    return ranked[index]
+    spec, at = f"{steps:+d} from {origin or 'base'}", origin
+    for _ in range(abs(steps)):
+        if steps < 0:
+            if at is None:
+                raise Refused(f"{spec} is below the base")
+            downs = graph.parents[at]
+            if len(downs) > 1:
+                raise Refused(f"{spec} crosses {at}, which merges {', '.join(downs)}: name the revision instead")
+            at = downs[0] if downs else None
+        else:
+            ups = graph.children(at)
+            if not ups:
+                raise Refused(f"{spec} is beyond the newest known head")
+            if len(ups) > 1:
+                branches = ", ".join(ups)
+                raise Refused(f"{spec} crosses {at or 'base'}, where {branches} branch: name the revision instead")
+            others = [down for down in graph.parents[ups[0]] if not graph.includes(at, down)]
+            if others:
+                raise Refused(
+                    f"{spec} reaches {ups[0]}, which also merges {', '.join(others)}: name the revision instead"
+                )
+            at = ups[0]
+    return at

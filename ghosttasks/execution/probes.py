@@ -9,6 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ghosttasks.config.settings import HealthSettings
+from ghosttasks.decisions import health_answers
+from ghosttasks.decisions.health_answers import Judged
+
 Log = Callable[[str], None]
 #: The shortest timeout the last request before a deadline gets (seconds).
 MIN_REQUEST_TIMEOUT = 1.0
@@ -30,51 +34,72 @@ class Health:
     url: str
     ok: bool
     status_code: int | None = None
-    body: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)  # the JSON object answered ({} when it was none)
     error: str | None = None
     attempts: int = 1
     elapsed: float = 0.0
     connected: bool = True  # False: no connection could be made (refused, unreachable, no SSH channel)
+    judged: Judged | None = None  # the answer against the health contract (None: no answer)
+    served_by: str | None = None  # the LB's colour header (None: not asked for, or absent)
 
     @property
     def version(self) -> str | None:
-        return self.body.get("version")
+        """The release tag the answer names (per health.version_from / version_format); None: not read."""
+        return self.judged.version if self.judged else self.body.get("version")
 
     @property
     def color(self) -> str | None:
-        return self.body.get("color")
+        """The colour that served, from the LB's colour header (lb.color_header); never from the app's body."""
+        return self.served_by
 
     def summary(self) -> str:
         if self.error:
             return f"{self.url}: {self.error}"
-        status = self.body.get("status", "?")
-        found = f" version {self.version}" if self.version else ""
+        said = self.judged.describe() if self.judged else ""
         colour = f" colour {self.color}" if self.color else ""
-        return f"{self.url}: HTTP {self.status_code} status {status}{found}{colour}"
+        return f"{self.url}: HTTP {self.status_code}" + (f" {said}" if said else "") + colour
 
 
-def check_health(url: str, *, expect_version: str | None = None, timeout: float = 5.0, client: Any = None) -> Health:
-    """One attempt: healthy means HTTP 200, JSON status ok and (if asked) the expected version.
+def check_health(
+    url: str,
+    *,
+    expect_version: str | None = None,
+    timeout: float = 5.0,
+    client: Any = None,
+    contract: HealthSettings | None = None,
+    color_header: str | None = None,
+) -> Health:
+    """One attempt, judged against the health contract (health_answers.judge; default: the Ghostworks one, HTTP
+    200 and JSON status ok) and, if asked, the expected version. `color_header`: read the colour that served
+    from that response header (answers through the LB).
 
     `client`: the one to send it with (for example the run's client through SSH); None: a new direct one.
     """
     import httpx
 
     try:
-        response, body = _get_json(url, {}, timeout=timeout, client=client)
+        response = _get(url, {}, timeout=timeout, client=client)
     except httpx.HTTPError as exc:
         connected = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
         return Health(url, False, error=f"{type(exc).__name__}: {exc or 'no detail'}", connected=connected)
-    health = Health(url, False, response.status_code, body)
-    if response.status_code != 200:
-        health.error = f"HTTP {response.status_code} status {body.get('status', '?')}"
-    elif body.get("status") != "ok":
-        health.error = f"status {body.get('status')!r}, expected 'ok'"
-    elif expect_version and body.get("version") != expect_version:
-        health.error = f"answers version {body.get('version')!r}, expected {expect_version!r}"
-    else:
-        health.ok = True
-    return health
+    judged = health_answers.judge(
+        contract or health_answers.DEFAULT,
+        response.status_code,
+        response.headers,
+        response.text,
+        expect_version=expect_version,
+    )
+    body = health_answers.parse_body(response.text)
+    served = health_answers.header(response.headers, color_header) if color_header else None
+    return Health(
+        url,
+        judged.ok,
+        response.status_code,
+        body if isinstance(body, dict) else {},
+        error=judged.reason or None,
+        judged=judged,
+        served_by=served,
+    )
 
 
 def wait_healthy(
@@ -85,6 +110,7 @@ def wait_healthy(
     log: Log | None = None,
     client: Any = None,
     cancel: threading.Event | None = None,
+    contract: HealthSettings | None = None,
 ) -> Health:
     """Retry check_health until healthy or the deadline; returns the last answer (never raises RetryError).
 
@@ -112,7 +138,7 @@ def wait_healthy(
         if cancelled():
             return Health(url, False, error="interrupted")
         timeout = min(policy.request_timeout, max(MIN_REQUEST_TIMEOUT, ends - time.monotonic()))
-        return check_health(url, expect_version=expect_version, timeout=timeout, client=client)
+        return check_health(url, expect_version=expect_version, timeout=timeout, client=client, contract=contract)
 
     def before_sleep(state: Any) -> None:
         if log:
@@ -135,13 +161,22 @@ def wait_healthy(
 
 @dataclass
 class TrafficSample:
+    """Answers through the LB by (colour that served, version), and the failures. The colour is the LB's colour
+    header (`color_header`); an answer without it counts under colour None."""
+
     url: str
     answers: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    color_header: str | None = None
 
     @property
     def total(self) -> int:
         return sum(self.answers.values()) + len(self.failures)
+
+    @property
+    def uncoloured(self) -> int:
+        """Healthy answers that carried no colour header."""
+        return sum(count for (color, _), count in self.answers.items() if color is None)
 
     def only(self, color: str, version: str | None = None) -> bool:
         """Every sample answered healthy from this colour (and version)."""
@@ -159,26 +194,37 @@ class TrafficSample:
 
 
 def sample_traffic(
-    url: str, count: int = 10, *, timeout: float = 5.0, client: Any = None, concurrent: bool = False
+    url: str,
+    count: int = 10,
+    *,
+    timeout: float = 5.0,
+    client: Any = None,
+    concurrent: bool = False,
+    contract: HealthSettings | None = None,
+    color_header: str | None = None,
 ) -> TrafficSample:
-    """Ask the LB `count` times, each on a new connection, which colour and version answer.
+    """Ask the LB `count` times, each on a new connection, which colour (its `color_header`) and version answer.
 
     concurrent sends them at once (a slow version then costs one request time, not count of them).
     """
     import httpx
 
-    sample = TrafficSample(url)
+    sample = TrafficSample(url, color_header=color_header)
     owned = client is None
     limits = httpx.Limits(max_keepalive_connections=0, max_connections=max(count, 1))
     client = client or httpx.Client(timeout=timeout, limits=limits)
+
+    def one(_: int) -> Health:
+        return check_health(url, timeout=timeout, client=client, contract=contract, color_header=color_header)
+
     try:
         if concurrent and count > 1:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(max_workers=count) as pool:
-                answers = list(pool.map(lambda _: check_health(url, timeout=timeout, client=client), range(count)))
+                answers = list(pool.map(one, range(count)))
         else:
-            answers = [check_health(url, timeout=timeout, client=client) for _ in range(count)]
+            answers = [one(index) for index in range(count)]
     finally:
         if owned:
             client.close()
@@ -249,32 +295,36 @@ class Correlated:
 
 
 def send_with_request_id(
-    url: str, request_id: str, *, timeout: float = 5.0, client: Any = None, header: str = "X-Request-ID"
+    url: str,
+    request_id: str,
+    *,
+    timeout: float = 5.0,
+    client: Any = None,
+    color_header: str | None = None,
+    header: str = "X-Request-ID",
 ) -> Correlated:
-    """GET the URL on a new connection with this request id in `header` (logs.request_id_header); never raises."""
+    """GET the URL on a new connection with this request id in `header` (logs.request_id_header); never raises.
+    `color_header`: the colour that served is read from that response header (through the LB); else it stays
+    None."""
     import httpx
 
     try:
-        response, body = _get_json(url, {header: request_id}, timeout=timeout, client=client)
+        response = _get(url, {header: request_id}, timeout=timeout, client=client)
     except httpx.HTTPError as exc:
         return Correlated(request_id, None, error=f"{type(exc).__name__}: {exc or 'no detail'}")
-    return Correlated(request_id, response.status_code, body.get("color"), response.headers.get(header))
+    color = health_answers.header(response.headers, color_header) if color_header else None
+    return Correlated(request_id, response.status_code, color, response.headers.get(header))
 
 
-def _get_json(url: str, headers: dict[str, str], *, timeout: float, client: Any) -> tuple[Any, dict]:
-    """GET on a new connection (`client`, or a direct one made and closed here): the response and its JSON
-    object body ({} when it is not one). Raises httpx.HTTPError when no answer came."""
+def _get(url: str, headers: dict[str, str], *, timeout: float, client: Any) -> Any:
+    """GET on a new connection (`client`, or a direct one made and closed here); the response, body read.
+    Raises httpx.HTTPError when no answer came."""
     import httpx
 
     owned = client is None
     client = client or httpx.Client(timeout=timeout)
     try:
-        response = client.get(url, headers={**headers, "Connection": "close"}, timeout=timeout)
+        return client.get(url, headers={**headers, "Connection": "close"}, timeout=timeout)
     finally:
         if owned:
             client.close()
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    return response, body if isinstance(body, dict) else {}

@@ -68,7 +68,7 @@ def deploy(
             with run.step("migrate database"):
                 entry.alembic_head = head = migrate_for_deploy(run, state, target, version, entry)
             with run.step(f"health check {target}"):
-                wait_for_color(run, target, version, deadline=health)
+                wait_for_color(run, target, version, deadline=health, pinned=state.version_images.get(version))
             with run.step(f"smoke test {target}"):
                 smoke(run, target, version, requests=10)
             with run.step("switch traffic"):

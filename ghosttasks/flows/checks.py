@@ -38,7 +38,11 @@ def health(run: Run, color: Color | None) -> None:
     public = env.lb_health_url if env.lb else env.app.public_health_url
     if public and serving:
         answer = run.executor.probe(
-            f"GET {public} {way(env, public)}", lambda: probes.check_health(public), assume=None
+            f"GET {public} {way(env, public)}",
+            lambda: probes.check_health(
+                public, contract=env.health, color_header=env.lb.color_header if env.lb else None
+            ),
+            assume=None,
         )
         if answer is not None and not answer.ok:
             raise OperationFailed(f"public health check failed: {answer.summary()}")

@@ -6,6 +6,7 @@ from ghosttasks.commands import alembic, compose, pg_dump
 from ghosttasks.decisions.migration_plan import Direction, choose_runner, plan_migration, plan_stamp
 from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.domain.revisions import Knowledge, Refused
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.backup import BackupInfo
 from ghosttasks.flows.steps.backup import take_backup as take_verified_backup
@@ -13,6 +14,7 @@ from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.flows.steps.migrate import (
     alembic_in,
     apply,
+    database_heads,
     database_revision,
     knowledge,
     record_revision,
@@ -79,7 +81,8 @@ def stamp(run: Run, revision: str) -> None:
             alembic_in(run, serving_api(run), argv, what="alembic stamp")
             return
         state = reconciled_state(run, store, entry)
-        plan = plan_stamp(state, knowledge(run, state), database_revision(run), revision)
+        heads = database_heads(run)  # stamp --purge repairs any of them, several heads included
+        plan = plan_stamp(state, knowledge(run, state), heads[0] if len(heads) == 1 else None, revision)
         try:
             command = runner_command(run, plan.runner, alembic.stamp(run.env.app.alembic, plan.target or "base"))
             run.executor.run(run.env.app_hosts[0], command, what="alembic stamp", stream=True)
@@ -88,28 +91,40 @@ def stamp(run: Run, revision: str) -> None:
 
 
 def current(run: Run) -> str | None:
-    """db.current: the database's real revision (psql), and which versions know it. Always answers."""
-    revision = database_revision(run)
-    line = f"database at {revision or 'base (empty)'}"
-    if run.env.app.strategy == "blue-green":
-        state = Store(run).load()
-        known = knowledge(run, state)
-        knowing = known.versions_knowing(revision)
-        heads = [version for version in known.chains if known.head(version) == revision]
-        line += f": the head of {', '.join(heads)}" if heads else ""
-        line += f"; known to {', '.join(knowing)}" if knowing else "; no recorded version ships it"
-    run.out.info(line)
-    return revision
+    """db.current: the database's real revision (psql), and which versions know it. Always answers: several
+    heads (a downgrade below a merge) are shown as they are, each with the versions that know it."""
+    heads = database_heads(run)
+    known = knowledge(run, Store(run).load()) if run.env.app.strategy == "blue-green" else None
+    if len(heads) > 1:
+        run.out.warn(
+            f"the database is at {len(heads)} heads: {', '.join(heads)}; changing commands refuse until it is at one"
+        )
+    for revision in heads or (None,):
+        line = f"database at {revision or 'base (empty)'}"
+        if known is not None:
+            knowing = known.versions_knowing(revision)
+            at_head = [version for version in sorted(known.graphs) if _head(known, version) == revision]
+            line += f": the head of {', '.join(at_head)}" if at_head else ""
+            line += f"; known to {', '.join(knowing)}" if knowing else "; no recorded version ships it"
+        run.out.info(line)
+    return ",".join(heads) if heads else None
+
+
+def _head(known: Knowledge, version: str) -> str | None:
+    try:
+        return known.head(version)
+    except Refused:
+        return None
 
 
 def history(run: Run) -> str:
-    """db.history: `alembic history` from a container whose code knows the database's revision, current marked."""
-    revision = database_revision(run)
+    """db.history: `alembic history` from a container whose code knows the database's revision(s), current marked."""
+    heads = database_heads(run)
     if run.env.app.strategy == "blue-green":
         state = Store(run).load()
-        runner = choose_runner(state, knowledge(run, state), revision)
+        runner = choose_runner(state, knowledge(run, state), *heads)
         if runner is None:
-            raise OperationFailed(f"no recorded version knows the database's revision {revision}")
+            raise OperationFailed(f"no recorded version knows the database's revision {', '.join(heads)}")
         command = runner_command(run, runner, alembic.history(run.env.app.alembic))
         where, version = run.env.app_hosts[0], runner.version
     else:
@@ -119,7 +134,8 @@ def history(run: Run) -> str:
     text = run.executor.read(where, alembic.history_text(command, version))
     for line in text.splitlines():
         if not line.startswith("INFO "):
-            marked = " (current)" if revision and line.split(" -> ")[-1].startswith(revision) else ""
+            up = line.split(" -> ", 1)[-1] if " -> " in line else ""
+            marked = " (current)" if any(up.startswith((f"{head} ", f"{head},")) for head in heads) else ""
             run.out.host_line(where.name, line + marked)
     return text
 

@@ -19,7 +19,7 @@ from ghosttasks.flows.steps.access_check import check_access
 from ghosttasks.flows.steps.build_once import ensure_pinned
 from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.flows.steps.health import wait_for_color
-from ghosttasks.flows.steps.migrate import apply, database_revision, knowledge, read_chain, record_revision
+from ghosttasks.flows.steps.migrate import apply, database_revision, knowledge, read_graph, record_revision
 from ghosttasks.flows.steps.migration_review import lint_downgrade
 from ghosttasks.flows.steps.projects import color_api
 from ghosttasks.flows.steps.reality import begin, reconciled_state, settle
@@ -38,7 +38,7 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
             current = database_revision(run)
             known = knowledge(run, state)
             active = serving(state)
-            if active and to and to not in known.chains and to != active[1]:
+            if active and to and to not in known.graphs and to != active[1]:
                 known = _redeploy_unknown(run, store, state, entry, other(active[0]), to)
             plan = plan_rollback(state, known, current, to=to, db_rev=db_rev, force=force)
             entry.version, entry.color = plan.version, plan.target
@@ -54,7 +54,13 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
                     _start_version(run, store, state, entry, plan.target, plan.version)
             if plan.switch:
                 with run.step(f"health check {plan.target}"):
-                    wait_for_color(run, plan.target, plan.version, deadline=120 if plan.redeploy else 30)
+                    wait_for_color(
+                        run,
+                        plan.target,
+                        plan.version,
+                        deadline=120 if plan.redeploy else 30,
+                        pinned=state.version_images.get(plan.version),
+                    )
             if plan.before_switch:
                 with run.step("upgrade database"):
                     apply(run, plan.before_switch, label=f"rollback-{plan.version}", entry=entry)
@@ -86,7 +92,7 @@ def _redeploy_unknown(
         _start_version(run, store, state, entry, color, version)
         state.colors[color].version, state.colors[color].failed_version = version, None
         state.colors[color].images = dict(state.version_images.get(version, {}))
-        state.learn_chain(version, read_chain(run, color_api(run, color, version)))
+        state.learn_graph(version, read_graph(run, color_api(run, color, version)).graph)
         state.intent = None  # started and recorded: the switch (if any) is journalled by the LB's flag itself
         store.save(state)
     return knowledge(run, state)

@@ -10,6 +10,7 @@ from ghosttasks.domain.errors import GhostError
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.reality import check
+from ghosttasks.flows.steps.switching import missing_color_header
 from ghosttasks.records.deploy_lock import DeployLock
 from ghosttasks.records.state_store import Store
 
@@ -58,14 +59,18 @@ def read_selector(run: Run) -> dict[str, Any]:
 def traffic_status(run: Run, samples: int) -> dict[str, Any]:
     """status() plus `samples` requests through the LB: which colour and version really answer."""
     report = status(run)
-    url = run.env.lb_health_url
+    env = run.env
+    url = env.lb_health_url
+    header = env.lb.color_header if env.lb else None
     sample = run.executor.probe(
-        f"GET {url} {way(run.env, url)} x{samples} on new connections",
-        lambda: probes.sample_traffic(url, samples),
+        f"GET {url} {way(env, url)} x{samples} on new connections (colour from the {header} header)",
+        lambda: probes.sample_traffic(url, samples, contract=env.health, color_header=header),
         assume=None,
     )
     if sample is not None:
         report["sample"] = {f"{c or '?'} {v or '?'}": n for (c, v), n in sample.answers.items()}
         report["sample_failures"] = len(sample.failures)
         report["sample_summary"] = sample.summary()
+        if sample.uncoloured:
+            report["sample_problem"] = missing_color_header(run, sample)
     return report

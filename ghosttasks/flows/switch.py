@@ -37,7 +37,7 @@ def switch(run: Run, color: Color) -> DeployState:
         previous_version = state.colors[previous].runs if previous and previous != color else None
         try:
             with run.step(f"health check {color}"):
-                wait_for_color(run, color, plan.version, deadline=30)
+                wait_for_color(run, color, plan.version, deadline=30, pinned=state.version_images.get(plan.version))
             if plan.before:
                 with run.step("upgrade database"):
                     apply(run, plan.before, label=f"switch-{plan.version}", entry=entry)

@@ -126,3 +126,5 @@ def show_traffic(out: Output, report: dict[str, Any], *, as_json: bool) -> None:
     out.info(describe_selector(lb))
     show_disagreements(out, report["environment"], report["disagreements"], report["lock"])
     out.info(f"answers: {report.get('sample_summary', 'not sampled')}")
+    if report.get("sample_problem"):
+        out.warn(report["sample_problem"])

@@ -1,7 +1,8 @@
 """The production runbook end to end against the lab, in order: each test starts from where the last ended.
 
 dry run -> v1.0.0 into blue -> v1.1.0 into green -> switches under load -> db tasks -> verify and stack
--> a never-healthy tag fails (green keeps serving) -> rollback to v1.0.0 with a database downgrade.
+-> a never-healthy tag fails (green keeps serving) -> rollback to v1.0.0 with a database downgrade
+-> a release whose health answers name no colour deploys into green (the LB's colour header says it).
 
 The first deploy goes into blue on a lab nothing was deployed to: the module brings the lab down and up
 again first when an earlier module (or run) deployed to it, and its tests only make sense run in file order.
@@ -16,9 +17,10 @@ from datetime import datetime
 
 import httpx
 import pytest
+import yaml
 
 from lab.releases import ALEMBIC_HEADS
-from tests.lab.world import direct_health, docker, lb_answers, psql, sshd_connections
+from tests.lab.world import direct_health, docker, lb_answers, nginx_dump, psql, served, sshd_connections
 
 APP_ADDRESSES = {"app1": "127.0.0.11", "app2": "127.0.0.12"}
 PORTS = {"blue": 8001, "green": 8002}
@@ -77,6 +79,9 @@ def test_second_deploy_goes_into_green_after_a_verified_backup(lab, inv):
 
     assert alembic_version(lab) == ALEMBIC_HEADS["v1.1.0"]
     assert set(lb_answers()) == {("green", "v1.1.0")}
+    # the colour that served, from the LB's own header (read here, not through ghosttasks), as nginx runs it
+    assert set(served()) == {("green", "green", "v1.1.0")}
+    assert "add_header X-Served-Color $ghostworks_color always;" in nginx_dump(lab)
     for address in APP_ADDRESSES.values():
         assert direct_health(address, PORTS["green"])["version"] == "v1.1.0"
         idle = direct_health(address, PORTS["blue"])
@@ -108,6 +113,7 @@ def test_traffic_switch_both_ways_under_load(lab, inv, load_loop):
     with load_loop() as load:
         inv.ok("traffic.switch", "blue", "--yes")
         assert set(lb_answers()) == {("blue", "v1.0.0")}
+        assert set(served()) == {("blue", "blue", "v1.0.0")}
         inv.ok("traffic.verify", "--color", "blue")
         inv.ok("traffic.switch", "green", "--yes")
         inv.ok("traffic.verify")
@@ -225,6 +231,43 @@ def test_rollback_redeploys_the_previous_version_and_downgrades_the_database(lab
     assert list(lab.backup_dir("db").glob("prod-rollback-v1.0.0-*.dump"))
     state = json.loads((lab.lb_state_dir / "state.json").read_text())
     assert state["active"] == "blue" and state["colors"]["blue"]["failed_version"] is None
+
+
+def test_an_app_whose_health_names_no_colour_deploys_and_its_traffic_checks_pass(lab, inv):
+    # v1.2.0-nocolor answers {"status", "version", "checks"}: only the LB's colour header says who served
+    result = inv.ok("deploy.prod", "--version", "v1.2.0-nocolor", "--monitor-minutes", "0.2", "--yes")
+    assert "LB verified: 10 requests to http://127.0.0.10/api/v1/health: 10x green v1.2.0-nocolor" in result.stdout
+    assert "no rollback trigger fired" in result.stdout
+    assert set(served()) == {("green", None, "v1.2.0-nocolor")}
+    inv.ok("traffic.verify")
+    report = inv.json("traffic.status")
+    assert report["sample"] == {"green v1.2.0-nocolor": 10} and "sample_problem" not in report
+    assert inv("traffic.verify", "--color", "blue").returncode == 1
+
+
+def test_version_from_none_checks_the_images_the_containers_run(lab, inv, tmp_path):
+    # an app that says neither its version nor anything but its status: the images must say the version
+    data = yaml.safe_load(inv.inventory.read_text())
+    data["environments"]["prod"]["health"] = {"checks": {}, "version_from": "none"}
+    variant = tmp_path / "hosts.yml"
+    variant.write_text(yaml.safe_dump(data))
+    env = {"GHOST_INVENTORY": str(variant)}
+    result = inv.ok("verify.health", env=env)
+    assert "app1 green api: runs ghostworks-api:v1.2.0-nocolor (sha256:" in result.stdout
+    assert "version from the image: tag ghostworks-api:v1.2.0-nocolor" in result.stdout
+    # the tag moved under the running container (an image rebuilt, a hand-made tag): refused, naming both
+    image = "ghostworks-api:v1.2.0-nocolor"
+    original = docker(lab, "app2", "image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
+    docker(lab, "app2", "tag", "ghostworks-api:v1.0.0", image)
+    try:
+        refused = inv("verify.health", env=env)
+    finally:
+        docker(lab, "app2", "tag", original, image)
+    assert refused.returncode == 1
+    assert "green is healthy but does not run v1.2.0-nocolor (health.version_from: none" in refused.stderr
+    assert f"app2 green api: runs {original[:19]}, not {image}" in refused.stderr
+    assert "app1 green api" not in refused.stderr
+    inv.ok("verify.health", env=env)
 
 
 def test_no_secret_reaches_any_output_or_log(lab, inv):

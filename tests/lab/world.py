@@ -30,6 +30,27 @@ def lb_answers(count: int = 20, url: str = LB_HEALTH) -> list[tuple[str | None, 
     return answers
 
 
+#: The response header the selector adds naming the colour that served (lb.color_header's default).
+COLOR_HEADER = "X-Served-Color"
+
+
+def served(count: int = 20, url: str = LB_HEALTH) -> list[tuple[str | None, str | None, str | None]]:
+    """Ask the LB `count` times on new connections: (its colour header, the body's `color`, the body's version)."""
+    answers = []
+    with httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        for _ in range(count):
+            response = client.get(url)
+            body = response.json()
+            answers.append((response.headers.get(COLOR_HEADER), body.get("color"), body.get("version")))
+    return answers
+
+
+def nginx_dump(lab) -> str:
+    """The LB's live configuration as nginx itself reads it (`nginx -T`)."""
+    argv = ["nginx", "-T", "-c", str(lab.nginx_conf)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+
+
 def direct_health(address: str, port: int) -> dict:
     return httpx.get(f"http://{address}:{port}/api/v1/health", timeout=5).json()
 

@@ -416,6 +416,7 @@ def test_origin_is_bare_with_annotated_tags_and_main(origin):
         "v1.2.0-slow",
         "v1.2.0-dropcolumn",
         "v1.2.0-lockingindex",
+        "v1.2.0-nocolor",
     }
     for release in faults_:
         assert release.base == "v1.1.0", release.tag

@@ -26,13 +26,12 @@ def answer(stdout="", stderr="", code=0):
     return Result("db1", "the command", stdout, stderr, code, 0.0)
 
 
-def test_the_database_revision_is_its_one_row():
+def test_the_database_revisions_are_its_rows():
     fact = postgres.revision(PROJECT, service="postgres", user="gw", database="gw")
-    assert fact.parse(answer("b2b2b2b2b2b2\n")) == "b2b2b2b2b2b2"
-    assert fact.parse(answer("")) is None
-    assert fact.parse(answer("", 'ERROR:  relation "alembic_version" does not exist\nLINE 1: ...', 1)) is None
-    with pytest.raises(OperationFailed, match=r"2 alembic heads \(a1, b2\): merge them first"):
-        fact.parse(answer("a1\nb2\n"))
+    assert fact.parse(answer("b2b2b2b2b2b2\n")) == ("b2b2b2b2b2b2",)
+    assert fact.parse(answer("")) == ()
+    assert fact.parse(answer("", 'ERROR:  relation "alembic_version" does not exist\nLINE 1: ...', 1)) == ()
+    assert fact.parse(answer("0003_customers\n0002_orders\n")) == ("0002_orders", "0003_customers")
     with pytest.raises(OperationFailed, match="cannot read the database's revision"):
         fact.parse(answer("", "psql: error: connection refused", 2))
     assert fact.check is False and fact.assumed == "b2b2b2b2b2b2"
@@ -46,19 +45,21 @@ def test_the_lb_flag_names_a_colour_or_fails():
         fact.parse(answer("cat: permission denied\n"))
 
 
-def test_alembic_history_is_the_chain_base_first_with_messages():
-    fact = alembic.revisions("alembic history", "v1.1.0")
-    text = "a1a1a1a1a1a1 -> b2b2b2b2b2b2 (head), add note\n<base> -> a1a1a1a1a1a1, create items\n"
-    assert fact.parse(answer(text)) == (
-        ("a1a1a1a1a1a1", "b2b2b2b2b2b2"),
-        {"a1a1a1a1a1a1": "create items", "b2b2b2b2b2b2": "add note"},
-    )
-    with pytest.raises(OperationFailed, match=r"^v1.1.0: the revision history branches"):
-        fact.parse(answer(f"{A} -> {B} (head), one\n{A} -> {C} (head), two\n<base> -> {A}, base\n"))
-    assert fact.parse(answer(fact.assumed)) == (
-        ("a1a1a1a1a1a1", "b2b2b2b2b2b2"),
-        {"a1a1a1a1a1a1": "older", "b2b2b2b2b2b2": "newer"},
-    )
+def test_the_revision_reader_gives_the_graph_with_messages_and_fails_naming_the_version():
+    fact = alembic.revisions("python3 -c READER", "v1.1.0")
+    text = (ROOT / "tests/unit/alembic_fixtures/merged.graph.txt").read_text()
+    history = fact.parse(answer(text))
+    assert history.graph.heads() == ("0005_status",)
+    assert history.messages["0004_merge"] == "merge orders and customers"
+    two_heads = (ROOT / "tests/unit/alembic_fixtures/two_heads.graph.txt").read_text()
+    with pytest.raises(OperationFailed, match=r"^v1.1.0: the history has several heads 0002_orders, 0003_customers"):
+        fact.parse(answer(two_heads))
+    with pytest.raises(OperationFailed, match="the alembic revision reader printed nothing") as failed:
+        fact.parse(answer("", "Traceback (most recent call last):\nModuleNotFoundError: No module named 'alembic'"))
+    assert failed.value.hint == "the reader said: ModuleNotFoundError: No module named 'alembic'"
+    assumed = fact.parse(answer(fact.assumed))
+    assert assumed.graph.parents == {"b2b2b2b2b2b2": ("a1a1a1a1a1a1",), "a1a1a1a1a1a1": ()}
+    assert assumed.messages == {"a1a1a1a1a1a1": "older", "b2b2b2b2b2b2": "newer"}
 
 
 def test_the_generated_revision_is_the_path_alembic_named():
@@ -126,7 +127,7 @@ def test_the_plan_recorder_answers_a_read_from_its_assumed_answer(env):
     fact = remote_file.deploy_state("/var/lib/ghosttasks/state.json")
     assert recorder.read(app1, fact).active == "green"
     revision = postgres.revision(PROJECT, service="postgres", user="gw", database="gw", assumed="c3c3c3c3c3c3")
-    assert recorder.read(app1, revision) == "c3c3c3c3c3c3"
+    assert recorder.read(app1, revision) == ("c3c3c3c3c3c3",)
     assert recorder.entries == [
         "# dry run: state.json is assumed to say active green, blue v1.0.0, green v1.1.0",
         "[app1] $ cat /var/lib/ghosttasks/state.json 2>/dev/null || true",

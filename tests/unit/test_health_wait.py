@@ -36,7 +36,7 @@ def answers(by_url):
     started = time.monotonic()
     calls = []
 
-    def check_health(url, *, expect_version=None, timeout=5.0, client=None):
+    def check_health(url, *, expect_version=None, timeout=5.0, client=None, contract=None):
         calls.append((url, time.monotonic() - started, timeout))
         healthy = by_url.get(url, lambda elapsed: True)(time.monotonic() - started)
         if healthy:

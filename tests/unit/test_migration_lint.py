@@ -128,13 +128,6 @@ def test_gate(kinds, allow, expected):
     assert gate(judge("SELECT 1;", raw), allow_breaking=allow, serving=False) == "go"  # a first deploy
 
 
-def test_revision_messages_from_alembic_history():
-    from ghosttasks.domain.revisions import parse_messages
-
-    history = "0003c3d4e5f6 -> 0006f6a7b8c9 (head), Drop artifact tags\n<base> -> 0003c3d4e5f6, artifact tags"
-    assert parse_messages(history) == {"0006f6a7b8c9": "Drop artifact tags", "0003c3d4e5f6": "artifact tags"}
-
-
 def test_the_dry_run_plan_shows_the_migration_and_its_lint_verdict(inv):
     code, plan, err = inv("deploy.prod", "--version", "v1.2.0", "--dry-run", "--yes")
     assert code == 0, err
@@ -168,3 +161,23 @@ def test_db_lint_refuses_a_bad_range_before_anything_runs(inv):
         err.strip()
         == "error: --revisions 'x;y' is not FROM:TO (alembic revision ids, head or base; either may be empty)"
     )
+
+
+def test_sections_across_a_merge_point_are_read_from_alembics_own_offline_sql():
+    """Real `alembic upgrade/downgrade A:B --sql` output (tests/unit/alembic_fixtures/make_fixtures.sh)."""
+    from pathlib import Path
+
+    from ghosttasks.decisions.migration_lint import revisions
+
+    fixtures = Path(__file__).parent / "alembic_fixtures"
+    assert revisions((fixtures / "merged.upgrade.sql").read_text()) == [
+        ("upgrade", "0003_customers"),
+        ("upgrade", "0004_merge"),
+        ("upgrade", "0005_status"),
+    ]
+    assert revisions((fixtures / "merged.downgrade.sql").read_text()) == [
+        ("downgrade", "0005_status"),
+        ("downgrade", "0004_merge"),
+        ("downgrade", "0002_orders"),
+        ("downgrade", "0003_customers"),
+    ]

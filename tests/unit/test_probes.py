@@ -2,6 +2,7 @@
 
 import httpx
 
+from ghosttasks.config.settings import HealthSettings
 from ghosttasks.execution import probes
 
 URL = "http://app1:8002/api/v1/health"
@@ -38,7 +39,7 @@ def test_connect_error_503_starting_then_ok():
     log = []
     health = probes.wait_healthy(URL, expect_version="v1.1.0", policy=FAST, client=client, log=log.append)
     assert health.ok and health.attempts == 4 and len(calls) == 4
-    assert health.version == "v1.1.0" and health.color == "green"
+    assert health.version == "v1.1.0" and health.color is None  # the colour comes from the LB's header only
     assert [line.split(":")[0] for line in log] == ["attempt 1", "attempt 2", "attempt 3"]
     assert "ConnectError" in log[0] and "HTTP 503" in log[1] and "'starting'" in log[2]
 
@@ -67,22 +68,39 @@ def test_deadline_bounds_the_wait():
 def test_non_json_body():
     client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, text="<html>")))
     health = probes.check_health(URL, client=client)
-    assert not health.ok and health.error == "status None, expected 'ok'"
+    assert not health.ok and health.error == "the answer is not JSON, expected status 'ok'"
 
 
-def test_sample_traffic_counts_colours_and_failures():
-    answers = [OK, OK, (200, {"status": "ok", "version": "v1.0.0", "color": "blue"}), httpx.ReadError("reset")]
+def test_non_json_body_is_healthy_when_no_check_asks_for_json():
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, text="<html>")))
+    contract = HealthSettings(checks={}, version_from="none")
+    health = probes.check_health(URL, client=client, contract=contract, expect_version="v1.1.0")
+    assert health.ok and health.version is None
+    assert health.summary() == f"{URL}: HTTP 200 version not configured"
+
+
+def test_sample_traffic_reads_the_colour_from_the_lb_header_not_the_body():
+    answers = [
+        ("green", OK),
+        ("green", (200, {"status": "ok", "version": "v1.1.0"})),  # no `color` field: the header says it
+        ("blue", (200, {"status": "ok", "version": "v1.0.0", "color": "green"})),  # the body is not asked
+        (None, (200, {"status": "ok", "version": "v1.1.0"})),  # no header: counted under None
+        (None, httpx.ReadError("reset")),
+    ]
     state = iter(answers)
 
     def handler(request):
-        answer = next(state)
+        served, answer = next(state)
         if isinstance(answer, Exception):
             raise answer
-        return httpx.Response(answer[0], json=answer[1])
+        return httpx.Response(answer[0], json=answer[1], headers={"X-Served-Color": served} if served else {})
 
-    sample = probes.sample_traffic(URL, 4, client=httpx.Client(transport=httpx.MockTransport(handler)))
-    assert sample.total == 4 and not sample.only("green", "v1.1.0")
-    assert sample.summary() == f"4 requests to {URL}: 1x blue v1.0.0, 2x green v1.1.0, 1 failed (ReadError: reset)"
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    sample = probes.sample_traffic(URL, 5, client=client, color_header="x-served-color")
+    assert sample.total == 5 and not sample.only("green", "v1.1.0") and sample.uncoloured == 1
+    assert sample.summary() == (
+        f"5 requests to {URL}: 1x ? v1.1.0, 1x blue v1.0.0, 2x green v1.1.0, 1 failed (ReadError: reset)"
+    )
 
 
 def test_prometheus_query_values():

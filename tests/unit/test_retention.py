@@ -74,7 +74,7 @@ def test_no_state_loses_a_colour_a_rollback_target_or_one_of_the_last_n(state, k
     assert removed <= present
     assert not removed & colour_versions(state)
     assert not removed & set(state.deployed[-keep:])
-    known = Knowledge(chains={v: ("aaaa1111",) for v in VERSIONS})
+    known = Knowledge.of_chains({v: ("aaaa1111",) for v in VERSIONS})
     try:
         plan = plan_rollback(state, known, "aaaa1111", to=None, db_rev=None)
     except Refused:  # nothing to roll back to in this state: nothing to protect

@@ -6,9 +6,12 @@ import json
 import pytest
 
 from ghosttasks.domain.deploy_state import ColorState, DeployState, Intent
+from ghosttasks.domain.revision_graph import RevisionGraph
 from ghosttasks.records.history import parse_history_lines
 
 T1, T2, T3 = "2026-11-28T20:00:00Z", "2026-11-29T09:30:00Z", "2026-11-30T12:00:00Z"
+#: v1.2.1 ships a merge: 0002 and bbbb2222 both on aaaa1111, merged by cccc3333 (ids of any shape)
+MERGED = {"aaaa1111": [], "bbbb2222": ["aaaa1111"], "0002_side": ["aaaa1111"], "cccc3333": ["bbbb2222", "0002_side"]}
 PIN = "127.0.0.20:5000/ghostworks-api@sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
 
@@ -130,30 +133,48 @@ def test_a_deploy_into_the_serving_colour_keeps_previous():
     assert state.colors["green"] == ColorState("v1.1.1", "bbbb2222", T3)
 
 
-# -- learn_chain -------------------------------------------------------------------------------
+# -- learn_graph -------------------------------------------------------------------------------
 
 
-def test_learning_a_chain_records_it_and_its_head():
+def test_learning_a_graph_records_it_and_its_head():
     state = serving()
-    state.learn_chain("v1.2.0", ("aaaa1111", "bbbb2222", "cccc3333"))
-    assert state.version_chains == {"v1.2.0": ["aaaa1111", "bbbb2222", "cccc3333"]}
+    state.learn_graph("v1.2.0", RevisionGraph.linear(("aaaa1111", "bbbb2222", "cccc3333")))
+    assert state.version_graphs == {"v1.2.0": {"aaaa1111": [], "bbbb2222": ["aaaa1111"], "cccc3333": ["bbbb2222"]}}
     assert state.version_heads["v1.2.0"] == "cccc3333"
     assert state.version_heads["v1.0.0"] == "aaaa1111"
 
 
-def test_a_chain_learned_again_replaces_the_old_one():
+def test_a_merge_is_recorded_with_its_down_revisions():
     state = DeployState()
-    state.learn_chain("v1.0.0", ["aaaa1111"])
-    state.learn_chain("v1.0.0", ["aaaa1111", "eeee5555"])
-    assert state.version_chains == {"v1.0.0": ["aaaa1111", "eeee5555"]}
+    merged = {"0001_init": [], "0002_a": ["0001_init"], "0003_b": ["0001_init"], "0004_m": ["0002_a", "0003_b"]}
+    state.learn_graph("v2.0.0", RevisionGraph.of(merged))
+    assert state.version_graphs == {"v2.0.0": merged}
+    assert state.version_heads == {"v2.0.0": "0004_m"}
+    assert DeployState.from_json(state.to_json()) == state
+
+
+def test_a_graph_learned_again_replaces_the_old_one():
+    state = DeployState()
+    state.learn_graph("v1.0.0", RevisionGraph.linear(["aaaa1111"]))
+    state.learn_graph("v1.0.0", RevisionGraph.linear(["aaaa1111", "eeee5555"]))
+    assert state.version_graphs == {"v1.0.0": {"aaaa1111": [], "eeee5555": ["aaaa1111"]}}
     assert state.version_heads == {"v1.0.0": "eeee5555"}
 
 
-@pytest.mark.parametrize("empty", [(), []])
-def test_an_empty_chain_teaches_nothing(empty):
-    state = serving()
-    state.learn_chain("v1.0.0", empty)
-    assert state == serving()
+def test_an_empty_graph_is_known_to_ship_no_revision():
+    state = DeployState()
+    state.learn_graph("v1.0.0", RevisionGraph({}))
+    assert (state.version_graphs, state.version_heads) == ({"v1.0.0": {}}, {})
+
+
+def test_a_state_file_of_the_previous_version_loads_its_chains_as_linear_graphs():
+    """state.json as ghosttasks wrote it before graphs (version_chains, base first) still loads."""
+    old = '{"version_chains": {"v1.0.0": ["aaaa1111"], "v1.1.0": ["aaaa1111", "bbbb2222"]}, "version_heads": {}}'
+    state = DeployState.from_json(old)
+    assert state.version_graphs == {"v1.0.0": {"aaaa1111": []}, "v1.1.0": {"aaaa1111": [], "bbbb2222": ["aaaa1111"]}}
+    assert "version_chains" not in state.to_json()
+    both = '{"version_chains": {"v1.0.0": ["aaaa1111"]}, "version_graphs": {"v1.0.0": {"cccc3333": []}}}'
+    assert DeployState.from_json(both).version_graphs == {"v1.0.0": {"cccc3333": []}}, "a graph wins over a chain"
 
 
 # -- after_switch ------------------------------------------------------------------------------
@@ -218,7 +239,7 @@ def every_field() -> DeployState:
             "green": ColorState("v1.1.0", "bbbb2222", T2, failed_version="v1.2.0"),
         },
         version_heads={"v1.0.0": "aaaa1111", "v1.1.0": "bbbb2222", "v1.2.1": "cccc3333"},
-        version_chains={"v1.1.0": ["aaaa1111", "bbbb2222"], "v1.2.1": ["aaaa1111", "bbbb2222", "cccc3333"]},
+        version_graphs={"v1.1.0": {"aaaa1111": [], "bbbb2222": ["aaaa1111"]}, "v1.2.1": MERGED},
         database_revision="cccc3333",
         version_images={"v1.2.1": {"api": PIN}},
         deployed=["v1.0.0", "v1.1.0", "v1.2.1"],
@@ -258,7 +279,7 @@ def test_to_json_exactly():
             },
         },
         "version_heads": {"v1.0.0": "aaaa1111", "v1.1.0": "bbbb2222", "v1.2.1": "cccc3333"},
-        "version_chains": {"v1.1.0": ["aaaa1111", "bbbb2222"], "v1.2.1": ["aaaa1111", "bbbb2222", "cccc3333"]},
+        "version_graphs": {"v1.1.0": {"aaaa1111": [], "bbbb2222": ["aaaa1111"]}, "v1.2.1": MERGED},
         "database_revision": "cccc3333",
         "version_images": {"v1.2.1": {"api": PIN}},
         "deployed": ["v1.0.0", "v1.1.0", "v1.2.1"],
@@ -281,7 +302,7 @@ def test_to_json_is_one_line_with_sorted_keys():
         '{"active": null, "colors": {"blue": {"alembic_head": null, "deployed_at": null, "failed_version": null, '
         '"images": {}, "version": null}, "green": {"alembic_head": null, "deployed_at": null, "failed_version": null, '
         '"images": {}, "version": null}}, "database_revision": null, "deployed": [], "intent": null, "previous": null, '
-        '"updated_at": null, "version_chains": {}, "version_heads": {}, "version_images": {}}'
+        '"updated_at": null, "version_graphs": {}, "version_heads": {}, "version_images": {}}'
     )
 
 
@@ -298,7 +319,7 @@ def test_the_round_trip_keeps_every_field():
     assert again.previous == "green"
     assert again.updated_at == T3
     assert again.version_heads == {"v1.0.0": "aaaa1111", "v1.1.0": "bbbb2222", "v1.2.1": "cccc3333"}
-    assert again.version_chains == {"v1.1.0": ["aaaa1111", "bbbb2222"], "v1.2.1": ["aaaa1111", "bbbb2222", "cccc3333"]}
+    assert again.version_graphs == {"v1.1.0": {"aaaa1111": [], "bbbb2222": ["aaaa1111"]}, "v1.2.1": MERGED}
     assert again.database_revision == "cccc3333"
     green = again.colors["green"]
     assert (green.version, green.alembic_head, green.deployed_at, green.failed_version) == (
@@ -351,6 +372,10 @@ def test_missing_keys_read_as_defaults(text, expected):
         ('{"active": 1}', ValueError),
         ('{"version_heads": null}', TypeError),
         ('{"version_chains": {"v1.0.0": 5}}', ValueError),
+        ('{"version_graphs": {"v1.0.0": ["aaaa1111"]}}', ValueError),
+        ('{"version_graphs": {"v1.0.0": {"bbbb2222": ["aaaa1111"]}}}', ValueError),
+        ('{"version_graphs": {"v1.0.0": {"a": ["b"], "b": ["a"]}}}', ValueError),
+        ('{"version_graphs": null}', ValueError),
         ('{"version_images": {"v1.0.0": "sha256:1"}}', ValueError),
         ('{"version_images": []}', ValueError),
         ('{"deployed": "v1.0.0"}', ValueError),
@@ -374,6 +399,8 @@ def test_a_chain_that_is_a_string_is_refused():
 
 
 def test_the_refusal_says_what_is_wrong():
+    with pytest.raises(ValueError, match=r"^version_graphs.v1: revision b names down revision a, which is not in it$"):
+        DeployState.from_json('{"version_graphs": {"v1": {"b": ["a"]}}}')
     with pytest.raises(ValueError, match=r"^active is 'purple', not blue or green$"):
         DeployState.from_json('{"active": "purple"}')
     with pytest.raises(ValueError, match=r"^previous is 'purple', not blue or green$"):

@@ -122,7 +122,7 @@ def test_a_health_probe_is_a_real_http_exchange_over_the_channel_of_the_host_it_
     far = FarEnd()
     with tunnel_client(prod, far) as client:
         health = probes.check_health(APP1_API, expect_version="v1.2.0", client=client, timeout=3)
-    assert health.ok and health.color == "blue", health
+    assert health.ok and health.version == "v1.2.0" and health.body["color"] == "blue", health
     assert far.opened == [("app1", "app1.internal.ghostworks.dev", 8001, 3)]
     assert far.seen == [("/api/v1/health", "app1.internal.ghostworks.dev:8001")]
 

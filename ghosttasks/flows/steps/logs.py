@@ -67,7 +67,7 @@ def check_logs(run: Run, color: Color | None, state: DeployState | None = None) 
 def _send_requests(run: Run, color: Color, *, serving: bool) -> list[tuple[str, str | None]]:
     """(request id, the host it was sent to or None when the LB chose) for every request sent."""
     env = run.env
-    header = env.logs.request_id_header
+    id_header = env.logs.request_id_header
     if serving and env.lb:
         targets: list[tuple[str, str | None]] = [(env.lb_health_url, None)] * REQUESTS
     else:
@@ -77,18 +77,26 @@ def _send_requests(run: Run, color: Color, *, serving: bool) -> list[tuple[str, 
     for url, host in targets:
         request_id = f"ghosttasks-{uuid.uuid4().hex}"
         client = run.executor.http_client(url)
+        header = env.lb.color_header if env.lb and host is None else None
         answer = run.executor.probe(
-            f"GET {url} {way(env, url)} with {header} {request_id if not run.dry_run else '<fresh id>'}",
-            lambda url=url, rid=request_id, c=client: probes.send_with_request_id(url, rid, client=c, header=header),
-            assume=probes.Correlated(request_id, 200, color, request_id),
+            f"GET {url} {way(env, url)} with {id_header} {request_id if not run.dry_run else '<fresh id>'}",
+            lambda url=url, rid=request_id, c=client, h=header: probes.send_with_request_id(
+                url, rid, client=c, color_header=h, header=id_header
+            ),
+            assume=probes.Correlated(request_id, 200, color if header else None, request_id),
         )
         if answer.error:  # an error answer is logged with its id too: only no answer at all stops the check
             raise OperationFailed(f"request {request_id} to {url}: {answer.error}")
-        if answer.status == 200 and answer.color != color:
+        if header and answer.status == 200 and answer.color is None:
+            raise OperationFailed(
+                f"request {request_id} to {url} came back without the {header} header: nginx drops the selector's "
+                f"server-level add_header in a location that sets its own; check `nginx -T` on {env.lb_host.name}"
+            )
+        if header and answer.status == 200 and answer.color != color:  # through the LB: its colour header
             raise OperationFailed(f"request {request_id} to {url} answered from {answer.color}, expected {color}")
         if answer.echoed != request_id:
             raise OperationFailed(
-                f"request {request_id} to {url}: {header} came back as {answer.echoed!r}",
+                f"request {request_id} to {url}: {id_header} came back as {answer.echoed!r}",
                 hint="an app that neither echoes nor logs request ids: logs.correlation: false in hosts.yml",
             )
         sent.append((request_id, host))

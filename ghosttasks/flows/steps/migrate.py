@@ -1,7 +1,8 @@
 """The schema as it really is, and alembic runs where the planner says (ghosttasks.decisions.migration_plan).
 
 The database's revision is read with psql through the postgres service (it answers whatever revision
-the database is at); what a version knows is read from its own code (`alembic history`, no database).
+the database is at); what a version knows is read from its own code: alembic's script-directory model, run in
+that version's api container (ghosttasks.commands.alembic.READER; it reads no database).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
-from ghosttasks.domain.revisions import Knowledge
+from ghosttasks.domain.revisions import History, Knowledge, one_head
 from ghosttasks.execution.executor import Result
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.backup import take_backup
@@ -39,30 +40,36 @@ def alembic_in(
     return run.executor.run(target.host, command, what=what, stream=stream)
 
 
-def database_revision(run: Run, *, assumed: str | None = assumptions.STATE.database_revision) -> str | None:
-    """The database's real revision (None: empty, no alembic_version table); a dry run assumes `assumed`."""
+def database_heads(run: Run, *, assumed: str | None = assumptions.STATE.database_revision) -> tuple[str, ...]:
+    """Every revision in the database's alembic_version (empty: an empty database); a dry run assumes `assumed`."""
     db = run.env.database
     fact = postgres.revision(shared_project(run), service=db.service, user=db.user, database=db.name, assumed=assumed)
     return run.executor.read(run.env.db_host, fact)
 
 
-def read_chain(run: Run, target: ApiTarget) -> tuple[str, ...]:
-    """The revisions the target container's code ships, base first."""
-    command = compose.exec_(target.project, run.env.app.roles.migrations, alembic.history(run.env.app.alembic))
-    chain, _ = run.executor.read(target.host, alembic.revisions(command, target.project.version))
-    return chain
+def database_revision(run: Run, *, assumed: str | None = assumptions.STATE.database_revision) -> str | None:
+    """The database's real revision (None: empty, no alembic_version table); a dry run assumes `assumed`.
+    Several heads are refused (Refused): nothing that changes the schema or traffic plans from them."""
+    return one_head(database_heads(run, assumed=assumed))
+
+
+def read_graph(run: Run, target: ApiTarget) -> History:
+    """The revisions the target container's code ships (alembic's own model of its script directory)."""
+    argv = alembic.graph_reader(run.env.app.alembic, run.env.app.alembic_python)
+    command = compose.exec_(target.project, run.env.app.roles.migrations, argv)
+    return run.executor.read(target.host, alembic.revisions(command, target.project.version))
 
 
 def knowledge(run: Run, state: DeployState) -> Knowledge:
-    """What each version knows: recorded chains, plus a live read for any colour whose chain is not recorded.
+    """What each version knows: recorded graphs, plus a live read for any colour whose graph is not recorded.
 
-    A chain read live is recorded in `state` (saved with it later).
+    A graph read live is recorded in `state` (saved with it later).
     """
     for color in COLORS:
         version = state.colors[color].runs
-        if version and version not in state.version_chains:
+        if version and version not in state.version_graphs:
             try:
-                state.learn_chain(version, read_chain(run, color_api(run, color, version)))
+                state.learn_graph(version, read_graph(run, color_api(run, color, version)).graph)
             except OperationFailed as exc:
                 run.out.warn(f"cannot read the revisions {version} ships from {color}: {exc}")
     return Knowledge.recorded(state)
@@ -160,7 +167,7 @@ def migrate_for_deploy(run: Run, state: DeployState, color: Color, version: str,
 
     Returns the version's schema head (the backup was taken by the step before).
     """
-    state.learn_chain(version, read_chain(run, color_api(run, color, version)))
+    state.learn_graph(version, read_graph(run, color_api(run, color, version)).graph)
     plan = plan_deploy_migration(knowledge(run, state), database_revision(run), version, color)
     if plan.migration is None:
         (run.out.warn if plan.database_ahead else run.note)(plan.note)

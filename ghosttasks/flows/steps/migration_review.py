@@ -18,7 +18,7 @@ from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import BadInput, OperationFailed
-from ghosttasks.domain.revisions import Knowledge, Refused, resolve_revision
+from ghosttasks.domain.revisions import History, Knowledge, Refused, resolve_revision
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps import build_once
 from ghosttasks.flows.steps.migrate import database_revision, knowledge, runner_command
@@ -27,9 +27,10 @@ from ghosttasks.observability import squawk
 from ghosttasks.records.state_store import Store
 
 
-def read_history(run: Run, version: str) -> tuple[tuple[str, ...], dict[str, str]]:
-    """The revision chain (base first) and each revision's message, from a one-off container of `version`."""
-    command = runner_command(run, Runner(version, None), alembic.history(run.env.app.alembic))
+def read_history(run: Run, version: str) -> History:
+    """The revision graph and each revision's message, from a one-off container of `version`."""
+    argv = alembic.graph_reader(run.env.app.alembic, run.env.app.alembic_python)
+    command = runner_command(run, Runner(version, None), argv)
     return run.executor.read(run.env.app_hosts[0], alembic.revisions(command, version))
 
 
@@ -103,13 +104,13 @@ def review_for_deploy(
 ) -> None:
     """deploy.prod: the upgrade the new version needs, shown and linted before the backup and before its colour
     starts; refused (breaking) or confirmed (locking) here."""
-    chain, messages = read_history(run, version)
-    state.learn_chain(version, chain)
+    history = read_history(run, version)
+    state.learn_graph(version, history.graph)
     plan = plan_deploy_migration(knowledge(run, state), database_revision(run), version, color)
     run.note(plan.note)
     if plan.migration is None:
         return
-    verdict = lint(run, plan.migration, messages, Runner(version, None))  # its colour is not up yet
+    verdict = lint(run, plan.migration, history.messages, Runner(version, None))  # its colour is not up yet
     entry.migration_lint = verdict.summary()
     if allow_breaking:
         entry.allow_breaking_migration = True
@@ -142,8 +143,8 @@ def lint_release(run: Run, version: str, spec: str | None) -> Verdict:
             run, version, build_once.colour_projects(run, state.idle, version)
         )  # not recorded: no lock held
     with run.step("lint migration"):
-        chain, messages = read_history(run, version)
-        known = Knowledge({version: chain})
+        history = read_history(run, version)
+        known = Knowledge({version: history.graph})
         start_spec, _, end_spec = (spec or ":").partition(":")
         current = (
             database_revision(run) if not start_spec else resolve_revision(start_spec, None, known, head_of=version)
@@ -151,13 +152,17 @@ def lint_release(run: Run, version: str, spec: str | None) -> Verdict:
         target = resolve_revision(end_spec or "head", current, known, head_of=version)
         relation = known.order(target, current)
         if relation is None:
-            raise Refused(f"{version} does not ship both {current or 'base'} and {target or 'base'}: nothing to lint")
+            raise Refused(
+                f"{current or 'base'} and {target or 'base'} are on separate branches of {version}: nothing to lint"
+                if known.unrelated(current, target)
+                else f"{version} does not ship both {current or 'base'} and {target or 'base'}: nothing to lint"
+            )
         if relation == 0:
             run.out.ok(f"{current or 'base'} is {target or 'base'}: no pending migration")
             return Verdict(())
         direction = "upgrade" if relation > 0 else "downgrade"
         migration = Migration(direction, current, target, Runner(version, None))
-        verdict = lint(run, migration, messages)
+        verdict = lint(run, migration, history.messages)
     if direction == "upgrade" and migration_lint.gate(verdict, allow_breaking=False) == "refuse":
         raise OperationFailed(
             f"{len(verdict.of('breaking'))} breaking finding(s): deploy.prod would refuse {version}",

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 
+from ghosttasks.decisions import health_answers
 from ghosttasks.decisions.migration_plan import plan_switch_back
 from ghosttasks.decisions.probe_routes import way
-from ghosttasks.decisions.triggers import Reading, Trigger, evaluate, never_judged, unjudged_summary
+from ghosttasks.decisions.triggers import DATABASE, Reading, Trigger, evaluate, never_judged, unjudged_summary
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
@@ -41,15 +42,28 @@ class Watcher:
 
     def read(self) -> Reading:
         """This interval's reading: the metrics source's error rate and p95, plus one health check through the LB."""
-        env = self.run.env
         measured = self.metrics.read(self.color, self.version)
         reading = Reading(measured.error_rate, measured.p95, source=measured.source, unjudged=dict(measured.unjudged))
-        health = probes.check_health(env.lb_health_url)
+        self._read_health(reading)
+        return reading
+
+    def _read_health(self, reading: Reading) -> None:
+        """One health check through the LB (health: settings): healthy, served by the watched colour (the LB's
+        colour header), and what it says of the database (health.database_field; unset: not configured)."""
+        env = self.run.env
+        header = env.lb.color_header if env.lb else None
+        health = probes.check_health(env.lb_health_url, contract=env.health, color_header=header)
         reading.healthy = health.ok
         reading.detail = health.error or ""
-        checks = health.body.get("checks", {}) if isinstance(health.body.get("checks"), dict) else {}
-        reading.database_ok = checks.get("database", "ok") == "ok"
-        return reading
+        if health.ok and health.color is not None and health.color != self.color:
+            reading.healthy = False
+            reading.detail = f"answered by {health.color} ({header}), not {self.color}"
+        said = health_answers.database(env.health, health.body if health.status_code is not None else None)
+        reading.database_ok = said.ok
+        if said.ok is None:
+            reading.unjudged[DATABASE] = said.said
+        elif said.ok is False:
+            reading.detail = said.said
 
     def judge(self, reading: Reading) -> Trigger | None:
         """Apply the thresholds to this reading, counting consecutive health failures across calls."""
@@ -69,7 +83,8 @@ def watch(run: Run, store: Store, state: DeployState, *, minutes: float, rollbac
     if run.dry_run:  # a plan cannot watch for minutes: one line stands for the whole watch
         run.executor.probe(
             f"every {interval:g} s for {minutes:g} min: {describe_source(run, color, state.colors[color].version)}, "
-            f"health through the LB {way(env, env.lb_health_url)}; "
+            f"health through the LB {way(env, env.lb_health_url)} "
+            f"(database: {env.health.database_field or 'not configured'}); "
             f"on a trigger switch back to {state.previous or 'the previous colour'}",
             lambda: None,
             assume=None,

@@ -83,13 +83,18 @@ def install_config(run: Run, paths: list[str], contents: list[str]) -> None:
 
 
 def verify_lb(run: Run, color: Color, version: str | None, *, samples: int = 10, deadline: float = 15) -> None:
-    """The LB answers only from `color` (and `version`): sampled until consistent or the deadline."""
+    """The LB answers only from `color` (read from the selector's colour header, lb.color_header) and `version`
+    (as health.version_from reads it; `none`: the colour alone, the images were checked before): sampled until
+    consistent or the deadline. Answers without the colour header fail with what to check in nginx."""
     from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-    url = run.env.lb_health_url
-    description = f"GET {url} {way(run.env, url)} x{samples} on new connections: every answer from {color}" + (
-        f" {version}" if version else ""
-    )
+    env = run.env
+    assert env.lb is not None
+    url, header = env.lb_health_url, env.lb.color_header
+    version = version if env.health.version_from != "none" else None
+    said = f" {version}" if version else " (version: not configured in the answers)"
+    description = f"GET {url} {way(env, url)} x{samples} on new connections: every answer from {color}{said}"
+    description += f", colour from the {header} header"
 
     def sample_until_consistent() -> probes.TrafficSample:
         # after a config change nginx reloads asynchronously (old workers may answer once more): sample again.
@@ -99,14 +104,30 @@ def verify_lb(run: Run, color: Color, version: str | None, *, samples: int = 10,
             retry=retry_if_result(lambda sample: not sample.only(color, version)),
             retry_error_callback=lambda state: state.outcome.result(),
         )
-        return retrying(lambda: probes.sample_traffic(url, samples, concurrent=True))
+        return retrying(
+            lambda: probes.sample_traffic(url, samples, concurrent=True, contract=env.health, color_header=header)
+        )
 
-    assumed = probes.TrafficSample(url)
+    assumed = probes.TrafficSample(url, color_header=header)
     assumed.answers[(color, version)] = samples
     sample = run.executor.probe(description, sample_until_consistent, assume=assumed)
+    if sample.uncoloured:
+        raise OperationFailed(missing_color_header(run, sample))
     if not sample.only(color, version):
         raise OperationFailed(f"traffic check failed: {sample.summary()}")
-    run.out.ok(f"LB verified: {sample.summary()}")
+    run.out.ok(f"LB verified: {sample.summary()}" + ("" if version else " (version: checked from the images)"))
+
+
+def missing_color_header(run: Run, sample: probes.TrafficSample) -> str:
+    """Why answers through the LB carried no colour header, and where to look (not "wrong colour")."""
+    env = run.env
+    assert env.lb is not None
+    return (
+        f"{sample.uncoloured} of {sample.total} answers through the LB carry no {env.lb.color_header} header "
+        f"({sample.summary()}): nginx drops the selector's server-level add_header in any location that sets its "
+        f"own add_header; check `nginx -T` on {env.lb_host.name} and include {env.selector_path} in each such "
+        "location"
+    )
 
 
 def verify_or_switch_back(
