@@ -8,6 +8,7 @@
 | v1.2.0-badmigration    | v1.1.0 | + 0004d4e5f6a7, whose upgrade fails (nothing is applied)          | 0004d4e5f6a7 |
 | v1.2.0-errors          | v1.1.0 | `FAULT = "errors"`: 30% HTTP 500 from 15 s after start            | 0003c3d4e5f6 |
 | v1.2.0-slow            | v1.1.0 | `FAULT = "slow"`: every api request takes 2.5 s                   | 0003c3d4e5f6 |
+| v1.2.0-leak            | v1.1.0 | `FAULT = "leak"`: every api request keeps 64 KiB for good         | 0003c3d4e5f6 |
 | v1.2.0-dropcolumn      | v1.1.0 | + 0006f6a7b8c9 drops artifacts.tags, which v1.1.0 reads (breaking) | 0006f6a7b8c9 |
 | v1.2.0-lockingindex    | v1.1.0 | + 0007a7b8c9d0: CREATE INDEX on artifacts.name, not CONCURRENTLY   | 0007a7b8c9d0 |
 | v1.2.0-nocolor         | v1.1.0 | health answers name no colour (the LB's colour header must do)     | 0003c3d4e5f6 |
@@ -155,6 +156,15 @@ RELEASES = (
         (_fault("slow"),),
         base="v1.1.0",
         fault="slow",
+    ),
+    Release(
+        "v1.2.0-leak",
+        "2024-03-01T10:35:00+00:00",
+        "Fault drill: every api request keeps 64 KiB the process never frees (memory only grows)",
+        "0003c3d4e5f6",
+        (_fault("leak"),),
+        base="v1.1.0",
+        fault="leak",
     ),
     Release(
         "v1.2.0-dropcolumn",

@@ -156,3 +156,17 @@ def exec_check(project: Project, service: str, argv: list[str], label: str) -> F
         return f"{label} OK" + (f" ({said[-1].strip()})" if said else "")
 
     return Fact(f"{label} check", exec_(project, service, argv), parse, f"{label} OK", check=False)
+
+
+def memory_sample() -> str:
+    """Every running container's memory (`docker stats`), then its restart count and start time (`docker
+    inspect`), separated by a marker line (ghosttasks.decisions.memory_growth.parse_sample)."""
+    return (
+        "docker stats --no-stream --format '{{.Name}}\t{{.MemUsage}}' && echo '--- inspect' && "
+        "docker ps -q | xargs -r docker inspect --format '{{.Name}}\t{{.RestartCount}}\t{{.State.StartedAt}}'"
+    )
+
+
+def restart(project: Project, services: list[str], *, timeout: int = 10) -> str:
+    """Restart the named services' containers in place (stop with the grace period, start again)."""
+    return f"{project.prefix()} restart -t {int(timeout)} {join(services)}"

@@ -366,6 +366,14 @@ class LogSettings(Strict):
         pattern=r"^[A-Za-z0-9-]+$",
         description="request header the correlation check sends a fresh id in (and expects echoed back)",
     )
+    duration_key: str = Field(
+        "duration_ms",
+        description="JSON key of a request log line that holds the request's duration (`verify.logs --slow`)",
+    )
+    duration_unit: Literal["ms", "s", "us"] = Field("ms", description="unit of `duration_key`: `ms`, `s` or `us`")
+    path_key: str = Field(
+        "path", description="JSON key of a request log line that holds the request path (`verify.logs --slow`)"
+    )
     correlation: bool = Field(
         True,
         description="`verify.logs` sends requests with fresh ids and finds each in the logs; false: the check says "

@@ -105,3 +105,16 @@ def _text(argument: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise BadInput(f"{argument} is required")
     return value
+
+
+_SINCE_RE = re.compile(
+    r"^(?:\d+(?:\.\d+)?[smh]|\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?)?)$"
+)
+
+
+def since(value: object, argument: str = "--since") -> str:
+    """A docker `--since` value: a duration (`10m`, `2h`) or a date/time (`2026-12-07T10:00:00Z`)."""
+    text = _text(argument, value)
+    if not _SINCE_RE.match(text):
+        raise BadInput(f"{argument}: {text!r} is not a duration (10m, 2h) or a time (2026-12-07T10:00:00Z)")
+    return text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ghosttasks.domain import validate
-from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, YES_HELP, execute, ghost_task
+from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, JSON_HELP, YES_HELP, execute, ghost_task
 
 REV_HELP = "alembic revision: an id (any alembic allows, e.g. 0003_orders_status), head, base, or relative like -1"
 
@@ -163,4 +163,35 @@ def restore(c, file, env=None, dry_run=False, yes=False):
     )
 
 
-namespace = Collection("db", upgrade, downgrade, current, history, stamp, revision, lint, backup, backups, restore)
+@ghost_task(
+    help={
+        "threshold": "seconds after which a running query is listed as long-running (default 5)",
+        "json": JSON_HELP,
+        "env": ENV_HELP,
+        "dry_run": DRY_HELP,
+    }
+)
+def activity(c, threshold=5.0, json=False, env=None, dry_run=False):
+    """What the database is doing (read-only): long-running queries, idle transactions, who blocks whom, and
+    connections per application and client mapped to hosts and colours, against max_connections."""
+    from ghosttasks.flows import performance
+
+    seconds = validate.positive_number(threshold, "--threshold")
+    execute(c, env, lambda run: performance.activity(run, threshold=seconds, as_json=json), dry_run=dry_run, quiet=json)
+
+
+@ghost_task(
+    help={"limit": "statements per table (default 10)", "json": JSON_HELP, "env": ENV_HELP, "dry_run": DRY_HELP}
+)
+def slow(c, limit=10, json=False, env=None, dry_run=False):
+    """The top statements by total and by mean time from pg_stat_statements (calls, mean, total, rows);
+    when the extension is missing, how to enable it."""
+    from ghosttasks.flows import performance
+
+    count = int(validate.positive_number(limit, "--limit"))
+    execute(c, env, lambda run: performance.slow(run, limit=count, as_json=json), dry_run=dry_run, quiet=json)
+
+
+namespace = Collection(
+    "db", upgrade, downgrade, current, history, stamp, revision, lint, backup, backups, restore, activity, slow
+)

@@ -81,13 +81,30 @@ def monitoring(c, env=None):
 
 
 @ghost_task(
-    help={"color": "blue or green (default: the active colour; another one is asked directly)", "env": ENV_HELP}
+    help={
+        "color": "blue or green (default: the active colour; another one is asked directly)",
+        "slow": "instead: the slowest requests per endpoint of at least this many seconds, with their request IDs",
+        "since": "with --slow: only log lines since this time (docker's --since: 10m, 2026-12-07T10:00:00)",
+        "json": "with --slow: print JSON instead of a table",
+        "env": ENV_HELP,
+    }
 )
-def logs(c, color=None, env=None):
-    """Log analysis: correlation IDs found on the hosts that served them, ERROR/CRITICAL patterns since the deploy."""
+def logs(c, color=None, slow=None, since=None, json=False, env=None):
+    """Log analysis: correlation IDs found on the hosts that served them, ERROR/CRITICAL patterns since the deploy.
+
+    With --slow SECONDS: the slowest requests per endpoint pattern in the api logs (the duration field is
+    `logs.duration_key`), with their correlation IDs.
+    """
+    color = _color(color)
+    if slow is not None:
+        from ghosttasks.flows import performance
+
+        seconds = validate.positive_number(slow, "--slow")
+        window = validate.since(since, "--since") if since else None
+        execute(c, env, lambda run: performance.slow_requests_in_logs(run, color, seconds, window, json), quiet=json)
+        return
     from ghosttasks.flows.steps import logs as flow
 
-    color = _color(color)
     execute(c, env, lambda run: flow.check_logs(run, color))
 
 

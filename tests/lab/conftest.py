@@ -32,6 +32,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.lab)
+    # the bastion topology's modules run after every flat one, whatever their numbers: one switch, not two
+    items.sort(key=lambda item: "bastion_lab" in getattr(item, "fixturenames", ()))
 
 
 class Labs:

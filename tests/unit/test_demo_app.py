@@ -136,6 +136,15 @@ def test_errors_fault_waits_then_fails_30_percent_never_twice_in_a_row():
     assert not any(a and b for a, b in itertools.pairwise(late))
 
 
+def test_the_leak_fault_keeps_memory_for_good():
+    kept: list[bytes] = []
+    for _ in range(3):
+        faults.leak("leak", kept)
+        faults.leak(None, kept)
+    assert [len(block) for block in kept] == [faults.LEAK_BYTES] * 3
+    assert faults.plan("leak", 0, 100.0) == (0.0, False)  # answers stay fast and right
+
+
 def test_slow_and_unhealthy_faults():
     assert faults.plan("slow", 0, 0.0) == (faults.SLOW_SECONDS, False)
     assert faults.SLOW_SECONDS > 2.0
@@ -414,6 +423,7 @@ def test_origin_is_bare_with_annotated_tags_and_main(origin):
         "v1.2.0-badmigration",
         "v1.2.0-errors",
         "v1.2.0-slow",
+        "v1.2.0-leak",
         "v1.2.0-dropcolumn",
         "v1.2.0-lockingindex",
         "v1.2.0-nocolor",
@@ -433,7 +443,7 @@ def test_origin_tags_ship_the_expected_revisions_and_fault_switch(origin):
         heads = set(chain) - set(chain.values())
         assert heads == {release.alembic_head}, release.tag
         switch = re.search(r"^FAULT = (.+)$", _git(origin, "show", f"{release.tag}:ghostworks/faults.py"), re.M)
-        expected = f'"{release.fault}"' if release.fault in ("unhealthy", "errors", "slow") else "None"
+        expected = f'"{release.fault}"' if release.fault in ("unhealthy", "errors", "slow", "leak") else "None"
         assert switch.group(1) == expected, release.tag
     models = {tag: _git(origin, "show", f"{tag}:ghostworks/models.py") for tag in ("v1.0.0", "v1.1.0", "v1.3.0")}
     assert [("tags = Column" in text, "description = Column" in text) for text in models.values()] == [

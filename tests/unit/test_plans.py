@@ -18,6 +18,12 @@ CASES = {
     "deploy-rollback": ["deploy.rollback", "--dry-run", "--yes"],
     "deploy-rollback-to": ["deploy.rollback", "--to", "v0.9.0", "--dry-run", "--yes"],
     "deploy-emergency-rollback": ["deploy.emergency-rollback", "--reason", "p95 over 5 s", "--dry-run"],
+    "db-activity": ["db.activity", "--dry-run"],
+    "db-slow": ["db.slow", "--limit", "5", "--dry-run"],
+    "stack-memory": ["stack.memory", "--minutes", "1", "--interval", "20", "--dry-run"],
+    "stack-restart-serving": ["stack.restart", "api", "--dry-run", "--yes"],
+    "stack-restart-idle": ["stack.restart", "web", "--color", "blue", "--dry-run", "--yes"],
+    "stack-restart-shared": ["stack.restart", "redis", "--dry-run"],
 }
 
 

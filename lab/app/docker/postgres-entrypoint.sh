@@ -36,5 +36,17 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     echo "postgres-entrypoint: initialised"
 fi
 
+# pg_stat_statements (db.slow): loaded at start below, created in $POSTGRES_DB once the server answers.
+# Double fork: the waiter belongs to init, never to the postmaster (which treats an unknown child's exit as a crash).
+( (
+    for _ in $(seq 60); do
+        if as_postgres "$BIN/psql" -h "$PG_SOCKET_DIR" -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d "$POSTGRES_DB" -Xq \
+            -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null 2>&1; then exit 0; fi
+        sleep 1
+    done
+    echo "postgres-entrypoint: could not create pg_stat_statements" >&2
+) & )
+
 exec setpriv --reuid=postgres --regid=postgres --init-groups -- "$BIN/postgres" -D "$PGDATA" \
-    -c listen_addresses="$DB_BIND_ADDR" -c port="$POSTGRES_PORT" -c unix_socket_directories="$PG_SOCKET_DIR"
+    -c listen_addresses="$DB_BIND_ADDR" -c port="$POSTGRES_PORT" -c unix_socket_directories="$PG_SOCKET_DIR" \
+    -c shared_preload_libraries=pg_stat_statements

@@ -89,6 +89,7 @@ class Api:
         self.fault = fault
         self.started = time.monotonic()
         self.seq = itertools.count()
+        self.leaked: list[bytes] = []  # the "leak" fault's never-freed memory
         self.checks = ThreadPoolExecutor(max_workers=8, thread_name_prefix="health")
 
     def __call__(self, req: Request) -> Response:
@@ -99,6 +100,7 @@ class Api:
             body, content_type = metrics.render()
             return Response(200, body, content_type)
         delay, fail = faults.plan(self.fault, next(self.seq), time.monotonic() - self.started)
+        faults.leak(self.fault, self.leaked)
         if delay:
             time.sleep(delay)
         try:

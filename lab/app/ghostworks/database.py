@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 import redis
 from sqlalchemy import create_engine, text
@@ -19,6 +20,12 @@ def sqlalchemy_url(url: str) -> str:
     return "postgresql://" + url[len("postgres://") :] if url.startswith("postgres://") else url
 
 
+def application_name() -> str:
+    """`ghostworks-blue@127.0.0.11`: the colour and the host's address of a connection, in pg_stat_activity
+    (db.activity maps connections by it: on one machine every client address is the same)."""
+    return f"ghostworks-{os.environ.get('COLOR', 'none')}@{os.environ.get('BIND_ADDR', '127.0.0.1')}"
+
+
 def make_engine(url: str) -> Engine:
     """An engine with short connect timeouts and a small, pre-pinged pool."""
     return create_engine(
@@ -28,7 +35,7 @@ def make_engine(url: str) -> Engine:
         pool_size=5,
         max_overflow=10,
         pool_timeout=5,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "ghostworks"},
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": application_name()},
     )
 
 

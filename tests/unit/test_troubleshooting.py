@@ -1,0 +1,252 @@
+"""The performance troubleshooting's pure parts: pg_stat_activity, the blocking tree, connection groups,
+pg_stat_statements, memory growth, slow requests; exact outputs."""
+
+import json
+
+import pytest
+
+from ghosttasks.decisions import db_activity, memory_growth, slow_requests
+from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.flows import performance
+from ghosttasks.testing import Answer, ScriptedExecutor, a_run, prod
+
+ACTIVITY = json.dumps(
+    {
+        "max_connections": 100,
+        "sessions": [
+            {"pid": 10, "application": "", "client": None, "backend": "checkpointer"},
+            {
+                "pid": 101,
+                "application": "psql",
+                "client": "127.0.0.1",
+                "backend": "client backend",
+                "state": "idle in transaction",
+                "query_seconds": 20.04,
+                "xact_seconds": 21.5,
+                "query": "UPDATE users SET password = 'hunter2secret' WHERE id = 1",
+            },
+            {
+                "pid": 102,
+                "application": "ghostworks-blue",
+                "client": "10.0.1.11",
+                "backend": "client backend",
+                "state": "active",
+                "wait_type": "Lock",
+                "wait": "transactionid",
+                "query_seconds": 12.0,
+                "query": "UPDATE users\n   SET name = 'x' WHERE id = 1",
+                "blocked_by": [101],
+                "waiting_for": "ShareLock on transactionid",
+            },
+            {
+                "pid": 103,
+                "application": "ghostworks-green",
+                "client": "10.0.1.12",
+                "backend": "client backend",
+                "state": "active",
+                "query_seconds": 7.9,
+                "query": "SELECT pg_sleep(8)",
+            },
+            {
+                "pid": 104,
+                "application": "ghostworks-green",
+                "client": "10.0.1.12",
+                "backend": "client backend",
+                "state": "idle",
+                "query": "SELECT 1",
+            },
+        ],
+    }
+)
+HOSTS = {"10.0.1.11": "app1", "10.0.1.12": "app2"}
+
+
+def test_query_texts_are_shortened_and_their_literals_masked():
+    assert db_activity.shorten("SELECT  *\n FROM t WHERE a = 'it''s secret' AND b = $x$pw$x$") == (
+        "SELECT * FROM t WHERE a = '?' AND b = '?'"
+    )
+    assert db_activity.shorten("SELECT " + "x, " * 100, limit=20) == "SELECT x, x, x, x, …"
+
+
+def test_long_running_and_idle_in_transaction():
+    reading = db_activity.parse(ACTIVITY)
+    assert [s.pid for s in db_activity.long_running(reading, 5)] == [102, 103]
+    assert [s.pid for s in db_activity.long_running(reading, 10)] == [102]
+    assert [s.pid for s in db_activity.idle_in_transaction(reading)] == [101]
+    assert "hunter2secret" not in repr(reading)
+
+
+def test_blocking_tree_names_the_waiter_its_blocker_and_both_queries():
+    assert db_activity.blocking_tree(db_activity.parse(ACTIVITY)) == [
+        "pid 101 psql 20.0 s idle in transaction: UPDATE users SET password = '?' WHERE id = 1  [blocks 1]",
+        "  └ pid 102 ghostworks-blue 12.0 s active: UPDATE users SET name = '?' WHERE id = 1  "
+        "[waits Lock/transactionid wants ShareLock on transactionid]",
+    ]
+
+
+def test_a_lock_cycle_is_shown_once():
+    cycle = db_activity.Activity(
+        100,
+        (
+            db_activity.Session(1, state="active", blocked_by=(2,)),
+            db_activity.Session(2, state="active", blocked_by=(1,)),
+        ),
+    )
+    lines = db_activity.blocking_tree(cycle)
+    assert lines[0].startswith("pid 1 ") and lines[1].strip().startswith("└ pid 2") and lines[2].endswith("(cycle)")
+
+
+def test_connections_grouped_like_pg_stat_activity_and_mapped_to_hosts_and_colours():
+    groups = db_activity.connection_groups(db_activity.parse(ACTIVITY), HOSTS)
+    assert [(g.application, g.client, g.host, g.color, g.count) for g in groups] == [
+        ("ghostworks-green", "10.0.1.12", "app2", "green", 2),
+        ("", None, "local socket", "?", 1),
+        ("ghostworks-blue", "10.0.1.11", "app1", "blue", 1),
+        ("psql", "127.0.0.1", "?", "?", 1),
+    ]
+    # behind NAT (or on one machine) the app names its host's address after @
+    assert db_activity.host_of("ghostworks-blue@10.0.1.12", "127.0.0.1", HOSTS) == "app2"
+    assert db_activity.host_of("ghostworks-blue@10.9.9.9", "127.0.0.1", HOSTS) == "?"
+    assert db_activity.host_of("x", None, HOSTS) == "local socket"
+    assert db_activity.per_color(groups) == {"?": 2, "blue": 1, "green": 2}
+    assert db_activity.usage_line(db_activity.parse(ACTIVITY)) == "4 of 100 connections in use (4 %)"
+    assert db_activity.color_of("bluebird") is None and db_activity.color_of("api_green") == "green"
+    assert db_activity.color_of("api-green") == "green"
+
+
+def test_statements_and_how_to_enable_them():
+    text = json.dumps(
+        [
+            {"id": "1", "calls": 100, "total_ms": 50.0, "mean_ms": 0.5, "rows": 100, "query": "SELECT $1"},
+            {"id": "2", "calls": 1, "total_ms": 8000.0, "mean_ms": 8000.0, "rows": 1, "query": "SELECT pg_sleep($1)"},
+        ]
+    )
+    found = db_activity.parse_statements(text)
+    assert [s.id for s in db_activity.top_statements(found, "total_ms", 1)] == ["2"]
+    assert [(s.calls, s.query) for s in db_activity.top_statements(found, "calls", 2)] == [
+        (100, "SELECT $1"),
+        (1, "SELECT pg_sleep($1)"),
+    ]
+    assert db_activity.statements_missing({"installed": True, "preloaded": True}) is None
+    assert "shared_preload_libraries" in db_activity.statements_missing({"installed": False, "preloaded": False})
+    assert db_activity.statements_missing({"installed": False, "preloaded": True}) == (
+        "pg_stat_statements is loaded but not created in this database: run CREATE EXTENSION pg_stat_statements"
+    )
+
+
+SAMPLE = (
+    "ghostworks-blue-api-1\t52.3MiB / 7.7GiB\n"
+    "ghostworks-postgres-1\t1.2GiB / 7.7GiB\n"
+    "gone-1\t1MiB / 1GiB\n"
+    "--- inspect\n"
+    "/ghostworks-blue-api-1\t0\t2026-12-07T10:00:00Z\n"
+    "/ghostworks-postgres-1\t2\t2026-12-07T09:00:00Z\n"
+)
+
+
+def test_memory_sample_parser():
+    assert memory_growth.parse_sample(SAMPLE) == {
+        "ghostworks-blue-api-1": memory_growth.Reading(
+            "ghostworks-blue-api-1", int(52.3 * 1024**2), 0, "2026-12-07T10:00:00Z"
+        ),
+        "ghostworks-postgres-1": memory_growth.Reading(
+            "ghostworks-postgres-1", int(1.2 * 1024**3), 2, "2026-12-07T09:00:00Z"
+        ),
+    }
+    assert memory_growth.parse_size("0B") == 0 and memory_growth.parse_size("1.5kB") == 1500
+
+
+def _series(values_mib, *, restarts=None, step=10.0):
+    restarts = restarts or [0] * len(values_mib)
+    return [
+        (i * step, memory_growth.Reading("c", int(v * memory_growth.MIB), r, "t"))
+        for i, (v, r) in enumerate(zip(values_mib, restarts, strict=True))
+    ]
+
+
+def test_only_growing_past_the_threshold_is_flagged():
+    leak = memory_growth.judge("app1", "c", _series([50, 52, 54, 57, 59, 62, 64]), 1.0)
+    assert leak.flagged and leak.reason == "only grows: +14.0 MiB/min over 7 samples"
+    assert leak.sparkline == "▁▂▃▅▅▇█"
+
+
+def test_steady_slow_noisy_restarted_and_short_series_are_not_flagged():
+    steady = memory_growth.judge("app1", "c", _series([50, 50.1, 49.9, 50, 50.2, 50, 50]), 1.0)
+    assert not steady.flagged and steady.reason == "steady"
+    slow = memory_growth.judge("app1", "c", _series([50, 50.3, 50.6, 50.9], step=60), 1.0)
+    assert not slow.flagged and slow.reason == "grows slowly (under the threshold)"
+    sawtooth = memory_growth.judge("app1", "c", _series([50, 60, 52, 62, 54, 64]), 1.0)
+    assert not sawtooth.flagged and not sawtooth.only_grows
+    restarted = memory_growth.judge("app1", "c", _series([50, 60, 70, 80], restarts=[0, 0, 1, 1]), 1.0)
+    assert not restarted.flagged and restarted.reason == "restarted 1x during the window"
+    short = memory_growth.judge("app1", "c", _series([50, 90]), 1.0)
+    assert not short.flagged and short.reason == "not judged: 2 samples (at least 3)"
+
+
+LOG = "\n".join(
+    [
+        '{"level": "INFO", "msg": "request", "method": "GET", "path": "/api/v1/artifacts/42", "status": 200, '
+        '"request_id": "r1", "duration_ms": 2500.0, "ts": "t1"}',
+        '{"level": "INFO", "msg": "request", "method": "GET", "path": "/api/v1/artifacts/7?q=***", "status": 200, '
+        '"request_id": "r2", "duration_ms": 3100.5, "ts": "t2"}',
+        '{"level": "INFO", "msg": "request", "method": "GET", "path": "/api/v1/health", "status": 200, '
+        '"request_id": "r3", "duration_ms": 1.2, "ts": "t3"}',
+        '{"level": "INFO", "msg": "starting"}',
+        "plain text line",
+    ]
+)
+
+
+def test_slow_requests_per_endpoint_pattern_with_their_ids():
+    requests = slow_requests.parse_requests(LOG, duration_key="duration_ms", unit="ms")
+    assert len(requests) == 3
+    found = slow_requests.slowest(requests, 2.0)
+    assert [(e.pattern, e.count, e.slow, [(r.request_id, r.seconds) for r in e.slowest]) for e in found] == [
+        ("GET /api/v1/artifacts/<id>", 2, 2, [("r2", 3.101), ("r1", 2.5)])
+    ]
+    assert slow_requests.slowest(requests, 5.0) == []
+    assert slow_requests.parse_requests(LOG, duration_key="elapsed") == []
+
+
+# --- the flows over a scripted executor: what an on-call engineer reads ----------------------------------------
+
+
+def test_activity_prints_the_long_queries_the_blocking_tree_and_the_connections():
+    executor = ScriptedExecutor(prod()).on("pg_stat_activity", ACTIVITY, host="db1")
+    run = a_run(executor, task="db.activity")
+    performance.activity(run, threshold=5, as_json=False)
+    printed = run.out.printed
+    assert "4 of 100 connections in use (4 %)" in printed
+    assert "pg_sleep(8)" in printed and "hunter2secret" not in printed
+    assert "└ pid 102 ghostworks-blue 12.0 s active" in printed
+    assert "per colour: ?" in printed and "blue 1" in printed and "green 2" in printed
+    assert [c.command for c in executor.commands if "psql" in c.command] and all(
+        c.host == "db1" for c in executor.commands
+    )
+
+
+def test_slow_says_how_to_enable_pg_stat_statements_when_it_is_missing():
+    executor = ScriptedExecutor(prod()).on("pg_extension", '{"installed": false, "preloaded": false}')
+    with pytest.raises(OperationFailed, match="shared_preload_libraries"):
+        performance.slow(a_run(executor, task="db.slow"), limit=5, as_json=False)
+    assert not [c for c in executor.commands if "FROM pg_stat_statements" in c.command]  # never read when missing
+
+
+def test_memory_flags_the_growing_container_in_its_table(monkeypatch):
+    samples = iter(range(100))
+
+    def reply(call):
+        n = next(samples)
+        grows = 50 + 10 * (n // 3)  # three hosts a round: one container grows 10 MiB a sample
+        text = f"leaky-1\t{grows}MiB / 1GiB\nsteady-1\t20MiB / 1GiB\n--- inspect\n/leaky-1\t0\tt\n/steady-1\t0\tt\n"
+        return Answer(text)
+
+    monkeypatch.setattr(performance.time, "sleep", lambda seconds: None)
+    clock = iter(float(i) for i in range(0, 1000, 5))
+    monkeypatch.setattr(performance.time, "monotonic", lambda: next(clock))
+    executor = ScriptedExecutor(prod()).on("docker stats", reply=reply)
+    run = a_run(executor, task="stack.memory")
+    verdicts = performance.memory(run, minutes=1, interval=10, threshold=1.0, as_json=False)
+    flagged = sorted({v.name for v in verdicts if v.flagged})
+    assert flagged == ["leaky-1"]
+    assert "warn app1: leaky-1 only grows: +" in run.out.printed and "steady-1" not in run.out.printed.split("warn")[-1]
