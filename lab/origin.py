@@ -19,7 +19,13 @@ from lab.releases import MAIN, RELEASES, Release
 
 APP_DIR = Path(__file__).resolve().parent / "app"
 SHOP_DIR = Path(__file__).resolve().parent / "app2"
-EXECUTABLES = {"docker/bin/alembic", "docker/bin/python", "docker/postgres-entrypoint.sh", "scripts/seed_demo_data.py"}
+EXECUTABLES = {
+    "docker/bin/alembic",
+    "docker/bin/python",
+    "docker/postgres-entrypoint.sh",
+    "scripts/seed_demo_data.py",
+    "scripts/smoke-tests.sh",
+}
 SKIP_NAMES = {".env", ".git", "__pycache__", ".ruff_cache", ".pytest_cache", ".mypy_cache"}
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Ghostworks Release Bot",
