@@ -14,6 +14,7 @@ import shlex
 from ghosttasks.commands import assumptions, qpath
 from ghosttasks.commands.facts import Answer, Fact
 from ghosttasks.commands.sudo import as_root, install_argv, install_from_stdin, tool
+from ghosttasks.domain.canary_buckets import FORCED, buckets_for
 from ghosttasks.domain.errors import OperationFailed
 
 NEW_SUFFIX = ".ghosttasks-new"
@@ -143,6 +144,100 @@ def set_flag(flag_path: str, color: str) -> str:
     if color == "green":
         return f"mkdir -p {qpath(flag_path.rsplit('/', 1)[0])} && touch {flag}"
     return f"rm -f {flag}"
+
+
+CANARY_NEW_SUFFIX = ".ghosttasks-new"
+LEASE_SUFFIX = ".lease"
+#: How often the LB-side watchdog looks at a deploy canary's lease.
+WATCHDOG_SECONDS = 2
+
+
+def _canary_names(canary_path: str) -> tuple[str, str, str]:
+    """(link, lease file, prefix of the bucket directories) of the canary at `canary_path`."""
+    parent, name = posixpath.split(canary_path)
+    return canary_path, canary_path + LEASE_SUFFIX, posixpath.join(parent, f".{name}.")
+
+
+def set_buckets(canary_path: str, color: str, percent: int, *, lease_seconds: int | None = None) -> str:
+    """Send `percent` % of clients (and every forced tester) to `color`: one file per bucket in a fresh directory,
+    then the symlink `canary_path` is renamed onto it. That rename is the step's one atomic change: nginx sees
+    either every bucket of the old step or every bucket of the new one, never a mix; no reload. The previous
+    directory is removed afterwards.
+
+    lease_seconds (a deploy's canary): the buckets hold only while their lease file is renewed (renew_lease);
+    a watchdog on the LB (one per canary, flock) clears them once the lease is older, so a run that lost its
+    connection or was killed leaves no client on the canary. None (by hand): no lease, the buckets stay.
+    """
+    link, lease, prefix = _canary_names(canary_path)
+    link_new = qpath(canary_path + CANARY_NEW_SUFFIX)
+    files = " ".join(f'"$new"/{color}-{bucket}' for bucket in [*buckets_for(percent), FORCED])
+    if lease_seconds is None:
+        leased = f"rm -f -- {qpath(lease)}"
+    else:
+        leased = f"touch {qpath(lease)} && {_watchdog(canary_path, lease_seconds)}"
+    return (
+        f'{leased} && new=$(mktemp -d {qpath(prefix + "XXXXXX")}) && chmod 755 "$new" && touch {files} && '
+        f'old=$(readlink {qpath(link)} || true) && ln -sfn "$new" {link_new} && mv -T {link_new} {qpath(link)} && '
+        f'case "$old" in {qpath(prefix)}*) rm -rf -- "$old";; esac'
+    )
+
+
+def _watchdog(canary_path: str, lease_seconds: int) -> str:
+    """Start (detached, at most one: flock) the LB-side loop that clears the canary when its lease is older than
+    `lease_seconds`; it ends when the lease file is gone (canary cleared, or set by hand)."""
+    _, lease, _ = _canary_names(canary_path)
+    loop = (
+        f"while sleep {WATCHDOG_SECONDS}; do [ -e {qpath(lease)} ] || exit 0; "
+        f"[ $(( $(date +%s) - $(stat -c %Y {qpath(lease)}) )) -le {int(lease_seconds)} ] && continue; "
+        f"{clear_buckets(canary_path)}; exit 0; done"
+    )
+    lock = qpath(lease + ".lock")
+    return f"{{ nohup flock -n {lock} sh -c {shlex.quote(loop)} >/dev/null 2>&1 </dev/null & }}"
+
+
+def renew_lease(canary_path: str) -> str:
+    """Renew a deploy canary's lease (the watchdog clears the buckets when it is not renewed in time)."""
+    return f"touch {qpath(canary_path + LEASE_SUFFIX)}"
+
+
+def clear_buckets(canary_path: str) -> str:
+    """Every bucket back to the flag's colour: remove the symlink (one atomic unlink), then the lease and the
+    bucket directories."""
+    link, lease, prefix = _canary_names(canary_path)
+    return f"rm -f -- {qpath(link)} {qpath(lease)} && rm -rf -- {qpath(prefix)}??????"
+
+
+CANARY_MARK = "--- ghosttasks: canary buckets ---"
+
+
+def read_buckets(canary_path: str) -> str:
+    """Print the canary's bucket files (none when no canary runs), then CANARY_MARK."""
+    return f"if [ -d {qpath(canary_path)} ]; then ls -1 {qpath(canary_path)}/; fi; echo {shlex.quote(CANARY_MARK)}"
+
+
+def parse_buckets(text: str) -> dict[str, list[str]] | None:
+    """{colour: its buckets} from read_buckets' output (empty: no canary); None when the answer is not one."""
+    if CANARY_MARK not in text:
+        return None
+    found: dict[str, list[str]] = {}
+    for line in text.split(CANARY_MARK)[0].split():
+        color, _, bucket = line.partition("-")
+        if color in ("blue", "green") and bucket:
+            found.setdefault(color, []).append(bucket)
+    return {color: sorted(buckets) for color, buckets in found.items()}
+
+
+def lb_buckets(canary_path: str, *, assumed: dict[str, list[str]] | None = None) -> Fact[dict[str, list[str]]]:
+    """The canary's buckets on the LB, by colour; an unreadable answer fails."""
+
+    def parse(answer: Answer) -> dict[str, list[str]]:
+        buckets = parse_buckets(answer.stdout)
+        if buckets is None:
+            raise OperationFailed(f"cannot read the canary buckets on {answer.host}: {answer.describe()}")
+        return buckets
+
+    shown = "".join(f"{color}-{bucket}\n" for color, buckets in (assumed or {}).items() for bucket in buckets)
+    return Fact("read the canary buckets", read_buckets(canary_path), parse, f"{shown}{CANARY_MARK}\n")
 
 
 def _mode() -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from ghosttasks.domain.canary_buckets import CANARY_BUCKETS
 from ghosttasks.domain.colors import COLORS
 from ghosttasks.domain.metric_queries import ACCESS_LOG_TAG
 
@@ -48,6 +49,11 @@ def log_format_name(project: str) -> str:
     return f"{upstream_prefix(project)}_ghosttasks"
 
 
+def header_variable(header: str) -> str:
+    """nginx's variable of a request header (`X-Canary` -> `http_x_canary`)."""
+    return "http_" + header.lower().replace("-", "_")
+
+
 def upstream(env: Any) -> str:
     """The nginx upstream blocks of both colours for every web-facing per-colour service and the access log's
     format (http-level include)."""
@@ -66,6 +72,11 @@ def upstream(env: Any) -> str:
         servers=servers,
         selector_path=env.selector_path,
         flag_path=env.flag_path,
+        canary_path=env.canary_path,
+        cookie=env.canary.cookie,
+        force_header=env.canary.force_header,
+        force_variable=header_variable(env.canary.force_header),
+        buckets=CANARY_BUCKETS,
     )
 
 
@@ -78,6 +89,7 @@ def selector(env: Any) -> str:
         variable=f"{prefix}_color",
         services=env.app.web_services,
         flag_path=env.flag_path,
+        canary_path=env.canary_path,
         color_header=env.lb.color_header,
         access_log=env.access_log_path,
         log_format=log_format_name(env.app.project),

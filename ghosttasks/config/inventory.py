@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ghosttasks.config.settings import (
     AppSettings,
+    CanarySettings,
     CheckSettings,
     DatabaseSettings,
     HealthSettings,
@@ -83,6 +84,9 @@ class Environment(Strict):
     logs: LogSettings = Field(LogSettings(), description="how the app's log lines read: `verify.logs`")
     checks: CheckSettings = Field(CheckSettings(), description="how `verify.db` and `verify.redis` check connectivity")
     thresholds: Thresholds = Field(Thresholds(), description="the runbook's automatic rollback triggers")
+    canary: CanarySettings = Field(
+        CanarySettings(), description="the canary before a prod switch: steps, their judgement, the LB's buckets"
+    )
     notify: NotifySettings = Field(NotifySettings(), description="where deployment events and incidents are sent")
     prerequisites: Prerequisites = Field(Prerequisites(), description="host minimums checked before a prod deploy")
     images: ImageSettings = Field(ImageSettings(), description="where images are built, the registry, retention")
@@ -213,6 +217,13 @@ class Environment(Strict):
         if self.lb is None:
             raise ConfigError(f"environment {self.name!r} has no lb")
         return f"{self.lb.state_dir}/{self.app.project}-active-green"
+
+    @property
+    def canary_path(self) -> str:
+        """The canary's bucket directory on the LB (a symlink swapped per step), in the LB's state dir."""
+        if self.lb is None:
+            raise ConfigError(f"environment {self.name!r} has no lb")
+        return f"{self.lb.state_dir}/{self.app.project}-canary"
 
     @property
     def access_log_path(self) -> str:

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ghosttasks.domain.canary_buckets import steps_problem
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.metric_queries import QueryPair, queries, template_problem
 
@@ -570,6 +571,11 @@ class MetricsSettings(Strict):
         description="PromQL template of the 95th percentile request duration in seconds, placeholders as "
         "`error_rate_query`; unset: the preset's",
     )
+    requests_query: str | None = Field(
+        None,
+        description="PromQL template of the number of requests in the window (a canary reading needs "
+        "canary.min_requests), placeholders as `error_rate_query`; unset: the preset's",
+    )
     without_series: Literal["refuse", "continue"] = Field(
         "refuse",
         description="before the switch, when the serving colour's queries return no series (or its access log "
@@ -581,7 +587,7 @@ class MetricsSettings(Strict):
         "colour) and the `access_log` source reads; unset: `<lb.state_dir>/<app.project>-access.log`",
     )
 
-    @field_validator("error_rate_query", "p95_query")
+    @field_validator("error_rate_query", "p95_query", "requests_query")
     @classmethod
     def _template(cls, value: str | None) -> str | None:
         problem = None if value is None else template_problem(value)
@@ -599,7 +605,7 @@ class MetricsSettings(Strict):
     @property
     def templates(self) -> QueryPair:
         """The query templates in force: each configured one, else the preset's."""
-        return queries(self.preset, self.error_rate_query, self.p95_query)
+        return queries(self.preset, self.error_rate_query, self.p95_query, self.requests_query)
 
 
 class Thresholds(Strict):
@@ -622,6 +628,58 @@ class Thresholds(Strict):
         gt=0,
         description="seconds a deploy's new colour has to become healthy on every host; `--health-timeout` overrides",
     )
+
+
+class CanarySettings(Strict):
+    steps: list[int] = Field(
+        [],
+        description="percentages of clients a prod deploy sends to the new colour before the full switch, in order "
+        "(multiples of 5 from 5 to 95, rising: `[5, 25, 50]`); empty: no canary. `deploy.prod --canary` overrides",
+    )
+    step_seconds: float = Field(
+        60, gt=0, description="seconds each step lasts at least, judged every monitoring.interval_seconds"
+    )
+    min_requests: float = Field(
+        20,
+        ge=1,
+        description="requests a colour must have answered in monitoring.rate_window for a reading to be judged; "
+        "fewer: the reading is inconclusive and holds the step",
+    )
+    max_inconclusive_readings: int = Field(
+        10, ge=1, description="inconclusive readings in a row a step may hold for; one more fails the canary"
+    )
+    error_rate_margin: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="the canary fails when its error rate exceeds the stable colour's by more than this share "
+        "(0.02 = 2 points), besides thresholds.error_rate",
+    )
+    p95_ratio: float = Field(
+        1.5, ge=1, description="the canary fails when its p95 exceeds the stable colour's times this ratio ..."
+    )
+    p95_margin_seconds: float = Field(
+        0.1, ge=0, description="... and by more than these seconds (besides thresholds.p95_seconds)"
+    )
+    cookie: str = Field(
+        "ghost_canary",
+        pattern=r"^[A-Za-z0-9_]+$",
+        description="cookie the LB sets (when absent, during a canary) and hashes into the 20 buckets of 5 %; "
+        "a client without it is placed by its address. `<cookie>_force=1` forces the canary colour",
+    )
+    force_header: str = Field(
+        "X-Canary",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$",
+        description="request header (any value) that sends a tester to the canary colour while a canary runs",
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: list[int]) -> list[int]:
+        problem = steps_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class NotifySettings(Strict):

@@ -133,6 +133,7 @@ class HistoryEntry(_ByRun):
     allow_breaking_migration: bool | None = UNSET
     state_repaired: list[str] | None = UNSET
     trigger: str | None = UNSET
+    canary: list[dict[str, Any]] | None = UNSET  # a deploy's canary steps: percent, result, why (abort: metric, values)
     unevaluated: list[str] | None = UNSET  # checks and triggers that could not be judged, each with why
     warning: str | None = UNSET
     alerted: bool | None = UNSET

@@ -33,10 +33,12 @@ _PAIRS = {"{": "}", "(": ")", "[": "]"}
 
 @dataclass(frozen=True)
 class QueryPair:
-    """The two trigger queries as templates: the 5xx share and the 95th percentile request duration."""
+    """The trigger queries as templates: the 5xx share, the 95th percentile request duration, and the number of
+    requests in the window (a canary reading with too few is inconclusive)."""
 
     error_rate: str
     p95: str
+    requests: str
 
 
 PRESETS: dict[str, QueryPair] = {
@@ -50,6 +52,7 @@ PRESETS: dict[str, QueryPair] = {
             "histogram_quantile(0.95, sum by (le) "
             '(rate(ghostworks_http_request_duration_seconds_bucket{color="{color}",version="{version}"}[{window}])))'
         ),
+        requests='sum(increase(ghostworks_http_requests_total{color="{color}",version="{version}"}[{window}]))',
     ),
     "prometheus_client": QueryPair(
         error_rate=(
@@ -60,6 +63,7 @@ PRESETS: dict[str, QueryPair] = {
             "histogram_quantile(0.95, sum by (le) "
             '(rate(http_request_duration_seconds_bucket{color="{color}"}[{window}])))'
         ),
+        requests='sum(increase(http_requests_total{color="{color}"}[{window}]))',
     ),
 }
 
@@ -116,7 +120,7 @@ def fill(template: str, *, color: str, version: str | None, window: str) -> str:
     return _PLACEHOLDER.sub(lambda match: values.get(match[1], match[0]), template)
 
 
-def queries(preset: str, error_rate: str | None, p95: str | None) -> QueryPair:
+def queries(preset: str, error_rate: str | None, p95: str | None, requests: str | None = None) -> QueryPair:
     """The templates in force: each configured one, else the preset's."""
     chosen = PRESETS[preset]
-    return QueryPair(error_rate or chosen.error_rate, p95 or chosen.p95)
+    return QueryPair(error_rate or chosen.error_rate, p95 or chosen.p95, requests or chosen.requests)

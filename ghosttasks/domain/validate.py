@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ghosttasks.domain import canary_buckets
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.errors import BadInput
 from ghosttasks.domain.revisions import REVISION_ID
@@ -118,3 +119,29 @@ def since(value: object, argument: str = "--since") -> str:
     if not _SINCE_RE.match(text):
         raise BadInput(f"{argument}: {text!r} is not a duration (10m, 2h) or a time (2026-12-07T10:00:00Z)")
     return text
+
+
+def canary_percent(value: object, argument: str = "percent") -> int:
+    """A canary share by hand: a multiple of 5 from 0 (none) to 95."""
+    text = str(value).strip() if isinstance(value, int | str) else ""
+    if not text.isdigit():
+        raise BadInput(f"{argument} {value!r} is not a whole percentage")
+    problem = canary_buckets.percent_problem(int(text))
+    if problem:
+        raise BadInput(f"{argument}: {problem}")
+    return int(text)
+
+
+def canary_steps(value: object, argument: str = "--canary") -> list[int]:
+    """A deploy's canary steps, `5,25,50` (rising multiples of 5 from 5 to 95); `none`: no canary."""
+    text = _text(argument, value).strip()
+    if text == "none":
+        return []
+    words = [word.strip() for word in text.split(",")]
+    if not all(word.isdigit() for word in words):
+        raise BadInput(f"{argument} {text!r} is not a list of percentages like 5,25,50 (or none)")
+    steps = [int(word) for word in words]
+    problem = canary_buckets.steps_problem(steps)
+    if problem:
+        raise BadInput(f"{argument}: {problem}")
+    return steps

@@ -328,3 +328,43 @@ def _get(url: str, headers: dict[str, str], *, timeout: float, client: Any) -> A
     finally:
         if owned:
             client.close()
+
+
+@dataclass
+class ShareSample:
+    """What answered `count` requests through the LB, each as a new client (its own canary cookie)."""
+
+    url: str
+    colours: Counter = field(default_factory=Counter)  # colour header value (None: no header) -> answers
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.colours.values()) + len(self.failures)
+
+    def share(self, color: str) -> float | None:
+        """The share of answers `color` gave (None: nothing answered)."""
+        answered = sum(self.colours.values())
+        return self.colours[color] / answered if answered else None
+
+
+def sample_shares(url: str, count: int, *, cookie: str, color_header: str, timeout: float = 5.0) -> ShareSample:
+    """Ask the LB `count` times, each request with a distinct value of the canary `cookie` (a new client to the
+    LB's buckets), on one keep-alive connection; count the colour header of each answer."""
+    import uuid
+
+    import httpx
+
+    sample = ShareSample(url)
+    with httpx.Client(timeout=timeout) as client:
+        for _ in range(count):
+            try:
+                response = client.get(url, headers={"Cookie": f"{cookie}=ghosttasks-{uuid.uuid4().hex}"})
+            except httpx.HTTPError as exc:
+                sample.failures.append(f"{type(exc).__name__}: {exc}")
+                continue
+            if response.status_code >= 500:
+                sample.failures.append(f"HTTP {response.status_code}")
+                continue
+            sample.colours[response.headers.get(color_header)] += 1
+    return sample

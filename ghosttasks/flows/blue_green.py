@@ -7,6 +7,7 @@ from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
+from ghosttasks.flows import canary as canary_flow
 from ghosttasks.flows.steps import build_once, logs, metrics, monitor
 from ghosttasks.flows.steps.backup import take_backup
 from ghosttasks.flows.steps.guard import guarded
@@ -30,6 +31,7 @@ def deploy(
     health_deadline: float | None = None,
     allow_breaking_migration: bool = False,
     yes: bool = False,
+    canary: list[int] | None = None,
 ) -> DeployState:
     """Deploy `version` into the idle colour, check it, switch traffic to it, watch it, record it.
 
@@ -37,9 +39,11 @@ def deploy(
     the backup: breaking findings refuse unless allow_breaking_migration, locking ones need `yes` or a terminal.
     With monitoring, the serving colour's trigger queries are read in the preflight: no series refuses the deploy
     before anything starts (metrics.without_series: continue goes on, saying which triggers cannot be judged).
+    canary: the canary's steps before the switch (ghosttasks.flows.canary); None: canary.steps; []: none.
     """
     minutes = run.env.thresholds.monitor_minutes if monitor_minutes is None else monitor_minutes
     health = run.env.thresholds.health_timeout_seconds if health_deadline is None else health_deadline
+    steps = run.env.canary.steps if canary is None else canary
     store = Store(run)
     with guarded(run, store, version=version, reason=f"deploy {version}") as entry:
         with run.step("preflight"):
@@ -71,6 +75,8 @@ def deploy(
                 wait_for_color(run, target, version, deadline=health, pinned=state.version_images.get(version))
             with run.step(f"smoke test {target}"):
                 smoke(run, target, version, requests=10)
+            if steps:
+                canary_flow.walk(run, state, target, version, steps, entry)
             with run.step("switch traffic"):
                 switch_while_locked(run, target, version)
             with run.step("verify traffic"):

@@ -9,6 +9,7 @@ from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import GhostError
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
+from ghosttasks.flows.steps.canary_split import shares
 from ghosttasks.flows.steps.reality import check
 from ghosttasks.flows.steps.switching import missing_color_header
 from ghosttasks.records.deploy_lock import DeployLock
@@ -56,10 +57,29 @@ def read_selector(run: Run) -> dict[str, Any]:
     return {"color": selected, "config_current": live == [render.upstream(env), render.selector(env)]}
 
 
-def traffic_status(run: Run, samples: int) -> dict[str, Any]:
-    """status() plus `samples` requests through the LB: which colour and version really answer."""
+def traffic_status(run: Run, samples: int, share_requests: int = 0) -> dict[str, Any]:
+    """status() plus `samples` requests through the LB: which colour and version really answer; the share per
+    colour the canary buckets set and, with share_requests, the share measured through the LB (that many
+    requests, each a new client with its own canary cookie)."""
     report = status(run)
     env = run.env
+    if env.lb is not None:
+        report["shares"] = {"set": shares(run, report["lb"].get("color"))}
+        if share_requests:
+            cookie, header = env.canary.cookie, env.lb.color_header
+            measured = run.executor.probe(
+                f"GET {env.lb_health_url} {way(env, env.lb_health_url)} x{share_requests}, each with its own "
+                f"{cookie} cookie (a new client to the buckets); colour from the {header} header",
+                lambda: probes.sample_shares(env.lb_health_url, share_requests, cookie=cookie, color_header=header),
+                assume=None,
+            )
+            if measured is not None:
+                report["shares"]["measured"] = {
+                    str(color): round(100 * count / max(1, sum(measured.colours.values())), 1)
+                    for color, count in sorted(measured.colours.items(), key=lambda item: str(item[0]))
+                }
+                report["shares"]["requests"] = measured.total
+                report["shares"]["failures"] = len(measured.failures)
     url = env.lb_health_url
     header = env.lb.color_header if env.lb else None
     sample = run.executor.probe(

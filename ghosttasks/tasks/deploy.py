@@ -69,6 +69,8 @@ def staging(c, ref="main", env="staging", dry_run=False, yes=False, verbose=Fals
         "(default: thresholds.health_timeout_seconds, 180)",
         "allow_breaking_migration": "run a migration squawk finds breaking for the colour that keeps serving "
         "(dropped/renamed column or table, ...); recorded in the history",
+        "canary": "before the full switch, send these rising shares of clients to the new colour, each judged "
+        "against the serving colour, e.g. 5,25,50 (default: canary.steps; none: no canary)",
         "env": ENV_HELP,
         "dry_run": DRY_HELP,
         "yes": YES_HELP + "; also accepts the migration's locking findings",
@@ -81,6 +83,7 @@ def prod(
     monitor_minutes=None,
     health_timeout=None,
     allow_breaking_migration=False,
+    canary=None,
     env=None,
     dry_run=False,
     yes=False,
@@ -89,7 +92,8 @@ def prod(
     """Blue-green production deploy of a release tag, with automatic rollback.
 
     Checks, build, the pending migration linted with squawk (breaking changes refused), verified backup,
-    idle colour up, migrate, health, smoke, switch, verify,
+    idle colour up, migrate, health, smoke, the canary steps (when asked: judged colour against colour, aborted
+    back to the serving colour on a failed comparison), switch, verify,
     monitor (rolling back on the runbook's triggers), record.
     """
     from ghosttasks.flows import blue_green
@@ -101,6 +105,7 @@ def prod(
         else validate.positive_number(monitor_minutes, "--monitor-minutes", allow_zero=True)
     )
     deadline = None if health_timeout is None else validate.positive_number(health_timeout, "--health-timeout")
+    steps = None if canary is None else validate.canary_steps(canary)
 
     execute(
         c,
@@ -112,6 +117,7 @@ def prod(
             health_deadline=deadline,
             allow_breaking_migration=allow_breaking_migration,
             yes=yes,
+            canary=steps,
         ),
         dry_run=dry_run,
         confirm_summary=f"Deploy {version}",

@@ -26,14 +26,56 @@ def switch(c, color, env=None, dry_run=False, yes=False):
     )
 
 
-@ghost_task(help={"env": ENV_HELP, "json": JSON_HELP, "samples": "requests to send through the LB (default 10)"})
-def status(c, env=None, json=False, samples=10):
-    """Which colour the LB sends traffic to: recorded state, live upstream file and a sample of answers."""
+@ghost_task(
+    help={
+        "env": ENV_HELP,
+        "json": JSON_HELP,
+        "samples": "requests to send through the LB (default 10)",
+        "share_requests": "requests, each a new client (its own canary cookie), to measure the share per colour "
+        "through the LB (default 200; 0: not measured)",
+    }
+)
+def status(c, env=None, json=False, samples=10, share_requests=200):
+    """Which colour the LB sends traffic to: recorded state, live upstream file, a sample of answers, and the share
+    per colour (the canary's buckets, and as measured through the LB)."""
     from ghosttasks.flows.status import traffic_status
     from ghosttasks.terminal import reporting
 
     count = int(validate.positive_number(samples, "--samples"))
-    execute(c, env, lambda run: reporting.show_traffic(run.out, traffic_status(run, count), as_json=json), quiet=json)
+    clients = int(validate.positive_number(share_requests, "--share-requests", allow_zero=True))
+    execute(
+        c,
+        env,
+        lambda run: reporting.show_traffic(run.out, traffic_status(run, count, clients), as_json=json),
+        quiet=json,
+    )
+
+
+@ghost_task(
+    positional=["percent"],
+    help={
+        "percent": "share of clients on the idle colour, a multiple of 5 from 5 to 95 (sticky per client); 0: none",
+        "env": ENV_HELP,
+        "dry_run": DRY_HELP,
+        "yes": YES_HELP,
+    },
+)
+def canary(c, percent, env=None, dry_run=False, yes=False):
+    """Send PERCENT % of clients to the idle colour (its version must be good), the rest stay; 0 ends it.
+
+    No reload: bucket files on the LB, swapped in one rename. The share stays until changed or a switch.
+    """
+    from ghosttasks.flows import canary as flow
+
+    share = validate.canary_percent(percent)
+    execute(
+        c,
+        env,
+        lambda run: flow.set_by_hand(run, share),
+        dry_run=dry_run,
+        confirm_summary=f"Canary {share}% on the idle colour" if share else "End the canary",
+        yes=yes,
+    )
 
 
 @ghost_task(help={"color": "colour every answer must come from (default: the active one)", "env": ENV_HELP})
@@ -45,4 +87,4 @@ def verify(c, color=None, env=None):
     execute(c, env, lambda run: flow.traffic(run, color))
 
 
-namespace = Collection("traffic", switch, status, verify)
+namespace = Collection("traffic", switch, canary, status, verify)

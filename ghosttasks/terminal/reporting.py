@@ -128,3 +128,10 @@ def show_traffic(out: Output, report: dict[str, Any], *, as_json: bool) -> None:
     out.info(f"answers: {report.get('sample_summary', 'not sampled')}")
     if report.get("sample_problem"):
         out.warn(report["sample_problem"])
+    shares = report.get("shares")
+    if shares:
+        out.info("share set on the LB: " + ", ".join(f"{color} {percent}%" for color, percent in shares["set"].items()))
+        if "measured" in shares:
+            measured = ", ".join(f"{color} {percent}%" for color, percent in shares["measured"].items())
+            failed = f", {shares['failures']} failed" if shares["failures"] else ""
+            out.info(f"share measured through the LB: {measured} ({shares['requests']} new clients{failed})")

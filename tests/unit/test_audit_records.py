@@ -52,6 +52,7 @@ EVERY_FIELD = HistoryEntry(
     allow_breaking_migration=True,
     state_repaired=["blue runs v1.1.0, not v1.0.0"],
     trigger="p95 920 ms > 800 ms",
+    canary=[{"percent": 10, "result": "abort", "reason": "above the threshold 10%", "metric": "error rate"}],
     unevaluated=["error rate: no series (4 of 4 readings)"],
     warning="the database is ahead",
     alerted=True,

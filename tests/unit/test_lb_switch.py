@@ -78,11 +78,14 @@ def test_a_config_without_a_selector_gets_the_flag_before_it_is_installed():
 
 
 @pytest.mark.parametrize("color", ["blue", "green"])
-def test_a_current_config_only_flips_the_flag(color):
+def test_a_current_config_only_flips_the_flag_and_clears_the_canary(color):
     from ghosttasks.commands import render
 
     env = prod()
     live = f"{render.upstream(env)}{nginx.CONFIG_MARK}\n{render.selector(env)}{nginx.CONFIG_MARK}\nblue\n"
     lines, error = plan(live, color=color)
     assert error is None
-    assert [line.split("$ ", 1)[-1] for line in lines][1:] == [nginx.set_flag(env.flag_path, color)]
+    assert [line.split("$ ", 1)[-1] for line in lines][1:] == [
+        nginx.set_flag(env.flag_path, color),
+        nginx.clear_buckets(env.canary_path),
+    ]

@@ -27,6 +27,7 @@ from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.switching import lb_config_current
 
+REQUESTS = "requests"
 HINT = (
     "check metrics.preset / metrics.error_rate_query / metrics.p95_query (the app's metric and label names, the "
     "`color` label of the scrape config) or metrics.source; metrics.without_series: continue deploys without them"
@@ -41,6 +42,7 @@ class Measured:
     p95: float | None = None
     source: str = ""
     unjudged: dict[str, str] = field(default_factory=dict)
+    requests: float | None = None  # requests in the window, when asked for (a canary reading); else None
 
 
 def source_of(run: Run) -> str:
@@ -59,12 +61,13 @@ class MetricsReader:
         self.source = source_of(run)
         self.fallback_said = False
 
-    def read(self, color: Color, version: str | None) -> Measured:
+    def read(self, color: Color, version: str | None, *, count: bool = False) -> Measured:
+        """The colour's error rate and p95 (with `count`, also its requests in the window)."""
         if self.source == "none":
             return Measured(source="metrics.source: none", unjudged={ERROR_RATE: NOT_CONFIGURED, P95: NOT_CONFIGURED})
         if self.source == "access_log":
             return read_access_log(self.run, color)
-        measured = read_prometheus(self.run, color, version)
+        measured = read_prometheus(self.run, color, version, count=count)
         if measured.source == "prometheus" or self.run.env.metrics.source != "auto":
             return measured
         if not self.fallback_said:  # auto: Prometheus is down, the LB's own log still sees the traffic
@@ -73,8 +76,9 @@ class MetricsReader:
         return read_access_log(self.run, color)
 
 
-def read_prometheus(run: Run, color: Color, version: str | None) -> Measured:
-    """The colour's two trigger queries from Prometheus; source `Prometheus unreachable` when it cannot ask."""
+def read_prometheus(run: Run, color: Color, version: str | None, *, count: bool = False) -> Measured:
+    """The colour's two trigger queries from Prometheus (with `count`, the requests query too: no series is 0
+    requests); source `Prometheus unreachable` when it cannot ask."""
     env = run.env
     url = env.monitoring.prometheus_url
     measured = Measured(source="prometheus")
@@ -84,7 +88,8 @@ def read_prometheus(run: Run, color: Color, version: str | None) -> Measured:
         return measured
     client = run.executor.http_client(url)
     templates = env.metrics.templates
-    for name, template in ((ERROR_RATE, templates.error_rate), (P95, templates.p95)):
+    asked = [(ERROR_RATE, templates.error_rate), (P95, templates.p95)]
+    for name, template in asked + ([(REQUESTS, templates.requests)] if count else []):
         try:
             query = fill(template, color=color, version=version, window=env.monitoring.rate_window)
         except ValueError as exc:
@@ -97,6 +102,9 @@ def read_prometheus(run: Run, color: Color, version: str | None) -> Measured:
             measured.source = "Prometheus unreachable"
             return Measured(source=measured.source, unjudged={ERROR_RATE: reason, P95: reason})
         value, why = judge_series(values)
+        if name == REQUESTS:
+            measured.requests = value if value is not None else 0.0
+            continue
         setattr(measured, "error_rate" if name == ERROR_RATE else "p95", value)
         if why:
             measured.unjudged[name] = why
@@ -116,7 +124,9 @@ def read_access_log(run: Run, color: Color) -> Measured:
         reason = f"no access log ({env.access_log_path} {found.problem})"
         return Measured(source="LB access log", unjudged={ERROR_RATE: reason, P95: reason})
     served = traffic(found.lines, color, now=found.now, seconds=seconds)
-    measured = Measured(served.error_rate, served.p95, f"LB access log, {served.requests} requests")
+    measured = Measured(
+        served.error_rate, served.p95, f"LB access log, {served.requests} requests", requests=served.requests
+    )
     if not served.requests:
         measured.unjudged = {ERROR_RATE: NO_REQUESTS, P95: NO_REQUESTS}
     return measured

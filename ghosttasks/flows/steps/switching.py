@@ -10,11 +10,13 @@ from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.masking import mask
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
+from ghosttasks.flows.steps.canary_split import clear_canary
 
 
 def switch_traffic(run: Run, color: Color, version: str) -> None:
     """Send traffic to `color`: make sure the LB config (both colours' upstreams and the selector) is the one
-    the inventory renders, then create or remove the flag file the selector reads per request.
+    the inventory renders, then create or remove the flag file the selector reads per request; then clear any
+    canary buckets (every client on `color`).
 
     The config changes only when hosts or ports change; only then is it uploaded, tested with `nginx -t`
     (restored on failure) and reloaded. The flip itself reloads nothing: in-flight and keep-alive
@@ -36,6 +38,7 @@ def switch_traffic(run: Run, color: Color, version: str) -> None:
         # With a selector in place the flag moves only after nginx accepted the new config.
         install_config(run, paths, wanted)
     run.executor.run(env.lb_host, select, what=f"select {color}")
+    clear_canary(run)  # after the flag: a canary's clients were on `color` or go there now, none in between
     run.out.ok(f"{env.lb_host.name}: nginx now sends traffic to {color} ({version})")
 
 
