@@ -87,7 +87,7 @@ class CookieLoad:
     GET and keep-alive POST (http.client, never retried). Every answer: time, kind, cookie, colour header, failure."""
 
     clients: int = 300
-    pause: float = 0.004
+    pause: float = 0.01
     max_seconds: float = 240
     answers: list[tuple[float, str, str, str | None, str | None]] = field(default_factory=list)
 
@@ -174,8 +174,11 @@ class LinkWatch:
 
 @pytest.fixture(scope="module")
 def serving(lab, inv) -> str:
-    """v1.0.0 serves on one colour, the other holds v1.1.0: the next deploy goes into the other."""
-    return bring_to(lab, inv, Start("v1.0.0", "v1.1.0", color=None))
+    """v1.0.0 serves on one colour, the other holds v1.1.0: the next deploy goes into the other. The LB config
+    with the canary's buckets is installed here (a switch to the serving colour), not under the test's load."""
+    color = bring_to(lab, inv, Start("v1.0.0", "v1.1.0", color=None))
+    inv.ok("traffic.switch", color, "--yes")
+    return color
 
 
 def test_1_a_good_release_promotes_through_its_steps_with_no_failed_request(lab, inv, serving, tmp_path):
