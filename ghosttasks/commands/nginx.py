@@ -197,7 +197,7 @@ def _watchdog(canary_path: str, lease_seconds: int) -> str:
 
 def renew_lease(canary_path: str) -> str:
     """Renew a deploy canary's lease (the watchdog clears the buckets when it is not renewed in time)."""
-    return f"touch {qpath(canary_path + LEASE_SUFFIX)}"
+    return f"touch -c {qpath(canary_path + LEASE_SUFFIX)}"  # -c: a cleared canary stays cleared
 
 
 def clear_buckets(canary_path: str) -> str:

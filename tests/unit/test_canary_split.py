@@ -48,7 +48,7 @@ def test_a_deploy_canary_renews_a_lease_that_a_single_watchdog_on_the_lb_enforce
     )
     assert command.startswith(watchdog)
     assert 'touch "$new"/blue-b00 "$new"/blue-forced && ' in command
-    assert nginx.renew_lease(CANARY) == "touch /var/lib/ghosttasks/ghostworks-canary.lease"
+    assert nginx.renew_lease(CANARY) == "touch -c /var/lib/ghosttasks/ghostworks-canary.lease"
 
 
 def test_clear_unlinks_the_canary_first_then_removes_lease_and_directories():
