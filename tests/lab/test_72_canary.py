@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import threading
 import time
 import uuid
@@ -283,3 +284,51 @@ def test_3_the_errors_release_aborts_at_ten_percent_with_failures_only_in_the_ca
         f"errors canary: aborted {took:.2f} s after the first failed request (bound {bound:g} s); "
         f"{len(failures)} failed of {len(load.answers)}, all on {canary}; canary share while split {share:.1f}%"
     )
+
+
+def wait_until(condition, seconds: float) -> float:
+    """Poll `condition` every 20 ms until true; the monotonic time it became true (AssertionError after `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return time.monotonic()
+        time.sleep(0.02)
+    raise AssertionError(f"not true within {seconds} s")
+
+
+def drained(process) -> list[str]:
+    """The process's output, read in a thread (a long deploy must not block on a full pipe)."""
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
+    return lines
+
+
+def test_4_sigterm_and_a_killed_run_leave_no_client_on_the_canary(lab, inv, tmp_path):
+    stable = read_state(lab)["active"]
+    link = lab.lb_state_dir / CANARY_LINK
+    env = variant(tmp_path, step_seconds=120, min_requests=10, max_inconclusive_readings=100)
+    argv = ("deploy.prod", "--version", "v1.1.0", "--canary", "50", "--monitor-minutes", "0", "--yes")
+
+    process = inv.background(*argv, env=env, merge_stderr=True)
+    output = drained(process)
+    wait_until(lambda: os.path.lexists(link), 240)
+    assert Counter(colour for _, colour in ask(200)).keys() == {"blue", "green"}  # the canary really splits
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 130, "".join(output)
+    assert not os.path.lexists(link)
+    assert Counter(colour for _, colour in ask(200)) == {stable: 200}
+    assert last_history(lab)["result"] == "interrupted"
+
+    process = inv.background(*argv, env=env, merge_stderr=True)
+    output = drained(process)
+    wait_until(lambda: os.path.lexists(link), 240)
+    time.sleep(INTERVAL * 2)  # the run renews the lease every reading
+    process.kill()
+    process.wait(timeout=10)
+    killed = time.monotonic()
+    took = wait_until(lambda: not os.path.lexists(link), 40) - killed
+    assert took <= 15 + 2 + 1, took  # the lease (15 s in the lab), the watchdog's poll, stat's whole seconds
+    assert Counter(colour for _, colour in ask(200)) == {stable: 200}
+    inv.ok("deploy.unlock", "--force")
+    inv.ok("deploy.recover")
+    print(f"killed mid-canary: the LB's watchdog cleared the canary {took:.1f} s after the kill")
