@@ -118,6 +118,6 @@ def test_an_interruption_clears_the_buckets_before_it_goes_on(monkeypatch, inter
     def renew(call):
         raise interruption()
 
-    recorder, entry, error = walk(env_with(), log(0), [10], monkeypatch, **{"touch -c": renew})
+    recorder, _, error = walk(env_with(), log(0), [10], monkeypatch, **{"touch -c": renew})
     assert lb_commands(recorder)[-1] == nginx.clear_buckets(CANARY_PATH)
     assert isinstance(error, interruption)  # cleared, then the run's own exception goes on
