@@ -198,13 +198,12 @@ def set_by_hand(run: Run, percent: int) -> dict[str, Any]:
                 raise OperationFailed("nothing serves yet: there is no stable colour to split traffic from")
             target = state.idle
             version = state.colors[target].runs
-            entry.color, entry.previous_color = target, stable
             if percent and version is None:
                 raise OperationFailed(
                     f"{target} runs no good version: there is nothing to send a canary share to",
                     hint="deploy into it first: inv deploy.prod --version VERSION --canary STEPS",
                 )
-            entry.version = version
+            entry.canary = [{"percent": percent, "color": target, "version": version, "stable": stable}]
         with run.step(f"canary {percent}%"):
             if percent:
                 set_canary(run, target, percent)
