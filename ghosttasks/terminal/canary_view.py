@@ -72,7 +72,8 @@ def line(state: CanaryViewState, elapsed: float) -> str:
     shown = ", ".join(
         f"{metric} {canary.shows(metric)} vs {stable.shows(metric)}" for metric in (ERROR_RATE, P95, REQUESTS)
     )
-    return f"[canary {state.percent}% {elapsed:4.0f} s] {state.canary} vs {state.stable}: {shown}: {decision.action}"
+    action = decision.action if decision.conclusive else f"{decision.action} (inconclusive)"
+    return f"[canary {state.percent}% {elapsed:4.0f} s] {state.canary} vs {state.stable}: {shown}: {action}"
 
 
 class CanaryView:
