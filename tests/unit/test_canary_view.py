@@ -43,7 +43,9 @@ def test_both_colours_side_by_side_with_the_decision():
 
 def test_an_inconclusive_hold_says_so_in_the_plain_line():
     canary, stable = ColourReading(0.0, 0.01, 6), ColourReading(0.0, 0.01, 1737)
-    decision = decide(canary, stable, thresholds=Thresholds(), settings=CanarySettings(), elapsed=2, inconclusive_before=0)
+    decision = decide(
+        canary, stable, thresholds=Thresholds(), settings=CanarySettings(), elapsed=2, inconclusive_before=0
+    )
     state = CanaryViewState("blue v1.1.0", "green v1.0.0", Thresholds(), CanarySettings(), percent=10)
     state.last = (canary, stable, decision)
     assert line(state, 2.0).endswith("requests 6 vs 1737: hold (inconclusive)")
