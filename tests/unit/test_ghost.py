@@ -97,3 +97,13 @@ def test_listing_and_help_import_no_ssh_http_or_terminal_library(argv, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1] == "[]"
     assert "deploy.prod" in result.stdout
+
+
+@pytest.mark.parametrize("python_writes", [True, False])
+def test_bytecode_is_written_as_python_decides(ghost, monkeypatch, python_writes):
+    """Invoke turns bytecode off for a tasks.py; ghost has none and leaves Python's own choice (or --write-pyc)."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", not python_writes)
+    ghost("--list")
+    assert sys.dont_write_bytecode is (not python_writes)
+    ghost("--write-pyc", "--list")
+    assert sys.dont_write_bytecode is False
