@@ -20,8 +20,8 @@ class Ghost(GhostProgram):
     def parse_core(self, argv: list[str] | None) -> None:
         """Invoke's core parsing, but bytecode is written as Python decides (PYTHONDONTWRITEBYTECODE, -B), or always
         with --write-pyc. Invoke turns it off by default so that a tasks.py leaves no .pyc beside it; `ghost` has no
-        tasks.py, and without bytecode every run compiled the flows again (about 0.3 s of a dry run of deploy.prod
-        from a checkout or an editable install)."""
+        tasks.py, and without bytecode every run from a checkout or an editable install compiled the flows again
+        (docs/performance.md, section 8)."""
         python_writes = not sys.dont_write_bytecode
         super().parse_core(argv)
         sys.dont_write_bytecode = not (python_writes or self.args["write-pyc"].value)
