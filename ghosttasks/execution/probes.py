@@ -340,12 +340,8 @@ class ShareSample:
 
     @property
     def total(self) -> int:
+        """Every request sent: answered or failed."""
         return sum(self.colours.values()) + len(self.failures)
-
-    def share(self, color: str) -> float | None:
-        """The share of answers `color` gave (None: nothing answered)."""
-        answered = sum(self.colours.values())
-        return self.colours[color] / answered if answered else None
 
 
 def sample_shares(url: str, count: int, *, cookie: str, color_header: str, timeout: float = 5.0) -> ShareSample:

@@ -186,7 +186,7 @@ def _plan(run: Run, stable: Color, stable_version: str | None, target: Color, ve
             )
 
 
-def set_by_hand(run: Run, percent: int) -> dict[str, Any]:
+def set_by_hand(run: Run, percent: int) -> None:
     """traffic.canary PERCENT: that share of clients on the idle colour (0: none), without a lease (it stays
     until changed or a switch). The idle colour must run a good version."""
     store = Store(run)
@@ -211,4 +211,3 @@ def set_by_hand(run: Run, percent: int) -> dict[str, Any]:
             else:
                 clear_canary(run)
                 run.out.ok(f"no canary: every client on {stable}")
-        return {"canary": target, "percent": percent, "stable": stable}
