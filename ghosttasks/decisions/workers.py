@@ -20,7 +20,7 @@ hand within its stop timeout, else it is killed), then the serving colour's work
 Before the switch a deploy starts no worker of the new colour: it only makes sure the colour it is about
 to replace runs none (a leftover of a killed run). A failed deploy stops the new colour's workers (if any
 ran) and (re)starts the serving colour's: `start` is `up -d`, a no-op for a container already running.
-The emergency rollback moves them only when the longest stop fits the time left in its budget; otherwise
+The emergency rollback moves them only when the stops fit the time left in its budget; otherwise
 it moves none and says what to run.
 """
 
@@ -126,9 +126,9 @@ def _moves(workers: Sequence[Worker], stop: Color | None, start: Color | None) -
 
 
 def stop_seconds(workers: Sequence[Worker]) -> int:
-    """The longest a handover's stops can take: the stops run in parallel, each at most its timeout plus the
-    kill's grace."""
-    return max((worker.stop_timeout for worker in workers), default=0) + (KILL_GRACE_SECONDS if workers else 0)
+    """The longest a handover's stops can take: one worker after another (each on its hosts at once), each at
+    most its timeout plus the kill's grace."""
+    return sum(worker.stop_timeout + KILL_GRACE_SECONDS for worker in workers)
 
 
 def plan_workers(

@@ -91,7 +91,7 @@ def test_emergency_over_its_budget_moves_nothing_and_says_what_to_run():
     plan = plan_workers((SCHEDULER, MAILER), state("green"), "rollback.emergency", "blue", budget_seconds=25)
     assert plan.moves == () and plan.runs == "green"
     assert lines(plan) == [
-        "workers not moved: their stop takes up to 125 s, the emergency budget has 25 s left; green's workers may "
+        "workers not moved: their stop takes up to 140 s, the emergency budget has 25 s left; green's workers may "
         "still run — run `inv traffic.switch blue` to hand them over"
     ]
     within = plan_workers((SCHEDULER,), state("green"), "rollback.emergency", "blue", budget_seconds=15)
