@@ -73,3 +73,55 @@ def test_deploy_starts_no_worker_before_the_switch(inv, workers_inventory):
     assert "up -d --no-deps --force-recreate api web\n" in before
     assert "up -d --no-deps worker" not in before and "--force-recreate api web worker" not in before
     assert "ps -q worker" in before.split("== clear blue's workers")[1].split("== start blue")[0]
+
+
+def _workers_env(tmp_path):
+    from ghosttasks.config.inventory import load_inventory
+
+    data = yaml.safe_load(testing.SHIPPED_INVENTORY.read_text())
+    app = data["environments"]["prod"]["app"]
+    app["color_services"] = [*app["color_services"], *WORKERS]
+    app["workers"] = WORKERS
+    path = tmp_path / "workers-hosts.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_inventory(path).env("prod")
+
+
+def test_a_worker_killed_after_its_timeout_is_said_as_a_warning(tmp_path):
+    from ghosttasks.domain.deploy_state import ColorState, DeployState
+    from ghosttasks.flows.steps.workers import hand_over
+
+    executor = testing.ScriptedExecutor(_workers_env(tmp_path), unscripted="assume")
+    executor.on("ps -q worker", "killed\n/ghostworks-green-worker-1 137\n", host="app2")
+    run = testing.a_run(executor, task="traffic.switch")
+    state = DeployState(active="blue", colors={"blue": ColorState("v1.0.0"), "green": ColorState("v1.1.0")})
+    plan = hand_over(run, state, "traffic.switch", "blue", "v1.0.0")
+    assert plan is not None and plan.runs == "blue"
+    printed = run.out.printed
+    assert "app2: green worker killed: no exit within 10 s of SIGTERM (exit 137)" in printed
+    assert "app1: green worker stopped on SIGTERM (exit 0)" in printed
+    started = [c.command for c in executor.commands if " up -d " in c.command]
+    assert [c.split(" up -d ")[1] for c in started] == ["--no-deps worker", "--no-deps worker", "--no-deps scheduler"]
+    assert all("/srv/ghostworks-releases/v1.0.0 " in c and "-p ghostworks-blue " in c for c in started)
+
+
+def test_the_automatic_rollback_moves_the_workers_back(tmp_path):
+    from ghosttasks.decisions.triggers import Trigger
+    from ghosttasks.domain.deploy_state import ColorState, DeployState
+    from ghosttasks.flows.steps.monitor import roll_back_to_previous
+    from ghosttasks.records.state_store import Store
+
+    executor = testing.ScriptedExecutor(_workers_env(tmp_path), unscripted="assume")
+    run = testing.a_run(executor)
+    state = DeployState(
+        active="green", previous="blue", colors={"blue": ColorState("v1.0.0"), "green": ColorState("v1.1.0")}
+    )
+    roll_back_to_previous(run, Store(run), state, Trigger("error rate", "35%", "10%"))
+    commands = [c.command for c in executor.commands]
+    flip = next(i for i, c in enumerate(commands) if "ghostworks-active" in c)
+    stops = [i for i, c in enumerate(commands) if "-p ghostworks-green" in c and " ps -q " in c]
+    starts = [i for i, c in enumerate(commands) if "-p ghostworks-blue" in c and " up -d --no-deps " in c]
+    assert len(stops) == 3 and len(starts) == 3
+    assert flip < min(stops) and max(stops) < min(starts)
+    assert state.active == "blue" and state.colors["green"].failed_version == "v1.1.0"
+    assert "workers run: blue" in run.out.printed
