@@ -4,12 +4,14 @@ moves traffic hands the workers over after its switch, stops before starts, and 
 Regenerate with `pytest tests/unit/test_worker_flows.py --regen-plans` and review the diff.
 """
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from ghosttasks import testing
+from ghosttasks.domain.errors import OperationFailed
 
 PLANS = Path(__file__).parent / "plans"
 
@@ -125,3 +127,40 @@ def test_the_automatic_rollback_moves_the_workers_back(tmp_path):
     assert flip < min(stops) and max(stops) < min(starts)
     assert state.active == "blue" and state.colors["green"].failed_version == "v1.1.0"
     assert "workers run: blue" in run.out.printed
+
+
+def _deploy(tmp_path, rules):
+    from ghosttasks.flows.blue_green import deploy
+
+    executor = testing.ScriptedExecutor(_workers_env(tmp_path), dry_run=True, unscripted="assume")
+    for match, (stdout, stderr, code) in rules:
+        executor.on(match, stdout, stderr, code)
+    run = testing.a_run(executor)
+    with pytest.raises(OperationFailed) as failed:
+        deploy(run, "v1.2.0", monitor_minutes=0)
+    return [c.command for c in executor.commands], str(failed.value)
+
+
+def test_a_deploy_failing_before_the_switch_never_touches_the_serving_colours_workers(tmp_path):
+    commands, failure = _deploy(tmp_path, [("api alembic upgrade c3c3c3c3c3c3", ("", "boom", 1))])
+    assert "migrate database" in failure
+    assert not [c for c in commands if "-p ghostworks-green" in c and (" ps -q " in c or " up -d" in c)]
+    assert not [c for c in commands if " up -d --no-deps worker" in c or " up -d --no-deps scheduler" in c]
+    assert len([c for c in commands if "-p ghostworks-blue" in c and " ps -q " in c]) == 3  # leftovers cleared
+
+
+def test_a_handover_failing_half_way_hands_the_workers_back(tmp_path):
+    blue_scheduler = re.compile(r"-p ghostworks-blue .* up -d --no-deps scheduler")
+    commands, failure = _deploy(tmp_path, rules=[(blue_scheduler, ("", "no such image", 1))])
+    assert "start blue scheduler failed" in failure
+    starts = [c for c in commands if " up -d --no-deps " in c and "--force-recreate" not in c]
+    # blue's workers started, its scheduler failed; then blue stopped again and green's started back
+    assert [("blue" if "ghostworks-blue" in c else "green", c.split(" --no-deps ")[1]) for c in starts] == [
+        ("blue", "worker"),
+        ("blue", "worker"),
+        ("blue", "scheduler"),
+        ("green", "worker"),
+        ("green", "worker"),
+        ("green", "scheduler"),
+    ]
+    assert "/srv/ghostworks-releases/v1.1.0 " in starts[-1]
