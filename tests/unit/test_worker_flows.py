@@ -164,3 +164,18 @@ def test_a_handover_failing_half_way_hands_the_workers_back(tmp_path):
         ("green", "scheduler"),
     ]
     assert "/srv/ghostworks-releases/v1.1.0 " in starts[-1]
+
+
+def test_the_emergency_rollback_says_so_when_a_worker_move_fails(tmp_path, monkeypatch):
+    from ghosttasks.flows.emergency import emergency_rollback
+
+    monkeypatch.setenv("GHOST_INVENTORY", str(tmp_path / "workers-hosts.yml"))
+    executor = testing.ScriptedExecutor(_workers_env(tmp_path), dry_run=True, unscripted="assume")
+    executor.on("ps -q scheduler", "Error response from daemon\n")
+    run = testing.a_run(executor, task="deploy.emergency-rollback")
+    state = emergency_rollback(run, reason="p95 over 5 s")
+    assert state.active == "blue"
+    assert (
+        "workers not moved: stop green scheduler: unexpected worker stop output: 'Error response from daemon'; "
+        "when the app hosts answer: inv traffic.switch blue"
+    ) in run.out.printed

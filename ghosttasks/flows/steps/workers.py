@@ -68,13 +68,16 @@ def _hosts(run: Run, moves: list[Move]) -> list[Host]:
 def _stop(run: Run, moves: list[Move]) -> None:
     worker, color = moves[0].worker, moves[0].color
     hosts = _hosts(run, moves)
-    outcomes = run.executor.read_parallel(
-        hosts,
-        lambda host: commands.stop_fact(
-            color_project(run, host, color), worker.name, worker.stop_signal, worker.stop_timeout
-        ),
-        timeout=worker.stop_timeout + STOP_MARGIN_SECONDS,
-    )
+    try:
+        outcomes = run.executor.read_parallel(
+            hosts,
+            lambda host: commands.stop_fact(
+                color_project(run, host, color), worker.name, worker.stop_signal, worker.stop_timeout
+            ),
+            timeout=worker.stop_timeout + STOP_MARGIN_SECONDS,
+        )
+    except ValueError as exc:  # the stop printed something else than it prints: not known whether it stopped
+        raise OperationFailed(f"stop {color} {worker.name}: {exc}") from exc
     for host, outcome in zip(hosts, outcomes, strict=True):
         said = f"{host.name}: {color} {outcome.describe(worker.name, worker.stop_signal, worker.stop_timeout)}"
         if outcome.how == commands.KILLED:
