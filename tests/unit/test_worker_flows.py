@@ -20,6 +20,7 @@ CASES = {
     "workers-traffic-switch": ["traffic.switch", "blue", "--dry-run", "--yes"],
     "workers-deploy-rollback": ["deploy.rollback", "--dry-run", "--yes"],
     "workers-deploy-emergency-rollback": ["deploy.emergency-rollback", "--reason", "p95 over 5 s", "--dry-run"],
+    "workers-stack-restart-serving": ["stack.restart", "api", "--dry-run", "--yes"],
 }
 WORKERS = {
     "worker": {"stop_signal": "SIGTERM", "stop_timeout": 10},
