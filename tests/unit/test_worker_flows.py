@@ -180,3 +180,37 @@ def test_the_emergency_rollback_says_so_when_a_worker_move_fails(tmp_path, monke
         "workers not moved: stop green scheduler: unexpected worker stop output: 'Error response from daemon'; "
         "when the app hosts answer: inv traffic.switch blue"
     ) in run.out.printed
+
+
+def test_a_run_counts_its_elapsed_time_by_its_clock_and_a_dry_run_none(tmp_path):
+    env = _workers_env(tmp_path)
+    run = testing.a_run(testing.ScriptedExecutor(env))
+    run.started, run.clock = 1000.0, lambda: 1028.5
+    assert run.elapsed() == 28.5
+    plan = testing.a_run(testing.ScriptedExecutor(env, dry_run=True))
+    plan.started, plan.clock = 1000.0, lambda: 1028.5
+    assert plan.elapsed() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "said"),
+    [
+        (2.0, "time budget: 28 s left; the workers' stops take up to 25 s"),
+        (
+            8.4,
+            "workers not moved: their stop takes up to 25 s, the emergency budget has 21 s left; green's workers may "
+            "still run — run `inv traffic.switch blue` to hand them over",
+        ),
+    ],
+)
+def test_the_emergency_moves_the_workers_only_within_what_is_left_of_its_budget(tmp_path, elapsed, said):
+    from ghosttasks.domain.deploy_state import ColorState, DeployState
+    from ghosttasks.flows.emergency import move_workers
+
+    executor = testing.ScriptedExecutor(_workers_env(tmp_path), unscripted="assume")
+    run = testing.a_run(executor, task="deploy.emergency-rollback")
+    state = DeployState(active="blue", colors={"blue": ColorState("v1.0.0"), "green": ColorState("v1.1.0")})
+    move_workers(run, state, "blue", "v1.0.0", elapsed=elapsed)
+    assert said in run.out.printed
+    moved = [c.command for c in executor.commands if " ps -q " in c.command or " up -d " in c.command]
+    assert (len(moved) == 6) == (elapsed < 5)

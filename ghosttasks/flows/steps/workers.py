@@ -9,7 +9,7 @@ from itertools import groupby
 
 from ghosttasks.commands import workers as commands
 from ghosttasks.config.inventory import Host
-from ghosttasks.decisions.workers import Move, Step, Worker, WorkerPlan, plan_workers
+from ghosttasks.decisions.workers import Move, Step, Worker, WorkerPlan, plan_workers, stop_seconds
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
@@ -47,6 +47,8 @@ def hand_over(
     plan = plan_workers(workers, state, step, color, budget_seconds=budget_seconds)
     title = f"clear {color}'s workers" if step == "deploy.before_switch" else "hand over workers"
     with run.step(title):
+        if budget_seconds is not None:
+            run.note(f"time budget: {budget_seconds:g} s left; the workers' stops take up to {stop_seconds(workers)} s")
         if plan.deferred:
             run.out.warn(plan.deferred)
             return plan
