@@ -91,3 +91,48 @@ def stop_fact(project: Project, service: str, signal: str, timeout: int) -> Fact
         parse,
         assumed,
     )
+
+
+#: One line per running (or restarting) compose container: its project, service, state and restart count.
+CONTAINER_FORMAT = (
+    '{{index .Config.Labels "com.docker.compose.project"}} {{index .Config.Labels "com.docker.compose.service"}} '
+    "{{.State.Status}} {{.RestartCount}}"
+)
+
+
+@dataclass(frozen=True)
+class Container:
+    """A compose container docker shows on a host (`docker ps`: running or restarting)."""
+
+    project: str
+    service: str
+    status: str
+    restarts: int
+
+
+def containers() -> str:
+    """Every running or restarting compose container on the host, as CONTAINER_FORMAT lines (read from docker,
+    not from any record)."""
+    return (
+        "docker ps -q --filter label=com.docker.compose.project | "
+        f"xargs -r docker inspect --format {shlex.quote(CONTAINER_FORMAT)}"
+    )
+
+
+def parse_containers(text: str) -> list[Container]:
+    """containers()' answer; ValueError on a line it does not print."""
+    found = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        fields = line.split()
+        if len(fields) != 4 or not fields[3].isdigit():
+            raise ValueError(f"unexpected container line: {line.strip()[:200]!r}")
+        found.append(Container(fields[0], fields[1], fields[2], int(fields[3])))
+    return found
+
+
+def containers_fact(assumed: list[Container]) -> Fact[list[Container]]:
+    """The host's compose containers; a dry run assumes `assumed` run."""
+    text = "".join(f"{c.project} {c.service} {c.status} {c.restarts}\n" for c in assumed)
+    return Fact("compose containers", containers(), lambda answer: parse_containers(answer.stdout), text)

@@ -241,6 +241,12 @@ class AppSettings(Strict):
         description="per-colour services that are workers (service: settings): no port, no health path, not "
         "behind the LB; only the serving colour's run, handed over after each switch; unset: none",
     )
+    queue_keys: list[str] = Field(
+        [],
+        description="Redis keys whose length `verify.workers` and the deploy (before and after) report, read with "
+        "redis-cli in `database.redis_service`: the queue, in-flight lists; a glob (`jobs:processing:*`) stands for "
+        "every key it matches; unset: none reported",
+    )
 
     @property
     def web_services(self) -> list[str]:
@@ -481,6 +487,13 @@ class CheckSettings(Strict):
         None,
         description="`verify.redis`'s command line, run the same way; unset: `redis-cli ping` through "
         "`database.redis_service` on the db host",
+    )
+    workers_window_seconds: float = Field(
+        10,
+        ge=0,
+        le=600,
+        description="seconds `verify.workers` watches the workers' restart counts: one that grows is a restart "
+        "loop; 0: one look (a container docker shows `restarting` still fails)",
     )
 
     @field_validator("database_command", "redis_command")

@@ -168,3 +168,67 @@ def plan_workers(
             f"`inv traffic.switch {serving}` to hand them over",
         )
     return plan
+
+
+# -- what runs: read from docker, judged -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One colour's worker container docker shows on an app host: its state and restart count."""
+
+    host: str
+    color: Color
+    service: str
+    status: str
+    restarts: int
+
+
+def where_they_run(hosts: Sequence[str], sightings: Sequence[Sighting]) -> list[str]:
+    """One line per app host: `app1: blue worker, blue scheduler` (`app2: none`)."""
+    lines = []
+    for host in hosts:
+        here = sorted(
+            f"{s.color} {s.service}" + ("" if s.status == "running" else f" ({s.status})")
+            for s in sightings
+            if s.host == host
+        )
+        lines.append(f"{host}: {', '.join(here) or 'none'}")
+    return lines
+
+
+def judge_workers(
+    workers: Sequence[Worker], serving: Color | None, before: Sequence[Sighting], after: Sequence[Sighting]
+) -> list[str]:
+    """What is wrong with the workers docker shows: the problems, none when exactly the serving colour's run.
+
+    `before` and `after` are two looks some seconds apart (the same look twice: restarts are not judged).
+    Exactly the serving colour's workers: a consumer on each of its hosts, a singleton once in the environment on
+    its host; no other colour's; none in a restart loop (docker says `restarting`, or its restart count grew
+    between the looks). Nothing serving: no worker should run."""
+    problems = []
+    earlier = {(s.host, s.color, s.service): s.restarts for s in before}
+    for worker in workers:
+        found = [s for s in after if s.service == worker.name]
+        for sighting in found:
+            where = f"{sighting.color} {worker.name} on {sighting.host}"
+            if sighting.color != serving:
+                problems.append(f"{where} runs, but {serving or 'no colour'} serves")
+            elif sighting.host not in worker.hosts:
+                problems.append(f"{where} runs on a host not among its hosts ({', '.join(worker.hosts)})")
+            if sighting.status == "restarting":
+                problems.append(f"{where} is restarting (restart count {sighting.restarts})")
+            grew = sighting.restarts - earlier.get((sighting.host, sighting.color, sighting.service), sighting.restarts)
+            if grew > 0:
+                problems.append(f"{where} restarted {grew} time(s) while watched: a restart loop")
+        if worker.kind == "singleton" and len(found) > 1:
+            problems.append(
+                f"{worker.name} is a singleton but {len(found)} run: "
+                + ", ".join(f"{s.color} on {s.host}" for s in found)
+            )
+        if serving is None:
+            continue
+        for host in worker.hosts:
+            if not any(s.host == host and s.color == serving for s in found):
+                problems.append(f"{serving} {worker.name} does not run on {host}")
+    return problems

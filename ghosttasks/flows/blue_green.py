@@ -18,7 +18,7 @@ from ghosttasks.flows.steps.reality import begin, reconciled_state, settle
 from ghosttasks.flows.steps.release import fetch_release, start_color
 from ghosttasks.flows.steps.smoke import smoke
 from ghosttasks.flows.steps.switching import switch_traffic, verify_or_switch_back
-from ghosttasks.flows.steps.workers import hand_over
+from ghosttasks.flows.steps.workers import hand_over, queue_change, say_queue_depth
 from ghosttasks.records.deploy_lock import DeployLock
 from ghosttasks.records.state_store import Store
 
@@ -64,6 +64,7 @@ def deploy(
             entry.backup = take_backup(run, version).path
         begin(run, store, state, target, version)  # the journal: a run killed from here on is resolved by the next
         handed_over = False
+        depth_before = say_queue_depth(run, "before the deploy")
         try:
             hand_over(run, state, "deploy.before_switch", target, version)  # leftovers of the colour it replaces
             with run.step(f"start {target}"):
@@ -80,6 +81,9 @@ def deploy(
                 verify_or_switch_back(run, target, version, previous, previous_version)
             handed_over = True  # the old colour's workers stop, the new colour's start: they follow the traffic
             hand_over(run, state, "deploy.after_switch", target, version)
+            queue = queue_change(depth_before, say_queue_depth(run, "after the handover"))
+            if queue:
+                entry.queue = queue
         except BaseException:
             if handed_over:  # the handover failed half-way: the old workers back
                 hand_back(run, state, target, previous_version)

@@ -34,6 +34,7 @@ def workers_inventory(monkeypatch, tmp_path):
     app = data["environments"]["prod"]["app"]
     app["color_services"] = [*app["color_services"], *WORKERS]
     app["workers"] = WORKERS
+    app["queue_keys"] = ["ghostworks:jobs"]
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     monkeypatch.setenv("GHOST_INVENTORY", str(path))
@@ -85,6 +86,7 @@ def _workers_env(tmp_path):
     app = data["environments"]["prod"]["app"]
     app["color_services"] = [*app["color_services"], *WORKERS]
     app["workers"] = WORKERS
+    app["queue_keys"] = ["ghostworks:jobs"]
     path = tmp_path / "workers-hosts.yml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return load_inventory(path).env("prod")
@@ -212,5 +214,6 @@ def test_the_emergency_moves_the_workers_only_within_what_is_left_of_its_budget(
     state = DeployState(active="blue", colors={"blue": ColorState("v1.0.0"), "green": ColorState("v1.1.0")})
     move_workers(run, state, "blue", "v1.0.0", elapsed=elapsed)
     assert said in run.out.printed
-    moved = [c.command for c in executor.commands if " ps -q " in c.command or " up -d " in c.command]
+    moved = [c.command for c in executor.commands if " ps -q worker" in c.command or " up -d " in c.command]
+    moved += [c.command for c in executor.commands if " ps -q scheduler" in c.command]
     assert (len(moved) == 6) == (elapsed < 5)

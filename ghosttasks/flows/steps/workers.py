@@ -7,14 +7,25 @@ from __future__ import annotations
 
 from itertools import groupby
 
+from ghosttasks.commands import redis_cli
 from ghosttasks.commands import workers as commands
+from ghosttasks.commands.facts import Unread
 from ghosttasks.config.inventory import Host
-from ghosttasks.decisions.workers import Move, Step, Worker, WorkerPlan, plan_workers, stop_seconds
-from ghosttasks.domain.colors import Color
+from ghosttasks.decisions.workers import (
+    Move,
+    Sighting,
+    Step,
+    Worker,
+    WorkerPlan,
+    plan_workers,
+    stop_seconds,
+    where_they_run,
+)
+from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.steps.projects import color_project
+from ghosttasks.flows.steps.projects import color_project, shared_project
 
 #: Seconds a stop's command may take beyond the worker's stop timeout (compose's ps, the kill, the inspect).
 STOP_MARGIN_SECONDS = 60
@@ -59,6 +70,8 @@ def hand_over(
         for (start_color, _), moves in groupby(plan.starts, key=lambda move: (move.color, move.worker.name)):
             _start(run, list(moves), start_color, version)
         run.note(f"workers run: {plan.runs or 'none'}")
+        if plan.moves:
+            show_where_they_run(run, plan.runs)
     return plan
 
 
@@ -99,3 +112,90 @@ def _start(run: Run, moves: list[Move], color: Color, version: str | None) -> No
         what=f"start {color} {worker.name}",
     )
     run.note(f"{color} {worker.name} started on {', '.join(host.name for host in hosts)}")
+
+
+def sightings(run: Run, expected: Color | None = None) -> list[Sighting]:
+    """Every colour's worker containers on every app host, as docker shows them (not as any record says); a dry
+    run assumes `expected`'s workers run where they belong."""
+    env = run.env
+    projects = {f"{env.app.project}-{color}": color for color in COLORS}
+    workers = configured(run)
+
+    def assumed(host: Host) -> list[commands.Container]:
+        if expected is None:
+            return []
+        project = f"{env.app.project}-{expected}"
+        return [commands.Container(project, w.name, "running", 0) for w in workers if host.name in w.hosts]
+
+    answers = run.executor.read_parallel(env.app_hosts, lambda host: commands.containers_fact(assumed(host)))
+    return [
+        Sighting(host.name, projects[c.project], c.service, c.status, c.restarts)
+        for host, found in zip(env.app_hosts, answers, strict=True)
+        for c in found
+        if c.project in projects and c.service in env.app.workers
+    ]
+
+
+def show_where_they_run(run: Run, expected: Color | None) -> list[str] | None:
+    """Say which colour's workers docker shows on each app host, and put it in the closing summary; a host that
+    cannot be read is said (a warning: the moves are done). None when no workers are configured."""
+    if not run.env.app.workers:
+        return None
+    try:
+        lines = where_they_run([host.name for host in run.env.app_hosts], sightings(run, expected))
+    except (OperationFailed, ValueError) as exc:
+        run.out.warn(f"which workers run could not be read: {exc}")
+        return None
+    for line in lines:
+        run.note(f"workers {line}")
+    if run.outcome is not None:
+        run.outcome.workers = lines
+    return lines
+
+
+def queue_depths(run: Run) -> dict[str, int] | Unread | None:
+    """The length of each of app.queue_keys, read by redis-cli in the redis service on the db host (at
+    127.0.0.1, then at the db host's address); None when no key is configured."""
+    env = run.env
+    keys = env.app.queue_keys
+    if not keys:
+        return None
+    reasons = []
+    for address in (None, env.db_host.address):
+        fact = redis_cli.queue_depth(
+            shared_project(run), service=env.database.redis_service, keys=keys, address=address
+        )
+        answer = run.executor.read(env.db_host, fact)
+        if not isinstance(answer, Unread):
+            return answer
+        reasons.append(answer.reason)
+    return Unread("; ".join(reasons))
+
+
+def describe_depths(depths: dict[str, int]) -> str:
+    """`ghostworks:jobs 0, ghostworks:jobs:processing:127.0.0.11 1`."""
+    return ", ".join(f"{key} {count}" for key, count in depths.items()) or "no key"
+
+
+def say_queue_depth(run: Run, when: str) -> dict[str, int] | None:
+    """Read and say the queue depth (`when`: before/after); unreadable: said as not judged. None: not read."""
+    if not run.env.app.queue_keys:
+        return None
+    with run.step(f"queue depth {when}"):
+        try:
+            depths = queue_depths(run)
+        except OperationFailed as exc:
+            depths = Unread(str(exc))
+        if isinstance(depths, Unread) or depths is None:
+            run.not_judged(f"queue depth {when}", depths.reason if depths else "no key")
+            return None
+        run.note(f"queue depth {when}: {describe_depths(depths)}")
+        return depths
+
+
+def queue_change(before: dict[str, int] | None, after: dict[str, int] | None) -> str | None:
+    """`ghostworks:jobs 12 → 0` per key read both times (a key seen once: `? → 3`); None when neither was read."""
+    if before is None and after is None:
+        return None
+    keys = list(dict.fromkeys([*(before or {}), *(after or {})]))
+    return ", ".join(f"{key} {(before or {}).get(key, '?')} → {(after or {}).get(key, '?')}" for key in keys)
