@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 
+import redis
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -48,7 +49,12 @@ class Worker:
     def run(self) -> None:
         self.recover()
         while not self.stopping.is_set():
-            raw = self.redis.blmove(jobs.QUEUE, self.processing, BLOCK_SECONDS, "RIGHT", "LEFT")
+            try:
+                raw = self.redis.blmove(jobs.QUEUE, self.processing, BLOCK_SECONDS, "RIGHT", "LEFT")
+            except redis.RedisError as exc:  # Redis away: nothing was taken; try again
+                self.log.error("queue unreachable", extra={"error": str(exc)[:200]})
+                self.stopping.wait(RETRY_SECONDS)
+                continue
             if raw is not None:
                 self.handle(raw)
 
