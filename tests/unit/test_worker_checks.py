@@ -213,3 +213,19 @@ def test_verify_workers_fails_naming_the_other_colours_worker(tmp_path):
     )
     with pytest.raises(OperationFailed, match="blue worker on app1 runs, but green serves"):
         verify()
+
+
+def test_verify_images_checks_a_worker_only_where_it_runs(tmp_path):
+    from ghosttasks.domain.deploy_state import ColorState, DeployState
+    from ghosttasks.flows.steps.build_once import check_running
+
+    pinned = {service: f"reg/ghostworks-{service}@sha256:{service}" for service in ("api", "worker", "scheduler")}
+    executor = testing.ScriptedExecutor(_workers_env(tmp_path))
+    executor.on("service=api ", f'["{pinned["api"]}"]\n')
+    executor.on("service=worker ", '["reg/ghostworks-worker@sha256:other"]\n', host="app1")
+    executor.on("service=", "", "no running container", 3)
+    run = testing.a_run(executor, task="verify.images")
+    state = DeployState(active="blue", colors={"blue": ColorState("v1.0.0", images=pinned), "green": ColorState()})
+    assert check_running(run, state) == [
+        "app1 blue worker: runs reg/ghostworks-worker@sha256:other, not reg/ghostworks-worker@sha256:worker"
+    ]
