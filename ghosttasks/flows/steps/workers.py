@@ -1,4 +1,6 @@
-"""The workers' handover (ghosttasks.decisions.workers) carried out: the stops, then the starts, each said.
+"""The workers' handover (ghosttasks.decisions.workers) carried out: the stops, then the starts, each said; and
+what the handover and the checks see afterwards: which colour's workers docker runs on each app host, and the
+queue depth of app.queue_keys.
 
 Nothing happens (no step, no line) when the environment declares no workers (app.workers).
 """
