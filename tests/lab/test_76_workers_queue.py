@@ -23,7 +23,7 @@ from tests.lab.world import GREEN_V110, bring_to, docker, psql
 
 LB_JOBS = "http://127.0.0.10/api/v1/jobs"
 JOBS = 1000
-RATE = 7.0  # jobs per second: about 143 s of jobs, as long as the three commands take
+RATE = 20.0  # jobs per second: 50 s of jobs, a little longer than the three commands take (35 s in the lab)
 APP_HOSTS = ("app1", "app2")
 REDIS = ("exec", "ghostworks-redis-1", "redis-cli", "-h", "127.0.0.13")
 WORKER_SERVICES = {"worker", "scheduler"}
@@ -169,28 +169,34 @@ def test_a_thousand_jobs_through_a_deploy_a_rollback_and_an_emergency_each_run_o
     with Sampler(lab) as sampler:
         producer = Producer(prefix).start()
         started = time.monotonic()
-        deploy = inv.ok("deploy.prod", "--version", "v1.3.0", "--monitor-minutes", "0", "--yes")
-        timings["deploy"] = handover_seconds(inv)
-        assert "workers app1: blue scheduler, blue worker" in deploy.stdout + deploy.stderr
-        inv.ok("deploy.rollback", "--yes")
-        timings["rollback"] = handover_seconds(inv)
-        emergency = inv.ok("deploy.emergency-rollback", "--reason", "worker drill")
-        timings["emergency"] = handover_seconds(inv)
-        said = emergency.stdout + emergency.stderr
-        assert "workers run: blue" in said, said
+        sent = {}  # jobs sent while each command ran
+
+        def command(name: str, *argv: str) -> str:
+            before = producer.sent
+            result = inv.ok(*argv)
+            sent[name] = producer.sent - before
+            timings[name] = handover_seconds(inv)
+            return result.stdout + result.stderr
+
+        deploy = command("deploy", "deploy.prod", "--version", "v1.3.0", "--monitor-minutes", "0", "--yes")
+        assert "workers app1: blue scheduler, blue worker" in deploy
+        command("rollback", "deploy.rollback", "--yes")
+        emergency = command("emergency", "deploy.emergency-rollback", "--reason", "worker drill")
+        assert "workers run: blue" in emergency, emergency
         inv.ok("deploy.unlock", "--force")
         commands = time.monotonic() - started
         producer.join(timeout=JOBS / RATE + 120)
         left = drain(lab, f"{prefix}-%", JOBS)
-    print(f"commands took {commands:.0f} s; {producer.sent} jobs sent; {sampler.samples} docker ps samples")
+    print(f"commands took {commands:.0f} s; jobs sent during each: {sent}; {sampler.samples} docker ps samples")
     print(f"handover step seconds: {json.dumps(timings)}")
+    assert all(count > 0 for count in sent.values()), sent  # the jobs flowed while every command ran
     assert producer.sent == JOBS and producer.failures == []
     assert recorded(lab, f"{prefix}-%") == (JOBS, JOBS)
     assert duplicates(lab) == rejected
     assert not any(left.values())
     assert sampler.overlaps == [], sampler.overlaps[:5]
     assert sampler.errors == [], sampler.errors[:5]
-    assert sampler.samples > 100 and {("green", "worker"), ("blue", "worker")} <= sampler.seen
+    assert sampler.samples > 50 and {("green", "worker"), ("blue", "worker")} <= sampler.seen
     assert workers_on(lab, "app2") == [("blue", "worker")]
     assert sorted(workers_on(lab, "app1")) == [("blue", "scheduler"), ("blue", "worker")]
     scheduled = int(psql(lab, "SELECT count(*) FROM jobs WHERE kind = 'scheduled'"))

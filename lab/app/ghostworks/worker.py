@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from . import database, jobs, logs
 from .config import settings
 
-BLOCK_SECONDS = 1  # how long one wait for a job blocks: the longest a stop waits when the queue is empty
+BLOCK_SECONDS = 0.5  # how long one wait for a job blocks: the longest a stop waits when the queue is empty
 RETRY_SECONDS = 1
 INSERT = text("INSERT INTO jobs (job_id, kind, color, host) VALUES (:job_id, :kind, :color, :host)")
 
