@@ -45,4 +45,16 @@ def verify(c, color=None, env=None):
     execute(c, env, lambda run: flow.traffic(run, color))
 
 
-namespace = Collection("traffic", switch, status, verify)
+@ghost_task(help={"env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP})
+def install(c, env=None, dry_run=False, yes=False):
+    """First-time setup of the LB: install the upstream and the selector, check nginx -T includes them, reload once.
+
+    Run it before the first deploy (and again after editing the site config as it says). It does not touch the
+    flag: with none, the selector sends traffic to blue.
+    """
+    from ghosttasks.flows import lb_setup as flow
+
+    execute(c, env, flow.install, dry_run=dry_run, confirm_summary="Install the LB's nginx files and reload", yes=yes)
+
+
+namespace = Collection("traffic", switch, status, verify, install)

@@ -14,6 +14,7 @@ CASES = {
     "deploy-staging": ["deploy.staging", "--ref", "main", "--dry-run"],
     "deploy-dev": ["deploy.dev", "--dry-run"],
     "traffic-switch": ["traffic.switch", "blue", "--dry-run", "--yes"],
+    "traffic-install": ["traffic.install", "--dry-run", "--yes"],
     "db-downgrade": ["db.downgrade", "-r", "-1", "--force", "--dry-run", "--yes"],
     "deploy-rollback": ["deploy.rollback", "--dry-run", "--yes"],
     "deploy-rollback-to": ["deploy.rollback", "--to", "v0.9.0", "--dry-run", "--yes"],

@@ -13,6 +13,7 @@ from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.access_check import check_access
+from ghosttasks.flows.steps.switching import require_installed
 
 
 def check_reachable(run: Run, hosts: list[Host]) -> None:
@@ -103,6 +104,7 @@ def deploy_checklist(run: Run, version: str, *, monitor_minutes: float) -> None:
     env = run.env
     check_reachable(run, env.hosts)
     check_access(run, env.hosts)
+    require_installed(run)
     check_tag(run, version)
     problems = check_prerequisites(run, env.app_hosts, disk_path_of=env.releases_dir)
     problems += check_prerequisites(run, [env.db_host], disk_path_of=lambda _host: env.database.backup_dir)

@@ -27,6 +27,8 @@ def switch_traffic(run: Run, color: Color, version: str) -> None:
     paths = [env.lb.upstream_path, env.selector_path]
     current = nginx.lb_config(paths, env.flag_path, assumed=wanted, selected="blue" if color == "green" else "green")
     live = run.executor.read(env.lb_host, current)
+    if live and not live[0].strip():
+        require_installed(run)  # no upstream at all: a first-time LB, set up by traffic.install
     select = nginx.set_flag(env.flag_path, color)
     if live != wanted:
         if not (live and live[1]):
@@ -50,7 +52,15 @@ def lb_config_current(run: Run) -> bool:
 
 
 def install_config(run: Run, paths: list[str], contents: list[str]) -> None:
-    """Upload, stage and swap in every file, `nginx -t` (restore all on failure), reload.
+    """Upload, stage and swap in every file, `nginx -t` (restore all on failure), reload."""
+    stage_and_test(run, paths, contents)
+    lb = run.env.lb
+    assert lb is not None
+    run.executor.run(run.env.lb_host, nginx.reload(lb.nginx, lb.nginx_conf, sudo=lb.sudo), what="nginx reload")
+
+
+def stage_and_test(run: Run, paths: list[str], contents: list[str]) -> None:
+    """Upload, stage and swap in every file, then `nginx -t`; on a rejection restore all and fail. No reload.
 
     With lb.sudo the uploads go to files of the login user (mode 0600) and `sudo -n install` stages them
     root-owned (lb.upstream_owner, 0644); every step after it runs with `sudo -n` (ghosttasks.commands.nginx).
@@ -79,7 +89,22 @@ def install_config(run: Run, paths: list[str], contents: list[str]) -> None:
             f"nginx was not reloaded: {mask(tested.describe())}",
             hint="check the nginx configuration on the LB host, then retry",
         )
-    run.executor.run(env.lb_host, nginx.reload(lb.nginx, lb.nginx_conf, sudo=sudo), what="nginx reload")
+
+
+def require_installed(run: Run) -> None:
+    """The LB has the upstream file ghosttasks renders: an LB that never had it is set up by traffic.install
+    (installing it in the middle of a switch would meet a site config that may not include it)."""
+    env = run.env
+    if env.lb is None:
+        return
+    missing = run.executor.read(env.lb_host, nginx.missing_files([env.lb.upstream_path]))
+    if missing:
+        raise OperationFailed(
+            f"{env.lb_host.name} has never been set up by ghosttasks: {env.lb.upstream_path} (lb.upstream_path) "
+            "does not exist",
+            hint=f"run `inv traffic.install --env {env.name}` first: it installs the upstream and the selector, "
+            "checks the site config includes them (nginx -T) and reloads once",
+        )
 
 
 def verify_lb(run: Run, color: Color, version: str | None, *, samples: int = 10, deadline: float = 15) -> None:

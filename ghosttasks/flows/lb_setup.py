@@ -1,0 +1,69 @@
+"""traffic.install: first-time setup of an LB (and a repair of one): the two files ghosttasks renders, installed
+and included by the live nginx configuration, then one reload."""
+
+from __future__ import annotations
+
+from ghosttasks.commands import nginx, render
+from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.execution.run import Run
+from ghosttasks.flows.steps.access_check import check_access
+from ghosttasks.flows.steps.guard import guarded
+from ghosttasks.flows.steps.switching import stage_and_test
+from ghosttasks.records.state_store import Store
+
+
+def site_config_lines(project: str, upstream_path: str, selector_path: str, missing: list[str]) -> str:
+    """Exactly what the site config must gain for the files in `missing` (the README's example, as lines)."""
+    lines = []
+    if upstream_path in missing:
+        lines.append(f"at http level (outside every server block): include {upstream_path};")
+    if selector_path in missing:
+        lines.append(
+            f"inside the server block that proxies to the app: include {selector_path};  "
+            f"and proxy_pass to http://{project}_api_${project}_color and http://{project}_web_${project}_color"
+        )
+    if len(lines) == 1:
+        return lines[0]
+    return " ".join(f"({number}) {line}" for number, line in enumerate(lines, 1))
+
+
+def install(run: Run) -> None:
+    """Render both files, install them where they differ (`nginx -t` first, restored on failure), check with
+    `nginx -T` that the configuration nginx loads includes both, then reload once.
+
+    The flag is not touched: with no flag file the selector sends traffic to blue. When the site config does not
+    include a file, nothing is reloaded and the failure says which lines to add; run it again after adding them.
+    """
+    env = run.env
+    lb = env.lb
+    if lb is None:
+        raise OperationFailed(f"environment {env.name} has no lb: there is nothing to install")
+    with guarded(run, Store(run), version=None, reason="install the LB config"):
+        check_access(run, [env.lb_host], docker=False)
+        paths = [lb.upstream_path, env.selector_path]
+        wanted = [render.upstream(env), render.selector(env)]
+        with run.step("install the LB config"):
+            current = nginx.lb_config(paths, env.flag_path, assumed=["", ""], selected="blue")
+            live = run.executor.read(env.lb_host, current)
+            # the selector's access log and the flag live in the state dir: nginx -t opens the log
+            run.executor.run(env.lb_host, nginx.make_dir(lb.state_dir), what="create the LB state dir")
+            if live == wanted:
+                run.out.ok(f"{env.lb_host.name}: {', '.join(paths)} already as the inventory renders them")
+            else:
+                stage_and_test(run, paths, wanted)
+                run.out.ok(f"{env.lb_host.name}: installed {', '.join(paths)}; nginx -t accepts the configuration")
+        with run.step("check the site config includes them"):
+            found = run.executor.read(env.lb_host, nginx.included(lb.nginx, lb.nginx_conf, paths, sudo=lb.sudo))
+            missing = [path for path in paths if path not in found]
+            if missing:
+                lines = site_config_lines(env.app.project, paths[0], paths[1], missing)
+                raise OperationFailed(
+                    f"the nginx configuration on {env.lb_host.name} (nginx -T) does not include "
+                    f"{', '.join(missing)}: add to the site config {lines}. "
+                    "The files are installed; nginx was not reloaded",
+                    hint=f"edit the site config, then run `inv traffic.install --env {env.name}` again",
+                )
+            run.out.ok(f"nginx -T on {env.lb_host.name} includes {', '.join(paths)}")
+        with run.step("reload nginx"):
+            run.executor.run(env.lb_host, nginx.reload(lb.nginx, lb.nginx_conf, sudo=lb.sudo), what="nginx reload")
+            run.out.ok(f"{env.lb_host.name}: nginx reloaded once; the selector reads {env.flag_path} per request")
