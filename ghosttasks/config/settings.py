@@ -362,6 +362,13 @@ class ProbeSettings(Strict):
         "this machine, `auto` `ssh` when `ssh.jump_host` or `ssh.config_file` (its ProxyJump) is set; "
         "`lb.public_url`, `app.public_health_url` and webhooks always go direct",
     )
+    ca_file: str | None = Field(
+        None,
+        description="PEM file on this machine (`~` expanded) with the CA certificate(s) every direct HTTPS probe "
+        "trusts (`lb.public_url`, `app.public_health_url`, smoke tests, Prometheus): for a private CA; unset: the "
+        "system trust store. A certificate that does not verify fails the run with one line naming the URL, the "
+        "issuer and this setting; verification cannot be turned off",
+    )
 
 
 class MonitoringSettings(Strict):

@@ -10,6 +10,7 @@ from typing import Any
 from ghosttasks.decisions.percentiles import p95
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.execution import trust
 from ghosttasks.execution.run import Run
 
 #: Seconds per smoke request.
@@ -75,7 +76,7 @@ def run_smoke(run: Run, base: str, count: int) -> SmokeReport:
     report = SmokeReport()
     users = run.env.smoke.users
     shared = run.executor.http_client(base)
-    with httpx.Client() if shared is None else contextlib.nullcontext(shared) as http:
+    with httpx.Client(verify=trust.context()) if shared is None else contextlib.nullcontext(shared) as http:
         client = Api(http, base.rstrip("/"))
 
         def check(name: str, ok: bool, detail: str = "") -> bool:
