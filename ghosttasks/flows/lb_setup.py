@@ -19,7 +19,7 @@ def site_config_lines(project: str, upstream_path: str, selector_path: str, miss
         lines.append(f"at http level (outside every server block): include {upstream_path};")
     if selector_path in missing:
         lines.append(
-            f"inside the server block that proxies to the app: include {selector_path};  "
+            f"inside the server block that proxies to the app: include {selector_path}; "
             f"and proxy_pass to http://{project}_api_${project}_color and http://{project}_web_${project}_color"
         )
     if len(lines) == 1:

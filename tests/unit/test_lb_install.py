@@ -71,7 +71,7 @@ def test_a_site_config_without_the_includes_says_what_to_add_and_reloads_nothing
     assert error is not None
     assert str(error).endswith(
         f"the nginx configuration on lb1 (nginx -T) does not include {SELECTOR}: add to the site config inside the "
-        f"server block that proxies to the app: include {SELECTOR};  and proxy_pass to "
+        f"server block that proxies to the app: include {SELECTOR}; and proxy_pass to "
         "http://ghostworks_api_$ghostworks_color and http://ghostworks_web_$ghostworks_color. The files are "
         "installed; nginx was not reloaded"
     )
