@@ -142,8 +142,10 @@ def _write_nginx_config(lay: Layout, topo: Topology) -> bool:
         write_file(lay.upstream_path, placeholder)
     if not lay.selector_path.exists():
         write_file(lay.selector_path, render("selector-placeholder.inc.j2"))
+    cert, key = lab_certificate(lay, topo.lb_addr)
     text = render(
         "nginx.conf.j2",
+        tls={"port": LB_TLS_PORT, "cert": cert, "key": key},
         address=topo.lb_addr,
         conf=lay.nginx_conf,
         pid_file=lay.lb_dir / "nginx.pid",
@@ -154,6 +156,35 @@ def _write_nginx_config(lay: Layout, topo: Topology) -> bool:
         selector_path=lay.selector_path,
     )
     return write_file(lay.nginx_conf, text)
+
+
+#: The LB's https port (the same server as port 80, TLS terminated with a certificate of the lab CA).
+LB_TLS_PORT = 443
+
+
+def lab_certificate(lay: Layout, address: str) -> tuple[Path, Path]:
+    """The lab CA (made once per lab root with openssl) and a certificate it signs for `address` (IP SAN),
+    for nginx's https server; returns (certificate, key). A private CA: no trust store knows it."""
+    tls = lay.tls_dir
+    tls.mkdir(parents=True, exist_ok=True)
+    ca_key, ca = tls / "ca.key", lay.lab_ca
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    if not ca.exists():
+        argv = ["openssl", "req", "-x509", *curve, "-keyout", str(ca_key), "-out", str(ca), "-days", "3650"]
+        run("lab CA", [*argv, "-subj", "/O=ghostlab/CN=Ghostlab Lab CA"])
+    cert, key = tls / f"lb-{address}.pem", tls / f"lb-{address}.key"
+    if not cert.exists():
+        csr, ext = tls / f"lb-{address}.csr", tls / f"lb-{address}.ext"
+        write_file(
+            ext,
+            f"subjectAltName=IP:{address}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+            "extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n",
+        )
+        request = ["openssl", "req", "-new", *curve, "-keyout", str(key), "-out", str(csr)]
+        run("LB key", [*request, "-subj", f"/CN={address}"])
+        sign = ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial"]
+        run("LB certificate", [*sign, "-out", str(cert), "-days", "825", "-extfile", str(ext)])
+    return cert, key
 
 
 def prometheus_targets(topo: Topology = FLAT) -> list[dict]:

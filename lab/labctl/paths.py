@@ -169,6 +169,16 @@ class Layout:
         return self.lb_dir / "ghostworks-selector.inc"
 
     @property
+    def tls_dir(self) -> Path:
+        """The lab CA (openssl) and the LB's certificate it signed, for nginx's https server."""
+        return self.lb_dir / "tls"
+
+    @property
+    def lab_ca(self) -> Path:
+        """The lab CA's certificate (PEM): what probes.ca_file names for the https public URL."""
+        return self.tls_dir / "ca.pem"
+
+    @property
     def lb_state_dir(self) -> Path:
         """The deploy state, history and lock on the LB host."""
         return self.lb_dir / "state"
