@@ -134,7 +134,7 @@ class ScriptedExecutor(PlanRecorder):
         return self
 
     def _run(
-        self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None = None
+        self, host: Host, command: str, *, timeout: float, stream: bool | str, assume: str, stdin: str | None = None
     ) -> Result:
         planned = super()._run(host, command, timeout=timeout, stream=stream, assume=assume, stdin=stdin)
         self.commands.append(Command(host.name, command, stdin is not None))

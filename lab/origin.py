@@ -17,7 +17,13 @@ from pathlib import Path
 from lab.releases import MAIN, RELEASES, Release
 
 APP_DIR = Path(__file__).resolve().parent / "app"
-EXECUTABLES = {"docker/bin/alembic", "docker/bin/python", "docker/postgres-entrypoint.sh", "scripts/seed_demo_data.py"}
+EXECUTABLES = {
+    "docker/bin/alembic",
+    "docker/bin/python",
+    "docker/postgres-entrypoint.sh",
+    "scripts/seed_demo_data.py",
+    "scripts/smoke-tests.sh",
+}
 SKIP_NAMES = {".env", ".git", "__pycache__", ".ruff_cache", ".pytest_cache", ".mypy_cache"}
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Ghostworks Release Bot",

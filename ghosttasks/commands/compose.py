@@ -7,21 +7,24 @@ from dataclasses import dataclass
 
 from ghosttasks.commands import assumptions, join, qpath
 from ghosttasks.commands.facts import Answer, Fact, Unread
+from ghosttasks.config.settings import DEFAULT_VERSION_VARIABLE
 from ghosttasks.domain.colors import COLORS
 
 
 @dataclass(frozen=True)
 class Project:
-    """One compose project on one host: where its files are, its name, files and image version."""
+    """One compose project on one host: where its files are, its name, files and image version, and the compose
+    variable that carries the version into its files (app.version_variable)."""
 
     directory: str
     name: str
     files: tuple[str, ...]
     version: str | None = None
+    version_variable: str = DEFAULT_VERSION_VARIABLE
 
     def prefix(self) -> str:
-        """`cd DIR && [APP_VERSION=V] docker compose -p NAME -f ...`: the start of every command for this project."""
-        env = f"APP_VERSION={shlex.quote(self.version)} " if self.version else ""
+        """`cd DIR && [VARIABLE=V] docker compose -p NAME -f ...`: the start of every command for this project."""
+        env = f"{self.version_variable}={shlex.quote(self.version)} " if self.version else ""
         files = " ".join(f"-f {shlex.quote(name)}" for name in self.files)
         return f"cd {qpath(self.directory)} && {env}docker compose -p {shlex.quote(self.name)} {files}"
 
@@ -91,10 +94,10 @@ def versions() -> str:
     return "docker version --format '{{.Server.Version}}' && docker compose version --short"
 
 
-def logs_since(project: Project, service: str, since: str | None, tail: int) -> str:
-    """One service's log lines as written (no prefix, no colour) since a time, at most the last `tail`."""
+def logs_since(project: Project, services: list[str], since: str | None, tail: int) -> str:
+    """The services' log lines as written (no prefix, no colour) since a time, at most the last `tail` of each."""
     window = f" --since {shlex.quote(since)}" if since else ""
-    return f"{project.prefix()} logs --no-color --no-log-prefix{window} --tail {int(tail)} {shlex.quote(service)}"
+    return f"{project.prefix()} logs --no-color --no-log-prefix{window} --tail {int(tail)} {join(services)}"
 
 
 #: compose's labels on every container it starts: the project, and the directory it was started from.
@@ -142,13 +145,17 @@ def colours_running(project: str, releases_dir: str, unknown: str) -> Fact[dict[
     )
 
 
-def python_check(project: Project, code: str, label: str) -> Fact[str | Unread]:
-    """A `python3 -c` check in the project's api container: what it printed, or why it failed."""
+def exec_check(project: Project, service: str, argv: list[str], label: str) -> Fact[str | Unread]:
+    """A check command in the service's running container, exit status decides: `LABEL OK` with the last line it
+    printed, or why it failed."""
 
     def parse(answer: Answer) -> str | Unread:
-        return (answer.stdout.strip() or f"{label} OK") if answer.ok else Unread(answer.describe())
+        if not answer.ok:
+            return Unread(answer.describe())
+        said = answer.stdout.strip().splitlines()
+        return f"{label} OK" + (f" ({said[-1].strip()})" if said else "")
 
-    return Fact(f"{label} check", exec_(project, "api", ["python3", "-c", code]), parse, f"{label} OK", check=False)
+    return Fact(f"{label} check", exec_(project, service, argv), parse, f"{label} OK", check=False)
 
 
 def memory_sample() -> str:

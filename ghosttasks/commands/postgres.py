@@ -51,6 +51,18 @@ def ready(project: compose.Project, *, service: str, user: str) -> Fact[str | Un
     return Fact("pg_isready", command, parse, "accepting connections", check=False)
 
 
+def select_one(project: compose.Project, *, service: str, user: str, database: str) -> Fact[str | Unread]:
+    """`psql -c 'SELECT 1'` in the postgres container: the database accepts a session and answers a query."""
+
+    def parse(answer: Answer) -> str | Unread:
+        if answer.ok and answer.stdout.strip() == "1":
+            return f"Database OK (SELECT 1 as {user} on {database})"
+        return Unread(answer.describe())
+
+    command = compose.exec_(project, service, ["psql", "-U", user, "-d", database, "-X", "-q", "-tA", "-c", "SELECT 1"])
+    return Fact("database check", command, parse, "1\n", check=False)
+
+
 # -- troubleshooting reads (db.activity, db.slow) ------------------------------------------------------------
 #: The application name of ghosttasks' own psql sessions (shown as such in pg_stat_activity).
 APPLICATION_NAME = "ghosttasks"

@@ -49,11 +49,11 @@ def log_format_name(project: str) -> str:
 
 
 def upstream(env: Any) -> str:
-    """The nginx upstream blocks of both colours for every per-colour service and the access log's format
-    (http-level include)."""
+    """The nginx upstream blocks of both colours for every web-facing per-colour service and the access log's
+    format (http-level include)."""
     servers = {
         service: {color: [f"{host.address}:{env.port(service, color)}" for host in env.app_hosts] for color in COLORS}
-        for service in env.app.color_services
+        for service in env.app.web_services
     }
     prefix = upstream_prefix(env.app.project)
     return render(
@@ -76,7 +76,7 @@ def selector(env: Any) -> str:
         "nginx/selector.conf.j2",
         prefix=prefix,
         variable=f"{prefix}_color",
-        services=env.app.color_services,
+        services=env.app.web_services,
         flag_path=env.flag_path,
         color_header=env.lb.color_header,
         access_log=env.access_log_path,

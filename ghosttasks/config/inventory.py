@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ghosttasks.config.settings import (
     AppSettings,
+    CheckSettings,
     DatabaseSettings,
     HealthSettings,
     ImageSettings,
@@ -79,8 +80,9 @@ class Environment(Strict):
         MetricsSettings(), description="what the error-rate and p95 triggers read: Prometheus queries or the LB's log"
     )
     smoke: SmokeSettings = Field(SmokeSettings(), description="the smoke tests run before a switch")
+    logs: LogSettings = Field(LogSettings(), description="how the app's log lines read: `verify.logs`")
+    checks: CheckSettings = Field(CheckSettings(), description="how `verify.db` and `verify.redis` check connectivity")
     thresholds: Thresholds = Field(Thresholds(), description="the runbook's automatic rollback triggers")
-    logs: LogSettings = Field(LogSettings(), description="where the api's JSON log lines keep what verify.logs reads")
     notify: NotifySettings = Field(NotifySettings(), description="where deployment events and incidents are sent")
     prerequisites: Prerequisites = Field(Prerequisites(), description="host minimums checked before a prod deploy")
     images: ImageSettings = Field(ImageSettings(), description="where images are built, the registry, retention")
@@ -103,6 +105,9 @@ class Environment(Strict):
             self._check_blue_green()
         elif not self.app.ports:
             raise ValueError("app.ports: required for strategy 'single' (service -> port)")
+        elif self.app.roles.public not in self.app.ports:
+            public = self.app.roles.public
+            raise ValueError(f"app.ports.{public}: no port for the public-role service (app.roles.public)")
         return self
 
     def _check_blue_green(self) -> None:
@@ -115,9 +120,10 @@ class Environment(Strict):
             ports = app.color_ports.get(color)
             if not ports:
                 raise ValueError(f"app.color_ports.{color}: required for strategy 'blue-green'")
-            for service in app.color_services:
+            for service in app.web_services:
                 if service not in ports:
-                    raise ValueError(f"app.color_ports.{color}.{service}: no port for this per-colour service")
+                    where = f"app.color_ports.{color}.{service}"
+                    raise ValueError(f"{where}: no port for this web-facing per-colour service")
         if set(app.color_services) & set(app.shared_services):
             raise ValueError("app.shared_services: a service cannot be both per-colour and shared")
         if self.lb is None:
@@ -183,9 +189,15 @@ class Environment(Strict):
             where = f"app.color_ports.{color}" if color else "app.ports"
             raise ConfigError(f"environment {self.name!r}: {where} has no port for {service!r}") from None
 
-    def health_url(self, host: Host, service: str = "api", color: Color | None = None) -> str:
-        """The health URL of one service on one app host (of one colour in blue-green)."""
-        return f"http://{host.address}:{self.port(service, color)}{self.app.health_paths[service]}"
+    def health_url(self, host: Host, service: str | None = None, color: Color | None = None) -> str:
+        """The health URL of one service (default: the public role's) on one app host (of one colour in
+        blue-green)."""
+        service = service or self.app.roles.public
+        return f"{self.base_url(host, service, color)}{self.app.health_paths[service]}"
+
+    def base_url(self, host: Host, service: str | None = None, color: Color | None = None) -> str:
+        """`http://address:port` of one service (default: the public role's) on one app host (of one colour)."""
+        return f"http://{host.address}:{self.port(service or self.app.roles.public, color)}"
 
     @property
     def selector_path(self) -> str:
@@ -211,10 +223,10 @@ class Environment(Strict):
 
     @property
     def lb_health_url(self) -> str:
-        """The api health URL through the LB's public address."""
+        """The public role's health URL through the LB's public address."""
         if self.lb is None:
             raise ConfigError(f"environment {self.name!r} has no lb")
-        return self.lb.public_url.rstrip("/") + self.app.health_paths["api"]
+        return self.lb.public_url.rstrip("/") + self.app.health_paths[self.app.roles.public]
 
 
 class Inventory(Strict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +21,9 @@ from ghosttasks.domain.metric_queries import QueryPair, queries, template_proble
 
 #: A path that can go into a sudoers rule and a shell command as it is.
 PLAIN_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
+
+#: The compose variable that carries the version into the compose files unless app.version_variable says otherwise.
+DEFAULT_VERSION_VARIABLE = "APP_VERSION"
 
 RUNBOOK_REQUIRED_ENV = [
     "DATABASE_URL",
@@ -111,6 +115,18 @@ class SSHSettings(Strict):
         return name in self.model_fields_set
 
 
+class AppRoles(Strict):
+    migrations: str = Field(
+        "api", description="per-colour service alembic runs in (also `db.revision`, the dev seed, configured checks)"
+    )
+    public: str = Field(
+        "api",
+        description="web-facing service behind the LB: its health path through `lb.public_url` (traffic checks, "
+        "monitoring), the base URL of the smoke tests and smoke scripts, the correlation requests",
+    )
+    logs: list[str] = Field(["api"], min_length=1, description="services whose logs `verify.logs` reads")
+
+
 class AppSettings(Strict):
     strategy: Literal["single", "blue-green"] = Field(
         description="`blue-green`: two colours behind the LB (prod); `single`: one stack (dev, staging)"
@@ -163,6 +179,33 @@ class AppSettings(Strict):
         RUNBOOK_REQUIRED_ENV, description="variables the env file must define on every app host before a deploy"
     )
     env_file: str = Field(".env", description="env file in the app dir, linked into every release; only names are read")
+    version_variable: str = Field(
+        DEFAULT_VERSION_VARIABLE,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="compose variable that carries the version (the image tag) into the compose files",
+    )
+    roles: AppRoles = Field(AppRoles(), description="which service plays which role; checked against the services")
+
+    @property
+    def web_services(self) -> list[str]:
+        """The per-colour services behind the LB and probed: those with a health path or a port. A service with
+        neither (a worker) gets no upstream entry and no probe, and needs no port."""
+        ported = set(self.ports).union(*self.color_ports.values())
+        return [name for name in self.color_services if name in self.health_paths or name in ported]
+
+    @model_validator(mode="after")
+    def _roles(self) -> AppSettings:
+        """Every role names a service the app runs: a per-colour one (single strategy: or one with a port)."""
+        services = list(dict.fromkeys([*self.color_services, *(self.ports if self.strategy == "single" else ())]))
+        known = f"(services: {', '.join(services) or 'none'})"
+        roles = self.roles
+        logs = [(f"logs[{index}]", name) for index, name in enumerate(roles.logs)]
+        for key, name in [("migrations", roles.migrations), ("public", roles.public), *logs]:
+            if name not in services:
+                raise ValueError(f"roles.{key}: {name!r} is not a service of this app {known}")
+        if roles.public not in self.health_paths:
+            raise ValueError(f"roles.public: {roles.public!r} has no health path (app.health_paths.{roles.public})")
+        return self
 
 
 #: A dotted JSON path (`checks.database`); `*` stands for every entry of an object (`checks.*`).
@@ -269,10 +312,119 @@ class SmokeUser(Strict):
 
 
 class SmokeSettings(Strict):
+    builtin: bool = Field(
+        True,
+        description="run the built-in Ghostworks suite (login, artifact CRUD, tenant isolation, latency; needs "
+        "`smoke.users`) against the public-role service; false: only `smoke.scripts`",
+    )
     users: list[SmokeUser] = Field([], description="logins for the smoke tests; none: health checks only")
     latency_requests: int = Field(
         20, ge=1, le=10000, description="timed requests of the smoke latency test (p95 vs `thresholds.p95_seconds`)"
     )
+    scripts: list[str] = Field(
+        [],
+        description="the app's own smoke scripts, each a command line as the runbook runs it "
+        "(`./scripts/smoke-tests.sh`, arguments allowed, no shell syntax), run in that version's release dir "
+        "(single: the app dir) on the first app host against the new colour before the switch, with "
+        "GHOST_BASE_URL (the public-role service of that colour on that host), GHOST_COLOR, GHOST_VERSION and "
+        "GHOST_ENV set; a non-zero exit refuses the switch",
+    )
+    script_timeout_seconds: float = Field(
+        300, gt=0, description="seconds each smoke script may run before it is stopped (and fails)"
+    )
+
+    @field_validator("scripts")
+    @classmethod
+    def _scripts(cls, value: list[str]) -> list[str]:
+        for index, line in enumerate(value):
+            try:
+                words = shlex.split(line)
+            except ValueError as exc:
+                raise ValueError(f"[{index}] {line!r}: not a command line ({exc})") from None
+            if not words:
+                raise ValueError(f"[{index}]: an empty command line")
+        return value
+
+
+class LogSettings(Strict):
+    format: Literal["json", "text"] = Field(
+        "json", description="how the app writes a log line: one JSON object (`json`) or text read by `pattern`"
+    )
+    level_key: str = Field("level", description="JSON key of a line's level (`json`)")
+    message_key: str = Field("msg", description="JSON key of a line's message (`json`)")
+    request_id_key: str = Field("request_id", description="JSON key of the request id a line was logged for (`json`)")
+    pattern: str | None = Field(
+        None,
+        description="regular expression a text line is matched with (`text`; required there): named groups "
+        "`level` and `message`, and `request_id` for the correlation check; a line it does not match has no level",
+    )
+    error_levels: list[str] = Field(
+        ["ERROR", "CRITICAL"], min_length=1, description="levels counted as errors (compared in upper case)"
+    )
+    request_id_header: str = Field(
+        "X-Request-ID",
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="request header the correlation check sends a fresh id in (and expects echoed back)",
+    )
+    duration_key: str = Field(
+        "duration_ms",
+        description="JSON key of a request log line that holds the request's duration (`verify.logs --slow`)",
+    )
+    duration_unit: Literal["ms", "s", "us"] = Field("ms", description="unit of `duration_key`: `ms`, `s` or `us`")
+    path_key: str = Field(
+        "path", description="JSON key of a request log line that holds the request path (`verify.logs --slow`)"
+    )
+    correlation: bool = Field(
+        True,
+        description="`verify.logs` sends requests with fresh ids and finds each in the logs; false: the check says "
+        "`correlation: not configured` (the app neither logs nor echoes request ids)",
+    )
+
+    @model_validator(mode="after")
+    def _pattern(self) -> LogSettings:
+        if self.pattern is None:
+            if self.format == "text":
+                raise ValueError("pattern: required with format: text (named groups level and message)")
+            return self
+        try:
+            groups = re.compile(self.pattern).groupindex
+        except re.error as exc:
+            raise ValueError(f"pattern: not a regular expression: {exc}") from None
+        missing = [name for name in ("level", "message") if name not in groups]
+        if missing:
+            raise ValueError(f"pattern: no named group {', '.join(missing)} (write (?P<{missing[0]}>...))")
+        if self.correlation and self.format == "text" and "request_id" not in groups:
+            raise ValueError(
+                "pattern: no named group request_id, which the correlation check needs (or correlation: false)"
+            )
+        return self
+
+
+class CheckSettings(Strict):
+    database_command: str | None = Field(
+        None,
+        description="`verify.db`'s command line (no shell syntax), run in the migrations-role service of the serving "
+        "colour, exit status decides; unset: `psql -c 'SELECT 1'` through `database.service` on the db host (nothing "
+        "in the app's image)",
+    )
+    redis_command: str | None = Field(
+        None,
+        description="`verify.redis`'s command line, run the same way; unset: `redis-cli ping` through "
+        "`database.redis_service` on the db host",
+    )
+
+    @field_validator("database_command", "redis_command")
+    @classmethod
+    def _command(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            words = shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r}: not a command line ({exc})") from None
+        if not words:
+            raise ValueError("an empty command line (leave it unset for the default)")
+        return value
 
 
 class DatabaseSettings(Strict):
@@ -462,7 +614,8 @@ class Thresholds(Strict):
     log_errors: int = Field(
         0,
         ge=0,
-        description="`verify.logs` fails when a host's api logged more ERROR/CRITICAL lines than this since the deploy",
+        description="`verify.logs` fails when a host's `app.roles.logs` services logged more error-level lines "
+        "(`logs.error_levels`) than this since the deploy",
     )
     monitor_minutes: float = Field(
         15, ge=0, description="minutes to monitor after a switch (0: no monitoring); `--monitor-minutes` overrides"
@@ -472,15 +625,6 @@ class Thresholds(Strict):
         gt=0,
         description="seconds a deploy's new colour has to become healthy on every host; `--health-timeout` overrides",
     )
-
-
-class LogSettings(Strict):
-    service: str = Field("api", description="per-colour service whose log has one JSON line per request")
-    duration_key: str = Field(
-        "duration_ms", description="field of the api's JSON request log line that holds the request's duration"
-    )
-    duration_unit: Literal["ms", "s", "us"] = Field("ms", description="unit of `duration_key`: `ms`, `s` or `us`")
-    path_key: str = Field("path", description="field of the api's JSON request log line that holds the request path")
 
 
 class NotifySettings(Strict):

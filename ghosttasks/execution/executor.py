@@ -83,7 +83,7 @@ class Executor:
 
     # -- to implement ---------------------------------------------------------------
     def _run(
-        self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None = None
+        self, host: Host, command: str, *, timeout: float, stream: bool | str, assume: str, stdin: str | None = None
     ) -> Result:
         raise NotImplementedError
 
@@ -138,9 +138,10 @@ class Executor:
         if client is not None:
             client.close()
 
-    def fold(self, host: Host, command: str) -> Fold | None:
-        """A streamed command that prints progress (build, pull, up) folds unless verbose: its Fold, else None."""
-        phase = None if self.verbose else noisy_phase(command)
+    def fold(self, host: Host, command: str, stream: bool | str = True) -> Fold | None:
+        """A streamed command that prints progress (build, pull, up), or one streamed under a phase name (`stream`
+        a string: an app's smoke script), folds unless verbose: its Fold, else None."""
+        phase = None if self.verbose else (stream if isinstance(stream, str) else noisy_phase(command))
         return Fold(host.name, phase, feed=self.feed, log=self.log) if phase else None
 
     def section(self, title: str) -> None:
@@ -157,11 +158,15 @@ class Executor:
         *,
         timeout: float | None = None,
         check: bool = True,
-        stream: bool = False,
+        stream: bool | str = False,
         what: str | None = None,
         stdin: str | None = None,
     ) -> Result:
         """Run one command; with check, a non-zero exit raises CommandFailed naming host and output.
+
+        `stream`: True shows its output as it comes (docker builds, pulls and starts fold, see
+        ghosttasks.terminal.folding); a string folds it under that name (its lines go to the run log, its last
+        ones into the Result's `tail`).
 
         `stdin` is written to the command's standard input, then closed (a secret: never in argv, never
         logged or shown; callers add it to the masker too). A read that steers a decision is a Fact: read().
@@ -202,7 +207,7 @@ class Executor:
         command: str,
         timeout: float | None,
         check: bool,
-        stream: bool,
+        stream: bool | str,
         assume: str,
         what: str | None,
         stdin: str | None,

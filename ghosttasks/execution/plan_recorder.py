@@ -28,7 +28,7 @@ class PlanRecorder(Executor):
         self.entries.append(f"\n== {title}")
 
     def _run(
-        self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None = None
+        self, host: Host, command: str, *, timeout: float, stream: bool | str, assume: str, stdin: str | None = None
     ) -> Result:
         given = " (a secret on stdin)" if stdin is not None else ""
         self.entries.append(f"[{host.name}] $ {mask(command)}{given}")

@@ -300,19 +300,26 @@ class Correlated:
 
 
 def send_with_request_id(
-    url: str, request_id: str, *, timeout: float = 5.0, client: Any = None, color_header: str | None = None
+    url: str,
+    request_id: str,
+    *,
+    timeout: float = 5.0,
+    client: Any = None,
+    color_header: str | None = None,
+    header: str = "X-Request-ID",
 ) -> Correlated:
-    """GET the URL on a new connection with this X-Request-ID; never raises. `color_header`: the colour that
-    served is read from that response header (through the LB); else it stays None."""
+    """GET the URL on a new connection with this request id in `header` (logs.request_id_header); never raises.
+    `color_header`: the colour that served is read from that response header (through the LB); else it stays
+    None."""
     import httpx
 
     try:
-        response = _get(url, {"X-Request-ID": request_id}, timeout=timeout, client=client)
+        response = _get(url, {header: request_id}, timeout=timeout, client=client)
     except httpx.HTTPError as exc:
         _raise_if_untrusted(url, exc, client)
         return Correlated(request_id, None, error=f"{type(exc).__name__}: {exc or 'no detail'}")
     color = health_answers.header(response.headers, color_header) if color_header else None
-    return Correlated(request_id, response.status_code, color, response.headers.get("X-Request-ID"))
+    return Correlated(request_id, response.status_code, color, response.headers.get(header))
 
 
 def _get(url: str, headers: dict[str, str], *, timeout: float, client: Any) -> Any:

@@ -32,9 +32,9 @@ class SSHExecutor(Executor):
         self.connections = Connections(env)
 
     def _run(
-        self, host: Host, command: str, *, timeout: float, stream: bool, assume: str, stdin: str | None = None
+        self, host: Host, command: str, *, timeout: float, stream: bool | str, assume: str, stdin: str | None = None
     ) -> Result:
-        fold = self.fold(host, command) if stream else None
+        fold = self.fold(host, command, stream) if stream else None
         if fold is None:
             writers = (LineWriter(self.output, host.name), LineWriter(self.output, host.name, stderr=True))
             return self._execute(host, command, timeout=timeout, writers=writers if stream else None, stdin=stdin)

@@ -70,7 +70,7 @@ def deploy(
             with run.step(f"health check {target}"):
                 wait_for_color(run, target, version, deadline=health, pinned=state.version_images.get(version))
             with run.step(f"smoke test {target}"):
-                smoke(run, run.env.health_url(run.env.app_hosts[0], "api", target), requests=10)
+                smoke(run, target, version, requests=10)
             with run.step("switch traffic"):
                 switch_while_locked(run, target, version)
             with run.step("verify traffic"):
@@ -112,5 +112,6 @@ def watch_and_roll_back(run: Run, store: Store, state: DeployState, entry: Histo
         version = state.colors[target].version if target else None
         raise OperationFailed(
             f"automatic rollback: {trigger.describe()}; traffic is back on {previous} ({previous_version})",
-            hint=f"{target} still runs {version} for inspection: inv stack.logs api --color {target}",
+            hint=f"{target} still runs {version} for inspection: "
+            f"inv stack.logs {run.env.app.roles.public} --color {target}",
         )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from ghosttasks.commands import compose
+import shlex
+
+from ghosttasks.commands import compose, postgres, redis_cli
 from ghosttasks.commands.facts import Unread
+from ghosttasks.config.inventory import Host
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
@@ -15,20 +18,10 @@ from ghosttasks.flows.steps.build_once import verify_images
 from ghosttasks.flows.steps.health import wait_for_color
 from ghosttasks.flows.steps.logs import check_logs
 from ghosttasks.flows.steps.preflight import require_env
-from ghosttasks.flows.steps.projects import active_api, serving_api, serving_state
+from ghosttasks.flows.steps.projects import active_api, serving_api, serving_state, shared_project
 from ghosttasks.flows.steps.smoke import smoke
 from ghosttasks.flows.steps.switching import verify_lb
 from ghosttasks.records.state_store import Store
-
-# The runbook's connectivity checks, run with the api container's own DATABASE_URL / REDIS_URL.
-DATABASE_CHECK = (
-    "import os, sqlalchemy\n"
-    "engine = sqlalchemy.create_engine(os.environ['DATABASE_URL'])\n"
-    "with engine.connect() as conn:\n"
-    "    conn.execute(sqlalchemy.text('SELECT 1'))\n"
-    "print('Database OK')"
-)
-REDIS_CHECK = "import os, redis\nredis.from_url(os.environ['REDIS_URL']).ping()\nprint('Redis OK')"
 
 
 def health(run: Run, color: Color | None) -> None:
@@ -58,20 +51,59 @@ def health(run: Run, color: Color | None) -> None:
 
 
 def smoke_color(run: Run, color: Color | None) -> None:
-    """verify.smoke: the smoke tests against one colour's api (default: the active one) on the first app host."""
-    env = run.env
-    if env.app.strategy == "blue-green" and color is None:
-        color = Store(run).load().active
-    smoke(run, env.health_url(env.app_hosts[0], "api", color))
+    """verify.smoke: the smoke tests (built-in suite, the app's scripts) against one colour (default: the active
+    one) on the first app host."""
+    version = None
+    if run.env.app.strategy == "blue-green":
+        state = Store(run).load()
+        color = color or state.active
+        if not color:
+            raise OperationFailed(f"nothing is deployed in {run.env.name} yet")
+        version = state.colors[color].version
+    smoke(run, color, version)
 
 
-def python_check(run: Run, code: str, label: str, state: DeployState | None = None) -> None:
-    """Run a connectivity check in the serving api container (the runbook's `python -c` checks)."""
+def database(run: Run, state: DeployState | None = None) -> None:
+    """verify.db: `checks.database_command` in the serving colour's migrations-role service, else psql's
+    SELECT 1 through the postgres service on the db host (nothing inside the app's image)."""
+    command = run.env.checks.database_command
+    if command:
+        configured_check(run, command, "Database", state)
+        return
+    db = run.env.database
+    fact = postgres.select_one(shared_project(run), service=db.service, user=db.user, database=db.name)
+    _judge(run, run.env.db_host, run.executor.read(run.env.db_host, fact), "Database")
+
+
+def redis(run: Run, state: DeployState | None = None) -> None:
+    """verify.redis: `checks.redis_command` in the serving colour's migrations-role service, else `redis-cli
+    ping` through the redis service on the db host (at 127.0.0.1, then at the db host's address)."""
+    command = run.env.checks.redis_command
+    if command:
+        configured_check(run, command, "Redis", state)
+        return
+    db_host, service = run.env.db_host, run.env.database.redis_service
+    reasons = []
+    for address in (None, db_host.address):  # the container's 127.0.0.1, then the db host's address
+        answer = run.executor.read(db_host, redis_cli.ping(shared_project(run), service=service, address=address))
+        if not isinstance(answer, Unread):
+            _judge(run, db_host, answer, "Redis")
+            return
+        reasons.append(answer.reason)
+    _judge(run, db_host, Unread("; ".join(reasons)), "Redis")
+
+
+def configured_check(run: Run, command: str, label: str, state: DeployState | None = None) -> None:
+    """A configured connectivity check in the serving migrations-role container: exit status decides."""
     target = active_api(run, state) if state else serving_api(run)
-    answer = run.executor.read(target.host, compose.python_check(target.project, code, label))
+    fact = compose.exec_check(target.project, run.env.app.roles.migrations, shlex.split(command), label)
+    _judge(run, target.host, run.executor.read(target.host, fact), label)
+
+
+def _judge(run: Run, host: Host, answer: str | Unread, label: str) -> None:
     if isinstance(answer, Unread):
         raise OperationFailed(f"{label} connectivity check failed: {answer.reason}")
-    run.out.ok(f"{target.host.name}: {answer}")
+    run.out.ok(f"{host.name}: {answer}")
 
 
 def config(run: Run) -> None:
@@ -146,11 +178,11 @@ def all_checks(run: Run) -> None:
     with run.step("health"):
         health(run, None)
     with run.step("database"):
-        python_check(run, DATABASE_CHECK, "Database")
+        database(run, state)
     with run.step("redis"):
-        python_check(run, REDIS_CHECK, "Redis")
+        redis(run, state)
     with run.step("smoke tests"):
-        smoke(run, env.health_url(env.app_hosts[0], "api", color))
+        smoke(run, color, state.colors[color].version if state and color else None)
     if env.lb:
         with run.step("traffic"):
             traffic(run, None)

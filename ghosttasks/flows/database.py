@@ -129,7 +129,7 @@ def history(run: Run) -> str:
         where, version = run.env.app_hosts[0], runner.version
     else:
         api = serving_api(run)
-        command = compose.exec_(api.project, "api", alembic.history(run.env.app.alembic))
+        command = compose.exec_(api.project, run.env.app.roles.migrations, alembic.history(run.env.app.alembic))
         where, version = api.host, api.project.version
     text = run.executor.read(where, alembic.history_text(command, version))
     for line in text.splitlines():
@@ -142,13 +142,14 @@ def history(run: Run) -> str:
 
 def revision(run: Run, message: str, *, autogenerate: bool) -> str | None:
     """`alembic revision [--autogenerate] -m MSG` in the api container; the file is copied to the app dir."""
-    api = serving_api(run)
+    api, service = serving_api(run), run.env.app.roles.migrations
     argv = alembic.revision(run.env.app.alembic, message, autogenerate=autogenerate)
-    generated = run.executor.read(api.host, alembic.generated(compose.exec_(api.project, "api", argv)))
+    generated = run.executor.read(api.host, alembic.generated(compose.exec_(api.project, service, argv)))
     destination = f"{run.env.app_dir(api.host)}/alembic/versions/"
-    run.executor.run(api.host, compose.copy_out(api.project, "api", generated, destination), what="copy the revision")
+    run.executor.run(api.host, compose.copy_out(api.project, service, generated, destination), what="copy the revision")
     # The container is not the source tree: leave no migration in it that the next upgrade would apply.
-    run.executor.run(api.host, compose.exec_(api.project, "api", ["rm", "-f", generated]), what="remove it from api")
+    remove = compose.exec_(api.project, service, ["rm", "-f", generated])
+    run.executor.run(api.host, remove, what=f"remove it from {service}")
     name = generated.rsplit("/", 1)[1]
     run.out.ok(f"{api.host.name}: {destination}{name} -- review it before applying (runbook: review migration file)")
     return f"{destination}{name}"

@@ -178,15 +178,15 @@ def slow_requests_in_logs(run: Run, color: Color | None, seconds: float, since: 
     from ghosttasks.flows.steps.projects import serving_state
 
     env = run.env
-    service = env.logs.service
+    services = env.app.roles.logs
     state = serving_state(run)
     colors: list[Color] = [color] if color else ([state.active] if state and state.active else list(COLORS))
     found: list[slow_requests.Request] = []
     for each in colors:
         results = run.executor.run_parallel(
             env.app_hosts,
-            lambda host, each=each: compose.logs_since(color_project(run, host, each), service, since, 50000),
-            what=f"docker compose logs {service} ({each})",
+            lambda host, each=each: compose.logs_since(color_project(run, host, each), services, since, 50000),
+            what=f"docker compose logs {' '.join(services)} ({each})",
             check=False,
         )
         for result in results:

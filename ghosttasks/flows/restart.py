@@ -102,7 +102,7 @@ def _restart_serving(run: Run, store: Store, state: DeployState, entry, serving:
         with run.step(f"health check {idle}"):
             wait_for_color(run, idle, version, deadline=HEALTH_DEADLINE, pinned=state.version_images.get(version))
         with run.step(f"smoke test {idle}"):
-            smoke(run, run.env.health_url(run.env.app_hosts[0], "api", idle), requests=10)
+            smoke(run, idle, version, requests=10)
         with run.step("switch traffic"):
             switch_traffic(run, idle, version)
         with run.step("verify traffic"):

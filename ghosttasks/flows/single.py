@@ -55,7 +55,7 @@ def deploy_dev(run: Run) -> None:
             api = ApiTarget(target, project, None)
             alembic_in(run, api, alembic.upgrade(env.app.alembic), what="alembic upgrade head")
         with run.step("seed demo data"):
-            seed = compose.exec_(project, "api", env.app.seed_command.split())
+            seed = compose.exec_(project, env.app.roles.migrations, env.app.seed_command.split())
             run.executor.run(target, seed, what="seed demo data", stream=True)
         with run.step("verify deployment"):
             wait_for_color(run, None, None, deadline=60)
@@ -92,7 +92,7 @@ def deploy_staging(run: Run, ref: str) -> str:
             project = single_project(run, first, version)
             run.executor.run(first, compose.up(project, env.app.shared_services), what="start shared services")
             wait_for_database(run, first, project)
-            migrate = compose.run_rm(project, "api", alembic.upgrade(env.app.alembic))
+            migrate = compose.run_rm(project, env.app.roles.migrations, alembic.upgrade(env.app.alembic))
             run.executor.run(first, migrate, what="alembic upgrade head", stream=True)
         with run.step("deploy services"):
             run.executor.run_parallel(
@@ -104,6 +104,6 @@ def deploy_staging(run: Run, ref: str) -> str:
         with run.step("health check"):
             wait_for_color(run, None, version, deadline=120)
         with run.step("smoke tests"):
-            smoke(run, env.health_url(first, "api"))
+            smoke(run, None, version)
         run.out.ok(f"staging runs {version}")
         return version

@@ -246,7 +246,10 @@ def finish(run: Any) -> None:
         from ghosttasks.terminal.summary import render_summary
 
         log = run.executor.log
-        run.out.render(render_summary(run.task, run.env.name, run.outcome, log.path if log else None))
+        summary = render_summary(
+            run.task, run.env.name, run.outcome, log.path if log else None, run.env.app.roles.public
+        )
+        run.out.render(summary)
     if run.executor.log:
         run.executor.log.close()
     if run.dry_run:

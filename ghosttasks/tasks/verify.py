@@ -25,23 +25,23 @@ def health(c, color=None, env=None):
 
 @ghost_task(help={"env": ENV_HELP})
 def db(c, env=None):
-    """Database connectivity from the api container (SELECT 1 with its own DATABASE_URL)."""
+    """Database connectivity: psql SELECT 1 through the postgres service (or checks.database_command)."""
     from ghosttasks.flows import checks as flow
 
-    execute(c, env, lambda run: flow.python_check(run, flow.DATABASE_CHECK, "Database"))
+    execute(c, env, lambda run: flow.database(run))
 
 
 @ghost_task(help={"env": ENV_HELP})
 def redis(c, env=None):
-    """Redis connectivity from the api container (PING with its own REDIS_URL)."""
+    """Redis connectivity: redis-cli ping through the redis service (or checks.redis_command)."""
     from ghosttasks.flows import checks as flow
 
-    execute(c, env, lambda run: flow.python_check(run, flow.REDIS_CHECK, "Redis"))
+    execute(c, env, lambda run: flow.redis(run))
 
 
 @ghost_task(help={"color": COLOR_HELP, "env": ENV_HELP})
 def smoke(c, color=None, env=None):
-    """Smoke tests: auth flow, artifact CRUD, tenant isolation, latency benchmark."""
+    """Smoke tests: the built-in suite (auth flow, artifact CRUD, tenant isolation, latency) and smoke.scripts."""
     from ghosttasks.flows import checks as flow
 
     color = _color(color)

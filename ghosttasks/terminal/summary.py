@@ -34,13 +34,17 @@ def changes(entry: HistoryEntry) -> list[tuple[str, str]]:
     return rows
 
 
-def next_command(task: str, env: str, entry: HistoryEntry) -> tuple[str, str] | None:
-    """(command, why) the user most likely runs next; None after a failure (the error's own hint says it)."""
+def next_command(task: str, env: str, entry: HistoryEntry, service: str | None = None) -> tuple[str, str] | None:
+    """(command, why) the user most likely runs next; None after a failure (the error's own hint says it).
+
+    `service`: whose logs to look at after an automatic rollback (app.roles.public); None: every service's.
+    """
     result = entry.result
     color, previous = entry.color, entry.previous_color
     version, previous_version = entry.version, entry.previous_version
     if result == "rolled_back":
-        return f"inv stack.logs api --color {color} --env {env}", f"{color} still runs {version} for inspection"
+        logs = f"inv stack.logs {service}" if service else "inv stack.logs"
+        return f"{logs} --color {color} --env {env}", f"{color} still runs {version} for inspection"
     if result != "ok":
         return None
     if task == "deploy.prod" and previous_version:
@@ -52,7 +56,7 @@ def next_command(task: str, env: str, entry: HistoryEntry) -> tuple[str, str] | 
     return f"inv deploy.status --env {env}", "what serves where"
 
 
-def render_summary(task: str, env: str, entry: HistoryEntry, log_path: Any) -> Any:
+def render_summary(task: str, env: str, entry: HistoryEntry, log_path: Any, service: str | None = None) -> Any:
     """The summary as one rich renderable: a table of the steps, then what changed, the run log and next."""
     from rich.console import Group
     from rich.table import Table
@@ -74,7 +78,7 @@ def render_summary(task: str, env: str, entry: HistoryEntry, log_path: Any) -> A
         lines.append(mask(line) + "\n", style="yellow")
     lines.append(f"{'run log:':<14}", style="bold")
     lines.append(f"{log_path if log_path else 'none (could not be written)'}\n")
-    following = next_command(task, env, entry)
+    following = next_command(task, env, entry, service)
     if following:
         lines.append(f"{'next:':<14}", style="bold")
         lines.append(following[0], style="bold cyan")

@@ -69,7 +69,7 @@ BROKEN = [
     ),
     (
         lambda d: _prod(d)["app"]["color_ports"]["blue"].pop("web"),
-        "hosts.yml: environments.prod: app.color_ports.blue.web: no port for this per-colour service",
+        "hosts.yml: environments.prod: app.color_ports.blue.web: no port for this web-facing per-colour service",
     ),
     (
         lambda d: _prod(d)["app"].update(project="Ghost Works"),

@@ -217,7 +217,7 @@ def test_summary_of_a_failed_deploy_claims_no_switch_and_leaves_next_to_the_erro
     ],
 )
 def test_next_command_follows_the_task_and_its_result(task, entry, expected):
-    following = next_command(task, "prod", HistoryEntry(**entry))
+    following = next_command(task, "prod", HistoryEntry(**entry), "api")
     assert (following[0] if following else None) == expected
 
 

@@ -130,7 +130,7 @@ def check_images(run: Run, color: Color | None, version: str, pinned: dict[str, 
 
 def _hint(run: Run, color: Color | None, failed: list[tuple[str, probes.Health]]) -> str:
     """Where to look: the app's logs, or — when no probe got a connection at all — the way the probes went."""
-    logs = "inv stack.logs api" + (f" --color {color}" if color else "")
+    logs = f"inv stack.logs {run.env.app.roles.public}" + (f" --color {color}" if color else "")
     if any(health.connected for _, health in failed):
         return f"see its logs: {logs}"
     ways = sorted({way(run.env, url) for url, _ in failed})

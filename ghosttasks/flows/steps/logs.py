@@ -1,21 +1,25 @@
 """verify.logs: the runbook's log analysis for one colour — correlation IDs, error patterns, log aggregation.
 
-1. Correlation: requests with a fresh `X-Request-ID` each — through the LB when the colour serves (nginx
-   passes the id, or sets one: templates/nginx), else straight to the colour's api on every app host — and
-   each id must turn up in the api log of exactly one app host (the one the request was sent to, when
-   that is known).
-2. Errors: the api's ERROR/CRITICAL lines on every app host since the colour was deployed, by pattern
-   (ghosttasks.decisions.log_patterns); more than `thresholds.log_errors` on a host fails the check.
+The services read are `app.roles.logs`; their lines are read as `logs:` describes them
+(ghosttasks.decisions.log_patterns: JSON with its keys, or text by a pattern).
 
-Logs are read with `docker compose logs --since` over SSH (at most MAX_LINES per host); every line printed
-goes through the masker.
+1. Correlation (`logs.correlation`): requests with a fresh id each in `logs.request_id_header` — through the LB
+   when the colour serves (nginx passes the id, or sets one: templates/nginx), else straight to the colour's
+   public-role service on every app host — and each id must come back in that header and turn up in the logs
+   of exactly one app host (the one the request was sent to, when that is known). Off: "correlation: not
+   configured", never "ok".
+2. Errors: the error-level lines (`logs.error_levels`) on every app host since the colour was deployed, by
+   pattern; more than `thresholds.log_errors` on a host fails the check. No log line at all in that window is
+   said, not passed.
+
+Logs are read with `docker compose logs --since` over SSH (at most MAX_LINES per service and host); every line
+printed goes through the masker.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from typing import Any
 
 from ghosttasks.commands import compose
 from ghosttasks.config.inventory import Host
@@ -42,37 +46,42 @@ def check_logs(run: Run, color: Color | None, state: DeployState | None = None) 
     """
     env = run.env
     if env.app.strategy != "blue-green":
-        raise OperationFailed(f"verify.logs reads a colour's api logs: {env.name} runs one stack (no colours)")
+        raise OperationFailed(f"verify.logs reads a colour's logs: {env.name} runs one stack (no colours)")
     state = state or Store(run).load()
     color = color or state.active
     if not color:
         raise OperationFailed(f"nothing is deployed in {env.name} yet")
     since = state.colors[color].deployed_at
-    sent = _send_requests(run, color, serving=color == state.active)
+    correlation = env.logs.correlation
+    sent = _send_requests(run, color, serving=color == state.active) if correlation else []
     summaries = _read_logs(run, color, since, {request_id for request_id, _ in sent})
+    if not correlation:
+        run.not_judged("correlation", "not configured (logs.correlation: false)")
     if run.dry_run:  # a plan sent no request: its assumed logs prove nothing
         return
-    _judge_correlation(run, sent, summaries)
+    if correlation:
+        _judge_correlation(run, sent, summaries)
     _judge_errors(run, color, since, summaries)
 
 
 def _send_requests(run: Run, color: Color, *, serving: bool) -> list[tuple[str, str | None]]:
     """(request id, the host it was sent to or None when the LB chose) for every request sent."""
     env = run.env
+    id_header = env.logs.request_id_header
     if serving and env.lb:
         targets: list[tuple[str, str | None]] = [(env.lb_health_url, None)] * REQUESTS
     else:
         per_host = max(1, REQUESTS // len(env.app_hosts))
-        targets = [(env.health_url(host, "api", color), host.name) for host in env.app_hosts for _ in range(per_host)]
+        targets = [(env.health_url(host, None, color), host.name) for host in env.app_hosts for _ in range(per_host)]
     sent = []
     for url, host in targets:
         request_id = f"ghosttasks-{uuid.uuid4().hex}"
         client = run.executor.http_client(url)
         header = env.lb.color_header if env.lb and host is None else None
         answer = run.executor.probe(
-            f"GET {url} {way(env, url)} with X-Request-ID {request_id if not run.dry_run else '<fresh id>'}",
+            f"GET {url} {way(env, url)} with {id_header} {request_id if not run.dry_run else '<fresh id>'}",
             lambda url=url, rid=request_id, c=client, h=header: probes.send_with_request_id(
-                url, rid, client=c, color_header=h
+                url, rid, client=c, color_header=h, header=id_header
             ),
             assume=probes.Correlated(request_id, 200, color if header else None, request_id),
         )
@@ -86,25 +95,31 @@ def _send_requests(run: Run, color: Color, *, serving: bool) -> list[tuple[str, 
         if header and answer.status == 200 and answer.color != color:  # through the LB: its colour header
             raise OperationFailed(f"request {request_id} to {url} answered from {answer.color}, expected {color}")
         if answer.echoed != request_id:
-            raise OperationFailed(f"request {request_id} to {url}: X-Request-ID came back as {answer.echoed!r}")
+            raise OperationFailed(
+                f"request {request_id} to {url}: {id_header} came back as {answer.echoed!r}",
+                hint="an app that neither echoes nor logs request ids: logs.correlation: false in hosts.yml",
+            )
         sent.append((request_id, host))
     return sent
 
 
 def _read_logs(run: Run, color: Color, since: str | None, ids: set[str]) -> dict[str, LogSummary]:
-    """Every app host's api log summary, re-read briefly until every request id has been logged."""
+    """Every app host's log summary (its log-role services together), re-read briefly until every request id
+    has been logged."""
     from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
     env = run.env
+    services = env.app.roles.logs
 
     def command(host: Host) -> str:
-        return compose.logs_since(color_project(run, host, color), "api", since, MAX_LINES)
+        return compose.logs_since(color_project(run, host, color), services, since, MAX_LINES)
 
     def read() -> dict[str, LogSummary]:
-        results = run.executor.run_parallel(env.app_hosts, command, what=f"docker compose logs api ({color})")
-        return {result.host: summarise(result.stdout) for result in results}
+        what = f"docker compose logs {' '.join(services)} ({color})"
+        results = run.executor.run_parallel(env.app_hosts, command, what=what)
+        return {result.host: summarise(result.stdout, env.logs) for result in results}
 
-    if run.dry_run:  # no clock in a plan: one read, not a wait for the ids to be logged
+    if run.dry_run or not ids:  # no clock in a plan, no id to wait for: one read
         return read()
 
     def missing(summaries: dict[str, LogSummary]) -> bool:
@@ -120,6 +135,7 @@ def _read_logs(run: Run, color: Color, since: str | None, ids: set[str]) -> dict
 
 
 def _judge_correlation(run: Run, sent: list[tuple[str, str | None]], summaries: dict[str, LogSummary]) -> None:
+    services, header = ", ".join(run.env.app.roles.logs), run.env.logs.request_id_header
     found: dict[str, list[str]] = {
         request_id: [host for host, summary in summaries.items() if request_id in summary.request_ids]
         for request_id, _ in sent
@@ -133,21 +149,27 @@ def _judge_correlation(run: Run, sent: list[tuple[str, str | None]], summaries: 
     ]
     if lost:
         raise OperationFailed(
-            f"correlation IDs: {len(lost)} of {len(sent)} requests are in no api log: {', '.join(lost[:3])}",
-            hint="does the LB pass X-Request-ID, and does the api log it with every request?",
+            f"correlation IDs: {len(lost)} of {len(sent)} requests are in no {services} log: {', '.join(lost[:3])}",
+            hint=f"does the LB pass {header}, and does the app log it with every request (logs.request_id_key or "
+            "the pattern's request_id group)?",
         )
     if doubled or wrong:
         raise OperationFailed(f"correlation IDs on the wrong hosts: {'; '.join(doubled + wrong)}")
     per_host = Counter(hosts[0] for hosts in found.values())
     spread = ", ".join(f"{host} {count}" for host, count in sorted(per_host.items()))
-    run.out.ok(f"correlation IDs: {len(sent)} of {len(sent)} requests found in the api logs ({spread})")
+    run.out.ok(f"correlation IDs: {len(sent)} of {len(sent)} requests found in the {services} logs ({spread})")
 
 
-def _judge_errors(run: Run, color: Color, since: str | None, summaries: dict[str, Any]) -> None:
-    threshold = run.env.thresholds.log_errors
+def _judge_errors(run: Run, color: Color, since: str | None, summaries: dict[str, LogSummary]) -> None:
+    env = run.env
+    threshold, services = env.thresholds.log_errors, ", ".join(env.app.roles.logs)
+    levels = "/".join(level.upper() for level in env.logs.error_levels)
     window = f"since {since}" if since else "in the whole log"
     for host, summary in summaries.items():
-        line = f"{host}: {summary.lines} api log lines {window}, {summary.error_count} ERROR/CRITICAL"
+        if not summary.lines:  # nothing to judge on this host: said, never an ok
+            run.not_judged(f"{host} log errors", f"no {services} log line {window}")
+            continue
+        line = f"{host}: {summary.lines} {services} log lines {window}, {summary.error_count} {levels}"
         (run.out.fail if summary.error_count > threshold else run.out.ok)(line)
     patterns: Counter = Counter()
     for summary in summaries.values():
@@ -158,9 +180,9 @@ def _judge_errors(run: Run, color: Color, since: str | None, summaries: dict[str
     over = [f"{host} {summary.error_count}" for host, summary in summaries.items() if summary.error_count > threshold]
     if over:
         raise OperationFailed(
-            f"api logs of {color}: {', '.join(over)} ERROR/CRITICAL lines {window}, above thresholds.log_errors "
+            f"{services} logs of {color}: {', '.join(over)} {levels} lines {window}, above thresholds.log_errors "
             f"({threshold}); top: {top[0]}",
-            hint=f"inv stack.logs api --color {color}",
+            hint=f"inv stack.logs {env.app.roles.logs[0]} --color {color}",
         )
 
 

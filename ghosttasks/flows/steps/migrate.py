@@ -7,6 +7,8 @@ that version's api container (ghosttasks.commands.alembic.READER; it reads no da
 
 from __future__ import annotations
 
+import dataclasses
+
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from ghosttasks.commands import alembic, assumptions, compose, postgres
@@ -33,8 +35,9 @@ def alembic_in(
     what: str,
     stream: bool = True,
 ) -> Result:
-    """Run an alembic command line in the target's api container."""
-    return run.executor.run(target.host, compose.exec_(target.project, "api", argv), what=what, stream=stream)
+    """Run an alembic command line in the target's migrations-role container."""
+    command = compose.exec_(target.project, run.env.app.roles.migrations, argv)
+    return run.executor.run(target.host, command, what=what, stream=stream)
 
 
 def database_heads(run: Run, *, assumed: str | None = assumptions.STATE.database_revision) -> tuple[str, ...]:
@@ -53,7 +56,7 @@ def database_revision(run: Run, *, assumed: str | None = assumptions.STATE.datab
 def read_graph(run: Run, target: ApiTarget) -> History:
     """The revisions the target container's code ships (alembic's own model of its script directory)."""
     argv = alembic.graph_reader(run.env.app.alembic, run.env.app.alembic_python)
-    command = compose.exec_(target.project, "api", argv)
+    command = compose.exec_(target.project, run.env.app.roles.migrations, argv)
     return run.executor.read(target.host, alembic.revisions(command, target.project.version))
 
 
@@ -73,13 +76,14 @@ def knowledge(run: Run, state: DeployState) -> Knowledge:
 
 
 def runner_command(run: Run, runner: Runner, argv: list[str], env: dict[str, str] | None = None) -> str:
-    """alembic in the runner: `exec` in a colour's running api, or `run --rm` of that version's image."""
-    first = run.env.app_hosts[0]
+    """alembic in the runner: `exec` in a colour's running migrations-role service, or `run --rm` of that version's
+    image."""
+    first, service = run.env.app_hosts[0], run.env.app.roles.migrations
     if runner.color:
-        return compose.exec_(color_project(run, first, runner.color, runner.version), "api", argv, env)
+        return compose.exec_(color_project(run, first, runner.color, runner.version), service, argv, env)
     project = color_project(run, first, "blue", runner.version)
-    one_off = compose.Project(project.directory, f"{run.env.app.project}-migrate", project.files, runner.version)
-    return compose.run_rm(one_off, "api", argv, env)
+    one_off = dataclasses.replace(project, name=f"{run.env.app.project}-migrate")
+    return compose.run_rm(one_off, service, argv, env)
 
 
 def apply(run: Run, migration: Migration, *, label: str, entry: HistoryEntry, backup: bool = True) -> str | None:

@@ -21,7 +21,7 @@ def color_project(run: Run, app_host: Host, color: Color, version: str | None = 
     env = run.env
     files = (*env.app.compose_files, env.app.color_compose_files[color])
     directory = env.release_dir(app_host, version) if version else env.app_dir(app_host)
-    return compose.Project(directory, f"{env.app.project}-{color}", files, version)
+    return compose.Project(directory, f"{env.app.project}-{color}", files, version, env.app.version_variable)
 
 
 def shared_project(run: Run) -> compose.Project:
@@ -33,7 +33,8 @@ def shared_project(run: Run) -> compose.Project:
 def single_project(run: Run, app_host: Host, version: str | None = None) -> compose.Project:
     """dev and staging: one project with every service, from the app dir."""
     env = run.env
-    return compose.Project(env.app_dir(app_host), env.app.project, tuple(env.app.compose_files), version)
+    files = tuple(env.app.compose_files)
+    return compose.Project(env.app_dir(app_host), env.app.project, files, version, env.app.version_variable)
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,28 @@
-"""Smoke tests (runbook "Integration tests"): auth flow, artifact CRUD, tenant isolation, latency."""
+"""Smoke tests (runbook "Integration tests") of a colour before the switch: the built-in Ghostworks suite (auth
+flow, artifact CRUD, tenant isolation, latency) and the app's own scripts (`./scripts/smoke-tests.sh`)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ghosttasks.commands import smoke_scripts
+from ghosttasks.config.inventory import Host
 from ghosttasks.decisions.percentiles import p95
 from ghosttasks.decisions.probe_routes import way
-from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.domain.colors import Color
+from ghosttasks.domain.errors import CommandFailed, OperationFailed
 from ghosttasks.execution import trust
 from ghosttasks.execution.run import Run
+from ghosttasks.terminal.folding import TAIL_LINES
 
 #: Seconds per smoke request.
 REQUEST_TIMEOUT = 10.0
+#: Seconds the SSH command of a smoke script may outlive the script's own limit (timeout's TERM, then KILL).
+SCRIPT_GRACE_SECONDS = smoke_scripts.KILL_AFTER_SECONDS + 20
 
 
 @dataclass
@@ -47,10 +55,62 @@ class SmokeReport:
     p95: float | None = None
 
 
-def smoke(run: Run, health_url: str, *, requests: int | None = None) -> SmokeReport:
-    """Auth flow, artifact CRUD, tenant isolation and a small latency benchmark against one api."""
+def smoke(run: Run, color: Color | None, version: str | None, *, requests: int | None = None) -> SmokeReport:
+    """The smoke tests of one colour (single strategy: the stack) on the first app host: the built-in suite
+    (smoke.builtin) against its public-role service, then the app's own scripts (smoke.scripts). Either failing
+    raises; neither configured is said, never passed."""
+    env = run.env
+    first = env.app_hosts[0]
+    base = env.base_url(first, None, color)
+    report = SmokeReport()
+    if env.smoke.builtin:
+        report = builtin_suite(run, base, requests=requests)
+    if env.smoke.scripts:
+        run_scripts(run, first, color, version, base)
+    if not env.smoke.builtin and not env.smoke.scripts:
+        run.not_judged("smoke tests", "not configured (smoke.builtin: false and no smoke.scripts)")
+    return report
+
+
+def run_scripts(run: Run, host: Host, color: Color | None, version: str | None, base: str) -> None:
+    """Each of smoke.scripts in that version's release dir on `host` (single: the app dir), one after the other,
+    against `base`; their output folds into the run log. The first that fails (exit status, or its time limit)
+    raises with its last lines: the caller has not switched, so the old colour keeps serving."""
+    env = run.env
+    if env.app.strategy == "blue-green":
+        if not version:
+            raise OperationFailed(f"no version recorded for {color}: cannot tell which release's smoke scripts to run")
+        directory = env.release_dir(host, version)
+    else:
+        directory = env.app_dir(host)
+    variables = smoke_scripts.variables(base, color, version, env.name)
+    limit = env.smoke.script_timeout_seconds
+    against = f"{color or env.name} ({base})"
+    for line in env.smoke.scripts:
+        command = smoke_scripts.run_script(directory, line, variables, limit)
+        what = f"smoke script {line}"
+        result = run.executor.run(
+            host, command, timeout=limit + SCRIPT_GRACE_SECONDS, check=False, stream="smoke", what=what
+        )
+        if result.ok:
+            if not run.dry_run:
+                run.out.ok(f"{what}: passed against {against} on {host.name} ({result.duration:.1f} s)")
+            continue
+        tail = result.tail or tuple((result.stdout + result.stderr).splitlines()[-TAIL_LINES:])
+        stopped = result.timed_out or result.exit_code == smoke_scripts.TIMED_OUT
+        why = f"stopped at its limit of {limit:g} s" if stopped else f"exit {result.exit_code}"
+        last = " | ".join(text.strip() for text in tail[-3:]) or "no output"
+        run.out.fail(f"{what}: {why} against {against} on {host.name}")
+        raise CommandFailed(
+            f"{what} failed against {against} on {host.name}: {why}; last lines: {last}",
+            results=[dataclasses.replace(result, tail=tail)],
+            hint=f"its whole output is in the run log; to run it by hand on {host.name}: {command}",
+        )
+
+
+def builtin_suite(run: Run, base: str, *, requests: int | None = None) -> SmokeReport:
+    """Auth flow, artifact CRUD, tenant isolation and a small latency benchmark against one base URL."""
     settings = run.env.smoke
-    base = health_url.split("/api/", 1)[0]
     if not settings.users:
         run.out.warn("no smoke users in the inventory (smoke.users): only health was checked")
         return SmokeReport()
@@ -92,8 +152,8 @@ def run_smoke(run: Run, base: str, count: int) -> SmokeReport:
             answer = client.post(
                 "/api/v1/auth/login", json={"tenant": user.tenant, "username": user.username, "password": password}
             )
-            token = answer.json().get("access_token") if answer.status_code == 200 else None
-            if not check(f"login {user.tenant}", bool(token), f"HTTP {answer.status_code}"):
+            token = _field(answer, "access_token") if answer.status_code == 200 else None
+            if not check(f"login {user.tenant}", bool(token), _detail(answer)):
                 return report
             tokens.append({"Authorization": f"Bearer {token}"})
         wrong = client.post(
@@ -112,20 +172,38 @@ def run_smoke(run: Run, base: str, count: int) -> SmokeReport:
     return report
 
 
+def _body(response: Any) -> Any:
+    """The response's JSON body; None when it is not JSON (a failed check, never an uncaught error)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _field(response: Any, name: str) -> Any:
+    """One field of a JSON object body; None when the body is not a JSON object or lacks it."""
+    body = _body(response)
+    return body.get(name) if isinstance(body, dict) else None
+
+
+def _detail(response: Any) -> str:
+    """`HTTP 200, not JSON` / `HTTP 201`: what a failed check saw."""
+    shape = "" if isinstance(_body(response), dict) else ", not a JSON object"
+    return f"HTTP {response.status_code}{shape}"
+
+
 def _crud(client, auth, check) -> None:
     created = client.post("/api/v1/artifacts", json={"name": "smoke", "content": "created"}, headers=auth)
-    if not check("artifact create", created.status_code == 201, f"HTTP {created.status_code}"):
+    artifact = _field(created, "id") if created.status_code == 201 else None
+    if not check("artifact create", artifact is not None, _detail(created)):
         return
-    artifact = created.json()["id"]
     path = f"/api/v1/artifacts/{artifact}"
     read = client.get(path, headers=auth)
-    check(
-        "artifact read", read.status_code == 200 and read.json().get("content") == "created", f"HTTP {read.status_code}"
-    )
+    check("artifact read", read.status_code == 200 and _field(read, "content") == "created", _detail(read))
     updated = client.put(path, json={"name": "smoke", "content": "updated"}, headers=auth)
     check("artifact update", updated.status_code == 200, f"HTTP {updated.status_code}")
     reread = client.get(path, headers=auth)
-    check("artifact update visible", reread.json().get("content") == "updated", str(reread.json()))
+    check("artifact update visible", _field(reread, "content") == "updated", _detail(reread))
     deleted = client.delete(path, headers=auth)
     check("artifact delete", deleted.status_code in (200, 204), f"HTTP {deleted.status_code}")
     gone = client.get(path, headers=auth)
@@ -134,18 +212,23 @@ def _crud(client, auth, check) -> None:
 
 def _isolation(client, owner, other, check) -> None:
     created = client.post("/api/v1/artifacts", json={"name": "isolation", "content": "private"}, headers=owner)
-    if created.status_code != 201:
-        check("tenant isolation", False, f"could not create an artifact: HTTP {created.status_code}")
+    artifact = _field(created, "id") if created.status_code == 201 else None
+    if artifact is None:
+        check("tenant isolation", False, f"could not create an artifact: {_detail(created)}")
         return
-    path = f"/api/v1/artifacts/{created.json()['id']}"
+    path = f"/api/v1/artifacts/{artifact}"
     foreign = client.get(path, headers=other)
     listed = client.get("/api/v1/artifacts", headers=other)
-    body = listed.json() if listed.status_code == 200 else {}
+    body = _body(listed) if listed.status_code == 200 else {}  # refused: nothing of it listed
     items = body.get("items", []) if isinstance(body, dict) else body
-    ids = [item.get("id") for item in items]
+    ids = [item.get("id") for item in items if isinstance(item, dict)] if isinstance(items, list) else None
     check("tenant isolation: other tenant gets 404", foreign.status_code == 404, f"HTTP {foreign.status_code}")
-    check("tenant isolation: not in other tenant's list", created.json()["id"] not in ids, "listed")
+    check("tenant isolation: not in other tenant's list", ids is not None and artifact not in ids, _listed(ids))
     client.delete(path, headers=owner)
+
+
+def _listed(ids: list | None) -> str:
+    return "listed" if ids is not None else "the other tenant's list is not a JSON list"
 
 
 def _latency(client, auth, count: int) -> float:
