@@ -1,4 +1,5 @@
-"""Build the lab's origin: a bare git repository of the demo app (lab/app) with its release and fault tags.
+"""Build the lab's origins: bare git repositories of the demo app (lab/app) and of the second app (lab/app2,
+`--app shop`) with their release and fault tags.
 
 `build_origin(dest)` (or `python3 -m lab.origin DEST`) writes, reproducibly (fixed identity and dates,
 so the same lab/app always gives the same commit ids), one annotated tag per release of lab/releases.py: good
@@ -17,6 +18,7 @@ from pathlib import Path
 from lab.releases import MAIN, RELEASES, Release
 
 APP_DIR = Path(__file__).resolve().parent / "app"
+SHOP_DIR = Path(__file__).resolve().parent / "app2"
 EXECUTABLES = {
     "docker/bin/alembic",
     "docker/bin/python",
@@ -56,18 +58,18 @@ def _git(repo: Path, *args: str, work: Path | None = None, date: str | None = No
     return result.stdout.strip()
 
 
-def _copy_app(work: Path) -> None:
-    """Make the work tree an exact copy of lab/app (no caches, no .env) with normalised file modes."""
+def _copy_app(work: Path, app_dir: Path = APP_DIR, executables: set[str] = EXECUTABLES) -> None:
+    """Make the work tree an exact copy of the app (no caches, no .env) with normalised file modes."""
     for entry in work.iterdir():
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    for source in sorted(APP_DIR.rglob("*")):
-        relative = source.relative_to(APP_DIR)
+    for source in sorted(app_dir.rglob("*")):
+        relative = source.relative_to(app_dir)
         if any(part in SKIP_NAMES for part in relative.parts) or source.suffix == ".pyc" or not source.is_file():
             continue
         target = work / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
-        target.chmod(0o755 if relative.as_posix() in EXECUTABLES else 0o644)
+        target.chmod(0o755 if relative.as_posix() in executables else 0o644)
 
 
 def _commit_and_tag(repo: Path, work: Path, release: Release) -> None:
@@ -88,8 +90,14 @@ def _safe_to_replace(dest: Path) -> bool:
     return not any(dest.iterdir()) or ((dest / "HEAD").is_file() and (dest / "objects").is_dir())
 
 
-def build_origin(dest: Path) -> None:
-    """(Re)build the bare repository at `dest` from lab/app with every tag of RELEASES and branch main at MAIN."""
+def build_origin(
+    dest: Path,
+    app_dir: Path = APP_DIR,
+    releases: tuple[Release, ...] = RELEASES,
+    executables: set[str] = EXECUTABLES,
+) -> None:
+    """(Re)build the bare repository at `dest` from `app_dir` (lab/app) with every tag of `releases` (RELEASES);
+    branch main ends at the last release without a base (the app as it is on disk)."""
     dest = Path(dest).resolve()
     if not _safe_to_replace(dest):
         raise RuntimeError(f"{dest} exists and is not a bare git repository; refusing to replace it")
@@ -100,12 +108,12 @@ def build_origin(dest: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="ghostworks-origin-") as tmp:
         work = Path(tmp)
         detached = False  # good releases are commits on main; fault commits are detached on top of their base tag
-        for release in RELEASES:
+        for release in releases:
             if release.base is None:
                 if detached:
                     _git(repo, "checkout", "--quiet", "--force", "main", work=work)
                     detached = False
-                _copy_app(work)
+                _copy_app(work, app_dir, executables)
             else:
                 _git(repo, "checkout", "--quiet", "--force", "--detach", release.base, work=work)
                 detached = True
@@ -117,16 +125,31 @@ def build_origin(dest: Path) -> None:
     repo.rename(dest)
 
 
+def build_shop_origin(dest: Path) -> None:
+    """(Re)build the bare repository of the lab's second app (lab/app2) with the tags of lab/shop_releases.py."""
+    from lab import shop_releases
+
+    build_origin(dest, SHOP_DIR, shop_releases.RELEASES, shop_releases.EXECUTABLES)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """CLI: `python3 -m lab.origin DEST`."""
+    """CLI: `python3 -m lab.origin [--app shop] DEST`."""
     parser = argparse.ArgumentParser(prog="python3 -m lab.origin", description=__doc__.split("\n\n")[0])
     parser.add_argument("dest", type=Path, help="where to write the bare repository (replaced if it is one)")
+    parser.add_argument("--app", choices=("demo", "shop"), default="demo", help="lab/app (demo) or lab/app2 (shop)")
     args = parser.parse_args(argv)
-    build_origin(args.dest)
-    for release in RELEASES:
+    if args.app == "shop":
+        from lab.shop_releases import MAIN as main_tag
+        from lab.shop_releases import RELEASES as releases
+
+        build_shop_origin(args.dest)
+    else:
+        main_tag, releases = MAIN, RELEASES
+        build_origin(args.dest)
+    for release in releases:
         commit = _git(args.dest.resolve(), "rev-parse", f"{release.tag}^{{commit}}")
         print(f"{release.tag:22} {commit[:12]}  alembic head {release.alembic_head}  {release.message}")
-    print(f"main -> {MAIN}; bare repository at {args.dest.resolve()}")
+    print(f"main -> {main_tag}; bare repository at {args.dest.resolve()}")
 
 
 if __name__ == "__main__":

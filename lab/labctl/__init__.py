@@ -39,6 +39,7 @@ Modules (one concern each):
     supervisor    starting the daemons (PID files, reload on a changed config) and waiting until they answer
     processes     processes in /proc: alive (and the lab's), everything below one
     provisioning  origin, app clones with .env and secrets, shared services, prod database
+    shop          the second app (lab/app2, environment shop): origin, clones, its db and cache
     base_image    mmdebstrap from this machine's Debian mirror, cached, docker imported
     inventory     lab/hosts.yml (flat) and lab/hosts-bastion.yml (bastion)
     sudoers       the LB's sudoers drop-in, as python3 -m ghosttasks.commands.sudoers prints it
@@ -55,7 +56,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from lab.labctl import netns, users
+from lab.labctl import netns, shop, users
 from lab.labctl.base_image import BaseImageBuild, import_base_image
 from lab.labctl.configs import client_public_key, ensure_keys, write_configs
 from lab.labctl.daemons import lab_daemons
@@ -216,10 +217,12 @@ def up(services: bool = True, quiet: bool = False, topology: str = "flat") -> La
     report.step("base tarball", build.wait)
     report.step("base image", partial(import_base_image, lay, build, topo))
     if services:
+        shop_services = shop.start_services(lay, topo)  # in the background, beside the demo's
         report.step("shared services", partial(start_shared_services, lay, topo))
         report.step("prod database", partial(provision_prod_database, lay))
         if topo is FLAT:
             report.step("staging database", partial(provision_staging_database, lay))
+        report.step("shop services", partial(shop.wait_services, shop_services, topo))
     if topo.namespace:
         report.step("hand over", partial(_hand_over, lay, topo))
     report.step("inventory", partial(write_inventory, lay, topo))
@@ -246,6 +249,8 @@ def _bring_up_hosts(lay: Layout, topo: Topology, report: Reporter) -> None:
     start_daemons(lay, changed, report, topo)
     report.step("origin", partial(ensure_origin, lay))
     report.step("app dirs", partial(ensure_app_dirs, lay, topo))
+    report.step("shop origin", partial(shop.ensure_origin, lay))
+    report.step("shop dirs", partial(shop.ensure_dirs, lay, topo))
 
 
 def _hand_over(lay: Layout, topo: Topology) -> str:
@@ -259,10 +264,14 @@ def _hand_over(lay: Layout, topo: Topology) -> str:
 
 
 def _install_sudoers(lay: Layout, topo: Topology) -> str:
-    """The LB's sudoers drop-in: exactly the commands ghosttasks runs there with sudo -n (its own generator)."""
+    """The LB's sudoers drop-in: exactly the commands ghosttasks runs there with sudo -n (its own generator), for
+    every environment of the inventory with lb.sudo (prod and the second app's shop)."""
+    from ghosttasks.config.inventory import load_inventory
     from lab.labctl.sudoers import drop_in
 
-    return users.install_sudoers(lay, drop_in(inventory_path(topo)))
+    path = inventory_path(topo)
+    names = [name for name, env in load_inventory(path).environments.items() if env.lb and env.lb.sudo]
+    return users.install_sudoers(lay, "".join(drop_in(path, name) for name in names))
 
 
 def _usage(lay: Layout, topo: Topology) -> str:

@@ -17,6 +17,8 @@ from lab.labctl.hosts import (
     COLOR_PORTS,
     FLAT,
     PUSHGATEWAY_PORT,
+    SHOP_COLOR_PORTS,
+    SHOP_LB_PORT,
     SSH_PORT,
     WEBHOOK_ADDR,
     WEBHOOK_PORT,
@@ -27,6 +29,7 @@ from lab.labctl.paths import Layout
 from lab.labctl.registry import write_registry_config
 
 METRICS_JOB = "ghostworks-api"
+SHOP_METRICS_JOB = "shop-orders"
 # OpenSSH 9.2 logs a forwarded (direct-tcpip) channel only at DEBUG1; LogVerbose raises exactly that one
 # debug line ("server_request_direct_tcpip(): originator ..., target 127.0.0.32 port 8001") to the
 # VERBOSE log, so the log says where every channel went without the rest of the debug output.
@@ -141,7 +144,14 @@ def _write_nginx_config(lay: Layout, topo: Topology) -> bool:
         placeholder = render("upstream-placeholder.conf.j2", upstreams=names, closed=f"{topo.lb_addr}:9")
         write_file(lay.upstream_path, placeholder)
     if not lay.selector_path.exists():
-        write_file(lay.selector_path, render("selector-placeholder.inc.j2"))
+        write_file(lay.selector_path, render("selector-placeholder.inc.j2", variable="ghostworks_color"))
+    if not lay.shop_upstream_path.exists():
+        names = [f"shop_{service}_{color}" for service in ("orders", "storefront") for color in ("blue", "green")]
+        placeholder = render("upstream-placeholder.conf.j2", upstreams=names, closed=f"{topo.lb_addr}:9")
+        write_file(lay.shop_upstream_path, placeholder)
+    if not lay.shop_selector_path.exists():
+        write_file(lay.shop_selector_path, render("selector-placeholder.inc.j2", variable="shop_color"))
+    lay.shop_state_dir.mkdir(parents=True, exist_ok=True)
     cert, key = lab_certificate(lay, topo.lb_addr)
     text = render(
         "nginx.conf.j2",
@@ -154,6 +164,7 @@ def _write_nginx_config(lay: Layout, topo: Topology) -> bool:
         temp_dir=temp_dir,
         upstream_path=lay.upstream_path,
         selector_path=lay.selector_path,
+        shop={"upstream_path": lay.shop_upstream_path, "selector_path": lay.shop_selector_path, "port": SHOP_LB_PORT},
     )
     return write_file(lay.nginx_conf, text)
 
@@ -196,6 +207,15 @@ def prometheus_targets(topo: Topology = FLAT) -> list[dict]:
     ]
 
 
+def shop_prometheus_targets(topo: Topology = FLAT) -> list[dict]:
+    """The second app's orders /metrics, both colours on both app hosts, with their color and host labels."""
+    return [
+        {"address": host.address, "port": ports["orders"], "color": color, "host": host.name}
+        for host in topo.app_hosts
+        for color, ports in SHOP_COLOR_PORTS.items()
+    ]
+
+
 def _write_prometheus_config(lay: Layout, topo: Topology) -> bool:
     (lay.monitoring_dir / "data").mkdir(parents=True, exist_ok=True)
     rules = render("rules.yml.j2", job=METRICS_JOB, error_rate=0.10, p95_seconds=2.0, down_for="10s")
@@ -207,6 +227,8 @@ def _write_prometheus_config(lay: Layout, topo: Topology) -> bool:
         rules_file=lay.prometheus_rules,
         job=METRICS_JOB,
         targets=prometheus_targets(topo),
+        shop_job=SHOP_METRICS_JOB,
+        shop_targets=shop_prometheus_targets(topo),
         alertmanager=f"{topo.alertmanager_addr}:{ALERTMANAGER_PORT}",
         pushgateway=f"{topo.pushgateway_addr}:{PUSHGATEWAY_PORT}",
     )

@@ -16,6 +16,11 @@ from dataclasses import dataclass
 
 SSH_PORT = 2222
 COLOR_PORTS = {"blue": {"api": 8001, "web": 3001}, "green": {"api": 8002, "web": 3002}}
+# The second app (lab/app2, "the shop", environment `shop`): its own ports on the same hosts, its own LB port.
+SHOP_COLOR_PORTS = {"blue": {"orders": 8101, "storefront": 3101}, "green": {"orders": 8102, "storefront": 3102}}
+SHOP_LB_PORT = 8080  # the LB's second server (nginx), in front of the shop
+SHOP_DB_PORT = 5433  # the shop's own PostgreSQL (compose service `db`, project shop) on the db host
+SHOP_CACHE_PORT = 6380  # its Redis (compose service `cache`)
 LB_ADDR = "127.0.0.10"
 DB_ADDR = "127.0.0.13"
 MONITORING_ADDR = "127.0.0.14"
@@ -115,6 +120,14 @@ class Topology:
         return f"http://{address}" + ("" if port == 80 else f":{port}")
 
     @property
+    def shop_public_url(self) -> str:
+        """The LB's second server (the shop's), as the operator's side reaches it."""
+        if self.bridges:
+            bridge = self.bridge("shop-http")
+            return f"http://{bridge.listen_addr}:{bridge.listen_port}"
+        return f"http://{self.lb_addr}:{SHOP_LB_PORT}"
+
+    @property
     def jump(self) -> tuple[str, int] | None:
         """Where the operator's side reaches the bastion's sshd (address, port), or None (flat)."""
         if not self.bastion:
@@ -157,6 +170,7 @@ BASTION = Topology(
     bridges=(
         Bridge("ssh", BASTION_PUBLIC_ADDR, SSH_PORT, BASTION_ADDR, SSH_PORT),
         Bridge("http", LB_PUBLIC_ADDR, 80, "127.0.0.31", 80),
+        Bridge("shop-http", LB_PUBLIC_ADDR, SHOP_LB_PORT, "127.0.0.31", SHOP_LB_PORT),
         Bridge("webhook", WEBHOOK_ADDR, WEBHOOK_PORT, WEBHOOK_ADDR, WEBHOOK_PORT, inward=False),
     ),
 )

@@ -3,6 +3,9 @@
 - lab/hosts.yml (flat topology): dev, staging and prod on the lab's hosts, entered as root;
 - lab/hosts-bastion.yml (bastion topology): prod only, entered as deploy through the bastion, sudo on the
   LB, probes through SSH, the LB's public URL on the operator's side.
+
+Both also hold `shop`: the lab's second app (lab/app2) blue-green on the same hosts, with its own dirs, ports
+and LB server (lab/templates/shop-env.yml.j2).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from lab.labctl.hosts import (
     PUSHGATEWAY_PORT,
     REGISTRY_PORT,
     REGISTRY_USER,
+    SHOP_COLOR_PORTS,
     SSH_PORT,
     STAGING_ADDR,
     WEBHOOK_ADDR,
@@ -97,6 +101,7 @@ def inventory_context(lay: Layout, topo: Topology = FLAT) -> dict:
             "incident_url": f"http://{WEBHOOK_ADDR}:{WEBHOOK_PORT}/incidents",
         },
     }
+    context["shop"] = shop_context(lay, topo)
     if topo.jump:
         address, port = topo.jump
         context |= {"namespace": topo.namespace, "jump_host": f"{topo.user}@{address}:{port}"}
@@ -116,6 +121,37 @@ def inventory_context(lay: Layout, topo: Topology = FLAT) -> dict:
             },
         }
     return context
+
+
+def shop_context(lay: Layout, topo: Topology) -> dict:
+    """The second app's environment (lab/templates/shop-env.yml.j2): the same hosts, its own dirs and LB paths."""
+    lb_host = next(host for host in topo.hosts if "lb" in host.roles)
+    hosts = [{"name": "lb", "address": lb_host.address, "roles": ["lb"], "app_dir": None, "releases_dir": None}]
+    hosts += [
+        {
+            "name": host.name,
+            "address": host.address,
+            "roles": ["app"],
+            "app_dir": lay.shop_dir(host.name),
+            "releases_dir": lay.shop_releases_dir(host.name),
+        }
+        for host in topo.app_hosts
+    ]
+    hosts.append(
+        {"name": "db", "address": topo.db_addr, "roles": ["db"], "app_dir": lay.shop_dir("db"), "releases_dir": None}
+    )
+    return {
+        "hosts": hosts,
+        "origin": lay.shop_origin,
+        "app_dir": lay.shop_dir("db"),
+        "releases_dir": lay.shop_releases_dir(topo.app_hosts[0].name),
+        "backup_dir": lay.shop_backup_dir,
+        "color_ports": SHOP_COLOR_PORTS,
+        "upstream_path": lay.shop_upstream_path,
+        "selector_path": lay.shop_selector_path,
+        "state_dir": lay.shop_state_dir,
+        "public_url": topo.shop_public_url,
+    }
 
 
 def write_inventory(lay: Layout, topo: Topology = FLAT) -> str:

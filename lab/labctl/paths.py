@@ -183,6 +183,41 @@ class Layout:
         """The deploy state, history and lock on the LB host."""
         return self.lb_dir / "state"
 
+    # The second app (lab/app2, "the shop", environment `shop`): its own origin, clones, releases, backups and
+    # LB files beside the demo's.
+    @property
+    def shop_origin(self) -> Path:
+        """The bare origin repository of the second app."""
+        return self.root / "origin" / "shop.git"
+
+    def shop_dir(self, name: str) -> Path:
+        """The git checkout of the second app on a host."""
+        return self.host_dir(name) / "shop"
+
+    def shop_releases_dir(self, name: str) -> Path:
+        """The second app's per-version worktrees on an app host."""
+        return self.host_dir(name) / "shop-releases"
+
+    @property
+    def shop_backup_dir(self) -> Path:
+        """The second app's database backups on the db host."""
+        return self.host_dir("db") / "shop-backups"
+
+    @property
+    def shop_upstream_path(self) -> Path:
+        """The second app's upstream file (lb.upstream_path of the shop environment)."""
+        return self.lb_dir / "shop-upstream.conf"
+
+    @property
+    def shop_selector_path(self) -> Path:
+        """The second app's selector snippet, included by the LB's second server."""
+        return self.lb_dir / "shop-selector.inc"
+
+    @property
+    def shop_state_dir(self) -> Path:
+        """The second app's deploy state, history, lock and colour flag."""
+        return self.lb_dir / "shop-state"
+
     @property
     def monitoring_dir(self) -> Path:
         """Prometheus' configuration, rules and data."""

@@ -7,6 +7,7 @@ import secrets as secrets_module
 import subprocess
 from pathlib import Path
 
+from lab.labctl import shop
 from lab.labctl.commands import docker_cli, run, system_env
 from lab.labctl.errors import LabError
 from lab.labctl.files import render, write_file
@@ -59,6 +60,7 @@ def ensure_secrets(lay: Layout) -> dict[str, str]:
         "JWT_SECRET_KEY": f"ghostlab-jwt-secret-{secrets_module.token_hex(12)}",
         "POSTGRES_PASSWORD": f"ghostlab-pg-secret-{secrets_module.token_hex(12)}",
         "REGISTRY_PASSWORD": f"ghostlab-registry-secret-{secrets_module.token_hex(12)}",
+        "SHOP_DB_PASSWORD": f"ghostlab-shop-db-secret-{secrets_module.token_hex(12)}",
     }
     if fresh.keys() - values.keys():
         values = fresh | values
@@ -134,7 +136,7 @@ def deploy_owned(lay: Layout, topo: Topology) -> list[Path]:
     paths += [lay.releases_dir(host.name) for host in topo.app_hosts]
     paths += [lay.backup_dir(name) for name in backup_hosts(topo)]
     paths += [lay.docker_config(host.name) for host in topo.docker_hosts]
-    return [*paths, lay.lb_state_dir]
+    return [*paths, lay.lb_state_dir, *shop.deploy_owned(lay, topo)]
 
 
 def start_shared_services(lay: Layout, topo: Topology = FLAT) -> str:

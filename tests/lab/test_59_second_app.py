@@ -1,0 +1,169 @@
+"""The second app (lab/app2, "the shop", environment `shop`) through the same production flows as the demo.
+
+The shop is built unlike the demo on purpose (lab/app2/README.md): services orders and storefront (no `api`), a
+health answer without version or colour, prometheus_client metric names, text logs, its own database service
+`db`, alembic ids `0001_init`..`0005_order_status` with a merge point, its own scripts/smoke-tests.sh. It lives
+beside the demo on the flat lab's hosts, behind the LB's second server (http://127.0.0.10:8080).
+
+In order, each test from where the last one ended: first deploy migrates from an empty database through the
+merge point -> second deploy adds orders.status (under load, monitored by its own metrics) -> switches both ways
+under load -> emergency rollback -> a release whose smoke script fails is refused before the switch -> a release
+that serves 5xx under load is rolled back automatically by its own metrics -> rollback that takes the schema
+back. Reality is read directly: psql in the shop's db container, the LB's flag file and X-Upstream header (the
+address and port that served), the containers' RELEASE.
+
+The module takes the flat lab as it finds it and resets only the shop's part (lab.labctl.shop.reset).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lab.labctl import shop as lab_shop
+from lab.labctl.hosts import FLAT
+from lab.shop_releases import ALEMBIC_HEADS
+from tests.lab import shop_world
+from tests.lab.shop_world import NO_MONITOR, Shop, alembic_version, columns, psql
+from tests.lab.world import LoadLoop
+
+PUBLIC = FLAT.shop_public_url
+TIMINGS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def shop(lab, inv):
+    """The flat lab with the shop as before its first deploy; `shop(task, *args)` runs `inv task --env shop ...`."""
+    lab_shop.reset(lab, FLAT)
+    return Shop(inv, TIMINGS)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_timings():
+    started = time.monotonic()
+    yield
+    TIMINGS["module"] = time.monotonic() - started
+    print("\nsecond app timings:\n" + "\n".join(f"  {name:<32} {secs:6.1f} s" for name, secs in TIMINGS.items()))
+    target = os.environ.get("GHOSTLAB_SHOP_TIMINGS")
+    if target:
+        Path(target).write_text(json.dumps(TIMINGS, indent=2) + "\n")
+
+
+def assert_serving(lab, color: str, version: str) -> None:
+    shop_world.assert_serving(lab, PUBLIC, color, version)
+
+
+def orders_load(**kwargs) -> LoadLoop:
+    return shop_world.orders_load(PUBLIC, **kwargs)
+
+
+def test_first_deploy_migrates_an_empty_database_through_the_merge_point(lab, shop):
+    assert alembic_version(lab) is None
+    result = shop.timed("deploy v1.0.0 (blue)", "deploy.prod", "--version", "v1.0.0", *NO_MONITOR)
+    assert "0004_merge" in result.stdout
+    assert alembic_version(lab) == ALEMBIC_HEADS["v1.0.0"] == "0004_merge"
+    assert {"orders", "customers", "products"} <= set(psql(lab, "SELECT tablename FROM pg_tables").split())
+    assert "customer_id" in columns(lab, "orders") and "status" not in columns(lab, "orders")
+    assert_serving(lab, "blue", "v1.0.0")
+    status = shop.json("deploy.status")
+    assert status["active"] == "blue" and status["colors"]["blue"]["version"] == "v1.0.0"
+    assert status["colors"]["blue"]["alembic_head"] == "0004_merge"
+
+
+def test_second_deploy_adds_the_column_and_is_monitored_by_its_own_metrics(lab, shop):
+    with orders_load() as load:
+        result = shop.timed(
+            "deploy v1.1.0 (green, 0.2 min)", "deploy.prod", "--version", "v1.1.0", "--monitor-minutes", "0.2", "--yes"
+        )
+    assert "no rollback trigger fired" in result.stdout
+    assert load.failures == [] and load.requests > 50
+    assert alembic_version(lab) == "0005_order_status"
+    assert "status" in columns(lab, "orders")
+    assert_serving(lab, "green", "v1.1.0")
+    assert all("status" in order for order in httpx.get(f"{PUBLIC}/orders", timeout=5).json()["orders"])
+    assert list(lab.shop_backup_dir.glob("*.dump"))
+    last = shop.json("deploy.history", "--limit", "1")[-1]
+    assert (last["task"], last["version"], last["result"], last["color"]) == ("deploy.prod", "v1.1.0", "ok", "green")
+
+
+def test_traffic_switch_both_ways_under_load(lab, shop):
+    with orders_load() as load:
+        shop.timed("switch to blue", "traffic.switch", "blue", "--yes")
+        assert_serving(lab, "blue", "v1.0.0")
+        shop.ok("traffic.verify", "--color", "blue")
+        shop.ok("traffic.switch", "green", "--yes")
+        assert_serving(lab, "green", "v1.1.0")
+        shop.ok("traffic.verify")
+    assert load.requests > 50 and load.failures == []
+
+
+def test_verify_tasks_read_the_shops_own_services_logs_and_script(lab, shop):
+    outputs = {}
+    for name in ("health", "db", "redis", "smoke", "traffic", "config", "logs"):
+        result = shop.ok(f"verify.{name}")
+        assert "FAIL" not in result.stdout
+        outputs[name] = result.stdout + result.stderr
+    assert "smoke script ./scripts/smoke-tests.sh: passed against green" in outputs["smoke"]
+    assert "0 ERROR/CRITICAL" in outputs["logs"] and "requests found in the orders logs" in outputs["logs"]
+
+
+def test_emergency_rollback_switches_now_and_freezes_deploys(lab, shop):
+    shop.timed("emergency rollback", "deploy.emergency-rollback", "--reason", "shop lab drill")
+    assert_serving(lab, "blue", "v1.0.0")
+    assert alembic_version(lab) == "0005_order_status"  # an emergency rollback never migrates
+    refused = shop("deploy.prod", "--version", "v1.1.0", *NO_MONITOR)
+    assert refused.returncode == 3 and "frozen (emergency rollback)" in refused.stderr
+    shop.ok("deploy.unlock", "--force")
+    shop.ok("traffic.switch", "green", "--yes")
+    assert_serving(lab, "green", "v1.1.0")
+
+
+def test_a_failing_smoke_script_refuses_the_switch(lab, shop):
+    with orders_load() as load:
+        result = shop.timed(
+            "deploy badsmoke (refused)", "deploy.prod", "--version", "v1.2.0-badsmoke", *NO_MONITOR, ok=False
+        )
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "smoke-tests.sh" in output and "smoke: FAILED" in output  # the script's own tail is shown
+    assert load.failures == []
+    assert_serving(lab, "green", "v1.1.0")
+    status = shop.json("deploy.status")
+    assert status["active"] == "green" and status["colors"]["blue"]["failed_version"] == "v1.2.0-badsmoke"
+    assert alembic_version(lab) == "0005_order_status"
+
+
+def test_a_release_serving_errors_is_rolled_back_by_its_own_metrics(lab, shop):
+    with orders_load(max_seconds=240) as load:
+        result = shop.timed(
+            "deploy errors (auto rollback)",
+            "deploy.prod",
+            "--version",
+            "v1.2.0-errors",
+            "--monitor-minutes",
+            "1.5",
+            "--yes",
+            ok=False,
+        )
+    assert result.returncode == 1
+    assert "error rate" in result.stdout + result.stderr
+    assert any(failure == "HTTP 500" for failure in load.failures)  # blue served the drill's 5xx for a while
+    assert_serving(lab, "green", "v1.1.0")  # and the flag file went back
+    assert "automatic rollback" in result.stdout + result.stderr
+    last = shop.json("deploy.history", "--limit", "1")[-1]
+    assert last["version"] == "v1.2.0-errors" and last["result"] != "ok" and last["failed_step"] == "monitor"
+
+
+def test_rollback_takes_the_schema_back(lab, shop):
+    shop.timed("rollback to v1.0.0", "deploy.rollback", "--to", "v1.0.0", "--yes")
+    assert_serving(lab, "blue", "v1.0.0")
+    assert alembic_version(lab) == "0004_merge"
+    assert "status" not in columns(lab, "orders") and "customer_id" in columns(lab, "orders")
+    assert list(lab.shop_backup_dir.glob("*rollback*.dump"))
+    status = shop.json("deploy.status")
+    assert status["active"] == "blue" and status["colors"]["blue"]["alembic_head"] == "0004_merge"
