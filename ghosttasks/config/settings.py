@@ -67,6 +67,14 @@ def parse_destination(text: str) -> Destination:
     return Destination(match["host"] or match["v6"], match["user"], port)
 
 
+def command_words(line: str) -> list[str]:
+    """The words of a command line as the shell splits it; ValueError `'LINE': not a command line (why)`."""
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise ValueError(f"{line!r}: not a command line ({exc})") from None
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -338,9 +346,9 @@ class SmokeSettings(Strict):
     def _scripts(cls, value: list[str]) -> list[str]:
         for index, line in enumerate(value):
             try:
-                words = shlex.split(line)
+                words = command_words(line)
             except ValueError as exc:
-                raise ValueError(f"[{index}] {line!r}: not a command line ({exc})") from None
+                raise ValueError(f"[{index}] {exc}") from None
             if not words:
                 raise ValueError(f"[{index}]: an empty command line")
         return value
@@ -418,11 +426,7 @@ class CheckSettings(Strict):
     def _command(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        try:
-            words = shlex.split(value)
-        except ValueError as exc:
-            raise ValueError(f"{value!r}: not a command line ({exc})") from None
-        if not words:
+        if not command_words(value):
             raise ValueError("an empty command line (leave it unset for the default)")
         return value
 
