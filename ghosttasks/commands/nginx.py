@@ -217,3 +217,19 @@ def lb_config(paths: list[str], flag_path: str, *, assumed: list[str], selected:
         lambda result: parse_config(result.stdout, len(paths))[0],
         answer,
     )
+
+
+def lb_view(
+    paths: list[str], flag_path: str, *, assumed: list[str], selected: str
+) -> Fact[tuple[list[str], str] | str]:
+    """One LB among several: (its config files' contents, the colour its flag selects), or why it could not be
+    read (its SSH connection failed, or it named no colour): a failure is part of the answer, not an error."""
+
+    def parse(answer: Answer) -> tuple[list[str], str] | str:
+        live, color = parse_config(answer.stdout, len(paths))
+        if not answer.ok or color is None:
+            return answer.describe()
+        return live, color
+
+    answer = "".join(f"{content}{CONFIG_MARK}\n" for content in assumed) + f"{selected}\n"
+    return Fact("read the LB config and flag", read_config(paths, flag_path), parse, answer, check=False)

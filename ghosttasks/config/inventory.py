@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -70,7 +71,9 @@ class Environment(Strict):
     hosts: list[Host] = Field(min_length=1, description="the machines; at least one `app` and one `db` host")
     app: AppSettings = Field(description="the application: strategy, checkout, compose files, ports")
     database: DatabaseSettings = Field(description="PostgreSQL and Redis services and the backups")
-    lb: LBSettings | None = Field(None, description="the nginx load balancer (one `lb` host); required for blue-green")
+    lb: LBSettings | None = Field(
+        None, description="the nginx load balancers (every `lb` host, one or more); required for blue-green"
+    )
     health: HealthSettings = Field(
         HealthSettings(), description="what a healthy answer is and where the running version is read"
     )
@@ -128,8 +131,11 @@ class Environment(Strict):
             raise ValueError("app.shared_services: a service cannot be both per-colour and shared")
         if self.lb is None:
             raise ValueError("lb: required for strategy 'blue-green'")
-        if len(self.hosts_with("lb")) != 1:
-            raise ValueError("hosts: strategy 'blue-green' needs exactly one host with the role 'lb'")
+        lbs = [host.name for host in self.hosts_with("lb")]
+        if not lbs:
+            raise ValueError("hosts: strategy 'blue-green' needs a host with the role 'lb'")
+        if self.lb.state_host is not None and self.lb.state_host not in lbs:
+            raise ValueError(f"lb.state_host: {self.lb.state_host!r} is not a host with the role 'lb'")
 
     @property
     def is_protected(self) -> bool:
@@ -141,9 +147,15 @@ class Environment(Strict):
         return [host for host in self.hosts if role in host.roles]
 
     @property
+    def lb_hosts(self) -> list[Host]:
+        """Every load balancer (role `lb`): each gets the rendered files and the flag; a switch flips them all."""
+        return self.hosts_with("lb")
+
+    @property
     def lb_host(self) -> Host:
-        """The load balancer host (blue-green has exactly one)."""
-        return self.hosts_with("lb")[0]
+        """The LB that holds state.json, history and the deploy lock: `lb.state_host`, else the first `lb` host."""
+        name = self.lb.state_host if self.lb is not None else None
+        return next((host for host in self.lb_hosts if host.name == name), self.lb_hosts[0])
 
     @property
     def db_host(self) -> Host:
@@ -227,6 +239,17 @@ class Environment(Strict):
         if self.lb is None:
             raise ConfigError(f"environment {self.name!r} has no lb")
         return self.lb.public_url.rstrip("/") + self.app.health_paths[self.app.roles.public]
+
+    def lb_own_health_url(self, host: Host) -> str:
+        """The public role's health URL through one LB's own address: with one LB its public URL; with several,
+        `lb.public_url` with the LB host's address in place of its host name (scheme, port and path kept), so a
+        switch verifies each LB and not whichever one the public name reaches."""
+        if len(self.lb_hosts) == 1:
+            return self.lb_health_url
+        parts = urlsplit(self.lb_health_url)
+        address = f"[{host.address}]" if ":" in host.address else host.address
+        netloc = address + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class Inventory(Strict):

@@ -453,7 +453,15 @@ class DatabaseSettings(Strict):
 class LBSettings(Strict):
     upstream_path: str = Field(description="upstream file on the LB host that nginx includes and ghosttasks renders")
     public_url: str = Field(description="public base URL through the LB, for traffic checks and monitoring")
-    state_dir: str = Field(description="directory on the LB host for state.json, history.jsonl and the deploy lock")
+    state_dir: str = Field(
+        description="directory on each LB host for its flag and access log; on the state LB (`lb.state_host`) "
+        "also state.json, history.jsonl and the deploy lock"
+    )
+    state_host: str | None = Field(
+        None,
+        description="the `lb` host whose `lb.state_dir` holds state.json, history.jsonl and the one deploy lock "
+        "when there are several LBs; unset: the first `lb` host in `hosts`",
+    )
     nginx: str = Field(
         "nginx",
         description="nginx command on the LB host (may include arguments); with `lb.sudo` and no path: "

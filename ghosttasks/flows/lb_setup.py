@@ -28,42 +28,54 @@ def site_config_lines(project: str, upstream_path: str, selector_path: str, miss
 
 
 def install(run: Run) -> None:
-    """Render both files, install them where they differ (`nginx -t` first, restored on failure), check with
-    `nginx -T` that the configuration nginx loads includes both, then reload once.
+    """On every LB: render both files, install them where they differ (`nginx -t` first, restored on failure),
+    check with `nginx -T` that the configuration nginx loads includes both, then reload each once.
 
-    The flag is not touched: with no flag file the selector sends traffic to blue. When the site config does not
-    include a file, nothing is reloaded and the failure says which lines to add; run it again after adding them.
+    The flags are not touched: with no flag file the selector sends traffic to blue. When the site config of an
+    LB does not include a file, no LB is reloaded and the failure says, per LB, which lines to add; run it again
+    after adding them.
     """
     env = run.env
     lb = env.lb
     if lb is None:
         raise OperationFailed(f"environment {env.name} has no lb: there is nothing to install")
+    hosts = env.lb_hosts
     with guarded(run, Store(run), version=None, reason="install the LB config"):
-        check_access(run, [env.lb_host], docker=False)
+        check_access(run, hosts, docker=False)
         paths = [lb.upstream_path, env.selector_path]
         wanted = [render.upstream(env), render.selector(env)]
         with run.step("install the LB config"):
             current = nginx.lb_config(paths, env.flag_path, assumed=["", ""], selected="blue")
-            live = run.executor.read(env.lb_host, current)
-            # the selector's access log and the flag live in the state dir: nginx -t opens the log
-            run.executor.run(env.lb_host, nginx.make_dir(lb.state_dir), what="create the LB state dir")
-            if live == wanted:
-                run.out.ok(f"{env.lb_host.name}: {', '.join(paths)} already as the inventory renders them")
-            else:
-                stage_and_test(run, paths, wanted)
-                run.out.ok(f"{env.lb_host.name}: installed {', '.join(paths)}; nginx -t accepts the configuration")
+            for host in hosts:
+                live = run.executor.read(host, current)
+                # the selector's access log and the flag live in the state dir: nginx -t opens the log
+                run.executor.run(host, nginx.make_dir(lb.state_dir), what="create the LB state dir")
+                if live == wanted:
+                    run.out.ok(f"{host.name}: {', '.join(paths)} already as the inventory renders them")
+                else:
+                    stage_and_test(run, host, paths, wanted)
+                    run.out.ok(f"{host.name}: installed {', '.join(paths)}; nginx -t accepts the configuration")
         with run.step("check the site config includes them"):
-            found = run.executor.read(env.lb_host, nginx.included(lb.nginx, lb.nginx_conf, paths, sudo=lb.sudo))
-            missing = [path for path in paths if path not in found]
-            if missing:
-                lines = site_config_lines(env.app.project, paths[0], paths[1], missing)
+            lacking = []
+            for host in hosts:
+                found = run.executor.read(host, nginx.included(lb.nginx, lb.nginx_conf, paths, sudo=lb.sudo))
+                missing = [path for path in paths if path not in found]
+                if missing:
+                    lines = site_config_lines(env.app.project, paths[0], paths[1], missing)
+                    lacking.append(
+                        f"the nginx configuration on {host.name} (nginx -T) does not include {', '.join(missing)}: "
+                        f"add to the site config {lines}"
+                    )
+                else:
+                    run.out.ok(f"nginx -T on {host.name} includes {', '.join(paths)}")
+            if lacking:
                 raise OperationFailed(
-                    f"the nginx configuration on {env.lb_host.name} (nginx -T) does not include "
-                    f"{', '.join(missing)}: add to the site config {lines}. "
-                    "The files are installed; nginx was not reloaded",
+                    "\n".join(lacking)
+                    + f". The files are installed; {'nginx was' if len(hosts) == 1 else 'no LB was'} "
+                    "not reloaded",
                     hint=f"edit the site config, then run `inv traffic.install --env {env.name}` again",
                 )
-            run.out.ok(f"nginx -T on {env.lb_host.name} includes {', '.join(paths)}")
         with run.step("reload nginx"):
-            run.executor.run(env.lb_host, nginx.reload(lb.nginx, lb.nginx_conf, sudo=lb.sudo), what="nginx reload")
-            run.out.ok(f"{env.lb_host.name}: nginx reloaded once; the selector reads {env.flag_path} per request")
+            for host in hosts:
+                run.executor.run(host, nginx.reload(lb.nginx, lb.nginx_conf, sudo=lb.sudo), what="nginx reload")
+                run.out.ok(f"{host.name}: nginx reloaded once; the selector reads {env.flag_path} per request")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ghosttasks.domain import validate
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, JSON_HELP, YES_HELP, execute, ghost_task
 
 
@@ -28,12 +29,23 @@ def switch(c, color, env=None, dry_run=False, yes=False):
 
 @ghost_task(help={"env": ENV_HELP, "json": JSON_HELP, "samples": "requests to send through the LB (default 10)"})
 def status(c, env=None, json=False, samples=10):
-    """Which colour the LB sends traffic to: recorded state, live upstream file and a sample of answers."""
+    """Which colour the LBs send traffic to: recorded state, each LB's flag and config, a sample of answers.
+
+    LBs that disagree (or one whose flag cannot be read) are an error (exit 1) naming the command that repairs it.
+    """
     from ghosttasks.flows.status import traffic_status
     from ghosttasks.terminal import reporting
 
     count = int(validate.positive_number(samples, "--samples"))
-    execute(c, env, lambda run: reporting.show_traffic(run.out, traffic_status(run, count), as_json=json), quiet=json)
+
+    def show(run):
+        report = traffic_status(run, count)
+        reporting.show_traffic(run.out, report, as_json=json)
+        problem = report.get("lb", {}).get("problem")
+        if problem:
+            raise OperationFailed(problem)
+
+    execute(c, env, show, quiet=json)
 
 
 @ghost_task(help={"color": "colour every answer must come from (default: the active one)", "env": ENV_HELP})

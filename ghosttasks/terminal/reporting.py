@@ -31,6 +31,8 @@ def show_status(out: Output, env_name: str, report: dict[str, Any], *, as_json: 
     if "lb" in report:
         lb = report["lb"]
         out.info(describe_selector(lb))
+        if lb.get("problem"):
+            out.fail(lb["problem"])
     out.info(describe_lock(report["lock"]))
     show_disagreements(out, env_name, report["disagreements"], report["lock"])
 
@@ -82,7 +84,14 @@ def describe_selector(lb: dict[str, Any]) -> str:
         if lb.get("config_current")
         else "config differs from the inventory's (next switch installs it)"
     )
-    return f"LB selects: {lb.get('color') or 'unknown'} ({config})"
+    if not lb.get("hosts"):
+        return f"LB selects: {lb.get('color') or 'unknown'} ({config})"
+    each = ", ".join(
+        f"{name} {info['color'] or 'unreadable'}"
+        + ("" if info["config_current"] in (True, None) else " (config differs)")
+        for name, info in lb["hosts"].items()
+    )
+    return f"LBs select: {lb.get('color') or 'not one colour'} ({each}; {config})"
 
 
 def describe_lock(lock: LockHolder | None) -> str:
@@ -124,6 +133,8 @@ def show_traffic(out: Output, report: dict[str, Any], *, as_json: bool) -> None:
     lb = report.get("lb", {})
     out.info(f"recorded: active {report['active']}, previous {report['previous']}")
     out.info(describe_selector(lb))
+    if lb.get("problem"):
+        out.fail(lb["problem"])
     show_disagreements(out, report["environment"], report["disagreements"], report["lock"])
     out.info(f"answers: {report.get('sample_summary', 'not sampled')}")
     if report.get("sample_problem"):
