@@ -173,3 +173,15 @@ def test_status_reports_a_split_with_the_command_that_repairs_it(tmp_path):
     )
     agreed = read_selector(a_run(executor(env, before=("green", "green")), task="traffic.status"))
     assert agreed["color"] == "green" and "problem" not in agreed
+
+
+def test_the_preflight_names_an_unreachable_lb_before_anything_is_fetched(tmp_path):
+    from ghosttasks.flows.steps.switching import require_installed
+
+    env = two_lbs(tmp_path)
+    scripted = ScriptedExecutor(env).on("[ -e ", stderr="ssh: connect: Connection refused", exit_code=255, host="lb2")
+    with pytest.raises(OperationFailed) as caught:
+        require_installed(a_run(scripted, task="deploy.prod"))
+    assert str(caught.value) == (
+        "no LB was touched:\nlb2: unreachable over SSH ([lb2] exit 255: ssh: connect: Connection refused)"
+    )

@@ -174,21 +174,33 @@ def stage_and_test(run: Run, host: Host, paths: list[str], contents: list[str]) 
 
 
 def require_installed(run: Run) -> None:
-    """Every LB has the upstream file ghosttasks renders: an LB that never had it is set up by traffic.install
-    (installing it in the middle of a switch would meet a site config that may not include it)."""
+    """Every LB is reachable and has the upstream file ghosttasks renders: an LB that never had it is set up by
+    traffic.install (installing it in the middle of a switch would meet a site config that may not include it).
+    The preflight of every switching task: one line per LB that is not ready, before anything is touched."""
     env = run.env
     if env.lb is None:
         return
     upstream = env.lb.upstream_path
-    missing = run.executor.read_parallel(env.lb_hosts, lambda host: nginx.missing_files([upstream]))
-    never = [host.name for host, files in zip(env.lb_hosts, missing, strict=True) if files]
-    if never:
+    fact = nginx.missing_files([upstream])
+    results = run.executor.run_parallel(env.lb_hosts, fact.command, check=False, what=fact.what)
+    checks = [
+        lb_fleet.Readiness(result.host, reachable=False, detail=result.describe())
+        if not result.ok
+        else lb_fleet.Readiness(result.host, installed=upstream not in fact.parse(result))
+        for result in results
+    ]
+    hint = (
+        f"run `inv traffic.install --env {env.name}` first: it installs the upstream and the selector on every LB, "
+        "checks the site config includes them (nginx -T) and reloads once"
+    )
+    if len(checks) == 1 and checks[0].reachable and not checks[0].installed:
         raise OperationFailed(
-            f"{', '.join(never)} {'has' if len(never) == 1 else 'have'} never been set up by ghosttasks: "
-            f"{upstream} (lb.upstream_path) does not exist",
-            hint=f"run `inv traffic.install --env {env.name}` first: it installs the upstream and the selector on "
-            "every LB, checks the site config includes them (nginx -T) and reloads once",
+            f"{checks[0].name} has never been set up by ghosttasks: {upstream} (lb.upstream_path) does not exist",
+            hint=hint,
         )
+    lines = lb_fleet.ready(checks)
+    if lines:
+        raise OperationFailed("no LB was touched:\n" + "\n".join(lines), hint=hint)
 
 
 def verify_lb(run: Run, color: Color, version: str | None, *, samples: int = 10, deadline: float = 15) -> None:
