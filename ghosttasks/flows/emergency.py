@@ -43,7 +43,7 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
             if warning:
                 run.out.fail(warning)
                 entry.warning = warning
-            missed, lines = emergency_flip(run, target)
+            exit_code, lines = emergency_flip(run, target)
             for line in lines:
                 (run.out.fail if "NOT flipped" in line or line.startswith("flip ") else run.out.ok)(line)
         with run.step("freeze deploys"):
@@ -60,7 +60,7 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
             for name, error in verify_each(run, target, version, samples=5, deadline=5).items():
                 if error:
                     run.out.warn(f"{name}: {error} (the switch is done; check the {target} hosts)")
-        if missed:
+        if exit_code:
             raise OperationFailed(
                 "the emergency rollback could not flip every LB:\n" + "\n".join(lines),
                 hint=f"deploys to {run.env.name} are frozen; once every LB is reachable: inv traffic.switch {target}",
