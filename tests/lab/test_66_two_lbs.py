@@ -118,8 +118,9 @@ def test_install_sets_up_both_lbs_with_the_same_rendered_files(lab, inv2):
     inv2.ok("traffic.install", "--yes")
     for path in (lab.upstream_path, lab.selector_path):
         assert lab.in_lb2_view(path).read_text() == path.read_text()
-    assert f"server {LB1}" not in lab.in_lb2_view(lab.upstream_path).read_text()
     assert "upstream ghostworks_api_blue" in lab.in_lb2_view(lab.upstream_path).read_text()
+    # lb2's own nginx now selects by its own flag, through the rendered selector (its colour header), over TLS
+    assert {color for color, _ in answers(lab, LB2)} == {flags(lab)["lb2"]}
 
 
 def test_status_reports_a_split_with_the_command_that_repairs_it(lab, inv2):
