@@ -31,6 +31,7 @@ from tests.lab.world import COLOR_HEADER, NO_MONITOR, LoadLoop, Start, bring_to
 
 LB1, LB2 = "127.0.0.10", "127.0.0.21"
 FLAG = "ghostworks-active-green"
+NEXT = "v1.2.0-nocolor"  # a healthy release on v1.1.0's schema: a deploy and a rollback without migrations
 TIMINGS: dict[str, list[float]] = {}
 
 
@@ -145,15 +146,16 @@ def test_a_switch_flips_both_lbs(lab, inv2):
 
 
 def test_a_deploy_and_a_rollback_flip_both_lbs(lab, inv2):
-    inv2.ok("deploy.prod", "--version", "v1.1.0", *NO_MONITOR)  # into blue, the idle colour
-    both(lab, "blue", "v1.1.0")
+    # into blue, the idle colour: v1.2.0-nocolor (v1.1.0's schema; its answers name no colour, the LBs' header does)
+    inv2.ok("deploy.prod", "--version", NEXT, *NO_MONITOR)
+    both(lab, "blue", NEXT)
     inv2.ok("deploy.rollback", "--yes")
     both(lab, "green", "v1.1.0")
 
 
 def test_the_emergency_rollback_flips_both_lbs(lab, inv2):
     timed("emergency rollback, two LBs", inv2.ok, "deploy.emergency-rollback", "--reason", "two-LB drill")
-    both(lab, "blue", "v1.1.0")
+    both(lab, "blue", NEXT)
     inv2.ok("deploy.unlock", "--force")
 
 
@@ -186,7 +188,7 @@ def test_with_lb2_unreachable_a_switch_refuses_before_touching_either(lab, inv2)
         assert result.returncode == 1
         assert "no LB was touched" in said(result) and "lb2: unreachable over SSH" in said(result)
         assert flags(lab) == {"lb": "blue", "lb2": "blue"}
-        assert answers(lab, LB1) == {("blue", "v1.1.0")} and answers(lab, LB2) == {("blue", "v1.1.0")}
+        assert answers(lab, LB1) == {("blue", NEXT)} and answers(lab, LB2) == {("blue", NEXT)}
 
         # the emergency rollback flips what it reaches (lb, to green: the previous colour) and names lb2
         started = time.monotonic()
@@ -197,7 +199,7 @@ def test_with_lb2_unreachable_a_switch_refuses_before_touching_either(lab, inv2)
         assert "lb2: NOT flipped" in said(result)
         assert "flip lb2 by hand, or once reachable: inv traffic.switch green" in said(result)
         assert flags(lab) == {"lb": "green", "lb2": "blue"}
-        assert answers(lab, LB1) == {("green", "v1.1.0")} and answers(lab, LB2) == {("blue", "v1.1.0")}
+        assert answers(lab, LB1) == {("green", "v1.1.0")} and answers(lab, LB2) == {("blue", NEXT)}
     finally:
         start_lb2_sshd(lab)
     split = inv2("traffic.status")
