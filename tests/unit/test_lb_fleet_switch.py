@@ -185,3 +185,24 @@ def test_the_preflight_names_an_unreachable_lb_before_anything_is_fetched(tmp_pa
     assert str(caught.value) == (
         "no LB was touched:\nlb2: unreachable over SSH ([lb2] exit 255: ssh: connect: Connection refused)"
     )
+
+
+def test_the_emergency_rollback_with_one_lb_unreachable_still_freezes_and_records_then_exits_non_zero(tmp_path):
+    from ghosttasks.flows.emergency import emergency_rollback
+
+    env = two_lbs(tmp_path)
+    scripted = ScriptedExecutor(env, dry_run=True, unscripted="assume")
+    scripted.on(f"rm -f {FLAG}", stderr="ssh: connect: Connection refused", exit_code=255, host="lb2")
+    run = a_run(scripted, task="deploy.emergency-rollback")
+    with pytest.raises(OperationFailed) as caught:
+        emergency_rollback(run, reason="p95 over 5 s")
+    assert str(caught.value) == (
+        "the emergency rollback could not flip every LB:\n"
+        "lb1: now sends traffic to blue\n"
+        "lb2: NOT flipped: [lb2] exit 255: ssh: connect: Connection refused\n"
+        "flip lb2 by hand, or once reachable: inv traffic.switch blue"
+    )
+    ran = [(c.host, c.command) for c in scripted.commands]
+    assert ("lb1", f"rm -f {FLAG}") in ran
+    assert any(host == "lb1" and '"frozen": true' in command for host, command in ran)  # deploys frozen
+    assert any(upload.path.endswith("state.json") for upload in scripted.uploads)  # the state LB's record
