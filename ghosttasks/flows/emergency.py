@@ -43,7 +43,7 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
             if warning:
                 run.out.fail(warning)
                 entry.warning = warning
-            exit_code, lines = emergency_flip(run, target)
+            exit_code, lines, flipped = emergency_flip(run, target)
             for line in lines:
                 (run.out.fail if "NOT flipped" in line or line.startswith("flip ") else run.out.ok)(line)
         with run.step("freeze deploys"):
@@ -57,7 +57,8 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
             say_who_was_told(run, alert, incident)
             entry.alerted, entry.incident = alert.ok, incident.ok
         with run.step("verify traffic"):
-            for name, error in verify_each(run, target, version, samples=5, deadline=5).items():
+            # the LBs it flipped: one it could not is named already and serves the failed colour
+            for name, error in verify_each(run, target, version, samples=5, deadline=5, hosts=flipped).items():
                 if error:
                     run.out.warn(f"{name}: {error} (the switch is done; check the {target} hosts)")
         if exit_code:

@@ -155,8 +155,8 @@ def test_the_emergency_flip_flips_what_it_reaches_and_names_the_rest(tmp_path):
     scripted = ScriptedExecutor(env).on(
         f"rm -f {FLAG}", stderr="ssh: connect: Connection refused", exit_code=255, host="lb2"
     )
-    code, lines = emergency_flip(a_run(scripted, task="deploy.emergency-rollback"), "blue")
-    assert code == 1
+    code, lines, flipped = emergency_flip(a_run(scripted, task="deploy.emergency-rollback"), "blue")
+    assert code == 1 and [host.name for host in flipped] == ["lb1"]
     assert lines == [
         "lb1: now sends traffic to blue",
         "lb2: NOT flipped: [lb2] exit 255: ssh: connect: Connection refused",
@@ -206,3 +206,5 @@ def test_the_emergency_rollback_with_one_lb_unreachable_still_freezes_and_record
     assert ("lb1", f"rm -f {FLAG}") in ran
     assert any(host == "lb1" and '"frozen": true' in command for host, command in ran)  # deploys frozen
     assert any(upload.path.endswith("state.json") for upload in scripted.uploads)  # the state LB's record
+    probed = [line for line in scripted.entries if line.startswith("probe GET https://lb")]
+    assert [line.split()[2] for line in probed] == ["https://lb1.internal.ghostworks.dev/api/v1/health"]

@@ -215,7 +215,13 @@ def verify_lb(run: Run, color: Color, version: str | None, *, samples: int = 10,
 
 
 def verify_each(
-    run: Run, color: Color, version: str | None, *, samples: int = 10, deadline: float = 15
+    run: Run,
+    color: Color,
+    version: str | None,
+    *,
+    samples: int = 10,
+    deadline: float = 15,
+    hosts: list[Host] | None = None,
 ) -> dict[str, str | None]:
     """Each LB, through its own address, at once: it answers only from `color` (read from the selector's colour
     header, lb.color_header) and `version` (as health.version_from reads it; `none`: the colour alone, the images
@@ -224,7 +230,7 @@ def verify_each(
     env = run.env
     assert env.lb is not None
     version = version if env.health.version_from != "none" else None
-    hosts = env.lb_hosts
+    hosts = env.lb_hosts if hosts is None else hosts
     samples_taken = run.executor.probe_all([lb_probe(run, host, color, version, samples, deadline) for host in hosts])
     errors: dict[str, str | None] = {}
     for host, sample in zip(hosts, samples_taken, strict=True):
@@ -234,7 +240,7 @@ def verify_each(
             errors[host.name] = f"traffic check failed: {sample.summary()}"
         else:
             errors[host.name] = None
-            name = "LB" if len(hosts) == 1 else host.name
+            name = "LB" if len(env.lb_hosts) == 1 else host.name
             run.out.ok(
                 f"{name} verified: {sample.summary()}" + ("" if version else " (version: checked from the images)")
             )
@@ -302,8 +308,9 @@ def verify_or_switch_back(
     raise failure(run, outcome, errors)
 
 
-def emergency_flip(run: Run, color: Color) -> tuple[int, list[str]]:
+def emergency_flip(run: Run, color: Color) -> tuple[int, list[str], list[Host]]:
     """The emergency rollback's flip: every LB at once, no phase one (an unreachable LB must not stop the
-    others); the exit code and one line per LB (ghosttasks.decisions.lb_fleet.emergency)."""
+    others); the exit code, one line per LB (ghosttasks.decisions.lb_fleet.emergency) and the LBs flipped."""
     errors = flip(run, run.env.lb_hosts, color)
-    return lb_fleet.emergency(color, errors)
+    code, lines = lb_fleet.emergency(color, errors)
+    return code, lines, [host for host in run.env.lb_hosts if errors[host.name] is None]
