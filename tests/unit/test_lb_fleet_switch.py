@@ -76,6 +76,7 @@ def test_an_unreachable_lb_refuses_the_switch_before_either_is_touched(tmp_path)
     assert str(caught.value) == (
         "no LB was touched:\nlb2: unreachable over SSH ([lb2] exit 255: ssh: connect: Connection refused)"
     )
+    assert caught.value.hint == "a switch needs every LB: make lb2 reachable over SSH, then retry"
     assert flag_commands(scripted) == []
 
 

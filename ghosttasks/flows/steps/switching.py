@@ -77,11 +77,23 @@ def check_fleet(run: Run, color: Color) -> tuple[dict[str, Color], dict[str, lis
     if lines:
         if len(env.lb_hosts) == 1 and checks[0].reachable:
             require_installed(run)  # the one LB's own message: its upstream file does not exist
-        raise OperationFailed(
-            "no LB was touched:\n" + "\n".join(lines),
-            hint=f"fix the LBs named, then retry (a never set up LB: inv traffic.install --env {env.name})",
-        )
+        raise OperationFailed("no LB was touched:\n" + "\n".join(lines), hint=not_ready_hint(run, checks))
     return before, live
+
+
+def not_ready_hint(run: Run, checks: list[lb_fleet.Readiness]) -> str:
+    """What to do about the LBs that refused a switch: SSH to the unreachable ones, traffic.install for the rest."""
+    name = run.env.name
+    hints = []
+    unreachable = [check.name for check in checks if not check.reachable]
+    if unreachable:
+        hints.append(f"a switch needs every LB: make {', '.join(unreachable)} reachable over SSH, then retry")
+    if any(check.reachable and not check.installed for check in checks):
+        hints.append(
+            f"run `inv traffic.install --env {name}` first: it installs the upstream and the selector on every LB, "
+            "checks the site config includes them (nginx -T) and reloads once"
+        )
+    return "; ".join(hints)
 
 
 def flip(run: Run, hosts: list[Host], color: Color) -> dict[str, str | None]:
@@ -189,18 +201,14 @@ def require_installed(run: Run) -> None:
         else lb_fleet.Readiness(result.host, installed=upstream not in fact.parse(result))
         for result in results
     ]
-    hint = (
-        f"run `inv traffic.install --env {env.name}` first: it installs the upstream and the selector on every LB, "
-        "checks the site config includes them (nginx -T) and reloads once"
-    )
     if len(checks) == 1 and checks[0].reachable and not checks[0].installed:
         raise OperationFailed(
             f"{checks[0].name} has never been set up by ghosttasks: {upstream} (lb.upstream_path) does not exist",
-            hint=hint,
+            hint=not_ready_hint(run, checks),
         )
     lines = lb_fleet.ready(checks)
     if lines:
-        raise OperationFailed("no LB was touched:\n" + "\n".join(lines), hint=hint)
+        raise OperationFailed("no LB was touched:\n" + "\n".join(lines), hint=not_ready_hint(run, checks))
 
 
 def verify_lb(run: Run, color: Color, version: str | None, *, samples: int = 10, deadline: float = 15) -> None:
