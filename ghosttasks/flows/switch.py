@@ -13,6 +13,7 @@ from ghosttasks.flows.steps.migrate import apply, database_revision, knowledge, 
 from ghosttasks.flows.steps.preflight import check_public_tls
 from ghosttasks.flows.steps.reality import reconciled_state, settle
 from ghosttasks.flows.steps.switching import require_installed, switch_traffic, verify_or_switch_back
+from ghosttasks.flows.steps.workers import hand_over
 from ghosttasks.records.state_store import Store
 
 
@@ -49,6 +50,7 @@ def switch(run: Run, color: Color) -> DeployState:
             with run.step("verify traffic"):
                 verify_or_switch_back(run, color, plan.version, previous, previous_version)
             state.after_switch(color)
+            hand_over(run, state, "traffic.switch", color, plan.version)  # the workers follow the traffic
         except BaseException:
             state = settle(run, store, entry) or state  # where traffic really is (a switch back may have failed)
             raise

@@ -33,6 +33,8 @@ def show_status(out: Output, env_name: str, report: dict[str, Any], *, as_json: 
         out.info(describe_selector(lb))
         if lb.get("problem"):
             out.fail(lb["problem"])
+    for line in report.get("workers", []):
+        out.info(f"workers {line}")
     out.info(describe_lock(report["lock"]))
     show_disagreements(out, env_name, report["disagreements"], report["lock"])
 
