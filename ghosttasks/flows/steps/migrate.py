@@ -21,7 +21,8 @@ from ghosttasks.domain.revisions import History, Knowledge, one_head
 from ghosttasks.execution.executor import Result
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.backup import take_backup
-from ghosttasks.flows.steps.projects import ApiTarget, color_api, color_project, shared_project
+from ghosttasks.flows.steps.database_access import database_access
+from ghosttasks.flows.steps.projects import ApiTarget, color_api, color_project
 from ghosttasks.records.state_store import Store
 
 LOCK_RETRY_WAIT_SECONDS = 2
@@ -42,9 +43,8 @@ def alembic_in(
 
 def database_heads(run: Run, *, assumed: str | None = assumptions.STATE.database_revision) -> tuple[str, ...]:
     """Every revision in the database's alembic_version (empty: an empty database); a dry run assumes `assumed`."""
-    db = run.env.database
-    fact = postgres.revision(shared_project(run), service=db.service, user=db.user, database=db.name, assumed=assumed)
-    return run.executor.read(run.env.db_host, fact)
+    db, access = run.env.database, database_access(run)
+    return access.read(run, postgres.revision(access.client, user=db.user, database=db.name, assumed=assumed))
 
 
 def database_revision(run: Run, *, assumed: str | None = assumptions.STATE.database_revision) -> str | None:
