@@ -84,6 +84,11 @@ def redis(run: Run, state: DeployState | None = None) -> None:
     if command:
         configured_check(run, command, "Redis", state)
         return
+    if not run.env.hosts_with("db"):
+        raise OperationFailed(
+            "verify.redis cannot be evaluated: no host has the role 'db' to run database.redis_service in",
+            hint="set checks.redis_command (run in the serving colour's migrations-role service)",
+        )
     db_host, service = run.env.db_host, run.env.database.redis_service
     reasons = []
     for address in (None, db_host.address):  # the container's 127.0.0.1, then the db host's address

@@ -186,10 +186,12 @@ def test_golden_plan_of_deploy_prod_against_a_managed_database(request, inv, tmp
     assert "[db1]" not in out
 
 
-def managed_run(tmp_path: Path, unscripted: str = "assume"):
+def managed_run(tmp_path: Path, **database):
     from ghosttasks.testing import ScriptedExecutor, a_run
 
-    executor = ScriptedExecutor(load_inventory(managed_inventory(tmp_path)).env("prod"), unscripted=unscripted)
+    executor = ScriptedExecutor(
+        load_inventory(managed_inventory(tmp_path, **database)).env("prod"), unscripted="assume"
+    )
     return executor, a_run(executor)
 
 
@@ -216,3 +218,21 @@ def test_the_password_goes_on_stdin_of_the_client_commands_only_and_is_masked(tm
     assert ran == [("app1", True, True), ("app1", True, True), ("app1", False, False)]  # dump, verify, retention
     assert SECRET not in executor.text() + "".join(command.command for command in executor.commands)
     assert mask(f"password={SECRET}x {SECRET}") == "password=******** ********"
+
+
+def test_verify_redis_without_a_db_host_says_it_cannot_be_evaluated(tmp_path):
+    from ghosttasks.domain.errors import OperationFailed
+    from ghosttasks.flows.checks import redis
+
+    executor, run = managed_run(tmp_path)
+    with pytest.raises(OperationFailed, match=r"verify\.redis cannot be evaluated: no host has the role 'db'"):
+        redis(run)
+    assert executor.commands == []
+
+
+def test_the_client_host_gets_the_docker_access_check_whatever_its_roles(tmp_path):
+    from ghosttasks.flows.steps.access_check import _checks
+
+    _, run = managed_run(tmp_path, client_host="lb1")
+    lb1 = next(host for host in run.env.hosts if host.name == "lb1")
+    assert _checks(run, lb1, docker=True) == ["sudo", "docker"]
