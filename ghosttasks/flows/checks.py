@@ -8,6 +8,7 @@ from ghosttasks.commands import compose, postgres, redis_cli
 from ghosttasks.commands.facts import Unread
 from ghosttasks.config.inventory import Host
 from ghosttasks.decisions.probe_routes import way
+from ghosttasks.decisions.scrape_targets import environment_instances, targets_of_environment
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
@@ -145,18 +146,8 @@ def monitoring(run: Run) -> None:
         return
     state = serving_state(run)
     active = state.active if state else None
-    coloured = [t for t in targets["activeTargets"] if active is None or t["labels"].get("color") == active]
-    # One Prometheus often scrapes several apps (the lab's two share hosts): this environment's targets are its
-    # app hosts at its per-colour ports; when none is named that way (metrics on another port), every target of
-    # the colour, as before.
-    ours = {
-        f"{host.address}:{port}"
-        for host in env.app_hosts
-        for color, ports in env.app.color_ports.items()
-        if active is None or color == active
-        for port in ports.values()
-    }
-    relevant = [t for t in coloured if t["labels"].get("instance") in ours] or coloured
+    instances = environment_instances((host.address for host in env.app_hosts), env.app.color_ports, active)
+    relevant = targets_of_environment(targets["activeTargets"], active, instances)
     down = [t["labels"].get("instance", "?") for t in relevant if t["health"] != "up"]
     rule_names = [rule["name"] for group in rules["groups"] for rule in group["rules"]]
     if not relevant:
