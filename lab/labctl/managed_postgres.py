@@ -15,6 +15,7 @@ import pwd
 import secrets
 import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 from lab.labctl.commands import run, system_env
@@ -72,7 +73,7 @@ def _as_postgres(argv: list[str]) -> list[str]:
 
 def _init(lay: Layout) -> None:
     """initdb once: scram passwords, host connections by password only, the socket trusted (0700 dir)."""
-    if (data_dir(lay) / "PG_VERSION").exists():
+    if (data_dir(lay) / "PG_VERSION").exists() and (data_dir(lay) / "server.key").exists():
         return
     user = pwd.getpwnam(OS_USER)
     home(lay).mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -135,10 +136,14 @@ def _answers() -> bool:
 
 
 def psql(lay: Layout, sql: str, *, database: str = "postgres") -> str:
-    """SQL as the superuser over the trusted socket (the lab's own look, not the tool's)."""
+    """SQL as the superuser over the trusted socket (the lab's own look, not the tool's), on psql's stdin: a
+    password it sets is never in a command line."""
     argv = [str(_bindir() / "psql"), "-h", str(socket_dir(lay)), "-p", str(MANAGED_PG_PORT), "-U", OS_USER]
-    argv += ["-d", database, "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql]
-    return run(NAME, _as_postgres(argv), env=system_env()).stdout.strip()
+    argv += ["-d", database, "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1"]
+    result = subprocess.run(_as_postgres(argv), input=sql, capture_output=True, text=True, env=system_env(), timeout=60)
+    if result.returncode != 0:
+        raise LabError(f"{NAME}: psql exited {result.returncode}: {result.stderr.strip()[-300:]}")
+    return result.stdout.strip()
 
 
 def ensure(lay: Layout) -> str:
