@@ -25,6 +25,7 @@ from lab.labctl import managed_postgres
 from lab.labctl import shop as lab_shop
 from lab.labctl.files import render, write_file
 from lab.labctl.hosts import FLAT, MANAGED_PG_ADDR, MANAGED_PG_PORT
+from lab.labctl.supervisor import running_pid
 from lab.shop_releases import ALEMBIC_HEADS
 from tests.lab.conftest import Inv
 from tests.lab.shop_world import NO_MONITOR
@@ -35,21 +36,38 @@ TIMINGS: dict[str, float] = {}
 
 
 class ArgvSampler:
-    """`ps -eo args` of this machine (every flat-lab host) every 50 ms in a thread: the lines that show the secret,
-    and how many showed a one-off database client at work (the sampling saw the moments that matter)."""
+    """`ps -eo pid,ppid,args` of this machine (every flat-lab host) every 50 ms in a thread: the lines that show
+    the secret, how many showed a one-off database client at work (the sampling saw the moments that matter), and
+    on which lab hosts those ran (the lab sshd each descends from)."""
 
-    def __init__(self, secret: str) -> None:
-        self.secret, self.samples, self.leaks, self.clients = secret, 0, [], 0
+    CLIENT = "docker run --rm -i --network host"
+
+    def __init__(self, secret: str, sshds: dict[int, str]) -> None:
+        self.secret, self.sshds, self.samples, self.leaks, self.clients = secret, sshds, 0, [], 0
+        self.client_hosts: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            lines = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+            lines = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout.splitlines()
             self.samples += 1
-            self.leaks += [line for line in lines if self.secret in line]
-            self.clients += sum("docker run --rm -i --network host" in line for line in lines)
+            rows = [[*line.split(None, 2), ""][:3] for line in lines[1:]]
+            parents = {int(pid): int(ppid) for pid, ppid, _ in rows}
+            self.leaks += [args for _, _, args in rows if self.secret in args]
+            for pid, _, args in rows:
+                if self.CLIENT in args:
+                    self.clients += 1
+                    self.client_hosts.add(self._host(int(pid), parents))
             time.sleep(0.05)
+
+    def _host(self, pid: int, parents: dict[int, int]) -> str:
+        """The lab host whose sshd this process descends from."""
+        while pid > 1:
+            if pid in self.sshds:
+                return self.sshds[pid]
+            pid = parents.get(pid, 1)
+        return "not under a lab sshd"
 
     def __enter__(self) -> ArgvSampler:
         self._thread.start()
@@ -136,7 +154,8 @@ def world(lab, tmp_path_factory):
     inventory = managed_inventory(lab, tmp_path_factory.mktemp("managed-world") / "hosts.yml")
     the_world = World(lab, Inv(runs, inventory), secret)
     the_world.log_dir, the_world.since = runs, time.time()
-    with ArgvSampler(secret) as sampler:
+    sshds = {running_pid(lab, f"sshd-{host.name}"): host.name for host in FLAT.hosts}
+    with ArgvSampler(secret, {pid: name for pid, name in sshds.items() if pid}) as sampler:
         the_world.sampler = sampler
         try:
             yield the_world
@@ -270,6 +289,7 @@ def test_the_password_is_nowhere(lab, world):
     assert world.outputs and not [output for output in world.outputs if world.secret in output]
     assert world.sampler.samples > 20 and world.sampler.clients > 0, "the argv sampler saw no database client run"
     assert world.sampler.leaks == []
+    assert world.sampler.client_hosts == {CLIENT_HOST}  # database.client_host: every one-off client ran there
     # what the tool writes: its run logs, the shop's LB state (state.json, history.jsonl), the backups, anything in
     # /tmp, the release worktrees (not the app's own .env, which they link), the hosts' dockerd logs
     roots = [world.log_dir, lab.shop_state_dir, backup_dir(lab), Path("/tmp")]
