@@ -38,10 +38,11 @@ ARGS = ("--monitor-minutes", "0", "--yes")
 def inv(inventory: Path, logs: Path, *args: str) -> None:
     env = {**os.environ, "GHOST_INVENTORY": str(inventory), "GHOST_LOG_DIR": str(logs)}
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    ghost = Path(sys.executable).with_name("ghost")  # the entry point an operator runs
+    result = subprocess.run([str(ghost), *args], cwd=ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:
-        sys.exit(f"inv {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    print(f"inv {' '.join(args)}: {time.monotonic() - started:.1f} s", file=sys.stderr)
+        sys.exit(f"ghost {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    print(f"ghost {' '.join(args)}: {time.monotonic() - started:.1f} s", file=sys.stderr)
 
 
 def docker(lay, host: str, *args: str) -> str:

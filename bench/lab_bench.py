@@ -62,18 +62,18 @@ RELOAD_SHIM = "--inv-with-reload-switch"
 BETWEEN_COMMANDS_S = 0.3  # idle keep-alive connections between two commands, as between real ones
 
 
-def inv_binary() -> str:
-    """The `inv` console script installed next to this Python (what an operator runs; no pyenv shim)."""
-    candidate = Path(sys.executable).parent / "inv"
-    return str(candidate) if candidate.exists() else (shutil.which("inv") or "inv")
+def ghost_binary() -> str:
+    """The `ghost` console script installed next to this Python (what an operator runs; no pyenv shim)."""
+    candidate = Path(sys.executable).parent / "ghost"
+    return str(candidate) if candidate.exists() else (shutil.which("ghost") or "ghost")
 
 
 def inv_argv(args: list[str], mode: str = "flag") -> list[str]:
-    """The command line of `inv ARGS`: the real `inv` script, or this script as the reload shim. Both are a
-    Python script that calls invoke.main.program.run() (`python -m invoke` was 0.1-0.2 s slower per switch)."""
+    """The command line of ARGS: the `ghost` script, or this script as the reload shim (Invoke's program with
+    the old switch patched in)."""
     if mode == "reload":
         return [sys.executable, str(SCRIPT), RELOAD_SHIM, *args]
-    return [inv_binary(), *args]
+    return [ghost_binary(), *args]
 
 
 def inv(args: list[str], *, mode: str = "flag", log_dir: Path | None = None) -> tuple[float, str]:

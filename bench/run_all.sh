@@ -3,6 +3,7 @@
 #   bash bench/run_all.sh           defaults: startup 15 runs, 100 commands x 3, fan-out N=1..40 x 5 (~15 min on 2 CPUs)
 #   bash bench/run_all.sh --quick   tiny sizes, no installs (tools that are missing are skipped): < 1 minute
 # Needs root (the sshd hosts take key-only root logins). Tables go to stdout, JSON to bench/results/.
+# Issue 26's targets (start-up, switch, emergency rollback, deploy; needs the lab): python3 bench/targets.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}

@@ -6,6 +6,8 @@ Configuration is Invoke's (the same files and INVOKE_* variables as `inv`), so `
 
 from __future__ import annotations
 
+import sys
+
 from ghosttasks import namespace
 from ghosttasks.cli import GhostProgram
 
@@ -14,6 +16,15 @@ class Ghost(GhostProgram):
     """GhostProgram whose hints name `ghost` and whose version is read from the package metadata when asked."""
 
     command = "ghost"
+
+    def parse_core(self, argv: list[str] | None) -> None:
+        """Invoke's core parsing, but bytecode is written as Python decides (PYTHONDONTWRITEBYTECODE, -B), or always
+        with --write-pyc. Invoke turns it off by default so that a tasks.py leaves no .pyc beside it; `ghost` has no
+        tasks.py, and without bytecode every run from a checkout or an editable install compiled the flows again
+        (docs/performance.md, section 8)."""
+        python_writes = not sys.dont_write_bytecode
+        super().parse_core(argv)
+        sys.dont_write_bytecode = not (python_writes or self.args["write-pyc"].value)
 
     def print_version(self) -> None:
         from importlib.metadata import version

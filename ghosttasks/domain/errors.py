@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
-from ghosttasks.domain.audit import LockHolder
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the tasks import these errors to be listed; the audit model loads when a run records
+    from ghosttasks.domain.audit import LockHolder
 
 
 class GhostError(Exception):

@@ -11,10 +11,8 @@ from dataclasses import dataclass, field
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.revision_graph import RevisionGraph
+from ghosttasks.domain.validate import REVISION_ID
 
-#: A revision id as alembic allows it (any text without `@`, `-` or `+`), limited to what is safe to show and quote:
-#: hex (`a1b2c3d4e5f6`), sequential (`0003_orders_status`) and dated (`20240115_1200`) ids alike.
-REVISION_ID = r"[A-Za-z0-9][A-Za-z0-9_.]{0,63}"
 REVISION_ID_RE = re.compile(REVISION_ID)
 RELATIVE_RE = re.compile(rf"(?P<base>{REVISION_ID}|)(?P<sign>[+-])(?P<steps>[1-9]\d{{0,3}})")
 #: The line the revision reader (ghosttasks.commands.alembic.READER) prints its JSON on, after this marker.

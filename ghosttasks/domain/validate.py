@@ -6,8 +6,11 @@ import re
 
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.errors import BadInput
-from ghosttasks.domain.revisions import REVISION_ID
 
+#: A revision id as alembic allows it (any text without `@`, `-` or `+`), limited to what is safe to show and quote:
+#: hex (`a1b2c3d4e5f6`), sequential (`0003_orders_status`) and dated (`20240115_1200`) ids alike. Defined here, not
+#: with the revision graph (ghosttasks.domain.revisions), so that loading the tasks loads no dataclass model.
+REVISION_ID = r"[A-Za-z0-9][A-Za-z0-9_.]{0,63}"
 VERSION_RE = re.compile(r"v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?")
 #: An alembic revision (ids as alembic allows them: no `@`, `-` or `+`), head, heads, base, or a relative step.
 REVISION_RE = re.compile(rf"head|heads|base|(?:{REVISION_ID})?[+-][1-9]\d{{0,3}}|{REVISION_ID}")

@@ -39,6 +39,7 @@ class Run:
     started: float = field(default_factory=time.time)
     feed: StepFeed | None = None  # step events; default: plain headings (ghosttasks.terminal.step_view.PlainSteps)
     outcome: HistoryEntry | None = None  # the history entry of a guarded run (for the closing summary)
+    facts: dict[str, Any] = field(default_factory=dict)  # read once per run, dropped by what changes them
 
     def __post_init__(self) -> None:
         if self.feed is None:

@@ -20,6 +20,7 @@ from ghosttasks.flows.steps.migrate import (
     knowledge,
     record_revision,
     runner_command,
+    schema_changes,
 )
 from ghosttasks.flows.steps.migration_review import lint_downgrade
 from ghosttasks.flows.steps.projects import serving_api
@@ -63,6 +64,7 @@ def _migrate_single(run: Run, direction: Direction, revision: str, entry: Histor
     with run.step("backup database"):
         entry.backup = take_verified_backup(run, f"before-{direction}").path
     with run.step(f"alembic {direction} {revision}"):
+        schema_changes(run)
         alembic_in(run, api, build(run.env.app.alembic, revision), what=f"alembic {direction}")
         entry.alembic_revision = now = database_revision(run)
     run.out.ok(f"database at {now or 'base (empty)'}")
@@ -84,6 +86,7 @@ def stamp(run: Run, revision: str) -> None:
         state = reconciled_state(run, store, entry)
         heads = database_heads(run)  # stamp --purge repairs any of them, several heads included
         plan = plan_stamp(state, knowledge(run, state), heads[0] if len(heads) == 1 else None, revision)
+        schema_changes(run)  # the heads read for the plan; the state gets the stamped revision read after it
         try:
             command = runner_command(run, plan.runner, alembic.stamp(run.env.app.alembic, plan.target or "base"))
             run.executor.run(run.env.app_hosts[0], command, what="alembic stamp", stream=True)
@@ -191,6 +194,7 @@ def restore(run: Run, name: str) -> None:
         with run.step("backup current database"):
             entry.backup = take_verified_backup(run, "before-restore").path
         with run.step(f"restore {name}"):
+            schema_changes(run)
             restore = pg_dump.restore(access.client, user=db.user, database=db.name, path=path)
             access.run(run, restore, what="pg_restore", stream=True)
         run.out.ok(f"restored {name} into {db.name}; the previous data is in {entry.backup}")

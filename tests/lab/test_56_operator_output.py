@@ -17,14 +17,13 @@ import pty
 import re
 import struct
 import subprocess
-import sys
 import termios
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.lab.conftest import ROOT
+from tests.lab.conftest import ROOT, ghost_command
 from tests.lab.world import Start, bring_to, lb_answers
 
 DEPLOY = ("deploy.prod", "--version", "v1.3.0", "--monitor-minutes", "0", "--yes")
@@ -75,18 +74,16 @@ def test_a_deploy_without_a_terminal_is_plain_and_the_run_log_holds_the_build(la
 
 
 def on_terminal(inv, *args: str, timeout: float = 300) -> tuple[int, str]:
-    """Run `inv ARGS` with stdout and stderr on a pty of 120x40 (what an engineer's terminal is)."""
+    """Run `ghost ARGS` with stdout and stderr on a pty of 120x40 (what an engineer's terminal is)."""
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     environment = {
-        **os.environ,
-        "GHOST_INVENTORY": str(inv.inventory),
-        "GHOST_LOG_DIR": str(inv.log_dir),
+        **inv.environment(),
         "TERM": "xterm-256color",
         "COLUMNS": "120",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "invoke", *args],
+        ghost_command(*args),
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=child,

@@ -61,3 +61,31 @@ def test_fanout_report_without_n40_leaves_those_targets_unjudged():
     summary = fanout.report({"ghosttasks": {1: [0.2]}, "fabric": {1: [0.2]}}, [1])
     verdicts = [target["met"] for target in summary["targets"]]
     assert verdicts == [True, None, None, None]
+
+
+def test_targets_table_judges_medians_and_writes_between_the_markers(tmp_path, monkeypatch):
+    targets = pytest.importorskip("targets")
+    start = {
+        "python -c pass": [0.02] * 3,
+        "ghost --list": [0.20, 0.21, 0.40],  # median 0.21: met
+        "ghost --help deploy.prod": [0.30, 0.31, 0.32],  # not met
+        "ghost deploy.prod --dry-run": [0.5, 0.5, 0.9],
+    }
+    lab = {
+        "switch": [0.9, 0.95, 1.2],
+        "switch_lb": [0.4, None, 0.45],  # one run never saw the LB move
+        "emergency": [0.6, 0.65, 0.8],
+        "emergency_lb": [0.3, 0.3, 0.3],
+        "deploy": [5.0, 5.5],
+    }
+    rows = {line.split("|")[1].strip(): line.split("|")[3].strip() for line in targets.table(start, lab).splitlines()}
+    assert rows["`ghost --list` < 0.25 s"] == "met"
+    assert rows["`ghost --help deploy.prod` < 0.25 s"] == "NOT met"
+    assert rows["`traffic.switch`: the LB on the new colour < 0.5 s after the start"] == "met"  # median of the 2 seen
+    assert rows["`deploy.emergency-rollback` < 1.0 s with two LBs"] == "n/a"
+    assert "(runs where the LB never answered from the target, 5 s after)" in rows
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"# title\n{targets.BEGIN}\nold\n{targets.END}\n## next\n")
+    monkeypatch.setattr(targets, "DOC", doc)
+    targets.write_doc("| a |", "conditions")
+    assert doc.read_text() == f"# title\n{targets.BEGIN}\nconditions\n\n| a |\n{targets.END}\n## next\n"

@@ -17,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PROD_PLAN = (Path(__file__).parent / "plans" / "deploy-prod.txt").read_text()
 PROD_ARGV = ["deploy.prod", "--version", "v1.2.0", "--dry-run", "--yes"]
 HEAVY = ("fabric", "paramiko", "httpx", "httpcore", "pydantic", "rich", "jinja2")
+RUN_TIME_MODULES = (
+    "ghosttasks.config",
+    "ghosttasks.flows",
+    "ghosttasks.execution",
+    "ghosttasks.domain.deploy_state",
+    "ghosttasks.domain.audit",
+)
 
 
 @pytest.fixture
@@ -69,17 +76,20 @@ def test_the_version_is_the_package_metadata(ghost):
 
 @pytest.mark.parametrize("argv", [["--list"], ["--help", "deploy.prod"]])
 def test_listing_and_help_import_no_ssh_http_or_terminal_library(argv, tmp_path):
-    """Startup stays Invoke's: fabric, paramiko, httpx, pydantic, rich and jinja2 load only when a task runs."""
+    """Startup stays Invoke's: fabric, paramiko, httpx, pydantic, rich and jinja2 load only when a task runs, and
+    neither the inventory (its model, its file: none here) nor the state and audit models are needed to list."""
     script = (
         "import sys\n"
         "from ghosttasks.main import program\n"
         f"program.run(['ghost', *{argv!r}], exit=False)\n"
-        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}), file=sys.stderr)\n"
+        f"heavy = {{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}\n"
+        f"models = {{m for m in sys.modules if m.startswith({RUN_TIME_MODULES!r})}}\n"
+        "print(sorted(heavy | models), file=sys.stderr)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "GHOST_INVENTORY": str(tmp_path / "absent.yml")},
         capture_output=True,
         text=True,
         timeout=60,
@@ -87,3 +97,13 @@ def test_listing_and_help_import_no_ssh_http_or_terminal_library(argv, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1] == "[]"
     assert "deploy.prod" in result.stdout
+
+
+@pytest.mark.parametrize("python_writes", [True, False])
+def test_bytecode_is_written_as_python_decides(ghost, monkeypatch, python_writes):
+    """Invoke turns bytecode off for a tasks.py; ghost has none and leaves Python's own choice (or --write-pyc)."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", not python_writes)
+    ghost("--list")
+    assert sys.dont_write_bytecode is (not python_writes)
+    ghost("--write-pyc", "--list")
+    assert sys.dont_write_bytecode is False

@@ -3,6 +3,10 @@
 The database's revision is read with psql through the postgres service (it answers whatever revision
 the database is at); what a version knows is read from its own code: alembic's script-directory model, run in
 that version's api container (ghosttasks.commands.alembic.READER; it reads no database).
+
+The revision is read once per change: the run keeps what it read (Run.facts) until it runs something that can
+change the schema (schema_changes), and the next read after that is a real one. The deploy lock keeps every
+other ghosttasks run from changing it meanwhile.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from ghosttasks.flows.steps.projects import ApiTarget, color_api, color_project
 from ghosttasks.records.state_store import Store
 
 LOCK_RETRY_WAIT_SECONDS = 2
+_HEADS = "database heads"
 
 
 def alembic_in(
@@ -42,9 +47,19 @@ def alembic_in(
 
 
 def database_heads(run: Run, *, assumed: str | None = assumptions.STATE.database_revision) -> tuple[str, ...]:
-    """Every revision in the database's alembic_version (empty: an empty database); a dry run assumes `assumed`."""
-    db, access = run.env.database, database_access(run)
-    return access.read(run, postgres.revision(access.client, user=db.user, database=db.name, assumed=assumed))
+    """Every revision in the database's alembic_version (empty: an empty database); a dry run assumes `assumed`.
+
+    Read once until this run changes the schema (schema_changes)."""
+    if _HEADS not in run.facts:
+        db, access = run.env.database, database_access(run)
+        fact = postgres.revision(access.client, user=db.user, database=db.name, assumed=assumed)
+        run.facts[_HEADS] = access.read(run, fact)
+    return run.facts[_HEADS]
+
+
+def schema_changes(run: Run) -> None:
+    """Called before a command that can change the schema: the revision this run read is no longer known."""
+    run.facts.pop(_HEADS, None)
 
 
 def database_revision(run: Run, *, assumed: str | None = assumptions.STATE.database_revision) -> str | None:
@@ -96,6 +111,7 @@ def apply(run: Run, migration: Migration, *, label: str, entry: HistoryEntry, ba
     argv = (alembic.upgrade if migration.direction == "upgrade" else alembic.downgrade)(
         env.app.alembic, migration.target or "base"
     )
+    schema_changes(run)
     bounded_run(run, migration, argv, backup=entry.backup)
     now = database_revision(run, assumed=migration.target)
     entry.alembic_revision = now
@@ -154,7 +170,8 @@ def _timed_out(exc: BaseException) -> str | None:
 
 
 def record_revision(run: Run, store: Store, state: DeployState) -> None:
-    """Re-read the database's revision and save it in the state (after anything that could change it)."""
+    """Save the database's revision in the state, read again when this run changed the schema since it last read
+    it (or never read it)."""
     try:
         state.database_revision = database_revision(run)
         store.save(state)
@@ -163,11 +180,12 @@ def record_revision(run: Run, store: Store, state: DeployState) -> None:
 
 
 def migrate_for_deploy(run: Run, state: DeployState, color: Color, version: str, entry: HistoryEntry) -> str | None:
-    """deploy.prod: learn what the new version ships, then upgrade to its head where the planner says so.
+    """deploy.prod: upgrade to the new version's head where the planner says so.
 
-    Returns the version's schema head (the backup was taken by the step before).
+    What the version ships was read by the review step of this run (review_for_deploy), the revision too; a
+    version whose graph is not known yet is read from its colour (knowledge). Returns the version's schema head
+    (the backup was taken by the step before).
     """
-    state.learn_graph(version, read_graph(run, color_api(run, color, version)).graph)
     plan = plan_deploy_migration(knowledge(run, state), database_revision(run), version, color)
     if plan.migration is None:
         (run.out.warn if plan.database_ahead else run.note)(plan.note)
