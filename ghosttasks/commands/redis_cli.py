@@ -19,3 +19,40 @@ def ping(project: compose.Project, *, service: str, address: str | None = None) 
 
     argv = ["redis-cli", *(["-h", address] if address else []), "ping"]
     return Fact("redis check", compose.exec_(project, service, argv), parse, "PONG\n", check=False)
+
+
+#: Prints `<key> <type> <length>` per key (`<pattern> none 0` for a glob that matches nothing); $A: -h ADDRESS.
+_DEPTH_SCRIPT = (
+    'for p in "$@"; do '
+    'case "$p" in *[*?[]*) keys=$(redis-cli $A --scan --pattern "$p") || exit 3;; *) keys=$p;; esac; '
+    '[ -n "$keys" ] || { echo "$p none 0"; continue; }; '
+    'for k in $keys; do t=$(redis-cli $A type "$k") || exit 3; '
+    'case "$t" in list) c=llen;; stream) c=xlen;; zset) c=zcard;; set) c=scard;; hash) c=hlen;; '
+    'none) echo "$k none 0"; continue;; *) echo "$k $t ?"; continue;; esac; '
+    'echo "$k $t $(redis-cli $A $c "$k")"; done; done'
+)
+
+
+def queue_depth(
+    project: compose.Project, *, service: str, keys: list[str], address: str | None = None
+) -> Fact[dict[str, int] | Unread]:
+    """The length of each key (list, stream, sorted set, set, hash; a missing key is 0), keys matching a glob
+    each on their own, read by redis-cli in the redis container; Unread with Redis' own answer when it is not
+    one (refused, NOAUTH...)."""
+
+    def parse(answer: Answer) -> dict[str, int] | Unread:
+        depths: dict[str, int] = {}
+        for line in answer.stdout.splitlines():
+            fields = line.split()
+            if len(fields) != 3 or not fields[2].isdigit():
+                said = (answer.stdout.strip() or answer.stderr.strip())[:200]
+                return Unread(f"[{answer.host}] queue depth: redis-cli answered {said!r}")
+            depths[fields[0]] = int(fields[2])
+        if not answer.ok:
+            return Unread(answer.describe())
+        return depths
+
+    env = {"A": f"-h {address}"} if address else None
+    argv = ["sh", "-c", _DEPTH_SCRIPT, "sh", *keys]
+    assumed = "".join(f"{key} list 0\n" for key in keys)
+    return Fact("queue depth", compose.exec_(project, service, argv, env), parse, assumed, check=False)

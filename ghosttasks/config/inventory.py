@@ -107,6 +107,11 @@ class Environment(Strict):
         build_host = self.images.build_host
         if build_host and build_host not in [host.name for host in self.app_hosts]:
             raise ValueError(f"images.build_host: {build_host!r} is not an app host")
+        app_names = [host.name for host in self.app_hosts]
+        for worker, settings in self.app.workers.items():
+            for index, name in enumerate(settings.hosts):
+                if name not in app_names:
+                    raise ValueError(f"app.workers.{worker}.hosts.{index}: {name!r} is not an app host")
         if self.metrics.source == "prometheus" and not self.monitoring.prometheus_url:
             raise ValueError("metrics.source: prometheus needs monitoring.prometheus_url (or source auto/access_log)")
         if self.app.strategy == "blue-green":
@@ -174,6 +179,15 @@ class Environment(Strict):
     def app_hosts(self) -> list[Host]:
         """Every host with the app role."""
         return self.hosts_with("app")
+
+    def worker_hosts(self, worker: str) -> list[str]:
+        """The app hosts a worker service runs on, in inventory order: the named ones, else every app host (a
+        singleton: the first)."""
+        settings = self.app.workers[worker]
+        names = [host.name for host in self.app_hosts]
+        if settings.hosts:
+            return [name for name in names if name in settings.hosts]
+        return names[:1] if settings.kind == "singleton" else names
 
     @property
     def build_host(self) -> Host:

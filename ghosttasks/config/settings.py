@@ -135,6 +135,49 @@ class AppRoles(Strict):
     logs: list[str] = Field(["api"], min_length=1, description="services whose logs `verify.logs` reads")
 
 
+#: A signal name docker accepts (`docker kill -s`): SIGTERM, SIGQUIT, SIGINT, SIGUSR1...
+SIGNAL = re.compile(r"SIG[A-Z0-9]+")
+
+
+class WorkerSettings(Strict):
+    """A per-colour service without a port or a health path (a queue consumer, a scheduler): it follows the
+    traffic (only the serving colour's run) instead of sitting behind the LB."""
+
+    kind: Literal["consumer", "singleton"] = Field(
+        "consumer",
+        description="`consumer`: one per host listed in `hosts`; `singleton` (a scheduler): exactly one in the "
+        "whole environment, on one host, stopped before its successor starts",
+    )
+    stop_signal: str = Field(
+        "SIGTERM", description="signal that asks it to finish its current job and exit (`docker kill -s`)"
+    )
+    stop_timeout: int = Field(
+        30,
+        ge=1,
+        le=3600,
+        description="seconds it has to exit after the stop signal (its longest job plus a margin) before it is "
+        "killed (SIGKILL); the tool says which of the two happened",
+    )
+    hosts: list[str] = Field(
+        [],
+        description="app hosts it runs on; empty: every app host (a singleton: the first app host); a singleton "
+        "names at most one",
+    )
+
+    @field_validator("stop_signal")
+    @classmethod
+    def _signal(cls, value: str) -> str:
+        if not SIGNAL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a signal name (e.g. SIGTERM, SIGQUIT)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_singleton_host(self) -> WorkerSettings:
+        if self.kind == "singleton" and len(self.hosts) > 1:
+            raise ValueError(f"hosts: a singleton runs on one host, not {len(self.hosts)}")
+        return self
+
+
 class AppSettings(Strict):
     strategy: Literal["single", "blue-green"] = Field(
         description="`blue-green`: two colours behind the LB (prod); `single`: one stack (dev, staging)"
@@ -193,6 +236,17 @@ class AppSettings(Strict):
         description="compose variable that carries the version (the image tag) into the compose files",
     )
     roles: AppRoles = Field(AppRoles(), description="which service plays which role; checked against the services")
+    workers: dict[str, WorkerSettings] = Field(
+        {},
+        description="per-colour services that are workers (service: settings): no port, no health path, not "
+        "behind the LB; only the serving colour's run, handed over after each switch; unset: none",
+    )
+    queue_keys: list[str] = Field(
+        [],
+        description="Redis keys whose length `verify.workers` and the deploy (before and after) report, read with "
+        "redis-cli in `database.redis_service`: the queue, in-flight lists; a glob (`jobs:processing:*`) stands for "
+        "every key it matches; unset: none reported",
+    )
 
     @property
     def web_services(self) -> list[str]:
@@ -213,7 +267,21 @@ class AppSettings(Strict):
                 raise ValueError(f"roles.{key}: {name!r} is not a service of this app {known}")
         if roles.public not in self.health_paths:
             raise ValueError(f"roles.public: {roles.public!r} has no health path (app.health_paths.{roles.public})")
+        web = self.web_services
+        for name in self.workers:
+            if name not in self.color_services:
+                raise ValueError(f"workers.{name}: not a per-colour service (app.color_services)")
+            if name in web:
+                raise ValueError(f"workers.{name}: a worker has no port and no health path (it is web-facing)")
+            if name in (roles.migrations, roles.public):
+                raise ValueError(f"workers.{name}: a worker cannot play the migrations or public role")
         return self
+
+    @property
+    def colour_up_services(self) -> list[str]:
+        """The per-colour services a deploy brings up before the switch: all but the workers (they follow the
+        traffic: started after the switch, ghosttasks.decisions.workers)."""
+        return [name for name in self.color_services if name not in self.workers]
 
 
 #: A dotted JSON path (`checks.database`); `*` stands for every entry of an object (`checks.*`).
@@ -419,6 +487,13 @@ class CheckSettings(Strict):
         None,
         description="`verify.redis`'s command line, run the same way; unset: `redis-cli ping` through "
         "`database.redis_service` on the db host",
+    )
+    workers_window_seconds: float = Field(
+        10,
+        ge=0,
+        le=600,
+        description="seconds `verify.workers` watches the workers' restart counts: one that grows is a restart "
+        "loop; 0: one look (a container docker shows `restarting` still fails)",
     )
 
     @field_validator("database_command", "redis_command")

@@ -136,6 +136,8 @@ class HistoryEntry(_ByRun):
     unevaluated: list[str] | None = UNSET  # checks and triggers that could not be judged, each with why
     warning: str | None = UNSET
     alerted: bool | None = UNSET
+    workers: list[str] | None = UNSET  # which colour's workers docker showed on each app host after the handover
+    queue: str | None = UNSET  # the queue depth before and after (app.queue_keys)
     incident: bool | None = UNSET
     # the lock's lines: whose lock a run was refused or removed ("user@origin" in a died line), and how
     holder: LockHolder | str | None = UNSET

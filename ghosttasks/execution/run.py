@@ -8,7 +8,7 @@ import secrets
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +36,7 @@ class Run:
     origin: str = field(default_factory=socket.gethostname)
     steps: list[StepRecord] = field(default_factory=list)
     failed_step: str | None = None
+    clock: Callable[[], float] = time.time  # wall clock (epoch seconds); a test injects its own
     started: float = field(default_factory=time.time)
     feed: StepFeed | None = None  # step events; default: plain headings (ghosttasks.terminal.step_view.PlainSteps)
     outcome: HistoryEntry | None = None  # the history entry of a guarded run (for the closing summary)
@@ -53,6 +54,11 @@ class Run:
     def dry_run(self) -> bool:
         """This run only records a plan."""
         return self.executor.dry_run
+
+    def elapsed(self) -> float:
+        """Seconds since the run started by its clock; 0 in a dry run (a plan does not depend on how long it took
+        to record it: what a budget allows is planned as if none of it were spent)."""
+        return 0.0 if self.dry_run else max(0.0, self.clock() - self.started)
 
     def stamp(self) -> str:
         """UTC time for file names; a placeholder in dry-run plans so they are deterministic."""

@@ -19,6 +19,7 @@ from ghosttasks.flows.steps.reality import begin, reconciled_state, settle
 from ghosttasks.flows.steps.release import fetch_release, start_color
 from ghosttasks.flows.steps.smoke import smoke
 from ghosttasks.flows.steps.switching import switch_traffic, verify_or_switch_back
+from ghosttasks.flows.steps.workers import hand_over, queue_change, say_queue_depth
 from ghosttasks.records.deploy_lock import DeployLock
 from ghosttasks.records.state_store import Store
 
@@ -64,7 +65,10 @@ def deploy(
         with run.step("backup database"):
             entry.backup = take_backup(run, version).path
         begin(run, store, state, target, version)  # the journal: a run killed from here on is resolved by the next
+        handed_over = False
+        depth_before = say_queue_depth(run, "before the deploy")
         try:
+            hand_over(run, state, "deploy.before_switch", target, version)  # leftovers of the colour it replaces
             with run.step(f"start {target}"):
                 start_color(run, target, version)
             with run.step("migrate database"):
@@ -77,7 +81,14 @@ def deploy(
                 switch_while_locked(run, target, version)
             with run.step("verify traffic"):
                 verify_or_switch_back(run, target, version, previous, previous_version)
+            handed_over = True  # the old colour's workers stop, the new colour's start: they follow the traffic
+            hand_over(run, state, "deploy.after_switch", target, version)
+            queue = queue_change(depth_before, say_queue_depth(run, "after the handover"))
+            if queue:
+                entry.queue = queue
         except BaseException:
+            if handed_over:  # the handover failed half-way: the old workers back
+                hand_back(run, state, target, previous_version)
             settle(run, store, entry)  # the record made true: traffic back on the old colour, the new one failed
             raise
         state.after_deploy(target, version, head, run.now())
@@ -101,6 +112,15 @@ def switch_while_locked(run: Run, target: Color, version: str) -> None:
             hint="see inv deploy.status; the new colour is running but serves no traffic",
         )
     switch_traffic(run, target, version)
+
+
+def hand_back(run: Run, state: DeployState, target: Color, previous_version: str | None) -> None:
+    """After a failed handover: the new colour's workers stopped, the old colour's (re)started; a failure here
+    is said with what to run, the deploy's own failure is what is raised."""
+    try:
+        hand_over(run, state, "deploy.failed", target, previous_version)
+    except Exception as exc:
+        run.out.warn(f"workers not handed back: {exc}; see inv deploy.status, then inv traffic.switch <colour>")
 
 
 def watch_and_roll_back(run: Run, store: Store, state: DeployState, entry: HistoryEntry, minutes: float) -> None:

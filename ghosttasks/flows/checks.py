@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shlex
+import time
 
 from ghosttasks.commands import compose, postgres, redis_cli
 from ghosttasks.commands.facts import Unread
 from ghosttasks.config.inventory import Host
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.decisions.scrape_targets import environment_instances, targets_of_environment
+from ghosttasks.decisions.workers import judge_workers, where_they_run
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
@@ -21,8 +23,10 @@ from ghosttasks.flows.steps.health import wait_for_color
 from ghosttasks.flows.steps.logs import check_logs
 from ghosttasks.flows.steps.preflight import require_env
 from ghosttasks.flows.steps.projects import active_api, serving_api, serving_state, shared_project
+from ghosttasks.flows.steps.reality import read_lb_color
 from ghosttasks.flows.steps.smoke import smoke
 from ghosttasks.flows.steps.switching import verify_lb
+from ghosttasks.flows.steps.workers import configured, describe_depths, queue_depths, sightings
 from ghosttasks.records.state_store import Store
 
 
@@ -99,6 +103,42 @@ def redis(run: Run, state: DeployState | None = None) -> None:
             return
         reasons.append(answer.reason)
     _judge(run, db_host, Unread("; ".join(reasons)), "Redis")
+
+
+def workers(run: Run, window: float | None = None) -> None:
+    """verify.workers: exactly the serving colour's workers run (a consumer on each of its hosts, one singleton
+    in the environment), none in a restart loop (two looks `window` seconds apart), as docker shows them; and
+    the queue depth of app.queue_keys."""
+    env = run.env
+    declared = configured(run)
+    if not declared:
+        raise OperationFailed(f"no workers in {env.name}: app.workers is empty")
+    if env.app.strategy != "blue-green":
+        raise OperationFailed(f"{env.name} is not blue-green: its workers do not follow a colour")
+    window = env.checks.workers_window_seconds if window is None else window
+    serving = read_lb_color(run)
+    run.out.info(f"the LB serves {serving}")
+    before = sightings(run, serving)
+    after = before
+    if window > 0:
+        run.note(f"restart counts read again after {window:g} s")
+        if not run.dry_run:
+            time.sleep(window)
+        after = sightings(run, serving)
+    for line in where_they_run([host.name for host in env.app_hosts], after):
+        run.out.info(f"workers {line}")
+    depths = queue_depths(run)
+    if isinstance(depths, Unread):
+        run.not_judged("queue depth", depths.reason)
+    elif depths is not None:
+        run.out.info(f"queue depth: {describe_depths(depths)}")
+    problems = judge_workers(declared, serving, before, after)
+    if problems:
+        raise OperationFailed(
+            "workers: " + "; ".join(problems), hint=f"inv traffic.switch {serving} hands them over again"
+        )
+    restarts = "" if window > 0 else " (restarts not watched: window 0)"
+    run.out.ok(f"exactly {serving}'s workers run, none restarting{restarts}")
 
 
 def configured_check(run: Run, command: str, label: str, state: DeployState | None = None) -> None:

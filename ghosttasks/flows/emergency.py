@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ghosttasks.decisions.migration_plan import plan_switch_back
-from ghosttasks.domain.colors import other
+from ghosttasks.domain.colors import Color, other
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.revisions import Knowledge
@@ -12,6 +12,7 @@ from ghosttasks.flows.steps.access_check import check_access
 from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.flows.steps.reality import reconciled_state
 from ghosttasks.flows.steps.switching import switch_traffic, verify_lb
+from ghosttasks.flows.steps.workers import hand_over
 from ghosttasks.observability import notify
 from ghosttasks.records.deploy_lock import DeployLock
 from ghosttasks.records.state_store import Store
@@ -52,6 +53,7 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
             incident = notify.deliver(run, "incident.open", {**payload, "severity": "critical"}, incident=True)
             say_who_was_told(run, alert, incident)
             entry.alerted, entry.incident = alert.ok, incident.ok
+        move_workers(run, state, target, version, elapsed=run.elapsed())
         with run.step("verify traffic"):
             try:
                 verify_lb(run, target, version, samples=5, deadline=5)
@@ -63,6 +65,26 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
             run.out.warn(f"do it by hand: {' and '.join(by_hand)}")
         run.out.info(f"when the incident is over: inv deploy.unlock --env {run.env.name} --force")
         return state
+
+
+#: The runbook's emergency rollback: "immediate traffic switch (< 30 seconds)".
+BUDGET_SECONDS = 30
+
+
+def move_workers(run: Run, state: DeployState, target: Color, version: str, *, elapsed: float) -> None:
+    """The failed colour's workers stopped and the target's started, when their stops fit in what is left of
+    the budget after `elapsed` seconds of the run (else it says so and what to run); app hosts that cannot be
+    reached are said, not raised."""
+    left = budget_left(elapsed)
+    try:
+        hand_over(run, state, "rollback.emergency", target, version, budget_seconds=left)
+    except OperationFailed as exc:
+        run.out.warn(f"workers not moved: {exc}; when the app hosts answer: inv traffic.switch {target}")
+
+
+def budget_left(elapsed: float) -> int:
+    """Whole seconds of the emergency budget left after `elapsed` (never below 0)."""
+    return max(0, int(BUDGET_SECONDS - elapsed))
 
 
 def say_who_was_told(run: Run, alert: notify.Delivery, incident: notify.Delivery) -> None:

@@ -27,6 +27,7 @@ from ghosttasks.flows.steps.reality import begin, reconciled_state, settle
 from ghosttasks.flows.steps.release import fetch_release, start_color
 from ghosttasks.flows.steps.smoke import smoke
 from ghosttasks.flows.steps.switching import switch_traffic, verify_or_switch_back
+from ghosttasks.flows.steps.workers import hand_over
 from ghosttasks.records.state_store import Store
 
 HEALTH_DEADLINE = 120.0
@@ -112,10 +113,11 @@ def _restart_serving(run: Run, store: Store, state: DeployState, entry, serving:
         raise
     state.after_deploy(idle, version, head, run.now())
     record_revision(run, store, state)
+    hand_over(run, state, "traffic.switch", idle, version)  # the workers follow the traffic (not restarted below)
     with run.step(f"restart {serving}"):
         run.executor.run_parallel(
             run.env.app_hosts,
-            lambda host: compose.restart(color_project(run, host, serving, version), run.env.app.color_services),
+            lambda host: compose.restart(color_project(run, host, serving, version), run.env.app.colour_up_services),
             what=f"restart {serving}",
         )
     with run.step(f"health check {serving}"):

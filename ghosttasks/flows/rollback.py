@@ -25,6 +25,7 @@ from ghosttasks.flows.steps.projects import color_api
 from ghosttasks.flows.steps.reality import begin, reconciled_state, settle
 from ghosttasks.flows.steps.release import fetch_release, start_color
 from ghosttasks.flows.steps.switching import switch_traffic, verify_or_switch_back
+from ghosttasks.flows.steps.workers import hand_over
 from ghosttasks.records.state_store import Store
 
 
@@ -71,6 +72,7 @@ def rollback(run: Run, *, to: str | None, db_rev: str | None, force: bool = Fals
                     verify_or_switch_back(run, plan.target, plan.version, plan.source, plan.source_version)
                 state.after_deploy(plan.target, plan.version, known.head(plan.version), run.now())
                 store.save(state)
+                hand_over(run, state, "rollback", plan.target, plan.version)  # the workers follow the traffic
             if plan.after_switch:
                 with run.step("downgrade database"):
                     lint_downgrade(run, plan.after_switch)

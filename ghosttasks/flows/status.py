@@ -6,11 +6,13 @@ from typing import Any
 
 from ghosttasks.commands import nginx, render
 from ghosttasks.decisions.probe_routes import way
+from ghosttasks.decisions.workers import where_they_run
 from ghosttasks.domain.errors import GhostError
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.reality import check
 from ghosttasks.flows.steps.switching import missing_color_header
+from ghosttasks.flows.steps.workers import sightings
 from ghosttasks.records.deploy_lock import DeployLock
 from ghosttasks.records.state_store import Store
 
@@ -31,7 +33,18 @@ def status(run: Run) -> dict[str, Any]:
     }
     if run.env.lb is not None:
         report["lb"] = read_selector(run)
+    if run.env.app.workers:
+        report["workers"] = workers_report(run, state.active)
     return report
+
+
+def workers_report(run: Run, expected: str | None) -> list[str]:
+    """Which colour's workers docker shows on each app host (`app1: blue worker, blue scheduler`), or why it
+    could not be read."""
+    try:
+        return where_they_run([host.name for host in run.env.app_hosts], sightings(run, expected))  # type: ignore[arg-type]
+    except (GhostError, ValueError) as exc:
+        return [f"not read: {exc}"]
 
 
 def recorded_against_reality(run: Run, store: Store) -> tuple[Any, list[str]]:

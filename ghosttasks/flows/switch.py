@@ -12,6 +12,7 @@ from ghosttasks.flows.steps.health import wait_for_color
 from ghosttasks.flows.steps.migrate import apply, database_revision, knowledge, record_revision
 from ghosttasks.flows.steps.reality import reconciled_state, settle
 from ghosttasks.flows.steps.switching import switch_traffic, verify_or_switch_back
+from ghosttasks.flows.steps.workers import hand_over
 from ghosttasks.records.state_store import Store
 
 
@@ -46,6 +47,7 @@ def switch(run: Run, color: Color) -> DeployState:
             with run.step("verify traffic"):
                 verify_or_switch_back(run, color, plan.version, previous, previous_version)
             state.after_switch(color)
+            hand_over(run, state, "traffic.switch", color, plan.version)  # the workers follow the traffic
         except BaseException:
             state = settle(run, store, entry) or state  # where traffic really is (a switch back may have failed)
             raise

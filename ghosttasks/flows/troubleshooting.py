@@ -5,11 +5,13 @@ from __future__ import annotations
 from ghosttasks.commands import compose, postgres
 from ghosttasks.commands.facts import Unread
 from ghosttasks.config.inventory import Host
+from ghosttasks.decisions.workers import where_they_run
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.errors import BadInput
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.database_access import database_access
 from ghosttasks.flows.steps.projects import color_project, shared_project, single_project
+from ghosttasks.flows.steps.workers import sightings
 
 
 def _projects(run: Run, service: str | None = None, color: Color | None = None) -> list[tuple[Host, compose.Project]]:
@@ -38,10 +40,14 @@ def _show(run: Run, target: Host, command: str) -> None:
 
 
 def ps(run: Run) -> None:
-    """docker compose ps for every project."""
+    """docker compose ps for every project; then which colour's workers run on each app host (read from docker)."""
     for target, project in _projects(run):
         run.out.step(f"{target.name}: {project.name}")
         _show(run, target, compose.ps(project))
+    if run.env.app.workers and run.env.app.strategy == "blue-green":
+        run.out.step("workers")
+        for line in where_they_run([host.name for host in run.env.app_hosts], sightings(run)):
+            run.out.info(line)
 
 
 def logs(run: Run, service: str, *, color: Color | None, tail: int) -> None:

@@ -39,6 +39,21 @@ def redis(c, env=None):
     execute(c, env, lambda run: flow.redis(run))
 
 
+@ghost_task(
+    help={
+        "window": "seconds between the two looks at the restart counts (default: checks.workers_window_seconds; "
+        "0: one look)",
+        "env": ENV_HELP,
+    }
+)
+def workers(c, window=None, env=None):
+    """Exactly the serving colour's workers run (one scheduler), none restarts in a loop; the queue depth."""
+    from ghosttasks.flows import checks as flow
+
+    seconds = validate.positive_number(window, "--window", allow_zero=True) if window is not None else None
+    execute(c, env, lambda run: flow.workers(run, seconds))
+
+
 @ghost_task(help={"color": COLOR_HELP, "env": ENV_HELP})
 def smoke(c, color=None, env=None):
     """Smoke tests: the built-in suite (auth flow, artifact CRUD, tenant isolation, latency) and smoke.scripts."""
@@ -132,5 +147,5 @@ def all_checks(c, env=None):
 
 
 namespace = Collection(
-    "verify", health, db, redis, smoke, traffic, images, config, logs, monitoring, monitor, all_checks
+    "verify", health, db, redis, workers, smoke, traffic, images, config, logs, monitoring, monitor, all_checks
 )

@@ -31,6 +31,8 @@ def show_status(out: Output, env_name: str, report: dict[str, Any], *, as_json: 
     if "lb" in report:
         lb = report["lb"]
         out.info(describe_selector(lb))
+    for line in report.get("workers", []):
+        out.info(f"workers {line}")
     out.info(describe_lock(report["lock"]))
     show_disagreements(out, env_name, report["disagreements"], report["lock"])
 

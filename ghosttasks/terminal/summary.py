@@ -31,6 +31,10 @@ def changes(entry: HistoryEntry) -> list[tuple[str, str]]:
         rows.append(("alembic head", head))
     if entry.backup:
         rows.append(("backup", entry.backup))
+    if entry.workers:
+        rows.append(("workers", "; ".join(entry.workers)))
+    if entry.queue:
+        rows.append(("queue depth", entry.queue))
     return rows
 
 

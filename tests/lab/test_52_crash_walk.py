@@ -141,11 +141,24 @@ def serving() -> tuple[str, str]:
     return next(iter(answers))
 
 
+#: The demo's workers (app.workers): they follow the traffic, so a deploy stops the old colour's after its switch.
+WORKERS = {"worker", "scheduler"}
+
+
 def containers(lab, color: str) -> dict[str, list[str]]:
-    """Per app host, each of the colour's running containers as 'id started-at'."""
+    """Per app host, each of the colour's running containers but its workers, as 'id started-at'."""
     found = {}
     for host in ("app1", "app2"):
-        ids = docker(lab, host, "ps", "-q", "--filter", f"label=com.docker.compose.project=ghostworks-{color}").stdout
+        listed = docker(
+            lab,
+            host,
+            "ps",
+            "--filter",
+            f"label=com.docker.compose.project=ghostworks-{color}",
+            "--format",
+            '{{.ID}} {{.Label "com.docker.compose.service"}}',
+        ).stdout.split("\n")
+        ids = " ".join(line.split()[0] for line in listed if line.strip() and line.split()[1] not in WORKERS)
         if not ids.split():
             found[host] = []
             continue

@@ -1,4 +1,5 @@
-"""The demo app's pure pieces (tokens, routing, faults, health, the HTTP plumbing, the metric labels) and the
+"""The demo app's pure pieces (tokens, routing, faults, health, the job queue's form, the HTTP plumbing, the metric
+labels) and the
 origin repository lab/origin.py builds (from lab/releases.py).
 
 No Docker, no database: the app modules tested here use the standard library only (ghostworks.metrics is imported
@@ -31,7 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(APP))
 try:
-    from ghostworks import faults, health, routing, server, tokens
+    from ghostworks import faults, health, jobs, routing, server, tokens
     from ghostworks.config import Settings
 finally:
     sys.path.remove(str(APP))
@@ -41,6 +42,42 @@ from lab.releases import ALEMBIC_HEADS, MAIN, RELEASES  # noqa: E402
 
 KEY = "unit-test-secret"
 NOW = 1_700_000_000
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+
+def test_a_job_is_the_callers_id_and_seconds_and_encodes_to_the_same_bytes():
+    job = jobs.job_input({"id": "load-0001", "seconds": 0.5, "other": 1})
+    assert job == {"id": "load-0001", "seconds": 0.5, "kind": "api"}
+    assert jobs.encode(job) == b'{"id": "load-0001", "kind": "api", "seconds": 0.5}'
+    assert jobs.decode(jobs.encode(job)) == job
+    assert jobs.job_input({"id": "x"}) == {"id": "x", "seconds": 0, "kind": "api"}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([], "body must be a JSON object"),
+        ({}, "id must be"),
+        ({"id": "-lead"}, "id must be"),
+        ({"id": "a b"}, "id must be"),
+        ({"id": "x" * 129}, "id must be"),
+        ({"id": "ok", "seconds": -1}, "seconds must be a number from 0 to 300"),
+        ({"id": "ok", "seconds": 301}, "seconds must be"),
+        ({"id": "ok", "seconds": True}, "seconds must be"),
+        ({"id": "ok", "seconds": "1"}, "seconds must be"),
+    ],
+)
+def test_a_bad_job_is_refused_with_its_reason(body, message):
+    assert jobs.job_input(body).startswith(message)
+
+
+def test_what_is_not_a_job_decodes_to_none_and_each_period_has_one_scheduled_id():
+    assert [jobs.decode(raw) for raw in (b"{", b"[]", b'{"id": 1}', b'{"id": "a", "seconds": 1000}')] == [None] * 4
+    assert jobs.scheduled(7) == {"id": "schedule-7", "seconds": 0, "kind": "scheduled"}
+    assert jobs.processing("127.0.0.11") == "ghostworks:jobs:processing:127.0.0.11"
+    assert routing.resolve("POST", "/api/v1/jobs") == ("enqueue_job", [], True)
 
 
 # --- tokens -------------------------------------------------------------------------------------

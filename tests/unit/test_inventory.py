@@ -112,3 +112,67 @@ def test_unknown_environment_lists_known(tmp_path):
     inventory = load_inventory(SHIPPED_INVENTORY)
     with pytest.raises(ConfigError, match=r"no environment 'qa' \(known: dev, prod, staging\)"):
         inventory.env("qa")
+
+
+def _with_workers(data, **workers):
+    app = _prod(data)["app"]
+    app["color_services"] = [*app["color_services"], *workers]
+    app["workers"] = workers
+
+
+WORKERS_BROKEN = [
+    (
+        lambda d: _prod(d)["app"].update(workers={"worker": {}}),
+        "hosts.yml: environments.prod.app: workers.worker: not a per-colour service (app.color_services)",
+    ),
+    (
+        lambda d: _with_workers(d, api={}),
+        "hosts.yml: environments.prod.app: workers.api: a worker has no port and no health path (it is web-facing)",
+    ),
+    (
+        lambda d: _with_workers(d, worker={"stop_signal": "TERM"}),
+        "hosts.yml: environments.prod.app.workers.worker.stop_signal: 'TERM' is not a signal name "
+        "(e.g. SIGTERM, SIGQUIT)",
+    ),
+    (
+        lambda d: _with_workers(d, worker={"stop_timeout": 0}),
+        "hosts.yml: environments.prod.app.workers.worker.stop_timeout: Input should be greater than or equal to 1",
+    ),
+    (
+        lambda d: _with_workers(d, worker={"kind": "cron"}),
+        "hosts.yml: environments.prod.app.workers.worker.kind: Input should be 'consumer' or 'singleton'",
+    ),
+    (
+        lambda d: _with_workers(d, scheduler={"kind": "singleton", "hosts": ["app1", "app2"]}),
+        "hosts.yml: environments.prod.app.workers.scheduler: hosts: a singleton runs on one host, not 2",
+    ),
+    (
+        lambda d: _with_workers(d, worker={"hosts": ["app1", "db1"]}),
+        "hosts.yml: environments.prod: app.workers.worker.hosts.1: 'db1' is not an app host",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mutate", "message"), WORKERS_BROKEN)
+def test_broken_worker_messages(tmp_path, mutate, message):
+    assert _broken(tmp_path, mutate) == message
+
+
+def test_workers_are_per_colour_services_that_are_not_web_facing(tmp_path):
+    data = yaml.safe_load(SHIPPED_INVENTORY.read_text())
+    _with_workers(
+        data,
+        worker={"stop_signal": "SIGQUIT", "stop_timeout": 90},
+        scheduler={"kind": "singleton"},
+        mailer={"hosts": ["app2"]},
+    )
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(data))
+    prod = load_inventory(path).env()
+    assert prod.app.web_services == ["api", "web"]
+    assert prod.app.colour_up_services == ["api", "web"]
+    assert prod.app.workers["worker"].stop_signal == "SIGQUIT" and prod.app.workers["worker"].stop_timeout == 90
+    assert prod.app.workers["scheduler"].stop_signal == "SIGTERM" and prod.app.workers["scheduler"].stop_timeout == 30
+    assert prod.worker_hosts("worker") == ["app1", "app2"]
+    assert prod.worker_hosts("scheduler") == ["app1"]
+    assert prod.worker_hosts("mailer") == ["app2"]

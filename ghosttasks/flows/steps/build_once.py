@@ -157,7 +157,9 @@ def verify_images(run: Run) -> None:
 
 
 def check_running(run: Run, state: DeployState) -> list[str]:
-    """Every colour with recorded digests runs exactly them on every app host; the problems."""
+    """Every colour with recorded digests runs exactly them on every app host; the problems. A worker
+    (app.workers) is checked where it runs: it runs only where and while its colour serves (verify.workers
+    judges that)."""
     problems = []
     for color, info in state.colors.items():
         if info.failed_version:  # a failed deploy's containers: not what the state records
@@ -166,6 +168,8 @@ def check_running(run: Run, state: DeployState) -> list[str]:
         for service, reference in sorted(info.images.items()):
             for host in run.env.app_hosts:
                 found = running(run, host, color, service)
+                if not found and service in run.env.app.workers:
+                    continue
                 if reference not in found:
                     runs = ", ".join(found) or "no pinned image"
                     problems.append(f"{host.name} {color} {service}: runs {runs}, not {reference}")

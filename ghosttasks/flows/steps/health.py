@@ -95,7 +95,8 @@ def check_images(run: Run, color: Color | None, version: str, pinned: dict[str, 
     (the very image id the tag names now). Each line says which check was made."""
     env = run.env
     project = f"{env.app.project}-{color}" if color else env.app.project
-    services = [service for service in env.app.color_services if color or service in env.app.ports]
+    # workers (app.workers) follow the traffic: not running in a colour about to be switched to
+    services = [service for service in env.app.colour_up_services if color or service in env.app.ports]
     problems = []
     for target in env.app_hosts:
         for service in services:

@@ -26,6 +26,7 @@ from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.flows.steps.metrics import MetricsReader, describe_source
 from ghosttasks.flows.steps.reality import begin, reconciled_state
 from ghosttasks.flows.steps.switching import switch_traffic
+from ghosttasks.flows.steps.workers import hand_over
 from ghosttasks.observability import notify
 from ghosttasks.observability.markers import Marker
 from ghosttasks.records.state_store import Store
@@ -141,6 +142,7 @@ def roll_back_to_previous(run: Run, store: Store, state: DeployState, trigger: T
     state.after_switch(previous)
     state.intent = None
     store.save(state)
+    hand_over(run, state, "rollback.automatic", previous, previous_version)  # the workers follow the traffic back
     marking.publish(run, Marker("rolled_back", previous_version, previous, f"{run.task} (automatic)", time.time()))
     notify.send(
         run,

@@ -22,11 +22,15 @@ def fetch_release(run: Run, version: str) -> None:
 
 
 def start_color(run: Run, color: Color, version: str) -> None:
-    """Fresh per-colour containers of `version` on every app host (parallel); shared services untouched."""
+    """Fresh per-colour containers of `version` on every app host (parallel); shared services untouched.
+
+    Workers (app.workers) are not started here: they follow the traffic (ghosttasks.flows.steps.workers)."""
     env = run.env
     run.executor.run_parallel(
         env.app_hosts,
-        lambda target: compose.up(color_project(run, target, color, version), env.app.color_services, recreate=True),
+        lambda target: compose.up(
+            color_project(run, target, color, version), env.app.colour_up_services, recreate=True
+        ),
         what=f"start {color}",
         stream=True,
     )

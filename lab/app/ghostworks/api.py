@@ -1,4 +1,5 @@
-"""The Ghostworks api: health, metrics, login and tenant-scoped artifact CRUD (`python3 -m ghostworks.api`)."""
+"""The Ghostworks api: health, metrics, login, tenant-scoped artifact CRUD and the job queue's front door
+(`python3 -m ghostworks.api`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from . import database, faults, logs, metrics, routing, tokens
+from . import database, faults, jobs, logs, metrics, routing, tokens
 from .config import Settings, settings
 from .health import api_health
 from .models import Artifact, Tenant, User
@@ -262,6 +263,20 @@ class Api:
             s.delete(artifact)
             s.commit()
         return Response(204, b"")
+
+    # --- jobs -------------------------------------------------------------------------------------
+
+    def enqueue_job(self, req: Request) -> Response:
+        """Queue `{"id"[, "seconds"]}` for the worker (ghostworks.jobs); 202. The id is the caller's: the worker
+        records each id once."""
+        try:
+            job = jobs.job_input(req.json())
+        except ValueError:
+            return error(400, "body must be JSON")
+        if isinstance(job, str):
+            return error(422, job)
+        database.get_redis().lpush(jobs.QUEUE, jobs.encode(job))
+        return json_response(202, {"id": job["id"], "queued": True})
 
 
 def main() -> None:

@@ -51,3 +51,15 @@ class Artifact(Base):
     updated_at = Column(DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now())
     tags = Column(ARRAY(Text), nullable=False, server_default=text("'{}'::text[]"))  # v1.1.0 (0003c3d4e5f6)
     description = Column(String(500), nullable=True)  # v1.3.0 (0005e5f6a7b8)
+
+
+class Job(Base):
+    """A job the worker finished (ghostworks.jobs): each job id once; a second record of it is rejected."""
+
+    __tablename__ = "jobs"
+    id = Column(Integer, primary_key=True)
+    job_id = Column(String(128), nullable=False, unique=True)
+    kind = Column(String(32), nullable=False)
+    color = Column(String(16), nullable=False)
+    host = Column(String(64), nullable=False)
+    processed_at = Column(DateTime(timezone=True), nullable=False, server_default=func.now())

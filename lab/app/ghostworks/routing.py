@@ -18,6 +18,7 @@ ROUTES = {
     ("GET", f"/api/v1/artifacts/{ID}"): "get_artifact",
     ("PUT", f"/api/v1/artifacts/{ID}"): "update_artifact",
     ("DELETE", f"/api/v1/artifacts/{ID}"): "delete_artifact",
+    ("POST", "/api/v1/jobs"): "enqueue_job",
 }
 KNOWN_PATHS = frozenset(path for _, path in ROUTES)
 METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"})
