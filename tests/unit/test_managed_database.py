@@ -236,3 +236,18 @@ def test_the_client_host_gets_the_docker_access_check_whatever_its_roles(tmp_pat
     _, run = managed_run(tmp_path, client_host="lb1")
     lb1 = next(host for host in run.env.hosts if host.name == "lb1")
     assert _checks(run, lb1, docker=True) == ["sudo", "docker"]
+
+
+def test_queue_depth_without_a_db_host_is_said_as_not_judged(tmp_path):
+    from ghosttasks import testing
+    from ghosttasks.flows.steps.workers import say_queue_depth
+
+    path = managed_inventory(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["environments"]["prod"]["app"]["queue_keys"] = ["ghostworks:jobs"]
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    executor = testing.ScriptedExecutor(load_inventory(path).env("prod"), unscripted="assume")
+    run = testing.a_run(executor, task="deploy.prod")
+    assert say_queue_depth(run, "before") is None
+    assert "queue depth before" in run.out.printed and "no host has the role 'db'" in run.out.printed
+    assert not executor.commands
