@@ -68,7 +68,10 @@ class Environment(Strict):
         None, description="changes ask for confirmation and need `--yes` off a terminal; unset: only `prod`"
     )
     ssh: SSHSettings = Field(SSHSettings(), description="how to reach the hosts over SSH")
-    hosts: list[Host] = Field(min_length=1, description="the machines; at least one `app` and one `db` host")
+    hosts: list[Host] = Field(
+        min_length=1,
+        description="the machines; at least one `app` host, and one `db` host unless `database.host` is set",
+    )
     app: AppSettings = Field(description="the application: strategy, checkout, compose files, ports")
     database: DatabaseSettings = Field(description="PostgreSQL and Redis services and the backups")
     lb: LBSettings | None = Field(
@@ -96,9 +99,14 @@ class Environment(Strict):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"hosts: duplicate host name {duplicates[0]!r}")
-        for role in ("app", "db"):
+        for role in ("app", "db") if not self.database.managed else ("app",):
             if not self.hosts_with(role):
                 raise ValueError(f"hosts: no host has the role {role!r}")
+        client_host = self.database.client_host
+        if client_host and client_host not in names:
+            raise ValueError(f"database.client_host: {client_host!r} is not a host of this environment")
+        if self.app.shared_services and not self.hosts_with("db"):
+            raise ValueError("app.shared_services: they run on the db host, and no host has the role 'db'")
         build_host = self.images.build_host
         if build_host and build_host not in [host.name for host in self.app_hosts]:
             raise ValueError(f"images.build_host: {build_host!r} is not an app host")
@@ -164,8 +172,20 @@ class Environment(Strict):
 
     @property
     def db_host(self) -> Host:
-        """The first host with the db role."""
-        return self.hosts_with("db")[0]
+        """The first host with the db role (a managed database may have none: a ConfigError then)."""
+        hosts = self.hosts_with("db")
+        if not hosts:
+            raise ConfigError(f"environment {self.name!r}: no host has the role 'db' (the database is managed)")
+        return hosts[0]
+
+    @property
+    def database_client_host(self) -> Host:
+        """Where the database's client tools run and the backups live: the db host, or for a managed server
+        `database.client_host` (default: the first app host)."""
+        if not self.database.managed:
+            return self.db_host
+        name = self.database.client_host
+        return next((host for host in self.hosts if host.name == name), self.app_hosts[0])
 
     @property
     def app_hosts(self) -> list[Host]:

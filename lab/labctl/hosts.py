@@ -38,6 +38,9 @@ STAGING_ADDR = "127.0.0.17"
 REGISTRY_ADDR = "127.0.0.20"  # the lab's docker registry (distribution v2, htpasswd); bastion: 127.0.0.38 inside
 REGISTRY_PORT = 5000
 REGISTRY_USER = "ghostlab"
+# A PostgreSQL no lab host serves (the "managed" database of lab/labctl/managed_postgres.py), on this machine.
+MANAGED_PG_ADDR = "127.0.0.26"
+MANAGED_PG_PORT = 5432
 DEV_ENGINE = "app1"
 
 NAMESPACE = "ghostlab-prod"

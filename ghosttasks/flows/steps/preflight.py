@@ -130,7 +130,8 @@ def deploy_checklist(run: Run, version: str, *, monitor_minutes: float) -> None:
     check_public_tls(run)
     check_tag(run, version)
     problems = check_prerequisites(run, env.app_hosts, disk_path_of=env.releases_dir)
-    problems += check_prerequisites(run, [env.db_host], disk_path_of=lambda _host: env.database.backup_dir)
+    backups = env.database_client_host
+    problems += check_prerequisites(run, [backups], disk_path_of=lambda _host: env.database.backup_dir)
     if problems:
         raise OperationFailed(f"prerequisites not met: {'; '.join(problems)}")
     require_env(run, env.app_hosts)
