@@ -46,6 +46,8 @@ DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- targets:begin (bench/targets.py writes this table) -->", "<!-- targets:end -->"
 #: bytecode cached (an installed package has it; PYTHONDONTWRITEBYTECODE would compile ghosttasks on every start)
 LOCAL_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+#: this checkout's code, whichever checkout `pip install -e` last pointed `ghost` at
+LOCAL_ENV["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), LOCAL_ENV.get("PYTHONPATH")]))
 LAB_ENV = {**LOCAL_ENV, "GHOST_INVENTORY": str(ROOT / "lab" / "hosts.yml")}
 SHIPPED_ENV = {**LOCAL_ENV, "GHOST_INVENTORY": str(ROOT / "hosts.yml")}
 

@@ -9,6 +9,7 @@ them, ghosttasks.commands.sudoers prints it).
 from __future__ import annotations
 
 import posixpath
+import re
 import shlex
 
 from ghosttasks.commands import assumptions, qpath
@@ -38,6 +39,51 @@ def test(binary: str, conf: str | None, *, sudo: bool = False) -> str:
 
 def reload(binary: str, conf: str | None, *, sudo: bool = False) -> str:
     return as_root(nginx_argv(binary, conf, "-s", "reload", sudo=sudo), sudo)
+
+
+def dump_argv(binary: str, conf: str | None, *, sudo: bool = False) -> list[str]:
+    """`nginx -T`: test the configuration and print every file it reads, each after a
+    `# configuration file PATH:` line (traffic.install reads which files the site config includes)."""
+    return nginx_argv(binary, conf, "-T", sudo=sudo)
+
+
+#: The line `nginx -T` prints before each file it read.
+DUMP_FILE = re.compile(r"^# configuration file (?P<path>.+):$", re.MULTILINE)
+
+
+def dumped_files(text: str) -> list[str]:
+    """The files an `nginx -T` output says the configuration reads, in its order."""
+    return [match["path"] for match in DUMP_FILE.finditer(text)]
+
+
+def included(binary: str, conf: str | None, paths: list[str], *, sudo: bool = False) -> Fact[list[str]]:
+    """Which of `paths` the configuration nginx loads includes (`nginx -T`); a dry run assumes all of them.
+    A configuration nginx rejects fails, with nginx's own words."""
+
+    def parse(answer: Answer) -> list[str]:
+        if not answer.ok:
+            raise OperationFailed(f"nginx -T failed on {answer.host}: {answer.describe()}")
+        files = set(dumped_files(answer.stdout))
+        return [path for path in paths if path in files]
+
+    command = as_root(dump_argv(binary, conf, sudo=sudo), sudo) + " 2>&1"
+    dry = "".join(f"# configuration file {path}:\n" for path in paths)
+    return Fact("read the live nginx config (nginx -T)", command, parse, dry, check=False)
+
+
+def missing_files(paths: list[str]) -> Fact[list[str]]:
+    """Which of `paths` do not exist on the host (a dry run assumes none is missing)."""
+    checks = "; ".join(f"[ -e {qpath(path)} ] || echo {shlex.quote(path)}" for path in paths)
+
+    def parse(answer: Answer) -> list[str]:
+        return [line for line in answer.stdout.splitlines() if line in paths]
+
+    return Fact("which LB config files exist", f"{checks}; true", parse, "")
+
+
+def make_dir(path: str) -> str:
+    """Create `path` (and its parents) readable by nginx's workers (0755)."""
+    return f"mkdir -p {qpath(path)} && chmod 0755 {qpath(path)}"
 
 
 def staged_path(upstream_path: str) -> str:
@@ -266,3 +312,19 @@ def lb_config(paths: list[str], flag_path: str, *, assumed: list[str], selected:
         lambda result: parse_config(result.stdout, len(paths))[0],
         answer,
     )
+
+
+def lb_view(
+    paths: list[str], flag_path: str, *, assumed: list[str], selected: str
+) -> Fact[tuple[list[str], str] | str]:
+    """One LB among several: (its config files' contents, the colour its flag selects), or why it could not be
+    read (its SSH connection failed, or it named no colour): a failure is part of the answer, not an error."""
+
+    def parse(answer: Answer) -> tuple[list[str], str] | str:
+        live, color = parse_config(answer.stdout, len(paths))
+        if not answer.ok or color is None:
+            return answer.describe()
+        return live, color
+
+    answer = "".join(f"{content}{CONFIG_MARK}\n" for content in assumed) + f"{selected}\n"
+    return Fact("read the LB config and flag", read_config(paths, flag_path), parse, answer, check=False)

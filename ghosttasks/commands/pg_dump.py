@@ -1,12 +1,18 @@
-"""PostgreSQL backups on the db host: pg_dump -Fc, verification, checksum, retention, restore."""
+"""PostgreSQL backups: pg_dump -Fc, verification, checksum, retention, restore.
+
+The files live on the host the database's client runs on (the db host, or `database.client_host` for a managed
+server); pg_dump and pg_restore run where the client says (ghosttasks.commands.pg_client) and stream the file
+through that host's shell.
+"""
 
 from __future__ import annotations
 
 import re
 import shlex
 
-from ghosttasks.commands import compose, qpath
+from ghosttasks.commands import qpath
 from ghosttasks.commands.facts import Fact, Unread
+from ghosttasks.commands.pg_client import Client
 
 BACKUP_SUFFIX = ".dump"
 LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -20,9 +26,7 @@ def backup_name(env: str, label: str, stamp: str) -> str:
     return f"{env}-{label}-{stamp}{BACKUP_SUFFIX}"
 
 
-def dump(
-    project: compose.Project, *, service: str, user: str, database: str, path: str, lock_wait_seconds: int = 60
-) -> str:
+def dump(client: Client, *, user: str, database: str, path: str, lock_wait_seconds: int = 60) -> str:
     """Dump to a .partial file (mode 0600) and rename only when pg_dump succeeded.
 
     pg_dump gives up (instead of hanging) when it cannot get its table locks within lock_wait_seconds.
@@ -30,18 +34,18 @@ def dump(
     directory = qpath(path.rsplit("/", 1)[0])
     partial = qpath(f"{path}.partial")
     argv = ["pg_dump", "-U", user, "-Fc", f"--lock-wait-timeout={int(lock_wait_seconds)}s", database]
-    pg_dump = compose.exec_(project, service, argv)
+    pg_dump = client.command(argv)
     return (
         f"umask 077 && mkdir -p {directory} && {{ {pg_dump} > {partial}; }} "
         f"&& mv -f {partial} {qpath(path)} || {{ status=$?; rm -f {partial}; exit $status; }}"
     )
 
 
-def verify(project: compose.Project, *, service: str, path: str) -> str:
+def verify(client: Client, path: str) -> str:
     """Non-empty, readable by pg_restore --list; then write and print its sha256 and size."""
     quoted = qpath(path)
     checksum = qpath(f"{path}.sha256")
-    pg_restore = compose.exec_(project, service, ["pg_restore", "--list"])
+    pg_restore = client.command(["pg_restore", "--list"])
     return (
         f"test -s {quoted} && {pg_restore} < {quoted} > /dev/null "
         f"&& (cd {qpath(path.rsplit('/', 1)[0])} && umask 077 && sha256sum {shlex.quote(path.rsplit('/', 1)[1])}"
@@ -70,11 +74,9 @@ def listing(directory: str, env: str) -> str:
     return f"ls -1t {pattern} 2>/dev/null | while read -r f; do stat -c '%n %s %y' \"$f\"; done; true"
 
 
-def restore(project: compose.Project, *, service: str, user: str, database: str, path: str) -> str:
+def restore(client: Client, *, user: str, database: str, path: str) -> str:
     """pg_restore --clean of a backup file into the database, in one transaction."""
-    pg_restore = compose.exec_(
-        project,
-        service,
+    pg_restore = client.command(
         ["pg_restore", "-U", user, "-d", database, "--clean", "--if-exists", "--single-transaction", "--no-owner"],
     )
     return f"{pg_restore} < {qpath(path)}"
@@ -91,12 +93,12 @@ def parse_verification(text: str) -> tuple[int, str]:
     return size, checksum
 
 
-def verified(project: compose.Project, *, service: str, path: str) -> Fact[tuple[int, str]]:
+def verified(client: Client, path: str) -> Fact[tuple[int, str]]:
     """A backup verified (verify): its size in bytes and sha256; a dry run assumes a 1 MiB one."""
     assumed = f"size=1048576\n{'0' * 64}  {path.rsplit('/', 1)[1]}"
     return Fact(
         "backup verification (pg_restore --list)",
-        verify(project, service=service, path=path),
+        verify(client, path),
         lambda answer: parse_verification(answer.stdout),
         assumed,
     )

@@ -1,26 +1,26 @@
-"""PostgreSQL reads through the shared postgres service on the db host."""
+"""PostgreSQL reads with psql and pg_isready, run where the database's client says (ghosttasks.commands.pg_client)."""
 
 from __future__ import annotations
 
-from ghosttasks.commands import assumptions, compose
+from ghosttasks.commands import assumptions
 from ghosttasks.commands.facts import Answer, Fact, Unread
+from ghosttasks.commands.pg_client import Client
 from ghosttasks.domain.errors import OperationFailed
 
 ALEMBIC_VERSION_SQL = "SELECT version_num FROM alembic_version"
 NO_VERSION_TABLE = 'relation "alembic_version" does not exist'
 
 
-def schema_revision(project: compose.Project, *, service: str, user: str, database: str) -> str:
+def schema_revision(client: Client, *, user: str, database: str) -> str:
     """psql printing the alembic_version row(s): read with psql, not alembic, so it answers whatever
     revision the database is at (an empty database fails with 'relation "alembic_version" does not exist')."""
     argv = ["psql", "-U", user, "-d", database, "-X", "-q", "-tA", "-c", ALEMBIC_VERSION_SQL]
-    return compose.exec_(project, service, argv)
+    return client.command(argv)
 
 
 def revision(
-    project: compose.Project,
+    client: Client,
     *,
-    service: str,
     user: str,
     database: str,
     assumed: str | None = assumptions.STATE.database_revision,
@@ -36,30 +36,30 @@ def revision(
             return ()
         raise OperationFailed(f"cannot read the database's revision: {answer.describe()}")
 
-    command = schema_revision(project, service=service, user=user, database=database)
+    command = schema_revision(client, user=user, database=database)
     return Fact("read the database revision", command, parse, assumed or "", check=False)
 
 
-def ready(project: compose.Project, *, service: str, user: str) -> Fact[str | Unread]:
-    """pg_isready in the postgres container: its answer when it accepts connections, else why not."""
+def ready(client: Client, *, user: str) -> Fact[str | Unread]:
+    """pg_isready where the client runs: its answer when it accepts connections, else why not."""
 
     def parse(answer: Answer) -> str | Unread:
         line = answer.stdout.strip() or answer.describe()
         return line if answer.ok else Unread(line)
 
-    command = compose.exec_(project, service, ["pg_isready", "-U", user])
+    command = client.command(["pg_isready", "-U", user])
     return Fact("pg_isready", command, parse, "accepting connections", check=False)
 
 
-def select_one(project: compose.Project, *, service: str, user: str, database: str) -> Fact[str | Unread]:
-    """`psql -c 'SELECT 1'` in the postgres container: the database accepts a session and answers a query."""
+def select_one(client: Client, *, user: str, database: str) -> Fact[str | Unread]:
+    """`psql -c 'SELECT 1'` where the client runs: the database accepts a session and answers a query."""
 
     def parse(answer: Answer) -> str | Unread:
         if answer.ok and answer.stdout.strip() == "1":
             return f"Database OK (SELECT 1 as {user} on {database})"
         return Unread(answer.describe())
 
-    command = compose.exec_(project, service, ["psql", "-U", user, "-d", database, "-X", "-q", "-tA", "-c", "SELECT 1"])
+    command = client.command(["psql", "-U", user, "-d", database, "-X", "-q", "-tA", "-c", "SELECT 1"])
     return Fact("database check", command, parse, "1\n", check=False)
 
 
@@ -71,15 +71,15 @@ READ_TIMEOUT = "10s"
 _UNQUOTE = "regexp_replace({0}, '''(?:[^'']|'''')*''', '''?''', 'g')"  # string literals never leave the server
 
 
-def psql(project: compose.Project, *, service: str, user: str, database: str, sql: str) -> str:
+def psql(client: Client, *, user: str, database: str, sql: str) -> str:
     """psql running `sql` and printing bare rows (`-tA`), as ghosttasks and with a statement timeout.
 
-    The one place that says where psql runs: today `docker compose exec` in the database service on the db
-    host; a managed server (no container) changes only this function.
+    Where it runs is the client's business: the database's compose service, or a one-off container reaching a
+    managed server (ghosttasks.commands.pg_client).
     """
     argv = ["psql", "-U", user, "-d", database, "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql]
     env = {"PGAPPNAME": APPLICATION_NAME, "PGOPTIONS": f"-c statement_timeout={READ_TIMEOUT}"}
-    return compose.exec_(project, service, argv, env)
+    return client.command(argv, env)
 
 
 ACTIVITY_SQL = " ".join(
@@ -106,10 +106,10 @@ ASSUMED_ACTIVITY = (
 )
 
 
-def activity(project: compose.Project, *, service: str, user: str, database: str) -> Fact[str]:
+def activity(client: Client, *, user: str, database: str) -> Fact[str]:
     """pg_stat_activity and the locks each session waits for, as one JSON document (parsed by
     ghosttasks.decisions.db_activity); query texts leave the server with their string literals replaced."""
-    command = psql(project, service=service, user=user, database=database, sql=ACTIVITY_SQL)
+    command = psql(client, user=user, database=database, sql=ACTIVITY_SQL)
     return Fact("read pg_stat_activity and pg_locks", command, _json_or_fail("pg_stat_activity"), ASSUMED_ACTIVITY)
 
 
@@ -120,9 +120,9 @@ STATEMENTS_PRESENT_SQL = (
 )
 
 
-def statements_present(project: compose.Project, *, service: str, user: str, database: str) -> Fact[str]:
+def statements_present(client: Client, *, user: str, database: str) -> Fact[str]:
     """Whether pg_stat_statements is loaded (shared_preload_libraries) and created in the database."""
-    command = psql(project, service=service, user=user, database=database, sql=STATEMENTS_PRESENT_SQL)
+    command = psql(client, user=user, database=database, sql=STATEMENTS_PRESENT_SQL)
     return Fact(
         "is pg_stat_statements there",
         command,
@@ -147,9 +147,9 @@ def statements_sql(limit: int) -> str:
     )
 
 
-def statements(project: compose.Project, *, service: str, user: str, database: str, limit: int) -> Fact[str]:
+def statements(client: Client, *, user: str, database: str, limit: int) -> Fact[str]:
     """The top statements from pg_stat_statements (parsed by ghosttasks.decisions.db_activity.parse_statements)."""
-    command = psql(project, service=service, user=user, database=database, sql=statements_sql(limit))
+    command = psql(client, user=user, database=database, sql=statements_sql(limit))
     assumed = '[{"id": "1", "calls": 100, "total_ms": 50.0, "mean_ms": 0.5, "rows": 100, "query": "SELECT $1"}]'
     return Fact("read pg_stat_statements", command, _json_or_fail("pg_stat_statements"), assumed)
 

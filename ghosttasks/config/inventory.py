@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -68,10 +69,15 @@ class Environment(Strict):
         None, description="changes ask for confirmation and need `--yes` off a terminal; unset: only `prod`"
     )
     ssh: SSHSettings = Field(SSHSettings(), description="how to reach the hosts over SSH")
-    hosts: list[Host] = Field(min_length=1, description="the machines; at least one `app` and one `db` host")
+    hosts: list[Host] = Field(
+        min_length=1,
+        description="the machines; at least one `app` host, and one `db` host unless `database.host` is set",
+    )
     app: AppSettings = Field(description="the application: strategy, checkout, compose files, ports")
     database: DatabaseSettings = Field(description="PostgreSQL and Redis services and the backups")
-    lb: LBSettings | None = Field(None, description="the nginx load balancer (one `lb` host); required for blue-green")
+    lb: LBSettings | None = Field(
+        None, description="the nginx load balancers (every `lb` host, one or more); required for blue-green"
+    )
     health: HealthSettings = Field(
         HealthSettings(), description="what a healthy answer is and where the running version is read"
     )
@@ -97,9 +103,14 @@ class Environment(Strict):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"hosts: duplicate host name {duplicates[0]!r}")
-        for role in ("app", "db"):
+        for role in ("app", "db") if not self.database.managed else ("app",):
             if not self.hosts_with(role):
                 raise ValueError(f"hosts: no host has the role {role!r}")
+        client_host = self.database.client_host
+        if client_host and client_host not in names:
+            raise ValueError(f"database.client_host: {client_host!r} is not a host of this environment")
+        if self.app.shared_services and not self.hosts_with("db"):
+            raise ValueError("app.shared_services: they run on the db host, and no host has the role 'db'")
         build_host = self.images.build_host
         if build_host and build_host not in [host.name for host in self.app_hosts]:
             raise ValueError(f"images.build_host: {build_host!r} is not an app host")
@@ -137,8 +148,11 @@ class Environment(Strict):
             raise ValueError("app.shared_services: a service cannot be both per-colour and shared")
         if self.lb is None:
             raise ValueError("lb: required for strategy 'blue-green'")
-        if len(self.hosts_with("lb")) != 1:
-            raise ValueError("hosts: strategy 'blue-green' needs exactly one host with the role 'lb'")
+        lbs = [host.name for host in self.hosts_with("lb")]
+        if not lbs:
+            raise ValueError("hosts: strategy 'blue-green' needs a host with the role 'lb'")
+        if self.lb.state_host is not None and self.lb.state_host not in lbs:
+            raise ValueError(f"lb.state_host: {self.lb.state_host!r} is not a host with the role 'lb'")
 
     @property
     def is_protected(self) -> bool:
@@ -150,14 +164,32 @@ class Environment(Strict):
         return [host for host in self.hosts if role in host.roles]
 
     @property
+    def lb_hosts(self) -> list[Host]:
+        """Every load balancer (role `lb`): each gets the rendered files and the flag; a switch flips them all."""
+        return self.hosts_with("lb")
+
+    @property
     def lb_host(self) -> Host:
-        """The load balancer host (blue-green has exactly one)."""
-        return self.hosts_with("lb")[0]
+        """The LB that holds state.json, history and the deploy lock: `lb.state_host`, else the first `lb` host."""
+        name = self.lb.state_host if self.lb is not None else None
+        return next((host for host in self.lb_hosts if host.name == name), self.lb_hosts[0])
 
     @property
     def db_host(self) -> Host:
-        """The first host with the db role."""
-        return self.hosts_with("db")[0]
+        """The first host with the db role (a managed database may have none: a ConfigError then)."""
+        hosts = self.hosts_with("db")
+        if not hosts:
+            raise ConfigError(f"environment {self.name!r}: no host has the role 'db' (the database is managed)")
+        return hosts[0]
+
+    @property
+    def database_client_host(self) -> Host:
+        """Where the database's client tools run and the backups live: the db host, or for a managed server
+        `database.client_host` (default: the first app host)."""
+        if not self.database.managed:
+            return self.db_host
+        name = self.database.client_host
+        return next((host for host in self.hosts if host.name == name), self.app_hosts[0])
 
     @property
     def app_hosts(self) -> list[Host]:
@@ -252,6 +284,17 @@ class Environment(Strict):
         if self.lb is None:
             raise ConfigError(f"environment {self.name!r} has no lb")
         return self.lb.public_url.rstrip("/") + self.app.health_paths[self.app.roles.public]
+
+    def lb_own_health_url(self, host: Host) -> str:
+        """The public role's health URL through one LB's own address: with one LB its public URL; with several,
+        `lb.public_url` with the LB host's address in place of its host name (scheme, port and path kept), so a
+        switch verifies each LB and not whichever one the public name reaches."""
+        if len(self.lb_hosts) == 1:
+            return self.lb_health_url
+        parts = urlsplit(self.lb_health_url)
+        address = f"[{host.address}]" if ":" in host.address else host.address
+        netloc = address + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class Inventory(Strict):

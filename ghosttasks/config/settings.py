@@ -507,12 +507,55 @@ class CheckSettings(Strict):
         return value
 
 
+#: libpq's sslmode values (`database.sslmode`).
+SSLMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+#: The keys that describe a managed server; they mean nothing without `database.host`.
+MANAGED_KEYS = ("port", "sslmode", "ssl_root_cert", "password_env", "password_file", "client_image", "client_host")
+
+
 class DatabaseSettings(Strict):
-    service: str = Field("postgres", description="compose service that runs PostgreSQL")
+    service: str = Field("postgres", description="compose service that runs PostgreSQL (unless `host` is set)")
     name: str = Field("ghostworks", description="database that is backed up, restored and checked")
     user: str = Field("postgres", description="PostgreSQL role for pg_dump, pg_restore and pg_isready")
     redis_service: str = Field("redis", description="compose service that runs Redis")
-    backup_dir: str = Field(description="directory on the db host for `pg_dump -Fc` backups and their checksums")
+    backup_dir: str = Field(
+        description="directory for `pg_dump -Fc` backups and their checksums: on the db host, or on the client host "
+        "of a managed server"
+    )
+    host: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]*$",
+        description="address of a PostgreSQL server no SSH host runs (managed): backups, restores, the revision "
+        "read and `verify.db` run in a one-off `client_image` container on `client_host`; unset: the compose "
+        "`service` on the db host",
+    )
+    port: int = Field(5432, ge=1, le=65535, description="port of the managed server (`host`)")
+    sslmode: SSLMode = Field(
+        "prefer", description="libpq sslmode to the managed server (`verify-full` checks its name)"
+    )
+    ssl_root_cert: str | None = Field(
+        None,
+        description="CA file on the client host that signs the managed server's certificate (mounted read-only); "
+        "required with sslmode `verify-ca` / `verify-full`",
+    )
+    password_env: str | None = Field(
+        None,
+        description="variable on this machine that holds `user`'s password on the managed server (sent on the "
+        "command's stdin, never argv)",
+    )
+    password_file: str | None = Field(
+        None, description="file on this machine whose first line is that password (`~` expanded)"
+    )
+    client_image: str | None = Field(
+        None,
+        description="image with the client tools of the managed server's major version (e.g. `postgres:16`); "
+        "required with `host`",
+    )
+    client_host: str | None = Field(
+        None,
+        description="host that runs the one-off client container and keeps the backups (a managed server); "
+        "unset: the first app host",
+    )
     keep_backups: int = Field(14, ge=1, description="backups kept per environment; older ones are pruned")
     lock_wait_seconds: int = Field(60, ge=1, description="seconds pg_dump waits for a table lock before giving up")
     migration_lock_timeout_seconds: float = Field(
@@ -525,11 +568,58 @@ class DatabaseSettings(Strict):
         3, ge=1, description="times a migration is tried when it hits lock_timeout, before the deploy fails"
     )
 
+    @model_validator(mode="after")
+    def _managed(self) -> DatabaseSettings:
+        if self.host is None:
+            stray = [key for key in MANAGED_KEYS if key in self.model_fields_set]
+            if stray:
+                raise ValueError(f"{stray[0]}: only with host (a managed server); without it PostgreSQL is `service`")
+            return self
+        if not self.client_image:
+            raise ValueError("client_image: required with host (an image with the server's major version of pg_dump)")
+        if not (self.password_env or self.password_file):
+            raise ValueError("password_env or password_file: required with host")
+        if self.password_env and self.password_file:
+            raise ValueError("password_env and password_file: give one, not both")
+        if self.sslmode in ("verify-ca", "verify-full") and not self.ssl_root_cert:
+            raise ValueError(f"ssl_root_cert: required with sslmode {self.sslmode} (the CA file on the client host)")
+        return self
+
+    @property
+    def managed(self) -> bool:
+        """PostgreSQL is a server no SSH host runs (`host` is set), not a compose service."""
+        return self.host is not None
+
+    @property
+    def password_source(self) -> str:
+        """Where the managed server's password is read on this machine, as the operator names it."""
+        return f"${self.password_env}" if self.password_env else f"{self.password_file}"
+
+    def password(self) -> str | None:
+        """The managed server's password from the named variable or file of this machine (None: not set there)."""
+        if self.password_env:
+            return os.environ.get(self.password_env) or None
+        if self.password_file:
+            try:
+                with open(os.path.expanduser(self.password_file)) as handle:
+                    return handle.readline().rstrip("\r\n") or None
+            except OSError:
+                return None
+        return None
+
 
 class LBSettings(Strict):
     upstream_path: str = Field(description="upstream file on the LB host that nginx includes and ghosttasks renders")
     public_url: str = Field(description="public base URL through the LB, for traffic checks and monitoring")
-    state_dir: str = Field(description="directory on the LB host for state.json, history.jsonl and the deploy lock")
+    state_dir: str = Field(
+        description="directory on each LB host for its flag and access log; on the state LB (`lb.state_host`) "
+        "also state.json, history.jsonl and the deploy lock"
+    )
+    state_host: str | None = Field(
+        None,
+        description="the `lb` host whose `lb.state_dir` holds state.json, history.jsonl and the one deploy lock "
+        "when there are several LBs; unset: the first `lb` host in `hosts`",
+    )
     nginx: str = Field(
         "nginx",
         description="nginx command on the LB host (may include arguments); with `lb.sudo` and no path: "
@@ -593,6 +683,13 @@ class ProbeSettings(Strict):
         "one, else by the host itself or, for an address no host has, the monitoring host or LB), `direct` from "
         "this machine, `auto` `ssh` when `ssh.jump_host` or `ssh.config_file` (its ProxyJump) is set; "
         "`lb.public_url`, `app.public_health_url` and webhooks always go direct",
+    )
+    ca_file: str | None = Field(
+        None,
+        description="PEM file on this machine (`~` expanded) with the CA certificate(s) every direct HTTPS probe "
+        "trusts (`lb.public_url`, `app.public_health_url`, smoke tests, Prometheus): for a private CA; unset: the "
+        "system trust store. A certificate that does not verify fails the run with one line naming the URL, the "
+        "issuer and this setting; verification cannot be turned off",
     )
 
 

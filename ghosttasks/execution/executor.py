@@ -77,6 +77,9 @@ class Executor:
         self.verbose = False  # stream noisy commands' output instead of folding it
         self._tunnel_client: Any = None
         self._tunnel_lock = threading.Lock()
+        from ghosttasks.execution import trust
+
+        trust.configure(env.probes.ca_file)  # what every direct HTTPS probe of this run verifies with
 
     # -- to implement ---------------------------------------------------------------
     def _run(

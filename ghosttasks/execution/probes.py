@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -12,6 +13,7 @@ from typing import Any
 from ghosttasks.config.settings import HealthSettings
 from ghosttasks.decisions import health_answers
 from ghosttasks.decisions.health_answers import Judged
+from ghosttasks.execution import trust
 
 Log = Callable[[str], None]
 #: The shortest timeout the last request before a deadline gets (seconds).
@@ -80,6 +82,7 @@ def check_health(
     try:
         response = _get(url, {}, timeout=timeout, client=client)
     except httpx.HTTPError as exc:
+        _raise_if_untrusted(url, exc, client)
         connected = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
         return Health(url, False, error=f"{type(exc).__name__}: {exc or 'no detail'}", connected=connected)
     judged = health_answers.judge(
@@ -212,7 +215,7 @@ def sample_traffic(
     sample = TrafficSample(url, color_header=color_header)
     owned = client is None
     limits = httpx.Limits(max_keepalive_connections=0, max_connections=max(count, 1))
-    client = client or httpx.Client(timeout=timeout, limits=limits)
+    client = client or _direct(timeout, limits=limits)
 
     def one(_: int) -> Health:
         return check_health(url, timeout=timeout, client=client, contract=contract, color_header=color_header)
@@ -250,7 +253,7 @@ def prometheus_vector(base_url: str, query: str, *, timeout: float = 5.0, client
     import httpx
 
     owned = client is None
-    client = client or httpx.Client(timeout=timeout)
+    client = client or httpx.Client(timeout=timeout, verify=trust.context())
     try:
         response = client.get(f"{base_url.rstrip('/')}/api/v1/query", params={"query": query}, timeout=timeout)
         response.raise_for_status()
@@ -265,11 +268,11 @@ def prometheus_vector(base_url: str, query: str, *, timeout: float = 5.0, client
 
 def prometheus_get(base_url: str, path: str, *, timeout: float = 5.0, client: Any = None) -> Any:
     """The `data` of a Prometheus HTTP API answer (targets, rules, ...)."""
-    import httpx
 
-    response = (client or httpx).get(f"{base_url.rstrip('/')}{path}", timeout=timeout)
-    response.raise_for_status()
-    return response.json()["data"]
+    with contextlib.nullcontext(client) if client is not None else _direct(timeout) as http:
+        response = http.get(f"{base_url.rstrip('/')}{path}", timeout=timeout)
+        response.raise_for_status()
+        return response.json()["data"]
 
 
 def check_ready(url: str, *, timeout: float = 5.0, client: Any = None) -> str | None:
@@ -277,8 +280,10 @@ def check_ready(url: str, *, timeout: float = 5.0, client: Any = None) -> str | 
     import httpx
 
     try:
-        (client or httpx).get(url, timeout=timeout).raise_for_status()
+        with contextlib.nullcontext(client) if client is not None else _direct(timeout) as http:
+            http.get(url, timeout=timeout).raise_for_status()
     except httpx.HTTPError as exc:
+        _raise_if_untrusted(url, exc, client)
         return f"{type(exc).__name__}: {exc}"
     return None
 
@@ -311,6 +316,7 @@ def send_with_request_id(
     try:
         response = _get(url, {header: request_id}, timeout=timeout, client=client)
     except httpx.HTTPError as exc:
+        _raise_if_untrusted(url, exc, client)
         return Correlated(request_id, None, error=f"{type(exc).__name__}: {exc or 'no detail'}")
     color = health_answers.header(response.headers, color_header) if color_header else None
     return Correlated(request_id, response.status_code, color, response.headers.get(header))
@@ -322,12 +328,40 @@ def _get(url: str, headers: dict[str, str], *, timeout: float, client: Any) -> A
     import httpx
 
     owned = client is None
-    client = client or httpx.Client(timeout=timeout)
+    client = client or httpx.Client(timeout=timeout, verify=trust.context())
     try:
         return client.get(url, headers={**headers, "Connection": "close"}, timeout=timeout)
     finally:
         if owned:
             client.close()
+
+
+def _direct(timeout: float, **options: Any) -> Any:
+    """A direct client (from this machine) that verifies with the run's trust (ghosttasks.execution.trust)."""
+    import httpx
+
+    client = httpx.Client(timeout=timeout, verify=trust.context(), **options)
+    client.ghost_direct = True  # a certificate failure may be explained by reading the issuer directly
+    return client
+
+
+def _raise_if_untrusted(url: str, exc: BaseException, client: Any = None) -> None:
+    """A certificate that does not verify is no unhealthy answer: it fails the run with one line (the URL, the
+    issuer, the trust setting), whatever probe met it."""
+    failure = trust.untrusted(url, exc, direct=client is None or getattr(client, "ghost_direct", False))
+    if failure is not None:
+        raise failure from None
+
+
+def check_tls(url: str, *, timeout: float = 5.0) -> None:
+    """The public URL's certificate verifies with the run's trust (any HTTP answer will do); a verification
+    failure raises its one line, other errors are left to the probes that follow."""
+    import httpx
+
+    try:
+        _get(url, {}, timeout=timeout, client=None)
+    except httpx.HTTPError as exc:
+        _raise_if_untrusted(url, exc)
 
 
 @dataclass

@@ -225,5 +225,7 @@ class TunnelTransport(httpx.HTTPTransport):
 
 def tunnel_client(env: Environment, open_channel: OpenChannel) -> httpx.Client:
     """The run's one client for probes through SSH (environment proxy settings never apply to it)."""
-    transport = TunnelTransport(SSHBackend(env, open_channel))
+    from ghosttasks.execution import trust
+
+    transport = TunnelTransport(SSHBackend(env, open_channel), ssl_context=trust.context())  # probes.ca_file too
     return httpx.Client(transport=transport, trust_env=False, timeout=REQUEST_TIMEOUT)

@@ -10,6 +10,7 @@ from ghosttasks.execution.run import Run
 from ghosttasks.flows import canary as canary_flow
 from ghosttasks.flows.steps import build_once, logs, metrics, monitor
 from ghosttasks.flows.steps.backup import take_backup
+from ghosttasks.flows.steps.database_access import check_password
 from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.flows.steps.health import wait_for_color
 from ghosttasks.flows.steps.migrate import migrate_for_deploy, record_revision
@@ -49,6 +50,7 @@ def deploy(
     with guarded(run, store, version=version, reason=f"deploy {version}") as entry:
         with run.step("preflight"):
             build_once.preflight(run)
+            check_password(run)
             deploy_checklist(run, version, monitor_minutes=minutes)
             state = reconciled_state(run, store, entry)  # the idle colour is the one the LB does not serve
             target, previous = state.idle, state.active

@@ -18,6 +18,7 @@ from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps import alerting, marking
 from ghosttasks.flows.steps.build_once import verify_images
+from ghosttasks.flows.steps.database_access import database_access
 from ghosttasks.flows.steps.health import wait_for_color
 from ghosttasks.flows.steps.logs import check_logs
 from ghosttasks.flows.steps.preflight import require_env
@@ -70,14 +71,15 @@ def smoke_color(run: Run, color: Color | None) -> None:
 
 def database(run: Run, state: DeployState | None = None) -> None:
     """verify.db: `checks.database_command` in the serving colour's migrations-role service, else psql's
-    SELECT 1 through the postgres service on the db host (nothing inside the app's image)."""
+    SELECT 1 where the database's client runs: the postgres service on the db host, or a one-off container
+    reaching a managed server (nothing inside the app's image)."""
     command = run.env.checks.database_command
     if command:
         configured_check(run, command, "Database", state)
         return
-    db = run.env.database
-    fact = postgres.select_one(shared_project(run), service=db.service, user=db.user, database=db.name)
-    _judge(run, run.env.db_host, run.executor.read(run.env.db_host, fact), "Database")
+    db, access = run.env.database, database_access(run)
+    fact = postgres.select_one(access.client, user=db.user, database=db.name)
+    _judge(run, access.host, access.read(run, fact), "Database")
 
 
 def redis(run: Run, state: DeployState | None = None) -> None:
@@ -87,6 +89,11 @@ def redis(run: Run, state: DeployState | None = None) -> None:
     if command:
         configured_check(run, command, "Redis", state)
         return
+    if not run.env.hosts_with("db"):
+        raise OperationFailed(
+            "verify.redis cannot be evaluated: no host has the role 'db' to run database.redis_service in",
+            hint="set checks.redis_command (run in the serving colour's migrations-role service)",
+        )
     db_host, service = run.env.db_host, run.env.database.redis_service
     reasons = []
     for address in (None, db_host.address):  # the container's 127.0.0.1, then the db host's address

@@ -10,6 +10,7 @@ from ghosttasks.domain.revisions import Knowledge, Refused
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.backup import BackupInfo
 from ghosttasks.flows.steps.backup import take_backup as take_verified_backup
+from ghosttasks.flows.steps.database_access import database_access
 from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.flows.steps.migrate import (
     alembic_in,
@@ -22,7 +23,7 @@ from ghosttasks.flows.steps.migrate import (
     schema_changes,
 )
 from ghosttasks.flows.steps.migration_review import lint_downgrade
-from ghosttasks.flows.steps.projects import serving_api, shared_project
+from ghosttasks.flows.steps.projects import serving_api
 from ghosttasks.flows.steps.reality import reconciled_state
 from ghosttasks.records.state_store import Store
 
@@ -166,7 +167,7 @@ def take_backup(run: Run) -> BackupInfo:
 def list_backups(run: Run) -> list[list[str]]:
     """db.backups: file, size and time of each backup of this environment, newest first."""
     env = run.env
-    text = run.executor.run(env.db_host, pg_dump.listing(env.database.backup_dir, env.name)).stdout
+    text = run.executor.run(env.database_client_host, pg_dump.listing(env.database.backup_dir, env.name)).stdout
     rows = []
     for line in text.splitlines():
         parts = line.split(" ", 2)
@@ -180,24 +181,20 @@ def restore(run: Run, name: str) -> None:
     env = run.env
     db = env.database
     path = f"{db.backup_dir}/{name}"
+    access = database_access(run)
     with guarded(run, Store(run), version=None, reason=f"restore {name}") as entry:
         with run.step("check the backup file"):
-            mismatch = run.executor.read(env.db_host, pg_dump.checksum_mismatch(path))
+            mismatch = run.executor.read(access.host, pg_dump.checksum_mismatch(path))
             if mismatch:
                 raise OperationFailed(
-                    f"{name} failed its checksum or does not exist on {env.db_host.name}: {mismatch.reason}",
+                    f"{name} failed its checksum or does not exist on {access.host.name}: {mismatch.reason}",
                     hint="list the backups: inv db.backups",
                 )
             run.out.ok(f"{name}: checksum matches")
         with run.step("backup current database"):
             entry.backup = take_verified_backup(run, "before-restore").path
         with run.step(f"restore {name}"):
-            project = shared_project(run)
             schema_changes(run)
-            run.executor.run(
-                env.db_host,
-                pg_dump.restore(project, service=db.service, user=db.user, database=db.name, path=path),
-                what="pg_restore",
-                stream=True,
-            )
+            restore = pg_dump.restore(access.client, user=db.user, database=db.name, path=path)
+            access.run(run, restore, what="pg_restore", stream=True)
         run.out.ok(f"restored {name} into {db.name}; the previous data is in {entry.backup}")

@@ -11,7 +11,7 @@ from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.access_check import check_access
 from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.flows.steps.reality import reconciled_state
-from ghosttasks.flows.steps.switching import switch_traffic, verify_lb
+from ghosttasks.flows.steps.switching import emergency_flip, verify_each
 from ghosttasks.flows.steps.workers import hand_over
 from ghosttasks.observability import notify
 from ghosttasks.records.deploy_lock import DeployLock
@@ -19,10 +19,12 @@ from ghosttasks.records.state_store import Store
 
 
 def emergency_rollback(run: Run, *, reason: str) -> DeployState:
-    """Switch the LB to the previous colour at once, freeze deploys, alert on-call, open an incident.
+    """Switch every LB to the previous colour at once, freeze deploys, alert on-call, open an incident.
 
-    Needs only the LB host: the app hosts may be down. No lock is waited for; any lock is replaced
-    by a frozen one that only `inv deploy.unlock` lifts.
+    Needs only the LB hosts: the app hosts may be down. No lock is waited for; any lock is replaced
+    by a frozen one that only `inv deploy.unlock` lifts. Every LB it can reach is flipped (at once, no
+    phase one: an unreachable LB must not keep traffic on the failed colour elsewhere); any it could not is
+    named, everything else is still done, and the run fails (exit non-zero) at the end.
     """
     store = Store(run)
     with guarded(run, store, version=None, reason=reason, lock=False) as entry:
@@ -36,13 +38,15 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
                     hint="switch by hand: inv traffic.switch <colour>, or deploy a known good version",
                 )
             failed = state.active
-            check_access(run, [run.env.lb_host], docker=False)  # sudo -n on the LB: one command, already connected
+            check_access(run, [run.env.lb_host], docker=False)  # sudo -n on the state LB: already connected
             entry.color, entry.version, entry.previous_color, entry.reason = target, version, failed, reason
             warning = plan_switch_back(state, Knowledge.recorded(state), state.database_revision, target).warning
             if warning:
                 run.out.fail(warning)
                 entry.warning = warning
-            switch_traffic(run, target, version)
+            exit_code, lines, flipped = emergency_flip(run, target)
+            for line in lines:
+                (run.out.fail if "NOT flipped" in line or line.startswith("flip ") else run.out.ok)(line)
         with run.step("freeze deploys"):
             DeployLock(run).freeze(reason=f"emergency rollback: {reason}")
         state.after_switch(target)
@@ -55,10 +59,15 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
             entry.alerted, entry.incident = alert.ok, incident.ok
         move_workers(run, state, target, version, elapsed=run.elapsed())
         with run.step("verify traffic"):
-            try:
-                verify_lb(run, target, version, samples=5, deadline=5)
-            except OperationFailed as exc:
-                run.out.warn(f"{exc} (the switch is done; check the {target} hosts)")
+            # the LBs it flipped: one it could not is named already and serves the failed colour
+            for name, error in verify_each(run, target, version, samples=5, deadline=5, hosts=flipped).items():
+                if error:
+                    run.out.warn(f"{name}: {error} (the switch is done; check the {target} hosts)")
+        if exit_code:
+            raise OperationFailed(
+                "the emergency rollback could not flip every LB:\n" + "\n".join(lines),
+                hint=f"deploys to {run.env.name} are frozen; once every LB is reachable: inv traffic.switch {target}",
+            )
         run.out.ok(f"traffic is on {target} ({version}); deploys to {run.env.name} are frozen")
         by_hand = [what for what, done in (("alert on-call", alert.ok), ("open the incident", incident.ok)) if not done]
         if by_hand:

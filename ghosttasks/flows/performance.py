@@ -12,13 +12,14 @@ from ghosttasks.decisions import db_activity, memory_growth, slow_requests
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.steps.projects import color_project, shared_project
+from ghosttasks.flows.steps.database_access import DatabaseAccess, database_access
+from ghosttasks.flows.steps.projects import color_project
 
 
-def _database_read(run: Run, build) -> Fact[str]:
-    """A psql read on the database, wherever it runs (today: the database service of the shared project)."""
+def _database_read(run: Run, access: DatabaseAccess, build) -> str:
+    """A psql read on the database, where its client runs (ghosttasks.flows.steps.database_access)."""
     db = run.env.database
-    return build(shared_project(run), service=db.service, user=db.user, database=db.name)
+    return access.read(run, build(access.client, user=db.user, database=db.name))
 
 
 def _host_addresses(run: Run) -> dict[str, str]:
@@ -27,13 +28,14 @@ def _host_addresses(run: Run) -> dict[str, str]:
 
 def activity(run: Run, *, threshold: float, as_json: bool) -> db_activity.Activity:
     """db.activity: long-running queries, idle transactions, the blocking tree, connections per client."""
-    text = run.executor.read(run.env.db_host, _database_read(run, postgres.activity))
+    access = database_access(run)
+    text = _database_read(run, access, postgres.activity)
     reading = db_activity.parse(text)
     addresses = _host_addresses(run)
     if as_json:
         run.out.json(db_activity.as_json(reading, addresses, threshold))
         return reading
-    run.out.step(f"{run.env.db_host.name}: {db_activity.usage_line(reading)}")
+    run.out.step(f"{access.host.name}: {db_activity.usage_line(reading)}")
     rows = [
         [s.pid, s.application, f"{s.query_seconds:.1f} s", s.state, s.waiting, s.query]
         for s in db_activity.long_running(reading, threshold)
@@ -81,12 +83,13 @@ def activity(run: Run, *, threshold: float, as_json: bool) -> db_activity.Activi
 
 def slow(run: Run, *, limit: int, as_json: bool) -> list[db_activity.Statement]:
     """db.slow: the top statements by total and by mean time from pg_stat_statements (or how to enable it)."""
-    present = json.loads(run.executor.read(run.env.db_host, _database_read(run, postgres.statements_present)))
+    access = database_access(run)
+    present = json.loads(_database_read(run, access, postgres.statements_present))
     missing = db_activity.statements_missing(present)
     if missing:
         raise OperationFailed(missing, hint="db.activity works without it")
-    read = _database_read(run, lambda project, **kw: postgres.statements(project, limit=limit, **kw))
-    found = db_activity.parse_statements(run.executor.read(run.env.db_host, read))
+    text = _database_read(run, access, lambda client, **kw: postgres.statements(client, limit=limit, **kw))
+    found = db_activity.parse_statements(text)
     if as_json:
         run.out.json([vars(statement) for statement in found])
         return found
@@ -107,7 +110,7 @@ def memory(
     run: Run, *, minutes: float, interval: float, threshold: float, as_json: bool
 ) -> list[memory_growth.Verdict]:
     """stack.memory: sample every container's memory on the app and db hosts, judge who only grows."""
-    hosts = list({host.name: host for host in [*run.env.app_hosts, run.env.db_host]}.values())
+    hosts = list({host.name: host for host in [*run.env.app_hosts, *run.env.hosts_with("db")]}.values())
     samples = max(memory_growth.MIN_SAMPLES, int(minutes * 60 / interval) + 1)
     count = 1 if run.dry_run else samples  # a plan shows one sample and says how many a run takes
     fact = Fact("docker stats and inspect", compose.memory_sample(), lambda answer: answer.stdout, _ASSUMED_SAMPLE)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from ghosttasks.commands import alembic, compose, git, host, postgres
+from ghosttasks.commands import alembic, compose, git, host, pg_client, postgres
 from ghosttasks.commands.facts import Unread
+from ghosttasks.config.inventory import Host
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps import build_once
 from ghosttasks.flows.steps.access_check import check_access
+from ghosttasks.flows.steps.database_access import DatabaseAccess, check_password, database_access
 from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.flows.steps.health import wait_for_color
 from ghosttasks.flows.steps.migrate import alembic_in
@@ -19,22 +21,27 @@ from ghosttasks.records.state_store import Store
 DATABASE_WAIT_SECONDS = 90
 
 
-def wait_for_database(run: Run, target_host, project: compose.Project) -> None:
-    """pg_isready inside the postgres container, retried until it answers (a fresh cluster initialises)."""
+def wait_for_database(run: Run, target_host: Host, project: compose.Project) -> None:
+    """pg_isready inside the project's postgres container (a managed server: where its client runs), retried until
+    it answers (a fresh cluster initialises)."""
     from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
     db = run.env.database
-    fact = postgres.ready(project, service=db.service, user=db.user)
+    if db.managed:
+        access = database_access(run)
+    else:
+        access = DatabaseAccess(target_host, pg_client.ServiceClient(project, db.service))
+    fact = postgres.ready(access.client, user=db.user)
     retrying = Retrying(
         stop=stop_after_delay(DATABASE_WAIT_SECONDS),
         wait=wait_fixed(1),
         retry=retry_if_result(lambda answer: isinstance(answer, Unread)),
         retry_error_callback=lambda state: state.outcome.result(),
     )
-    answer = retrying(lambda: run.executor.read(target_host, fact))
+    answer = retrying(lambda: access.read(run, fact))
     if isinstance(answer, Unread):
         raise OperationFailed(f"PostgreSQL did not become ready in {DATABASE_WAIT_SECONDS} s: {answer.reason}")
-    run.out.ok(f"{target_host.name}: PostgreSQL accepting connections")
+    run.out.ok(f"{access.host.name}: PostgreSQL accepting connections")
 
 
 def deploy_dev(run: Run) -> None:
@@ -78,6 +85,7 @@ def deploy_staging(run: Run, ref: str) -> str:
     with guarded(run, Store(run), version=ref, reason=f"deploy staging {ref}") as entry:
         with run.step("preflight"):
             build_once.preflight(run)
+            check_password(run)
             check_reachable(run, env.hosts)
             check_access(run, env.hosts)
             require_env(run, hosts)
@@ -90,7 +98,8 @@ def deploy_staging(run: Run, ref: str) -> str:
             entry.images = build_once.ship(run, version, lambda target: single_project(run, target, version))
         with run.step("migrate database"):
             project = single_project(run, first, version)
-            run.executor.run(first, compose.up(project, env.app.shared_services), what="start shared services")
+            if env.app.shared_services:
+                run.executor.run(first, compose.up(project, env.app.shared_services), what="start shared services")
             wait_for_database(run, first, project)
             migrate = compose.run_rm(project, env.app.roles.migrations, alembic.upgrade(env.app.alembic))
             run.executor.run(first, migrate, what="alembic upgrade head", stream=True)

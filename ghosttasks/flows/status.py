@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ghosttasks.commands import nginx, render
+from ghosttasks.commands import assumptions, nginx, render
+from ghosttasks.decisions import lb_fleet
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.decisions.workers import where_they_run
 from ghosttasks.domain.errors import GhostError
@@ -61,13 +62,31 @@ def recorded_against_reality(run: Run, store: Store) -> tuple[Any, list[str]]:
 
 
 def read_selector(run: Run) -> dict[str, Any]:
-    """What the LB really selects (the flag file), and whether its config is the one the inventory renders."""
+    """What the LBs really select (each one's flag file, all read at once), and whether each config is the one the
+    inventory renders: `color` is the colour every LB selects (None when they disagree or one cannot be read, and
+    `problem` says so with the command that repairs it); `hosts` has each LB's own answer when there are several."""
     env = run.env
     assert env.lb is not None
     paths = [env.lb.upstream_path, env.selector_path]
-    answer = run.executor.run(env.lb_host, nginx.read_config(paths, env.flag_path), check=False).stdout
-    live, selected = nginx.parse_config(answer, len(paths))
-    return {"color": selected, "config_current": live == [render.upstream(env), render.selector(env)]}
+    wanted = [render.upstream(env), render.selector(env)]
+    fact = nginx.lb_view(paths, env.flag_path, assumed=wanted, selected=assumptions.STATE.active or "blue")
+    views = run.executor.read_parallel(env.lb_hosts, lambda host: fact)
+    hosts: dict[str, dict[str, Any]] = {}
+    for host, view in zip(env.lb_hosts, views, strict=True):
+        if isinstance(view, str):
+            hosts[host.name] = {"color": None, "config_current": None, "error": view}
+        else:
+            hosts[host.name] = {"color": view[1], "config_current": view[0] == wanted}
+    color, problem = lb_fleet.agreement({name: info["color"] for name, info in hosts.items()})
+    report: dict[str, Any] = {
+        "color": color,
+        "config_current": all(info["config_current"] for info in hosts.values()),
+    }
+    if len(hosts) > 1:
+        report["hosts"] = hosts
+    if problem:
+        report["problem"] = problem.replace("<colour>", f"<colour> --env {env.name}")
+    return report
 
 
 def traffic_status(run: Run, samples: int, share_requests: int = 0) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from ghosttasks.flows.steps.access_check import check_access
 from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.flows.steps.health import wait_for_color
 from ghosttasks.flows.steps.migrate import apply, database_revision, knowledge, record_revision
+from ghosttasks.flows.steps.preflight import check_public_tls
 from ghosttasks.flows.steps.reality import reconciled_state, settle
-from ghosttasks.flows.steps.switching import switch_traffic, verify_or_switch_back
+from ghosttasks.flows.steps.switching import require_installed, switch_traffic, verify_or_switch_back
 from ghosttasks.flows.steps.workers import hand_over
 from ghosttasks.records.state_store import Store
 
@@ -26,6 +27,8 @@ def switch(run: Run, color: Color) -> DeployState:
     with guarded(run, store, version=None, reason=f"switch traffic to {color}") as entry:
         with run.step("plan switch"):
             check_access(run, run.env.hosts)
+            require_installed(run)
+            check_public_tls(run)
             state = reconciled_state(run, store, entry)
             current = database_revision(run)
             plan = plan_switch(state, knowledge(run, state), current, color)

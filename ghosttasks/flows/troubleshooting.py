@@ -9,6 +9,7 @@ from ghosttasks.decisions.workers import where_they_run
 from ghosttasks.domain.colors import COLORS, Color
 from ghosttasks.domain.errors import BadInput
 from ghosttasks.execution.run import Run
+from ghosttasks.flows.steps.database_access import database_access
 from ghosttasks.flows.steps.projects import color_project, shared_project, single_project
 from ghosttasks.flows.steps.workers import sightings
 
@@ -72,11 +73,10 @@ def config(run: Run) -> None:
 
 
 def pg_isready(run: Run) -> bool:
-    """pg_isready in the postgres container; True when it accepts connections."""
-    db = run.env.database
-    project = shared_project(run)
-    answer = run.executor.read(run.env.db_host, postgres.ready(project, service=db.service, user=db.user))
+    """pg_isready where the database's client runs; True when it accepts connections."""
+    access = database_access(run)
+    answer = access.read(run, postgres.ready(access.client, user=run.env.database.user))
     ready = not isinstance(answer, Unread)
     line = answer if ready else answer.reason
-    (run.out.ok if ready else run.out.fail)(f"{run.env.db_host.name}: {line}")
+    (run.out.ok if ready else run.out.fail)(f"{access.host.name}: {line}")
     return ready

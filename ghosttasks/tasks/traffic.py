@@ -5,6 +5,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from ghosttasks.domain import validate
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.tasks.runtime import DRY_HELP, ENV_HELP, JSON_HELP, YES_HELP, execute, ghost_task
 
 
@@ -36,19 +37,25 @@ def switch(c, color, env=None, dry_run=False, yes=False):
     }
 )
 def status(c, env=None, json=False, samples=10, share_requests=200):
-    """Which colour the LB sends traffic to: recorded state, live upstream file, a sample of answers, and the share
-    per colour (the canary's buckets, and as measured through the LB)."""
+    """Which colour the LBs send traffic to: recorded state, each LB's flag and config, a sample of answers, and the
+    share per colour (the canary's buckets, and as measured through the LB).
+
+    LBs that disagree (or one whose flag cannot be read) are an error (exit 1) naming the command that repairs it.
+    """
     from ghosttasks.flows.status import traffic_status
     from ghosttasks.terminal import reporting
 
     count = int(validate.positive_number(samples, "--samples"))
     clients = int(validate.positive_number(share_requests, "--share-requests", allow_zero=True))
-    execute(
-        c,
-        env,
-        lambda run: reporting.show_traffic(run.out, traffic_status(run, count, clients), as_json=json),
-        quiet=json,
-    )
+
+    def show(run):
+        report = traffic_status(run, count, clients)
+        reporting.show_traffic(run.out, report, as_json=json)
+        problem = report.get("lb", {}).get("problem")
+        if problem:
+            raise OperationFailed(problem)
+
+    execute(c, env, show, quiet=json)
 
 
 @ghost_task(
@@ -87,4 +94,16 @@ def verify(c, color=None, env=None):
     execute(c, env, lambda run: flow.traffic(run, color))
 
 
-namespace = Collection("traffic", switch, canary, status, verify)
+@ghost_task(help={"env": ENV_HELP, "dry_run": DRY_HELP, "yes": YES_HELP})
+def install(c, env=None, dry_run=False, yes=False):
+    """First-time setup of the LB: install the upstream and the selector, check nginx -T includes them, reload once.
+
+    Run it before the first deploy (and again after editing the site config as it says). It does not touch the
+    flag: with none, the selector sends traffic to blue.
+    """
+    from ghosttasks.flows import lb_setup as flow
+
+    execute(c, env, flow.install, dry_run=dry_run, confirm_summary="Install the LB's nginx files and reload", yes=yes)
+
+
+namespace = Collection("traffic", switch, canary, status, verify, install)

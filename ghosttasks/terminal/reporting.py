@@ -31,6 +31,8 @@ def show_status(out: Output, env_name: str, report: dict[str, Any], *, as_json: 
     if "lb" in report:
         lb = report["lb"]
         out.info(describe_selector(lb))
+        if lb.get("problem"):
+            out.fail(lb["problem"])
     for line in report.get("workers", []):
         out.info(f"workers {line}")
     out.info(describe_lock(report["lock"]))
@@ -84,7 +86,14 @@ def describe_selector(lb: dict[str, Any]) -> str:
         if lb.get("config_current")
         else "config differs from the inventory's (next switch installs it)"
     )
-    return f"LB selects: {lb.get('color') or 'unknown'} ({config})"
+    if not lb.get("hosts"):
+        return f"LB selects: {lb.get('color') or 'unknown'} ({config})"
+    each = ", ".join(
+        f"{name} {info['color'] or 'unreadable'}"
+        + ("" if info["config_current"] in (True, None) else " (config differs)")
+        for name, info in lb["hosts"].items()
+    )
+    return f"LBs select: {lb.get('color') or 'not one colour'} ({each}; {config})"
 
 
 def describe_lock(lock: LockHolder | None) -> str:
@@ -126,6 +135,8 @@ def show_traffic(out: Output, report: dict[str, Any], *, as_json: bool) -> None:
     lb = report.get("lb", {})
     out.info(f"recorded: active {report['active']}, previous {report['previous']}")
     out.info(describe_selector(lb))
+    if lb.get("problem"):
+        out.fail(lb["problem"])
     show_disagreements(out, report["environment"], report["disagreements"], report["lock"])
     out.info(f"answers: {report.get('sample_summary', 'not sampled')}")
     if report.get("sample_problem"):

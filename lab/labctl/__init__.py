@@ -294,6 +294,7 @@ def _usage(lay: Layout, topo: Topology) -> str:
         lines += [
             f"  {' '.join(lay.ssh_argv('127.0.0.11'))} docker compose version",
             f"  curl {topo.public_url}/api/v1/health          # the LB (nginx -c {lay.nginx_conf})",
+            f"  curl --cacert {lay.lab_ca} https://{topo.lb_addr}/api/v1/health   # TLS, the lab CA (probes.ca_file)",
             f"  curl http://{topo.monitoring_addr}:{PROMETHEUS_PORT}/api/v1/targets   # Prometheus",
         ]
     lines += [

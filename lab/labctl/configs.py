@@ -89,7 +89,7 @@ def _client_config(lay: Layout, topo: Topology) -> str:
 
 def session_env(lay: Layout, host: LabHost) -> dict[str, str]:
     """What sshd sets in every session on a lab host (SetEnv)."""
-    env = {"SHLVL": "1", "PATH": SYSTEM_PATH}
+    env = {"SHLVL": "1", "PATH": f"{lay.lb2_bin}:{SYSTEM_PATH}" if host.own_lb_dir else SYSTEM_PATH}
     return env | (lay.docker_env(host.name) if host.docker else {})
 
 
@@ -101,8 +101,11 @@ def write_configs(lay: Layout, topo: Topology = FLAT) -> set[str]:
             changed.add(f"sshd-{host.name}")
     for host in topo.docker_hosts:
         write_file(lay.docker_dir(host.name) / "daemon.json", render("daemon.json.j2"))
-    if _write_nginx_config(lay, topo):
+    if _write_nginx_config(lay, topo, topo.lb_addr, lay.lb_dir):
         changed.add("nginx-lb")
+    for host in topo.hosts:
+        if host.own_lb_dir and _write_nginx_config(lay, topo, host.address, lay.lb2_view):
+            changed.add(f"nginx-{host.name}")
     if _write_prometheus_config(lay, topo):
         changed.add("prometheus")
     if write_file(lay.alertmanager_config, alertmanager_config(topo)):
@@ -134,27 +137,39 @@ def _write_sshd_config(lay: Layout, topo: Topology, host: LabHost) -> bool:
     return write_file(lay.sshd_config(host.name), text)
 
 
-def _write_nginx_config(lay: Layout, topo: Topology) -> bool:
+def _write_nginx_config(lay: Layout, topo: Topology, address: str, base: Path) -> bool:
+    """The LB's nginx.conf and first files for the nginx listening on `address`, written under `base`: lb_dir for the
+    LB, lb2_view for the second LB, whose daemons see it at lb_dir (every path in the files is lb_dir's)."""
+
+    def at(path: Path) -> Path:
+        return base / path.relative_to(lay.lb_dir)
+
     temp_dir = lay.lb_dir / "tmp"
     for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (temp_dir / sub).mkdir(parents=True, exist_ok=True)
-    lay.lb_state_dir.mkdir(parents=True, exist_ok=True)
-    if not lay.upstream_path.exists():
+        at(temp_dir / sub).mkdir(parents=True, exist_ok=True)
+    at(lay.lb_state_dir).mkdir(parents=True, exist_ok=True)
+    if not at(lay.upstream_path).exists():
         names = [f"ghostworks_{service}_{color}" for service in ("api", "web") for color in ("blue", "green")]
-        placeholder = render("upstream-placeholder.conf.j2", upstreams=names, closed=f"{topo.lb_addr}:9")
-        write_file(lay.upstream_path, placeholder)
-    if not lay.selector_path.exists():
-        write_file(lay.selector_path, render("selector-placeholder.inc.j2", variable="ghostworks_color"))
-    if not lay.shop_upstream_path.exists():
+        placeholder = render("upstream-placeholder.conf.j2", upstreams=names, closed=f"{address}:9")
+        write_file(at(lay.upstream_path), placeholder)
+    if not at(lay.selector_path).exists():
+        write_file(at(lay.selector_path), render("selector-placeholder.inc.j2", variable="ghostworks_color"))
+    if not at(lay.shop_upstream_path).exists():
         names = [f"shop_{service}_{color}" for service in ("orders", "storefront") for color in ("blue", "green")]
-        placeholder = render("upstream-placeholder.conf.j2", upstreams=names, closed=f"{topo.lb_addr}:9")
-        write_file(lay.shop_upstream_path, placeholder)
-    if not lay.shop_selector_path.exists():
-        write_file(lay.shop_selector_path, render("selector-placeholder.inc.j2", variable="shop_color"))
-    lay.shop_state_dir.mkdir(parents=True, exist_ok=True)
+        placeholder = render("upstream-placeholder.conf.j2", upstreams=names, closed=f"{address}:9")
+        write_file(at(lay.shop_upstream_path), placeholder)
+    if not at(lay.shop_selector_path).exists():
+        write_file(at(lay.shop_selector_path), render("selector-placeholder.inc.j2", variable="shop_color"))
+    at(lay.shop_state_dir).mkdir(parents=True, exist_ok=True)
+    cert, key = lab_certificate(lay, address)
+    if base != lay.lb_dir:  # the second LB's own copy of its certificate, at the path its nginx reads
+        at(lay.tls_dir).mkdir(parents=True, exist_ok=True)
+        for path in (cert, key):
+            write_file(at(path), path.read_text(), 0o600)
     text = render(
         "nginx.conf.j2",
-        address=topo.lb_addr,
+        tls={"port": LB_TLS_PORT, "cert": cert, "key": key},
+        address=address,
         conf=lay.nginx_conf,
         pid_file=lay.lb_dir / "nginx.pid",
         error_log=lay.lb_dir / "error.log",
@@ -164,7 +179,36 @@ def _write_nginx_config(lay: Layout, topo: Topology) -> bool:
         selector_path=lay.selector_path,
         shop={"upstream_path": lay.shop_upstream_path, "selector_path": lay.shop_selector_path, "port": SHOP_LB_PORT},
     )
-    return write_file(lay.nginx_conf, text)
+    return write_file(at(lay.nginx_conf), text)
+
+
+#: The LB's https port (the same server as port 80, TLS terminated with a certificate of the lab CA).
+LB_TLS_PORT = 443
+
+
+def lab_certificate(lay: Layout, address: str) -> tuple[Path, Path]:
+    """The lab CA (made once per lab root with openssl) and a certificate it signs for `address` (IP SAN),
+    for nginx's https server; returns (certificate, key). A private CA: no trust store knows it."""
+    tls = lay.tls_dir
+    tls.mkdir(parents=True, exist_ok=True)
+    ca_key, ca = tls / "ca.key", lay.lab_ca
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    if not ca.exists():
+        argv = ["openssl", "req", "-x509", *curve, "-keyout", str(ca_key), "-out", str(ca), "-days", "3650"]
+        run("lab CA", [*argv, "-subj", "/O=ghostlab/CN=Ghostlab Lab CA"])
+    cert, key = tls / f"lb-{address}.pem", tls / f"lb-{address}.key"
+    if not cert.exists():
+        csr, ext = tls / f"lb-{address}.csr", tls / f"lb-{address}.ext"
+        write_file(
+            ext,
+            f"subjectAltName=IP:{address}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+            "extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n",
+        )
+        request = ["openssl", "req", "-new", *curve, "-keyout", str(key), "-out", str(csr)]
+        run("LB key", [*request, "-subj", f"/CN={address}"])
+        sign = ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial"]
+        run("LB certificate", [*sign, "-out", str(cert), "-days", "825", "-extfile", str(ext)])
+    return cert, key
 
 
 def prometheus_targets(topo: Topology = FLAT) -> list[dict]:

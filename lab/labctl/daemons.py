@@ -69,6 +69,10 @@ def lab_daemons(lay: Layout, topo: Topology = FLAT) -> list[Daemon]:
     argv = (nginx, "-c", str(lay.nginx_conf), "-e", str(lay.lb_dir / "error.log"))
     lb = topo.lb_addr
     found.append(Daemon("nginx-lb", argv, f"{lb}:80", partial(netns.tcp_open, ns, lb, 80), ns))
+    for host in topo.hosts:
+        if host.own_lb_dir:
+            ready = partial(netns.tcp_open, ns, host.address, 80)
+            found.append(Daemon(f"nginx-{host.name}", own_lb_dir(lay, argv), f"{host.address}:80", ready, ns))
     found.append(_prometheus(lay, topo))
     found += [_alertmanager(lay, topo), _pushgateway(lay, topo)]
     found.append(_registry(lay, topo))
@@ -102,8 +106,18 @@ def _dockerd(lay: Layout, host: LabHost, namespace: str | None) -> Daemon:
     return Daemon(f"dockerd-{host.name}", argv, f"unix://{sock}", partial(_docker_ping, sock), namespace)
 
 
+def own_lb_dir(lay: Layout, argv: tuple[str, ...]) -> tuple[str, ...]:
+    """`argv` in a mount namespace of its own where lb2's files (Layout.lb2_view) are bound over the LB's directory:
+    a second LB with the same paths and its own files. unshare and sh exec it: the PID is the daemon's."""
+    bind = f'mount --bind {lay.lb2_view} {lay.lb_dir} && exec "$@"'
+    unshare = shutil.which("unshare", path=SYSTEM_PATH) or "/usr/bin/unshare"
+    return (unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c", bind, "sh", *argv)
+
+
 def _sshd(lay: Layout, host: LabHost, namespace: str | None) -> Daemon:
     argv = ("/usr/sbin/sshd", "-D", "-f", str(lay.sshd_config(host.name)), "-E", str(lay.sshd_log(host.name)))
+    if host.own_lb_dir:
+        argv = own_lb_dir(lay, argv)
     listen = ",".join(f"{address}:{SSH_PORT}" for address in host.listen)
     ready = partial(netns.tcp_open, namespace, host.address, SSH_PORT)
     return Daemon(f"sshd-{host.name}", argv, listen, ready, namespace)

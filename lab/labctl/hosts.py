@@ -3,7 +3,10 @@
 Two topologies build the same production hosts (lb, app1, app2, db, Prometheus, a docker registry):
 
 - flat (the default, `make demo`): every host on a 127.0.0.x address of this machine, entered as root;
-  dev and staging beside them.
+  dev and staging beside them. It also has a second LB, lb2 (127.0.0.21, its own sshd and nginx), for the
+  inventories that declare two LBs (tests/lab/test_66_two_lbs.py; lab/hosts.yml's prod declares lb alone).
+  lb2 has the same paths as lb but its own files: its sshd and nginx run in a mount namespace where
+  Layout.lb2_view is bound over Layout.lb_dir (daemons.py), as a second machine would have them.
 - bastion: the hosts live in the network namespace ghostlab-prod, on loopback addresses of their own
   (127.0.0.30-35 inside it). The operator's side (this machine's namespace) reaches exactly two ports:
   the bastion's sshd (127.0.0.40:2222) and the LB's public HTTP port (127.0.0.41:80), each bridged by a
@@ -22,6 +25,7 @@ SHOP_LB_PORT = 8080  # the LB's second server (nginx), in front of the shop
 SHOP_DB_PORT = 5433  # the shop's own PostgreSQL (compose service `db`, project shop) on the db host
 SHOP_CACHE_PORT = 6380  # its Redis (compose service `cache`)
 LB_ADDR = "127.0.0.10"
+LB2_ADDR = "127.0.0.21"  # the flat topology's second LB (its own sshd and nginx, the same paths as lb's)
 DB_ADDR = "127.0.0.13"
 MONITORING_ADDR = "127.0.0.14"
 PROMETHEUS_PORT = 9090
@@ -34,6 +38,9 @@ STAGING_ADDR = "127.0.0.17"
 REGISTRY_ADDR = "127.0.0.20"  # the lab's docker registry (distribution v2, htpasswd); bastion: 127.0.0.38 inside
 REGISTRY_PORT = 5000
 REGISTRY_USER = "ghostlab"
+# A PostgreSQL no lab host serves (the "managed" database of lab/labctl/managed_postgres.py), on this machine.
+MANAGED_PG_ADDR = "127.0.0.26"
+MANAGED_PG_PORT = 5432
 DEV_ENGINE = "app1"
 
 NAMESPACE = "ghostlab-prod"
@@ -50,6 +57,7 @@ class LabHost:
     roles: tuple[str, ...]
     docker: bool = True
     extra_addresses: tuple[str, ...] = ()
+    own_lb_dir: bool = False  # a second LB: its daemons see its own files at the LB's paths (a mount namespace)
 
     @property
     def listen(self) -> tuple[str, ...]:
@@ -141,6 +149,7 @@ HOSTS = (
     LabHost("app1", "127.0.0.11", ("app",)),
     LabHost("app2", "127.0.0.12", ("app",)),
     LabHost("db", DB_ADDR, ("db",), extra_addresses=(STAGING_ADDR,)),
+    LabHost("lb2", LB2_ADDR, ("lb",), docker=False, own_lb_dir=True),
 )
 APP_HOSTS = tuple(host for host in HOSTS if "app" in host.roles)
 DOCKER_HOSTS = tuple(host for host in HOSTS if host.docker)

@@ -169,6 +169,31 @@ class Layout:
         return self.lb_dir / "ghostworks-selector.inc"
 
     @property
+    def tls_dir(self) -> Path:
+        """The lab CA (openssl) and the LB's certificate it signed, for nginx's https server."""
+        return self.lb_dir / "tls"
+
+    @property
+    def lab_ca(self) -> Path:
+        """The lab CA's certificate (PEM): what probes.ca_file names for the https public URL."""
+        return self.tls_dir / "ca.pem"
+
+    @property
+    def lb2_view(self) -> Path:
+        """The second LB's (lb2's) own files: bound over lb_dir in its daemons' mount namespace, so its nginx and
+        every SSH session on it see them at the LB's paths (its flag: lb2_view / "state" / ...)."""
+        return self.host_dir("lb2") / "lb"
+
+    def in_lb2_view(self, path: Path) -> Path:
+        """Where a path under lb_dir really is for lb2 (as this machine sees it)."""
+        return self.lb2_view / path.relative_to(self.lb_dir)
+
+    @property
+    def lb2_bin(self) -> Path:
+        """First on the PATH of every SSH session on lb2 (empty unless a test puts a wrapper there)."""
+        return self.host_dir("lb2") / "bin"
+
+    @property
     def lb_state_dir(self) -> Path:
         """The deploy state, history and lock on the LB host."""
         return self.lb_dir / "state"

@@ -33,7 +33,7 @@ GHOST = Path(sys.executable).with_name("ghost")
 
 
 def ghost_command(*args: str) -> list[str]:
-    """The argv of `ghost ARGS` as an operator types it (the checkout's code: PYTHONPATH, or the editable install)."""
+    """The argv of `ghost ARGS` as an operator types it (the checkout's code: see Inv.environment)."""
     if not GHOST.exists():
         raise RuntimeError(f"{GHOST} is missing: install the checkout first (make install)")
     return [str(GHOST), *args]
@@ -116,6 +116,8 @@ class Inv:
 
     def environment(self, env: dict | None = None) -> dict:
         base = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+        # the code under test is this checkout's, whichever checkout `pip install -e` last pointed `ghost` at
+        base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), base.get("PYTHONPATH")]))
         # bytecode written once and reused: without it every invocation compiles ghosttasks again (~0.3 s here)
         return {**base, "GHOST_INVENTORY": str(self.inventory), "GHOST_LOG_DIR": str(self.log_dir), **(env or {})}
 

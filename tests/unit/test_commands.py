@@ -3,6 +3,7 @@
 import pytest
 
 from ghosttasks.commands import alembic, compose, git, host, lock_dir, nginx, pg_dump, postgres, qpath, remote_file
+from ghosttasks.commands.pg_client import ServiceClient
 
 PROJECT = compose.Project(
     "/srv/rel/v1.1.0", "ghostworks-green", ("docker-compose.yml", "docker-compose.green.yml"), "v1.1.0"
@@ -111,7 +112,9 @@ def test_backup_name():
 
 
 def test_backup_dump_writes_partial_then_renames():
-    assert pg_dump.dump(SHARED, service="postgres", user="postgres", database="ghostworks", path="/b/prod-v1.dump") == (
+    assert pg_dump.dump(
+        ServiceClient(SHARED, "postgres"), user="postgres", database="ghostworks", path="/b/prod-v1.dump"
+    ) == (
         f"umask 077 && mkdir -p /b && {{ {SHARED_PREFIX} exec -T postgres pg_dump -U postgres -Fc "
         "--lock-wait-timeout=60s ghostworks "
         "> /b/prod-v1.dump.partial; } && mv -f /b/prod-v1.dump.partial /b/prod-v1.dump "
@@ -120,7 +123,7 @@ def test_backup_dump_writes_partial_then_renames():
 
 
 def test_backup_verify_checks_restore_list_then_checksums():
-    assert pg_dump.verify(SHARED, service="postgres", path="/b/prod-v1.dump") == (
+    assert pg_dump.verify(ServiceClient(SHARED, "postgres"), path="/b/prod-v1.dump") == (
         f"test -s /b/prod-v1.dump && {SHARED_PREFIX} exec -T postgres pg_restore --list < /b/prod-v1.dump > /dev/null "
         "&& (cd /b && umask 077 && sha256sum prod-v1.dump > /b/prod-v1.dump.sha256) "
         "&& stat -c 'size=%s' /b/prod-v1.dump && cat /b/prod-v1.dump.sha256"
@@ -135,7 +138,7 @@ def test_backup_retention_listing_restore_checksum():
         "ls -1t /b/prod-*.dump 2>/dev/null | while read -r f; do stat -c '%n %s %y' \"$f\"; done; true"
     )
     assert pg_dump.check_checksum("/b/prod-v1.dump") == "cd /b && sha256sum --check --strict prod-v1.dump.sha256"
-    assert pg_dump.restore(SHARED, service="postgres", user="postgres", database="gw", path="/b/x.dump") == (
+    assert pg_dump.restore(ServiceClient(SHARED, "postgres"), user="postgres", database="gw", path="/b/x.dump") == (
         f"{SHARED_PREFIX} exec -T postgres pg_restore -U postgres -d gw --clean --if-exists --single-transaction "
         "--no-owner < /b/x.dump"
     )
@@ -205,7 +208,7 @@ def test_lock_commands_quote_the_holder():
 
 
 def test_schema_revision_is_read_with_psql_in_the_postgres_service():
-    assert postgres.schema_revision(PROJECT, service="postgres", user="postgres", database="gw") == (
+    assert postgres.schema_revision(ServiceClient(PROJECT, "postgres"), user="postgres", database="gw") == (
         f"{PREFIX} exec -T postgres psql -U postgres -d gw -X -q -tA -c 'SELECT version_num FROM alembic_version'"
     )
 

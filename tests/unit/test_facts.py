@@ -8,6 +8,7 @@ from fabric.testing.base import Command, MockRemote, Session
 
 from ghosttasks.commands import alembic, compose, docker_images, git, host, nginx, postgres, remote_file
 from ghosttasks.commands.facts import Unread
+from ghosttasks.commands.pg_client import ServiceClient
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import BadInput, CommandFailed, OperationFailed
 from ghosttasks.execution.executor import Result
@@ -27,7 +28,7 @@ def answer(stdout="", stderr="", code=0):
 
 
 def test_the_database_revisions_are_its_rows():
-    fact = postgres.revision(PROJECT, service="postgres", user="gw", database="gw")
+    fact = postgres.revision(ServiceClient(PROJECT, "postgres"), user="gw", database="gw")
     assert fact.parse(answer("b2b2b2b2b2b2\n")) == ("b2b2b2b2b2b2",)
     assert fact.parse(answer("")) == ()
     assert fact.parse(answer("", 'ERROR:  relation "alembic_version" does not exist\nLINE 1: ...', 1)) == ()
@@ -35,7 +36,7 @@ def test_the_database_revisions_are_its_rows():
     with pytest.raises(OperationFailed, match="cannot read the database's revision"):
         fact.parse(answer("", "psql: error: connection refused", 2))
     assert fact.check is False and fact.assumed == "b2b2b2b2b2b2"
-    assert postgres.revision(PROJECT, service="postgres", user="gw", database="gw", assumed=None).assumed == ""
+    assert postgres.revision(ServiceClient(PROJECT, "postgres"), user="gw", database="gw", assumed=None).assumed == ""
 
 
 def test_the_lb_flag_names_a_colour_or_fails():
@@ -126,7 +127,7 @@ def test_the_plan_recorder_answers_a_read_from_its_assumed_answer(env):
     app1 = env.app_hosts[0]
     fact = remote_file.deploy_state("/var/lib/ghosttasks/state.json")
     assert recorder.read(app1, fact).active == "green"
-    revision = postgres.revision(PROJECT, service="postgres", user="gw", database="gw", assumed="c3c3c3c3c3c3")
+    revision = postgres.revision(ServiceClient(PROJECT, "postgres"), user="gw", database="gw", assumed="c3c3c3c3c3c3")
     assert recorder.read(app1, revision) == ("c3c3c3c3c3c3",)
     assert recorder.entries == [
         "# dry run: state.json is assumed to say active green, blue v1.0.0, green v1.1.0",

@@ -61,7 +61,11 @@ BROKEN = [
     ),
     (
         lambda d: _prod(d)["hosts"].pop(0),
-        "hosts.yml: environments.prod: hosts: strategy 'blue-green' needs exactly one host with the role 'lb'",
+        "hosts.yml: environments.prod: hosts: strategy 'blue-green' needs a host with the role 'lb'",
+    ),
+    (
+        lambda d: _prod(d)["lb"].update(state_host="app1"),
+        "hosts.yml: environments.prod: lb.state_host: 'app1' is not a host with the role 'lb'",
     ),
     (
         lambda d: _prod(d)["app"]["color_ports"].pop("green"),

@@ -17,6 +17,7 @@ CASES = {
     "deploy-prod-canary": ["deploy.prod", "--version", "v1.2.0", "--canary", "5,25,50", "--dry-run", "--yes"],
     "traffic-canary": ["traffic.canary", "25", "--dry-run", "--yes"],
     "traffic-canary-end": ["traffic.canary", "0", "--dry-run", "--yes"],
+    "traffic-install": ["traffic.install", "--dry-run", "--yes"],
     "db-downgrade": ["db.downgrade", "-r", "-1", "--force", "--dry-run", "--yes"],
     "deploy-rollback": ["deploy.rollback", "--dry-run", "--yes"],
     "deploy-rollback-to": ["deploy.rollback", "--to", "v0.9.0", "--dry-run", "--yes"],
@@ -82,3 +83,54 @@ def test_a_switch_reloads_nothing_when_the_lb_config_is_current(inv, name):
         line for line in ran if "nginx -s reload" in line or "nginx -t" in line or "upstream.conf.ghost" in line
     ]
     assert "ghostworks-active-green" in plan
+
+
+#: The same commands against prod with a second LB (lb2): every LB read before any flag moves, both flipped,
+#: each verified through its own address; state, history and the lock stay on lb1.
+TWO_LB_CASES = {
+    "two-lbs-traffic-switch": CASES["traffic-switch"],
+    "two-lbs-deploy-prod": CASES["deploy-prod"],
+    "two-lbs-deploy-emergency-rollback": CASES["deploy-emergency-rollback"],
+    "two-lbs-traffic-install": CASES["traffic-install"],
+}
+
+
+@pytest.fixture
+def two_lbs(tmp_path, monkeypatch):
+    import yaml
+
+    from ghosttasks import testing
+
+    data = yaml.safe_load(testing.SHIPPED_INVENTORY.read_text())
+    data["environments"]["prod"]["hosts"].insert(
+        1, {"name": "lb2", "address": "lb2.internal.ghostworks.dev", "roles": ["lb"]}
+    )
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    monkeypatch.setenv("GHOST_INVENTORY", str(path))
+
+
+@pytest.mark.parametrize("name", sorted(TWO_LB_CASES))
+def test_golden_plan_with_two_lbs(request, inv, two_lbs, name):
+    code, out, err = inv(*TWO_LB_CASES[name])
+    assert code == 0, err
+    golden = PLANS / f"{name}.txt"
+    if request.config.getoption("--regen-plans"):
+        golden.write_text(out)
+    assert out == golden.read_text()
+
+
+def test_two_lbs_are_both_read_before_either_flag_moves(inv, two_lbs):
+    _, plan, _ = inv(*CASES["traffic-switch"])
+    lines = plan.splitlines()
+    reads = [i for i, line in enumerate(lines) if "echo '--- ghosttasks: end of file ---'" in line]
+    flips = [i for i, line in enumerate(lines) if line.endswith("rm -f /var/lib/ghosttasks/ghostworks-active-green")]
+    assert [lines[i][:5] for i in reads] == ["[lb1]", "[lb2]"] and [lines[i][:5] for i in flips] == ["[lb1]", "[lb2]"]
+    assert max(reads) < min(flips)
+    probes = [line for line in lines if line.startswith("probe GET https://lb")]
+    assert [line.split()[2] for line in probes] == [
+        "https://lb1.internal.ghostworks.dev/api/v1/health",
+        "https://lb2.internal.ghostworks.dev/api/v1/health",
+    ]
+    lock = [line[:5] for line in lines if "mkdir /var/lib/ghosttasks/lock" in line or "history.jsonl" in line]
+    assert lock == ["[lb1]", "[lb1]"]  # the one lock and the history live on the state LB

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from ghosttasks.commands import compose, postgres, redis_cli, smoke_scripts
+from ghosttasks.commands.pg_client import ServiceClient
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.config.settings import SmokeSettings, SmokeUser
 from ghosttasks.domain.errors import CommandFailed, ConfigError, OperationFailed
@@ -240,7 +241,7 @@ def test_a_configured_check_runs_in_the_serving_migrations_role_service():
 
 def test_check_facts_by_exact_command():
     project = compose.Project("/srv/gw", "gw", ("compose.yml",))
-    assert postgres.select_one(project, service="db", user="u", database="d").command == (
+    assert postgres.select_one(ServiceClient(project, "db"), user="u", database="d").command == (
         "cd /srv/gw && docker compose -p gw -f compose.yml exec -T db psql -U u -d d -X -q -tA -c 'SELECT 1'"
     )
     assert redis_cli.ping(project, service="cache").command == (

@@ -1,7 +1,8 @@
 """Before anything changes: the login user may do what the run needs on each host.
 
 On the LB with `lb.sudo`: `sudo -n` answers without a password and allows every command a switch runs.
-On app and db hosts: the Docker socket is usable without sudo (the docker group). One check per host,
+On app and db hosts (and a managed database's client host): the Docker socket is usable without sudo (the docker
+group). One check per host,
 all hosts at once; every problem is one line naming the host and the fix (ghosttasks.decisions.access_verdicts).
 """
 
@@ -21,7 +22,8 @@ def _checks(run: Run, target: Host, *, docker: bool) -> list[str]:
     checks = []
     if env.lb is not None and env.lb.sudo and "lb" in target.roles and not target.local:
         checks.append("sudo")
-    if docker and ("app" in target.roles or "db" in target.roles):
+    client = env.database.managed and target.name == env.database_client_host.name  # runs the one-off client
+    if docker and ("app" in target.roles or "db" in target.roles or client):
         checks.append("docker")
     return checks
 

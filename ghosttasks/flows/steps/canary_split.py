@@ -1,10 +1,11 @@
-"""The canary's split on the LB, one function per operation: set a share of buckets to a colour, renew a deploy
+"""The canary's split on every LB, one function per operation: set a share of buckets to a colour, renew a deploy
 canary's lease, clear every bucket, read them. Each is one command on the LB (ghosttasks.commands.nginx); none
 reloads nginx."""
 
 from __future__ import annotations
 
 from ghosttasks.commands import nginx
+from ghosttasks.config.inventory import Host
 from ghosttasks.domain.canary_buckets import percent_of
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.errors import OperationFailed
@@ -22,21 +23,24 @@ def set_canary(run: Run, color: Color, percent: int, *, lease_seconds: int | Non
     _lb(run)
     env = run.env
     command = nginx.set_buckets(env.canary_path, color, percent, lease_seconds=lease_seconds)
-    run.executor.run(env.lb_host, command, what=f"canary: {percent}% of clients to {color}")
+    for host in env.lb_hosts:  # every LB: a client lands in the same bucket whichever LB it reaches
+        run.executor.run(host, command, what=f"canary: {percent}% of clients to {color}")
 
 
 def renew_canary(run: Run) -> None:
-    """Renew a deploy canary's lease on the LB."""
-    run.executor.run(run.env.lb_host, nginx.renew_lease(run.env.canary_path), what="renew the canary's lease")
+    """Renew a deploy canary's lease on every LB."""
+    for host in run.env.lb_hosts:
+        run.executor.run(host, nginx.renew_lease(run.env.canary_path), what="renew the canary's lease")
 
 
-def clear_canary(run: Run) -> None:
-    """Every bucket back to the colour the flag selects (no canary): one atomic unlink."""
+def clear_canary(run: Run, hosts: list[Host] | None = None, *, check: bool = True) -> None:
+    """Every bucket back to the colour the flag selects (no canary): one atomic unlink on each LB (`hosts`, default
+    all); check False: a failure is left for the caller to report (the emergency flip goes on regardless)."""
     _lb(run)
     env = run.env
-    run.executor.run(
-        env.lb_host, nginx.clear_buckets(env.canary_path), what="canary: every client to the flag's colour"
-    )
+    command = nginx.clear_buckets(env.canary_path)
+    for host in env.lb_hosts if hosts is None else hosts:
+        run.executor.run(host, command, check=check, what="canary: every client to the flag's colour")
 
 
 def read_canary(run: Run, *, assumed: dict[str, list[str]] | None = None) -> dict[str, list[str]]:

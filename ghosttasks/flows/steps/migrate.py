@@ -25,7 +25,8 @@ from ghosttasks.domain.revisions import History, Knowledge, one_head
 from ghosttasks.execution.executor import Result
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.backup import take_backup
-from ghosttasks.flows.steps.projects import ApiTarget, color_api, color_project, shared_project
+from ghosttasks.flows.steps.database_access import database_access
+from ghosttasks.flows.steps.projects import ApiTarget, color_api, color_project
 from ghosttasks.records.state_store import Store
 
 LOCK_RETRY_WAIT_SECONDS = 2
@@ -50,10 +51,9 @@ def database_heads(run: Run, *, assumed: str | None = assumptions.STATE.database
 
     Read once until this run changes the schema (schema_changes)."""
     if _HEADS not in run.facts:
-        db = run.env.database
-        project = shared_project(run)
-        fact = postgres.revision(project, service=db.service, user=db.user, database=db.name, assumed=assumed)
-        run.facts[_HEADS] = run.executor.read(run.env.db_host, fact)
+        db, access = run.env.database, database_access(run)
+        fact = postgres.revision(access.client, user=db.user, database=db.name, assumed=assumed)
+        run.facts[_HEADS] = access.read(run, fact)
     return run.facts[_HEADS]
 
 

@@ -13,6 +13,7 @@ from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.access_check import check_access
+from ghosttasks.flows.steps.switching import require_installed
 
 
 def check_reachable(run: Run, hosts: list[Host]) -> None:
@@ -98,14 +99,39 @@ def check_prometheus(run: Run) -> None:
     run.out.ok(f"Prometheus ready at {run.env.monitoring.prometheus_url}")
 
 
+def public_urls(run: Run) -> list[str]:
+    """The HTTPS URLs users reach that the run probes directly: the LB's health URL, app.public_health_url."""
+    env = run.env
+    urls = [env.lb_health_url] if env.lb is not None else []
+    urls += [env.app.public_health_url] if env.app.public_health_url else []
+    return [url for url in dict.fromkeys(urls) if url.lower().startswith("https://")]
+
+
+def check_public_tls(run: Run) -> None:
+    """Every public HTTPS URL's certificate verifies with the run's trust (probes.ca_file, else the system
+    store) before anything changes; a failure is one line naming the URL, the issuer and the setting."""
+    from ghosttasks.execution import trust
+
+    urls = public_urls(run)
+    for url in urls:
+        run.executor.probe(
+            f"TLS {url} direct (trust: {trust.setting()})", lambda url=url: probes.check_tls(url), assume=None
+        )
+    if urls:
+        run.out.ok(f"TLS verified for {', '.join(urls)} ({trust.setting()})")
+
+
 def deploy_checklist(run: Run, version: str, *, monitor_minutes: float) -> None:
     """The pre-deployment checklist as gates before a production deploy; each result is printed."""
     env = run.env
     check_reachable(run, env.hosts)
     check_access(run, env.hosts)
+    require_installed(run)
+    check_public_tls(run)
     check_tag(run, version)
     problems = check_prerequisites(run, env.app_hosts, disk_path_of=env.releases_dir)
-    problems += check_prerequisites(run, [env.db_host], disk_path_of=lambda _host: env.database.backup_dir)
+    backups = env.database_client_host
+    problems += check_prerequisites(run, [backups], disk_path_of=lambda _host: env.database.backup_dir)
     if problems:
         raise OperationFailed(f"prerequisites not met: {'; '.join(problems)}")
     require_env(run, env.app_hosts)

@@ -15,6 +15,7 @@ from ghosttasks.decisions.percentiles import p95
 from ghosttasks.decisions.probe_routes import way
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
+from ghosttasks.execution import trust
 from ghosttasks.execution.run import Run
 from ghosttasks.terminal.folding import TAIL_LINES
 
@@ -135,7 +136,7 @@ def run_smoke(run: Run, base: str, count: int) -> SmokeReport:
     report = SmokeReport()
     users = run.env.smoke.users
     shared = run.executor.http_client(base)
-    with httpx.Client() if shared is None else contextlib.nullcontext(shared) as http:
+    with httpx.Client(verify=trust.context()) if shared is None else contextlib.nullcontext(shared) as http:
         client = Api(http, base.rstrip("/"))
 
         def check(name: str, ok: bool, detail: str = "") -> bool:

@@ -162,6 +162,8 @@ def queue_depths(run: Run) -> dict[str, int] | Unread | None:
     keys = env.app.queue_keys
     if not keys:
         return None
+    if not env.hosts_with("db"):  # a managed database: no host of this inventory runs the redis service
+        return Unread("no host has the role 'db' to read Redis on (app.queue_keys needs the redis service there)")
     reasons = []
     for address in (None, env.db_host.address):
         fact = redis_cli.queue_depth(
