@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from ghosttasks.domain.colors import Color, other
 from ghosttasks.domain.deploy_state import DeployState
@@ -44,15 +44,7 @@ Step = Literal[
     "rollback.emergency",
     "traffic.switch",
 ]
-STEPS: tuple[Step, ...] = (
-    "deploy.before_switch",
-    "deploy.after_switch",
-    "deploy.failed",
-    "rollback",
-    "rollback.automatic",
-    "rollback.emergency",
-    "traffic.switch",
-)
+STEPS: tuple[Step, ...] = get_args(Step)
 #: Seconds allowed after the kill for the container to be gone, on top of a worker's stop timeout.
 KILL_GRACE_SECONDS = 5
 
