@@ -99,11 +99,13 @@ def test_second_deploy_goes_into_green_after_a_verified_backup(lab, inv):
 
     last = inv.json("deploy.history", "--limit", "1")[-1]
     assert (last["task"], last["version"], last["result"], last["color"]) == ("deploy.prod", "v1.1.0", "ok", "green")
-    assert [step["name"] for step in last["steps"]][:5] == [
+    assert [step["name"] for step in last["steps"]][:7] == [
         "preflight",
         "fetch and build",
         "review migration",
         "backup database",
+        "queue depth before the deploy",
+        "clear green's workers",
         "start green",
     ]
     assert last["backup"] == str(dump)
