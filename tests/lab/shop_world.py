@@ -5,7 +5,10 @@ PostgreSQL, the LB's second server, its flag file, its containers. Shared by tes
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 
@@ -92,3 +95,15 @@ def assert_serving(lab, public: str, color: str, version: str) -> None:
 def orders_load(public: str, **kwargs) -> LoadLoop:
     """Users' traffic: GET /orders through the LB's shop server, in the background."""
     return LoadLoop(url=f"{public}/orders", **kwargs)
+
+
+def report_module_timings(title: str, timings: dict[str, float], json_variable: str | None = None) -> Iterator[None]:
+    """A module fixture's body: times the module, prints every timing under `title`, and writes them as JSON to
+    the file the environment variable `json_variable` names, when it is set."""
+    started = time.monotonic()
+    yield
+    timings["module"] = time.monotonic() - started
+    print(f"\n{title}:\n" + "\n".join(f"  {name:<32} {secs:6.1f} s" for name, secs in timings.items()))
+    target = os.environ.get(json_variable) if json_variable else None
+    if target:
+        Path(target).write_text(json.dumps(timings, indent=2) + "\n")

@@ -17,11 +17,6 @@ The module takes the flat lab as it finds it and resets only the shop's part (la
 
 from __future__ import annotations
 
-import json
-import os
-import time
-from pathlib import Path
-
 import httpx
 import pytest
 
@@ -45,13 +40,7 @@ def shop(lab, inv):
 
 @pytest.fixture(scope="module", autouse=True)
 def report_timings():
-    started = time.monotonic()
-    yield
-    TIMINGS["module"] = time.monotonic() - started
-    print("\nsecond app timings:\n" + "\n".join(f"  {name:<32} {secs:6.1f} s" for name, secs in TIMINGS.items()))
-    target = os.environ.get("GHOSTLAB_SHOP_TIMINGS")
-    if target:
-        Path(target).write_text(json.dumps(TIMINGS, indent=2) + "\n")
+    yield from shop_world.report_module_timings("second app timings", TIMINGS, "GHOSTLAB_SHOP_TIMINGS")
 
 
 def assert_serving(lab, color: str, version: str) -> None:

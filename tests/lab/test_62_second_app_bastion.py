@@ -8,8 +8,6 @@ metrics (Prometheus inside the namespace, read through SSH) -> rollback that tak
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from lab.labctl import shop as lab_shop
@@ -34,10 +32,7 @@ def shop(bastion_lab, bastion_inv):
 
 @pytest.fixture(scope="module", autouse=True)
 def report_timings():
-    started = time.monotonic()
-    yield
-    TIMINGS["module"] = time.monotonic() - started
-    print("\nsecond app (bastion) timings:\n" + "\n".join(f"  {k:<32} {v:6.1f} s" for k, v in TIMINGS.items()))
+    yield from shop_world.report_module_timings("second app (bastion) timings", TIMINGS)
 
 
 def test_first_deploy_through_the_bastion(lab, shop):
