@@ -31,14 +31,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchlib import fmt_s, machine_info
-from lab_load import CLIENT_PAUSE_S, Load, watch_until_lb_answers
+from lab_load import CLIENT_PAUSE_S, Load, watching_lb
 from lab_records import (
     colour_running,
     lab_history,
@@ -121,22 +120,10 @@ def prepare_lab() -> None:
 
 def timed_inv(args: list[str], colour: str | None, *, mode: str, log_dir: Path) -> tuple[float | None, float]:
     """(seconds from the command's start until the LB answers from `colour`, whole-command seconds)."""
-    seen: list[float] = []
-    stop = threading.Event()
-    started = time.monotonic()
-    watcher = threading.Thread(target=watch_until_lb_answers, args=(colour, started, stop, seen))
-    if colour:
-        watcher.start()
-    try:
+    with watching_lb(colour) as watch:
         inv(args, mode=mode, log_dir=log_dir)
-        total = time.monotonic() - started
-        if colour:
-            watcher.join(timeout=5)  # it moved during the command (the command verifies it), or 5 s more
-    finally:
-        stop.set()
-        if colour:
-            watcher.join(timeout=5)
-    return (seen[0] if seen else None), total
+        total = time.monotonic() - watch.started
+    return watch.seconds, total
 
 
 @dataclass

@@ -3,11 +3,13 @@ counted with what failed and during which command; and a watcher of the colour t
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,3 +170,34 @@ def watch_until_lb_answers(colour: str, started: float, stop: threading.Event, s
         finally:
             connection.close()
         time.sleep(0.005)
+
+
+@dataclass
+class LbWatch:
+    """What watching_lb saw: when it started, and the seconds after that at which the LB answered the colour."""
+
+    started: float
+    seen: list[float] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float | None:
+        return self.seen[0] if self.seen else None
+
+
+@contextlib.contextmanager
+def watching_lb(colour: str | None) -> Iterator[LbWatch]:
+    """Watch the LB (watch_until_lb_answers) while the body runs a command, and up to 5 s after it; no colour:
+    nothing is watched."""
+    watch = LbWatch(time.monotonic())
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_until_lb_answers, args=(colour, watch.started, stop, watch.seen))
+    if colour:
+        watcher.start()
+    try:
+        yield watch
+        if colour:
+            watcher.join(timeout=5)  # it moved during the command (the command verifies it), or 5 s more
+    finally:
+        stop.set()
+        if colour:
+            watcher.join(timeout=5)

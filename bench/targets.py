@@ -30,14 +30,13 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from benchlib import ROOT, fmt_s, machine_info, markdown_table, write_results
-from lab_load import watch_until_lb_answers
+from lab_load import watching_lb
 from lab_records import colour_running, lab_history, lab_state, other
 
 GHOST = Path(sys.executable).with_name("ghost")
@@ -112,21 +111,9 @@ def prepare_lab() -> None:
 
 def timed(args: list[str], colour: str | None) -> tuple[float, float | None]:
     """(whole-command seconds, seconds from its start until the LB answers from `colour`)."""
-    seen: list[float] = []
-    stop = threading.Event()
-    started = time.monotonic()
-    watcher = threading.Thread(target=watch_until_lb_answers, args=(colour, started, stop, seen))
-    if colour:
-        watcher.start()
-    try:
+    with watching_lb(colour) as watch:
         whole = run(ghost(*args), LAB_ENV)
-        if colour:
-            watcher.join(timeout=5)
-    finally:
-        stop.set()
-        if colour:
-            watcher.join(timeout=5)
-    return whole, (seen[0] if seen else None)
+    return whole, watch.seconds
 
 
 def lab(repeat: int, deploys: int) -> dict[str, Any]:
