@@ -122,17 +122,40 @@ class Inv:
         return {**base, "GHOST_INVENTORY": str(self.inventory), "GHOST_LOG_DIR": str(self.log_dir), **(env or {})}
 
     def __call__(self, *args: str, timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            ghost_command(*args),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=self.environment(env),
-            stdin=subprocess.DEVNULL,
-        )
-        print(f"$ inv {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
-        return result
+        return self.together(args, timeout=timeout, env=env)[0]
+
+    def together(
+        self, *commands: tuple[str, ...], timeout: float = 900, env: dict | None = None
+    ) -> list[subprocess.CompletedProcess]:
+        """Run `inv ARGS` for each of `commands` at once (independent ones: read-only checks, refusals); their
+        results in the order given, each printed as a lone command's is."""
+        started = [
+            (
+                args,
+                subprocess.Popen(
+                    ghost_command(*args),
+                    cwd=ROOT,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=self.environment(env),
+                    stdin=subprocess.DEVNULL,
+                ),
+            )
+            for args in commands
+        ]
+        results = []
+        for args, process in started:
+            try:
+                out, err = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                for _, other in started:
+                    other.kill()
+                raise
+            result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+            print(f"$ inv {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
+            results.append(result)
+        return results
 
     def background(
         self, *args: str, env: dict | None = None, merge_stderr: bool = False, ignore_sigint: bool = False
@@ -155,6 +178,13 @@ class Inv:
         result = self(*args, **kwargs)
         assert result.returncode == 0, f"inv {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         return result
+
+    def all_ok(self, *commands: tuple[str, ...], **kwargs) -> list[subprocess.CompletedProcess]:
+        """`together`, each command required to succeed."""
+        results = self.together(*commands, **kwargs)
+        for args, result in zip(commands, results, strict=True):
+            assert result.returncode == 0, f"inv {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        return results
 
     def json(self, *args: str) -> object:
         return json.loads(self.ok(*args, "--json").stdout)

@@ -25,6 +25,8 @@ from tests.lab.world import direct_health, docker, lb_answers, nginx_dump, psql,
 APP_ADDRESSES = {"app1": "127.0.0.11", "app2": "127.0.0.12"}
 PORTS = {"blue": 8001, "green": 8002}
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
+#: The shortest watch that still judges more than one reading: 3 s at the lab's 2 s interval (Prometheus' scrape).
+SHORT_MONITOR = ("--monitor-minutes", "0.05", "--yes")
 
 
 def create_artifacts(count: int) -> None:
@@ -65,7 +67,7 @@ def test_first_deploy_goes_into_blue(lab, inv):
 
 
 def test_second_deploy_goes_into_green_after_a_verified_backup(lab, inv):
-    result = inv.ok("deploy.prod", "--version", "v1.1.0", "--monitor-minutes", "0.2", "--yes")
+    result = inv.ok("deploy.prod", "--version", "v1.1.0", *SHORT_MONITOR)
     assert "no rollback trigger fired" in result.stdout
 
     backups = sorted(lab.backup_dir("db").glob("prod-v1.1.0-*.dump"))
@@ -90,14 +92,17 @@ def test_second_deploy_goes_into_green_after_a_verified_backup(lab, inv):
     assert all(f"{address}:{port}" in upstream for address in APP_ADDRESSES.values() for port in (8001, 8002))
     assert (lab.lb_state_dir / "ghostworks-active-green").exists()
 
-    status = inv.json("deploy.status")
+    status, history = (
+        json.loads(result.stdout)
+        for result in inv.all_ok(("deploy.status", "--json"), ("deploy.history", "--limit", "1", "--json"))
+    )
     assert status["active"] == "green" and status["previous"] == "blue"
     assert status["colors"]["green"]["version"] == "v1.1.0"
     assert status["colors"]["green"]["alembic_head"] == ALEMBIC_HEADS["v1.1.0"]
     assert status["colors"]["blue"]["version"] == "v1.0.0"
     assert status["lock"] is None and status["lb"]["color"] == "green"
 
-    last = inv.json("deploy.history", "--limit", "1")[-1]
+    last = history[-1]
     assert (last["task"], last["version"], last["result"], last["color"]) == ("deploy.prod", "v1.1.0", "ok", "green")
     assert [step["name"] for step in last["steps"]][:7] == [
         "preflight",
@@ -122,15 +127,18 @@ def test_traffic_switch_both_ways_under_load(lab, inv, load_loop):
     assert load.requests > 50
     assert load.failures == []
     assert set(load.answers) == {("blue", "v1.0.0"), ("green", "v1.1.0")}
-    report = inv.json("traffic.status")
+    status, wrong = inv.together(("traffic.status", "--json"), ("traffic.verify", "--color", "blue"))
+    report = json.loads(status.stdout)
     assert report["active"] == "green" and report["lb"]["color"] == "green"
     assert report["sample"] == {"green v1.1.0": 10}
-    assert inv("traffic.verify", "--color", "blue").returncode == 1
+    assert wrong.returncode == 1
 
 
 def test_db_tasks_against_the_real_database(lab, inv):
     head, middle, first = ALEMBIC_HEADS["v1.1.0"], ALEMBIC_HEADS["v1.0.0"], "0001a1b2c3d4"
-    assert head in inv.ok("db.current").stdout
+    current, history = inv.all_ok(("db.current",), ("db.history",))  # both only read
+    assert head in current.stdout
+    assert all(revision in history.stdout for revision in (first, middle, head))
     backups_before = set(lab.backup_dir("db").glob("*.dump"))
     refused = inv("db.downgrade", "-r", "-1", "--yes")  # v1.1.0 serves and needs the head: refused first
     assert refused.returncode == 1 and "v1.1.0 serves on green" in refused.stderr
@@ -144,8 +152,6 @@ def test_db_tasks_against_the_real_database(lab, inv):
     assert alembic_version(lab) == first
     inv.ok("db.upgrade", "-r", "head", "--yes")
     assert alembic_version(lab) == head
-    history = inv.ok("db.history").stdout
-    assert all(revision in history for revision in (first, middle, head))
     inv.ok("db.stamp", "-r", middle, "--yes")
     assert alembic_version(lab) == middle
     inv.ok("db.stamp", "-r", "head", "--yes")
@@ -176,12 +182,13 @@ def test_backup_then_restore_brings_back_deleted_rows(lab, inv):
 
 
 def test_verify_tasks(lab, inv):
-    for name in ("health", "db", "redis", "smoke", "traffic", "config", "monitoring"):
-        result = inv.ok(f"verify.{name}")
+    names = ("health", "db", "redis", "smoke", "traffic", "config", "monitoring")
+    results = dict(zip(names, inv.all_ok(*[(f"verify.{name}",) for name in names]), strict=True))  # all read-only
+    for result in results.values():
         assert "FAIL" not in result.stdout
-    assert "Database OK" in inv.ok("verify.db").stdout
-    assert "Redis OK" in inv.ok("verify.redis").stdout
-    smoke = inv.ok("verify.smoke").stdout
+    assert "Database OK" in results["db"].stdout
+    assert "Redis OK" in results["redis"].stdout
+    smoke = results["smoke"].stdout
     assert "tenant isolation: other tenant gets 404" in smoke and "latency p95" in smoke
 
 
@@ -202,25 +209,35 @@ def test_verify_config_names_a_missing_variable_and_prints_no_value(lab, inv):
 
 
 def test_stack_troubleshooting(lab, inv):
-    ps = inv.ok("stack.ps").stdout
+    ps, logs, ready, stats = (
+        result.stdout
+        for result in inv.all_ok(
+            ("stack.ps",),
+            ("stack.logs", "api", "--color", "green", "--tail", "5"),
+            ("stack.pg-isready",),
+            ("stack.stats",),
+        )
+    )
     assert "ghostworks-green-api-1" in ps and "ghostworks-postgres-1" in ps
-    logs = inv.ok("stack.logs", "api", "--color", "green", "--tail", "5").stdout
     assert "[app1]" in logs and "[app2]" in logs
-    assert "accepting connections" in inv.ok("stack.pg-isready").stdout
-    assert "ghostworks-blue-api-1" in inv.ok("stack.stats").stdout
+    assert "accepting connections" in ready
+    assert "ghostworks-blue-api-1" in stats
 
 
 def test_never_healthy_tag_fails_and_green_keeps_serving(lab, inv, load_loop):
     with load_loop() as load:
-        result = inv("deploy.prod", "--version", "v1.2.0-unhealthy", "--health-timeout", "20", *NO_MONITOR)
+        result = inv("deploy.prod", "--version", "v1.2.0-unhealthy", "--health-timeout", "5", *NO_MONITOR)
     assert result.returncode == 1
-    assert "blue never became healthy within 20 s" in result.stderr
+    assert "blue never became healthy within 5 s" in result.stderr
     assert "next: see its logs: inv stack.logs api --color blue" in result.stderr
     assert load.failures == [] and set(load.answers) == {("green", "v1.1.0")}
-    status = inv.json("deploy.status")
+    status, history = (
+        json.loads(result.stdout)
+        for result in inv.all_ok(("deploy.status", "--json"), ("deploy.history", "--limit", "1", "--json"))
+    )
     assert status["active"] == "green" and status["lock"] is None
     assert status["colors"]["blue"]["failed_version"] == "v1.2.0-unhealthy"
-    last = inv.json("deploy.history", "--limit", "1")[-1]
+    last = history[-1]
     assert (last["result"], last["failed_step"], last["color"]) == ("failed", "health check blue", "blue")
 
 
@@ -237,14 +254,17 @@ def test_rollback_redeploys_the_previous_version_and_downgrades_the_database(lab
 
 def test_an_app_whose_health_names_no_colour_deploys_and_its_traffic_checks_pass(lab, inv):
     # v1.2.0-nocolor answers {"status", "version", "checks"}: only the LB's colour header says who served
-    result = inv.ok("deploy.prod", "--version", "v1.2.0-nocolor", "--monitor-minutes", "0.2", "--yes")
+    result = inv.ok("deploy.prod", "--version", "v1.2.0-nocolor", *SHORT_MONITOR)
     assert "LB verified: 10 requests to http://127.0.0.10/api/v1/health: 10x green v1.2.0-nocolor" in result.stdout
     assert "no rollback trigger fired" in result.stdout
     assert set(served()) == {("green", None, "v1.2.0-nocolor")}
-    inv.ok("traffic.verify")
-    report = inv.json("traffic.status")
+    verified, status, wrong = inv.together(
+        ("traffic.verify",), ("traffic.status", "--json"), ("traffic.verify", "--color", "blue")
+    )
+    assert verified.returncode == 0, verified.stderr
+    report = json.loads(status.stdout)
     assert report["sample"] == {"green v1.2.0-nocolor": 10} and "sample_problem" not in report
-    assert inv("traffic.verify", "--color", "blue").returncode == 1
+    assert wrong.returncode == 1
 
 
 def test_version_from_none_checks_the_images_the_containers_run(lab, inv, tmp_path):
@@ -279,7 +299,7 @@ def test_no_secret_reaches_any_output_or_log(lab, inv):
     assert secrets
     texts = [path.read_text() for path in inv.log_dir.glob("*.log")]
     texts += [(lab.lb_state_dir / "history.jsonl").read_text()]
-    texts += [inv.ok("stack.config").stdout, inv.ok("stack.logs", "postgres", "--tail", "50").stdout]
+    texts += [result.stdout for result in inv.all_ok(("stack.config",), ("stack.logs", "postgres", "--tail", "50"))]
     for text in texts:
         for secret in secrets:
             assert secret not in text

@@ -35,5 +35,4 @@ def test_deploy_staging_pulls_builds_migrates_and_passes_smoke(lab, inv):
         psql(lab, "SELECT version_num FROM alembic_version", "ghostworks-staging-postgres-1", "db")
         == (ALEMBIC_HEADS["v1.1.0"])
     )
-    inv.ok("verify.health", "--env", "staging")
-    inv.ok("stack.pg-isready", "--env", "staging")
+    inv.all_ok(("verify.health", "--env", "staging"), ("stack.pg-isready", "--env", "staging"))  # both only read

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from lab.releases import ALEMBIC_HEADS
+from tests.lab.conftest import ROOT
 from tests.lab.world import GREEN_V110, HeldLock, bring_to, lb_answers, psql
 
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
@@ -24,6 +26,9 @@ V110_HEAD = ALEMBIC_HEADS["v1.1.0"]
 APP1 = "127.0.0.11"
 GREEN_PORT = 8002
 LOGIN = {"tenant": "acme", "username": "admin", "password": "acme-demo-password"}
+#: The migration's lock_timeout for the held-lock drill (the lab's hosts.yml keeps the default, 5 s): any
+#: lock_timeout proves the migration gives up instead of queueing, and three attempts wait three times it.
+LOCK_TIMEOUT = 1
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -93,24 +98,33 @@ def test_2_db_lint_warns_of_the_locking_index(lab, inv):
     assert "squawk: 1 locking" in result.stdout
 
 
-def test_3_a_migration_behind_a_held_lock_stops_at_lock_timeout_with_nothing_applied(lab, inv, load_loop):
+def lock_timeout_variant(tmp_path) -> dict:
+    """lab/hosts.yml with prod's migration lock_timeout at LOCK_TIMEOUT; the env that selects it."""
+    data = yaml.safe_load((ROOT / "lab" / "hosts.yml").read_text())
+    data["environments"]["prod"]["database"]["migration_lock_timeout_seconds"] = LOCK_TIMEOUT
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(data))
+    return {"GHOST_INVENTORY": str(path)}
+
+
+def test_3_a_migration_behind_a_held_lock_stops_at_lock_timeout_with_nothing_applied(lab, inv, load_loop, tmp_path):
     """An open write transaction on artifacts (ROW EXCLUSIVE) blocks CREATE INDEX's SHARE lock but none of the
     live colour's queries: the migration gives up after lock_timeout, three times, and the deploy fails."""
-    before, dumps = schema(lab), backups(lab)
+    before, dumps, env = schema(lab), backups(lab), lock_timeout_variant(tmp_path)
     with HeldLock(lab, "artifacts", "ROW EXCLUSIVE") as lock:
         started = time.monotonic()
         with load_loop() as load:
-            result = inv("deploy.prod", "--version", "v1.2.0-lockingindex", *NO_MONITOR)
+            result = inv("deploy.prod", "--version", "v1.2.0-lockingindex", *NO_MONITOR, env=env)
         seconds = time.monotonic() - started
         assert lock.held(), "the lock was held for the whole deploy"
     print(f"deploy against the held lock: {seconds:.1f} s, {load.requests} LB requests")
     assert result.returncode == 1
     assert "warn 0007a7b8c9d0: locking (require-concurrent-index-creation)" in result.stdout
-    assert "alembic upgrade hit lock_timeout (5 s) on attempt 1" in result.stdout
-    assert "alembic upgrade hit lock_timeout (5 s) on attempt 2" in result.stdout
-    assert "step 'migrate database' failed: alembic upgrade stopped at its lock_timeout (5 s) in each of 3" in (
-        result.stderr
-    )
+    assert f"alembic upgrade hit lock_timeout ({LOCK_TIMEOUT} s) on attempt 1" in result.stdout
+    assert f"alembic upgrade hit lock_timeout ({LOCK_TIMEOUT} s) on attempt 2" in result.stdout
+    assert (
+        f"step 'migrate database' failed: alembic upgrade stopped at its lock_timeout ({LOCK_TIMEOUT} s) in each of 3"
+    ) in result.stderr
     backup = re.search(r"the verified backup from before it is (\S+\.dump)", result.stderr)
     assert backup, result.stderr
     assert Path(backup.group(1)).name in {path.name for path in backups(lab)} - {path.name for path in dumps}

@@ -1,8 +1,13 @@
-"""Hostile argument values against the real lab: refused or carried as data, never run; canaries untouched."""
+"""Hostile argument values against the real lab: refused or carried as data, never run; canaries untouched.
+
+A lock reason is read back from the LB's lock file itself; the refusals need no lab state (refused before any
+connection), so each value's three commands run at once.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from pathlib import Path
 
@@ -53,8 +58,9 @@ def test_hostile_lock_reason_is_data(lab, inv, canaries, reason):
         assert result.stderr.startswith("error: --reason")
     else:
         assert result.returncode == 0, result.stderr
-        assert inv.json("deploy.status")["lock"]["reason"] == reason
+        assert json.loads((lab.lb_state_dir / "lock" / "info.json").read_text())["reason"] == reason
         inv.ok("deploy.unlock")
+        assert not (lab.lb_state_dir / "lock").exists()
     assert_untouched(canaries)
 
 
@@ -72,12 +78,12 @@ def _accepted_anywhere(value: str) -> bool:
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=hostile.filter(lambda value: not _accepted_anywhere(value)))
 def test_hostile_version_colour_revision_are_refused_before_any_connection(lab, inv, canaries, value):
-    for argv in (
-        ["deploy.prod", f"--version={value}", "--yes"],
-        ["traffic.switch", f"--color={value}", "--yes"],
-        ["db.downgrade", f"--revision={value}", "--yes"],
-    ):
-        result = inv(*argv)
+    commands = (
+        ("deploy.prod", f"--version={value}", "--yes"),
+        ("traffic.switch", f"--color={value}", "--yes"),
+        ("db.downgrade", f"--revision={value}", "--yes"),
+    )
+    for argv, result in zip(commands, inv.together(*commands), strict=True):
         assert result.returncode == 2, (argv, result.stdout, result.stderr)
     assert_untouched(canaries)
 
