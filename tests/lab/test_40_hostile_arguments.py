@@ -28,7 +28,10 @@ PAYLOADS = [
     f"x | touch {PWNED}",
     "$(rm -rf /var/lib/ghostlab/*/canary)",
 ]
-hostile = st.one_of(st.sampled_from(PAYLOADS), st.text(min_size=1, max_size=40))
+# No NUL: an argv cannot carry one (execve's strings end there; Popen refuses it), so no operator can type it.
+hostile = st.one_of(
+    st.sampled_from(PAYLOADS), st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=40)
+)
 
 
 @pytest.fixture(scope="module")
