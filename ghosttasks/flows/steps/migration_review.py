@@ -104,9 +104,9 @@ def review_for_deploy(
 ) -> None:
     """deploy.prod: the upgrade the new version needs, shown and linted before the backup and before its colour
     starts; refused (breaking) or confirmed (locking) here."""
-    history = read_history(run, version)
+    history, revision = run.executor.concurrently(lambda: read_history(run, version), lambda: database_revision(run))
     state.learn_graph(version, history.graph)
-    plan = plan_deploy_migration(knowledge(run, state), database_revision(run), version, color)
+    plan = plan_deploy_migration(knowledge(run, state), revision, version, color)
     run.note(plan.note)
     if plan.migration is None:
         return

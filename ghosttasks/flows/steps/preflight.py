@@ -129,9 +129,14 @@ def deploy_checklist(run: Run, version: str, *, monitor_minutes: float) -> None:
     require_installed(run)
     check_public_tls(run)
     check_tag(run, version)
-    problems = check_prerequisites(run, env.app_hosts, disk_path_of=env.releases_dir)
     backups = env.database_client_host
-    problems += check_prerequisites(run, [backups], disk_path_of=lambda _host: env.database.backup_dir)
+    apps, db = (
+        lambda: check_prerequisites(run, env.app_hosts, disk_path_of=env.releases_dir),
+        lambda: check_prerequisites(run, [backups], disk_path_of=lambda _host: env.database.backup_dir),
+    )
+    # the app hosts and the backups' host read at once, unless that is an app host (one after the other there)
+    found = [apps(), db()] if backups in env.app_hosts else run.executor.concurrently(apps, db)
+    problems = [problem for host_problems in found for problem in host_problems]
     if problems:
         raise OperationFailed(f"prerequisites not met: {'; '.join(problems)}")
     require_env(run, env.app_hosts)

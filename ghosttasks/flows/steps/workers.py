@@ -165,15 +165,21 @@ def queue_depths(run: Run) -> dict[str, int] | Unread | None:
     if not env.hosts_with("db"):  # a managed database: no host of this inventory runs the redis service
         return Unread("no host has the role 'db' to read Redis on (app.queue_keys needs the redis service there)")
     reasons = []
-    for address in (None, env.db_host.address):
+    answered = run.facts.get(_REDIS_ADDRESS, ())  # the address that answered before in this run: asked first
+    for address in dict.fromkeys([*answered, None, env.db_host.address]):
         fact = redis_cli.queue_depth(
             shared_project(run), service=env.database.redis_service, keys=keys, address=address
         )
         answer = run.executor.read(env.db_host, fact)
         if not isinstance(answer, Unread):
+            run.facts[_REDIS_ADDRESS] = (address,)
             return answer
         reasons.append(answer.reason)
     return Unread("; ".join(reasons))
+
+
+#: Run.facts' key of the address redis-cli reached Redis at (None: 127.0.0.1, the container's own).
+_REDIS_ADDRESS = "redis address"
 
 
 def describe_depths(depths: dict[str, int]) -> str:
