@@ -50,11 +50,28 @@ def manifest_url(registry: str, name: str, tag: str) -> str:
     """The registry API's URL of a tag's manifest. `registry` is `host[:port][/path]` (images.registry), `name`
     the image's name under it. Plain HTTP for a registry on a loopback address (Docker's own default: 127.0.0.0/8
     and localhost are insecure registries, spoken to in HTTP), HTTPS for every other."""
+    return f"{_repository_url(registry, name)}/manifests/{tag}"
+
+
+def tags_url(registry: str, name: str) -> str:
+    """The registry API's URL of a repository's tag list (as manifest_url)."""
+    return f"{_repository_url(registry, name)}/tags/list"
+
+
+def _repository_url(registry: str, name: str) -> str:
     server, _, path = registry.partition("/")
     host = server.rsplit(":", 1)[0] if server.count(":") == 1 else server.strip("[]")
     scheme = "http" if _loopback(host) else "https"
     repository = f"{path}/{name}" if path else name
-    return f"{scheme}://{server}/v2/{repository}/manifests/{tag}"
+    return f"{scheme}://{server}/v2/{repository}"
+
+
+def push_at_once(known: Mapping[str, bool | None]) -> bool:
+    """Push the images at once only when the registry holds a tag of every repository already (service -> True;
+    False: it holds none, None: not read). The images share their base layers: pushed at once into repositories
+    that lack them, each push would compress and upload those layers itself; one after the other, the first
+    uploads them and the next ones mount them."""
+    return bool(known) and all(value is True for value in known.values())
 
 
 def _loopback(host: str) -> bool:

@@ -19,17 +19,9 @@ def manifest(url: str, *, username: str | None, password: str | None, client: An
     `client`: the run's httpx client for that URL (through SSH), None: one of its own, straight from here."""
     import httpx
 
-    from ghosttasks.execution import trust
-
-    auth = (username, password or "") if username else None
     headers = {"Accept": ", ".join(MANIFEST_TYPES)}
     try:
-        with httpx.Client(verify=trust.context()) if client is None else contextlib.nullcontext(client) as http:
-            answer = http.head(url, headers=headers, auth=auth, timeout=timeout)
-            challenge = answer.headers.get("www-authenticate", "")
-            if answer.status_code == 401 and challenge.lower().startswith("bearer "):
-                token = _token(http, challenge, auth, timeout)
-                answer = http.head(url, headers={**headers, "Authorization": f"Bearer {token}"}, timeout=timeout)
+        answer = _ask("HEAD", url, headers, username, password, client, timeout)
     except (httpx.HTTPError, OSError, ValueError) as exc:
         return Manifest(problem=f"{type(exc).__name__}: {exc}")
     if answer.status_code == 404:
@@ -40,6 +32,47 @@ def manifest(url: str, *, username: str | None, password: str | None, client: An
     if not DIGEST_RE.match(digest):
         return Manifest(problem=f"no sha256 digest in its answer ({digest[:80]!r})")
     return Manifest(digest)
+
+
+def has_tags(
+    url: str, *, username: str | None, password: str | None, client: Any = None, timeout: float
+) -> bool | None:
+    """Whether the repository at `url` (registry_reuse.tags_url) holds any tag: True, False (404, or no tag),
+    None when that could not be read."""
+    import httpx
+
+    try:
+        answer = _ask("GET", url, {}, username, password, client, timeout)
+        if answer.status_code == 404:
+            return False
+        body = answer.json() if answer.status_code == 200 else None
+    except (httpx.HTTPError, OSError, ValueError):  # not known: the caller pushes one image after the other
+        return None
+    return bool(body.get("tags")) if isinstance(body, dict) else None
+
+
+def _ask(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    username: str | None,
+    password: str | None,
+    client: Any,
+    timeout: float,
+) -> Any:
+    """One request with basic authentication, or with the token a Bearer challenge names."""
+    import httpx
+
+    from ghosttasks.execution import trust
+
+    auth = (username, password or "") if username else None
+    with httpx.Client(verify=trust.context()) if client is None else contextlib.nullcontext(client) as http:
+        answer = http.request(method, url, headers=headers, auth=auth, timeout=timeout)
+        challenge = answer.headers.get("www-authenticate", "")
+        if answer.status_code == 401 and challenge.lower().startswith("bearer "):
+            token = _token(http, challenge, auth, timeout)
+            answer = http.request(method, url, headers={**headers, "Authorization": f"Bearer {token}"}, timeout=timeout)
+        return answer
 
 
 def _token(http: Any, challenge: str, auth: tuple[str, str] | None, timeout: float) -> str:

@@ -4,7 +4,7 @@ and the manifest read (ghosttasks.execution.registry_api) against httpx's transp
 import httpx
 import pytest
 
-from ghosttasks.decisions.registry_reuse import Manifest, decide, manifest_url
+from ghosttasks.decisions.registry_reuse import Manifest, decide, manifest_url, push_at_once, tags_url
 from ghosttasks.execution import registry_api
 
 API, WEB = "127.0.0.20:5000/lab/ghostworks-api", "127.0.0.20:5000/lab/ghostworks-web"
@@ -112,3 +112,36 @@ def test_a_registry_that_cannot_be_reached_is_a_problem_said():
         raise httpx.ConnectError("connection refused")
 
     assert read(handler) == Manifest(problem="ConnectError: connection refused")
+
+
+def test_tags_url_is_beside_the_manifests():
+    assert tags_url("127.0.0.20:5000/lab", "ghostworks-api") == "http://127.0.0.20:5000/v2/lab/ghostworks-api/tags/list"
+
+
+@pytest.mark.parametrize(
+    ("known", "at_once"),
+    [
+        ({"api": True, "web": True}, True),
+        ({"api": True, "web": False}, False),  # web's repository is new: the first push brings the layers
+        ({"api": True, "web": None}, False),
+        ({}, False),
+    ],
+)
+def test_pushed_at_once_only_into_repositories_that_hold_the_shared_layers(known, at_once):
+    assert push_at_once(known) is at_once
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (httpx.Response(200, json={"name": "lab/ghostworks-api", "tags": ["v1.0.0"]}), True),
+        (httpx.Response(200, json={"name": "lab/ghostworks-api", "tags": None}), False),
+        (httpx.Response(404, json={"errors": [{"code": "NAME_UNKNOWN"}]}), False),
+        (httpx.Response(500), None),
+        (httpx.Response(200, text="not json"), None),
+    ],
+)
+def test_a_repository_with_a_tag_is_known(response, expected):
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: response))
+    url = "http://127.0.0.20:5000/v2/lab/ghostworks-api/tags/list"
+    assert registry_api.has_tags(url, username="ghost", password="secret", client=client, timeout=5) is expected

@@ -89,7 +89,8 @@ def ship(run: Run, version: str, project_for: ProjectFor, recorded: dict[str, st
     shipping = in_registry(run, version, password, recorded or {})
     if shipping.push:
         run.note(f"{shipping.reason}: built on {env.build_host.name} and pushed")
-        pinned = build_and_push(run, version, project_for(env.build_host), password)
+        at_once = registry_reuse.push_at_once(repositories_known(run, password))
+        pinned = build_and_push(run, version, project_for(env.build_host), password, at_once=at_once)
     else:
         pinned = shipping.pinned
         run.out.ok(f"{shipping.reason} ({describe_images(pinned)})")
@@ -125,13 +126,34 @@ def in_registry(run: Run, version: str, password: str | None, recorded: dict[str
     return registry_reuse.decide(repositories, version, found, recorded)
 
 
+def repositories_known(run: Run, password: str | None) -> dict[str, bool | None]:
+    """Service -> whether the registry holds any tag of its repository (read at once; a dry run assumes so)."""
+    from ghosttasks.execution import registry_api
+
+    env, settings = run.env, run.env.images
+    urls = {
+        service: registry_reuse.tags_url(settings.registry or "", env.image_name(service))
+        for service in env.app.color_services
+    }
+
+    def read(url: str) -> bool | None:
+        client = run.executor.http_client(url)
+        return registry_api.has_tags(url, username=settings.username, password=password, client=client, timeout=10.0)
+
+    probes = [Probe(f"GET {url} {way(env, url)}", lambda url=url: read(url), True) for url in urls.values()]
+    return dict(zip(urls, run.executor.probe_all(probes), strict=True))
+
+
 def colour_projects(run: Run, color: Color, version: str) -> ProjectFor:
     """The per-colour project of each host (blue-green)."""
     return lambda target: color_project(run, target, color, version)
 
 
-def build_and_push(run: Run, version: str, project: compose.Project, password: str | None) -> dict[str, str]:
-    """Build on the build host, push the images (at once), read their digests: service -> `registry/name@sha256:...`."""
+def build_and_push(
+    run: Run, version: str, project: compose.Project, password: str | None, *, at_once: bool
+) -> dict[str, str]:
+    """Build on the build host, push the images (at once, or one after the other: registry_reuse.push_at_once),
+    read their digests: service -> `registry/name@sha256:...`."""
     env, host = run.env, run.env.build_host
     services = env.app.color_services
     run.executor.run(host, compose.build(project, services), stream=True, what=f"build {version} on {host.name}")
@@ -142,7 +164,8 @@ def build_and_push(run: Run, version: str, project: compose.Project, password: s
         pushes.append(f"{docker_images.tag(local, remote)} && {docker_images.push(remote)}")
         digests.append(docker_images.repo_digests(remote))
     names = [repository(run, service) for service in services]
-    fact = docker_images.pushed(_logged_in(run, [docker_images.at_once(pushes), *digests]), names, version)
+    push = docker_images.at_once(pushes) if at_once else " && ".join(pushes)
+    fact = docker_images.pushed(_logged_in(run, [push, *digests]), names, version)
     pinned = dict(zip(services, run.executor.read(host, fact, stdin=password), strict=True))
     run.out.ok(f"{version} built once on {host.name}: {describe_images(pinned)}")
     return pinned
