@@ -234,6 +234,6 @@ def test_read_together_answers_each_fact_as_read_alone_and_raises_only_when_aske
     assert recorder.entries == [f"[{lb.name}] $ {together([flag.command, listing.command])}"]
     gone = Unreachable(env, Output(silent=True)).read_together(lb, [flag, listing])
     assert [answer.result.exit_code for answer in gone] == [255, 255]
-    with pytest.raises(CommandFailed, match="read the LB's flag failed: .*connection lost: gone"):
+    with pytest.raises(CommandFailed, match=r"read the LB.s flag failed: .*connection lost: gone"):
         gone[0].value()
     assert gone[1].result.describe() == "[lb1] exit 255: connection lost: gone"  # require_installed judges this
