@@ -291,6 +291,10 @@ class Executor:
             answers.append(Answered(fact, result))
         return answers
 
+    def warm_probes(self) -> None:
+        """Get the HTTP probes' library ready in the background (a command that will probe, started early on);
+        nothing in a dry run, which probes nothing."""
+
     def start(self, work: Callable[[], T]) -> Pending[T]:
         """Start `work` in a thread of its own (its result asked later); a dry run does it here and now, so that
         the plan lists it in the order the flow started it."""

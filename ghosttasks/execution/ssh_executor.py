@@ -100,6 +100,11 @@ class SSHExecutor(Executor):
     def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
         return check()
 
+    def warm_probes(self) -> None:
+        from ghosttasks.execution import probes
+
+        threading.Thread(target=probes.warm_up, daemon=True, name="warm-probes").start()
+
     def open_channel(self, host: Host, address: str, port: int, *, timeout: float) -> Any:
         """A direct-tcpip channel to (address, port) over the run's connection to `host` (probes through SSH).
 

@@ -31,6 +31,7 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
     phase one: an unreachable LB must not keep traffic on the failed colour elsewhere); any it could not is
     named, everything else is still done, and the run fails (exit non-zero) at the end.
     """
+    run.executor.warm_probes()  # httpx for the alerts and the verification, while SSH works
     store = Store(run)
     with guarded(run, store, version=None, reason=reason, lock=False) as entry:
         with run.step("switch to the previous colour"):

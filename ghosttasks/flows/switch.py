@@ -27,6 +27,7 @@ def switch(run: Run, color: Color) -> DeployState:
     Planned first: a colour with no good version is refused; when its version's schema head is ahead of
     the database, the database is upgraded (verified backup first) before traffic moves.
     """
+    run.executor.warm_probes()  # httpx for the health check and the verification, while SSH works
     store = Store(run)
     with guarded(run, store, version=None, reason=f"switch traffic to {color}") as entry:
         cancel = threading.Event()
