@@ -291,9 +291,10 @@ class Executor:
             answers.append(Answered(fact, result))
         return answers
 
-    def warm_probes(self) -> None:
-        """Get the HTTP probes' library ready in the background (a command that will probe, started early on);
-        nothing in a dry run, which probes nothing."""
+    def ahead(self, work: Callable[[], object]) -> None:
+        """Start work nobody waits for, done ahead so that what needs it later finds it ready (a library imported,
+        a template compiled) while the command waits on SSH; its errors are left for that later use to meet.
+        Nothing in a dry run, which waits on nothing."""
 
     def start(self, work: Callable[[], T]) -> Pending[T]:
         """Start `work` in a thread of its own (its result asked later); a dry run does it here and now, so that

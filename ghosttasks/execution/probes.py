@@ -338,12 +338,11 @@ def _get(url: str, headers: dict[str, str], *, timeout: float, client: Any) -> A
 
 def warm_up() -> None:
     """Import httpx and make what the first direct probe would pay for (the run's SSL context, httpcore's pool
-    classes: about 0.3 s of CPU here), for a command that starts this in a thread while it waits on SSH. A problem
-    (a probes.ca_file that is no certificate) is left for the probes themselves to report."""
+    classes: about 0.3 s of CPU here), for a command that runs this ahead (Executor.ahead) while it waits on SSH.
+    A problem (a probes.ca_file that is no certificate) raises here and again in the probes, which report it."""
     import httpx
 
-    with contextlib.suppress(Exception):
-        httpx.Client(verify=trust.context()).close()
+    httpx.Client(verify=trust.context()).close()
 
 
 def _direct(timeout: float, **options: Any) -> Any:

@@ -7,6 +7,7 @@ ghosttasks.execution.connections'.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
@@ -100,10 +101,12 @@ class SSHExecutor(Executor):
     def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
         return check()
 
-    def warm_probes(self) -> None:
-        from ghosttasks.execution import probes
+    def ahead(self, work: Callable[[], object]) -> None:
+        def quietly() -> None:
+            with contextlib.suppress(Exception):  # left for the later use to meet, in its place
+                work()
 
-        threading.Thread(target=probes.warm_up, daemon=True, name="warm-probes").start()
+        threading.Thread(target=quietly, daemon=True, name="ahead").start()
 
     def open_channel(self, host: Host, address: str, port: int, *, timeout: float) -> Any:
         """A direct-tcpip channel to (address, port) over the run's connection to `host` (probes through SSH).

@@ -12,6 +12,7 @@ from ghosttasks.domain.colors import Color, other
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.revisions import Knowledge
+from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.access_check import access_facts, judge_access
 from ghosttasks.flows.steps.guard import guarded
@@ -31,7 +32,7 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
     phase one: an unreachable LB must not keep traffic on the failed colour elsewhere); any it could not is
     named, everything else is still done, and the run fails (exit non-zero) at the end.
     """
-    run.executor.warm_probes()  # httpx for the alerts and the verification, while SSH works
+    run.executor.ahead(probes.warm_up)  # httpx for the alerts and the verification, while SSH works
     store = Store(run)
     with guarded(run, store, version=None, reason=reason, lock=False) as entry:
         with run.step("switch to the previous colour"):

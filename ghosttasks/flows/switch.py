@@ -8,6 +8,7 @@ from ghosttasks.decisions.migration_plan import plan_switch
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.revisions import one_head
+from ghosttasks.execution import probes
 from ghosttasks.execution.executor import Pending
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps import switch_reads
@@ -16,7 +17,7 @@ from ghosttasks.flows.steps.health import wait_for_color
 from ghosttasks.flows.steps.migrate import apply, knowledge, record_revision
 from ghosttasks.flows.steps.preflight import check_public_tls
 from ghosttasks.flows.steps.reality import reconciled_from, settle
-from ghosttasks.flows.steps.switching import switch_traffic, verify_or_switch_back
+from ghosttasks.flows.steps.switching import rendered, switch_traffic, verify_or_switch_back
 from ghosttasks.flows.steps.workers import hand_over
 from ghosttasks.records.state_store import Store
 
@@ -27,7 +28,8 @@ def switch(run: Run, color: Color) -> DeployState:
     Planned first: a colour with no good version is refused; when its version's schema head is ahead of
     the database, the database is upgraded (verified backup first) before traffic moves.
     """
-    run.executor.warm_probes()  # httpx for the health check and the verification, while SSH works
+    run.executor.ahead(probes.warm_up)  # httpx for the health check and the verification, while SSH works
+    run.executor.ahead(lambda: rendered(run))  # the LB files (Jinja) the first reads are judged against
     store = Store(run)
     with guarded(run, store, version=None, reason=f"switch traffic to {color}") as entry:
         cancel = threading.Event()
