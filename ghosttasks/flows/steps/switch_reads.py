@@ -18,6 +18,7 @@ from ghosttasks.config.inventory import Host
 from ghosttasks.decisions.reconcile import Reality
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.executor import Answered, Pending
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.access_check import access_facts, judge_access
@@ -37,6 +38,7 @@ class SwitchReads:
     pending: dict[str, Pending[list[Answered[Any]]]] = field(default_factory=dict)
     heads_apart: Pending[tuple[str, ...]] | None = None  # a managed database: its client needs the password on stdin
     hosts: dict[str, Host] = field(default_factory=dict)
+    db_host: str = ""  # where the revision is read (the database client's host)
 
     def answer(self, host: str, part: str) -> Answered[Any]:
         """One part of one host's read (waits for that host)."""
@@ -81,8 +83,6 @@ class SwitchReads:
         if env.lb is not None:
             view = self.value(env.lb_host.name, "view")
             if isinstance(view, str):  # the LB could not be read: as a read of the flag alone fails
-                from ghosttasks.domain.errors import OperationFailed
-
                 raise OperationFailed(f"cannot tell which colour {env.lb_host.name} serves: {view}")
             lb_color = view[1]
         found = containers_from(self.run, [self.value(host.name, "containers") for host in env.app_hosts])
@@ -101,8 +101,6 @@ class SwitchReads:
         heads = self.heads_apart.result() if self.heads_apart else self.value(self.db_host, "heads")
         remember_heads(self.run, heads)
         return heads
-
-    db_host: str = ""
 
 
 def start(run: Run, store: Store, color: Color) -> SwitchReads:
