@@ -57,7 +57,7 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
         with run.step("freeze deploys"):
             DeployLock(run).freeze(reason=f"emergency rollback: {reason}")
         state.after_switch(target)
-        store.save(state)
+        saving = run.executor.start(lambda: store.save(state))  # written while on-call is alerted
         with run.step("alert on-call and open an incident"):
             payload = {"reason": reason, "from": failed, "to": target, "version": version}
             # both at once: the incident is not kept waiting for the on-call webhook's answer
@@ -66,6 +66,7 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
             alert = alerting.result()
             say_who_was_told(run, alert, incident)
             entry.alerted, entry.incident = alert.ok, incident.ok
+        saving.result()  # the state is true before anything else runs
         move_workers(run, state, target, version, elapsed=run.elapsed())
         with run.step("verify traffic"):
             # the LBs it flipped: one it could not is named already and serves the failed colour
