@@ -296,6 +296,10 @@ class Executor:
         a template compiled) while the command waits on SSH; its errors are left for that later use to meet.
         Nothing in a dry run, which waits on nothing."""
 
+    def connect_ahead(self, hosts: Iterable[Host]) -> None:
+        """Open the connections to `hosts` in the background, each in a thread of its own, for a command that is
+        about to use them all (a failure is met by the first command on that host). Nothing in a dry run."""
+
     def start(self, work: Callable[[], T]) -> Pending[T]:
         """Start `work` in a thread of its own (its result asked later); a dry run does it here and now, so that
         the plan lists it in the order the flow started it."""

@@ -13,7 +13,7 @@ import io
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ghosttasks.commands.remote_file import durable_rename
@@ -100,6 +100,11 @@ class SSHExecutor(Executor):
 
     def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
         return check()
+
+    def connect_ahead(self, hosts: Iterable[Host]) -> None:
+        for host in hosts:
+            if not host.local:
+                self.ahead(lambda host=host: self.connections.open_ahead(host))
 
     def ahead(self, work: Callable[[], object]) -> None:
         def quietly() -> None:

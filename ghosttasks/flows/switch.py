@@ -28,6 +28,7 @@ def switch(run: Run, color: Color) -> DeployState:
     Planned first: a colour with no good version is refused; when its version's schema head is ahead of
     the database, the database is upgraded (verified backup first) before traffic moves.
     """
+    run.executor.connect_ahead(switch_reads.touched(run))  # while the lock is taken on the state LB
     run.executor.ahead(probes.warm_up)  # httpx for the health check and the verification, while SSH works
     run.executor.ahead(lambda: rendered(run))  # the LB files (Jinja) the first reads are judged against
     store = Store(run)

@@ -103,6 +103,17 @@ class SwitchReads:
         return heads
 
 
+def touched(run: Run) -> list[Host]:
+    """The hosts a switch reads: every LB, every app host, the database client's host (once each)."""
+    env = run.env
+    hosts = [*env.lb_hosts, *env.app_hosts]
+    if not env.database.managed and env.hosts_with("db"):
+        hosts.append(env.db_host)
+    elif env.database.managed:
+        hosts.append(env.database_client_host)
+    return list({host.name: host for host in hosts}.values())
+
+
 def start(run: Run, store: Store, color: Color) -> SwitchReads:
     """Start every host's read (one command each, each in its own thread)."""
     env = run.env
