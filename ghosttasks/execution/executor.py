@@ -301,9 +301,9 @@ class Executor:
         about to use them all (a failure is met by the first command on that host). Nothing in a dry run."""
 
     def start(self, work: Callable[[], T]) -> Pending[T]:
-        """Start `work` in a thread of its own (its result asked later); a dry run does it here and now, so that
-        the plan lists it in the order the flow started it."""
-        return Pending(work, at_once=self.dry_run)
+        """Start `work` in a thread of its own (its result asked later); the plan recorder does it here and now,
+        so that a plan lists it in the order the flow started it."""
+        return Pending(work, at_once=False)
 
     def _checked(
         self,
