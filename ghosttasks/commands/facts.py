@@ -79,16 +79,21 @@ PART_EXIT = "--- ghosttasks: part {index} exit"
 
 
 def together(commands: list[str]) -> str:
-    """PURE several reads as one shell command (one SSH round trip, one line): each part runs in its own subshell
-    (an `exit` or `cd` in it stays there) with its standard error kept apart, then its markers and exit code are
-    printed; split_parts() gives each part's (stdout, stderr, exit code) back. The parts run one after another."""
-    lines = ["t=$(mktemp) || exit 1", "trap 'rm -f \"$t\"' EXIT"]
-    for index, command in enumerate(commands):
-        stderr = shlex.quote(PART_STDERR.format(index=index))
-        ended = shlex.quote(PART_EXIT.format(index=index))
-        said = f"printf '\\n%s\\n' {stderr}; cat \"$t\"; printf '\\n%s %s ---\\n' {ended} \"$r\""
-        lines.append(f'( {command} ) 2>"$t"; r=$?; {said}')
-    return "; ".join(lines)
+    """PURE several reads as one shell command (one SSH round trip, one line): the parts run at the same time
+    (the host answers in the time of its slowest read), each in its own subshell (an `exit` or `cd` in it stays
+    there; standard input /dev/null) with its output, standard error and exit code in files of its own; once all
+    ended they are printed in order, between markers, and split_parts() gives each part's (stdout, stderr, exit
+    code) back."""
+    jobs = " ".join(
+        f'{{ ( {command} ) </dev/null >"$d/o{index}" 2>"$d/e{index}"; echo $? >"$d/c{index}"; }} &'
+        for index, command in enumerate(commands)
+    )
+    printed = "; ".join(
+        f'cat "$d/o{index}"; printf \'\\n%s\\n\' {shlex.quote(PART_STDERR.format(index=index))}; cat "$d/e{index}"; '
+        f'printf \'\\n%s %s ---\\n\' {shlex.quote(PART_EXIT.format(index=index))} "$(cat "$d/c{index}")"'
+        for index in range(len(commands))
+    )
+    return f"d=$(mktemp -d) || exit 1; trap 'rm -rf \"$d\"' EXIT; {jobs} wait; {printed}"
 
 
 def split_parts(text: str, count: int) -> list[tuple[str, str, int] | None]:

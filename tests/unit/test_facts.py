@@ -2,6 +2,7 @@
 both executors (the plan recorder answers the fact's assumed value; a scripted real run parses the real one)."""
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -175,13 +176,15 @@ def test_a_failed_read_with_check_raises_before_parsing(env):
 # -- several reads as one command (issue 26: one command per host a switch touches) -----------------------------
 
 
-def test_together_is_one_line_each_part_in_its_subshell_with_its_markers():
+def test_together_is_one_line_the_parts_at_once_each_in_its_subshell_then_printed_between_markers():
     assert together(["echo a", "exit 2"]) == (
-        "t=$(mktemp) || exit 1; trap 'rm -f \"$t\"' EXIT; "
-        "( echo a ) 2>\"$t\"; r=$?; printf '\\n%s\\n' '--- ghosttasks: part 0 stderr ---'; cat \"$t\"; "
-        "printf '\\n%s %s ---\\n' '--- ghosttasks: part 0 exit' \"$r\"; "
-        "( exit 2 ) 2>\"$t\"; r=$?; printf '\\n%s\\n' '--- ghosttasks: part 1 stderr ---'; cat \"$t\"; "
-        "printf '\\n%s %s ---\\n' '--- ghosttasks: part 1 exit' \"$r\""
+        "d=$(mktemp -d) || exit 1; trap 'rm -rf \"$d\"' EXIT; "
+        '{ ( echo a ) </dev/null >"$d/o0" 2>"$d/e0"; echo $? >"$d/c0"; } & '
+        '{ ( exit 2 ) </dev/null >"$d/o1" 2>"$d/e1"; echo $? >"$d/c1"; } & wait; '
+        "cat \"$d/o0\"; printf '\\n%s\\n' '--- ghosttasks: part 0 stderr ---'; cat \"$d/e0\"; "
+        "printf '\\n%s %s ---\\n' '--- ghosttasks: part 0 exit' \"$(cat \"$d/c0\")\"; "
+        "cat \"$d/o1\"; printf '\\n%s\\n' '--- ghosttasks: part 1 stderr ---'; cat \"$d/e1\"; "
+        "printf '\\n%s %s ---\\n' '--- ghosttasks: part 1 exit' \"$(cat \"$d/c1\")\""
     )
 
 
@@ -193,14 +196,22 @@ def test_each_part_answers_as_if_it_had_run_alone(shell):
         "cd / && exit 0",
         "pwd",
         "echo '--- ghosttasks: part 9 stderr ---'",
+        "sleep 0.5; cat",  # at once with the next (and its standard input is not the command's)
+        "sleep 0.5",
     ]
-    printed = subprocess.run([shell, "-c", together(parts)], capture_output=True, text=True, check=True, cwd="/tmp")
+    started = time.monotonic()
+    printed = subprocess.run(
+        [shell, "-c", together(parts)], capture_output=True, text=True, check=True, cwd="/tmp", input="not read\n"
+    )
+    assert time.monotonic() - started < 0.95
     assert split_parts(printed.stdout, len(parts)) == [
         ("out\n", "err\n", 3),
         ("no newline at the end", "", 0),
         ("", "", 0),
-        ("/tmp\n", "", 0),  # the cd of the part before stayed in its subshell
+        ("/tmp\n", "", 0),  # the cd of another part stayed in its subshell
         ("--- ghosttasks: part 9 stderr ---\n", "", 0),
+        ("", "", 0),
+        ("", "", 0),
     ]
 
 
