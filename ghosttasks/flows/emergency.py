@@ -32,7 +32,6 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
     phase one: an unreachable LB must not keep traffic on the failed colour elsewhere); any it could not is
     named, everything else is still done, and the run fails (exit non-zero) at the end.
     """
-    run.executor.ahead(probes.warm_up)  # httpx for the alerts and the verification, while SSH works
     store = Store(run)
     with guarded(run, store, version=None, reason=reason, lock=False) as entry:
         with run.step("switch to the previous colour"):
@@ -52,6 +51,8 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
                 run.out.fail(warning)
                 entry.warning = warning
             exit_code, lines, flipped = emergency_flip(run, target)
+            run.executor.ahead(probes.warm_up)  # httpx for the alerts and the verification (after the flip: no CPU
+            # work in another thread may slow paramiko's before it)
             for line in lines:
                 (run.out.fail if "NOT flipped" in line or line.startswith("flip ") else run.out.ok)(line)
         with run.step("freeze deploys"):

@@ -29,8 +29,7 @@ def switch(run: Run, color: Color) -> DeployState:
     the database, the database is upgraded (verified backup first) before traffic moves.
     """
     run.executor.connect_ahead(switch_reads.touched(run))  # while the lock is taken on the state LB
-    run.executor.ahead(probes.warm_up)  # httpx for the health check and the verification, while SSH works
-    run.executor.ahead(lambda: rendered(run))  # the LB files (Jinja) the first reads are judged against
+    run.executor.ahead(lambda: rendered(run))  # the LB files (Jinja): the first reads' dry-run answer needs them
     store = Store(run)
     with guarded(run, store, version=None, reason=f"switch traffic to {color}") as entry:
         cancel = threading.Event()
@@ -38,6 +37,9 @@ def switch(run: Run, color: Color) -> DeployState:
         try:
             with run.step("plan switch"):
                 reads = switch_reads.start(run, store, color)  # one command per host, all at once
+                # httpx for the health check while the hosts answer (not before: CPU work in other threads slows
+                # paramiko's own thread, and so the lock)
+                run.executor.ahead(probes.warm_up)
                 reads.lb_and_apps()
                 guessed = reads.expected_version(color)
                 if guessed:  # the health check overlaps the database's read and the verdicts; judged after them
