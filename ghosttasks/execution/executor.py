@@ -159,16 +159,6 @@ class Executor:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def concurrently(self, *work: Callable[[], Any]) -> list[Any]:
-        """Independent pieces of work (reads on different hosts) at once, one thread each: their results in the
-        order given. Every piece has ended when this returns or raises (the first error in the order given).
-        A dry run does them one after the other, so that its plan lists them in that order."""
-        if len(work) <= 1 or self.dry_run:
-            return [item() for item in work]
-        with ThreadPoolExecutor(max_workers=len(work), thread_name_prefix="together") as pool:
-            futures = [pool.submit(item) for item in work]
-        return [future.result() for future in futures]
-
     def http_client(self, url: str) -> Any:
         """The httpx client a probe to `url` goes through; None: the probe's own, straight from this machine.
 

@@ -104,7 +104,9 @@ def review_for_deploy(
 ) -> None:
     """deploy.prod: the upgrade the new version needs, shown and linted before the backup and before its colour
     starts; refused (breaking) or confirmed (locking) here."""
-    history, revision = run.executor.concurrently(lambda: read_history(run, version), lambda: database_revision(run))
+    reading = run.executor.start(lambda: read_history(run, version))  # app1's one-off container, beside the db read
+    revision = database_revision(run)
+    history = reading.result()
     state.learn_graph(version, history.graph)
     plan = plan_deploy_migration(knowledge(run, state), revision, version, color)
     run.note(plan.note)

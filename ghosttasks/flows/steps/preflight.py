@@ -130,13 +130,11 @@ def deploy_checklist(run: Run, version: str, *, monitor_minutes: float) -> None:
     check_public_tls(run)
     check_tag(run, version)
     backups = env.database_client_host
-    apps, db = (
-        lambda: check_prerequisites(run, env.app_hosts, disk_path_of=env.releases_dir),
-        lambda: check_prerequisites(run, [backups], disk_path_of=lambda _host: env.database.backup_dir),
-    )
-    # the app hosts and the backups' host read at once, unless that is an app host (one after the other there)
-    found = [apps(), db()] if backups in env.app_hosts else run.executor.concurrently(apps, db)
-    problems = [problem for host_problems in found for problem in host_problems]
+    apps = run.executor.start(lambda: check_prerequisites(run, env.app_hosts, disk_path_of=env.releases_dir))
+    if backups in env.app_hosts:  # one host: its reads one after the other
+        apps.result()
+    db = check_prerequisites(run, [backups], disk_path_of=lambda _host: env.database.backup_dir)
+    problems = apps.result() + db
     if problems:
         raise OperationFailed(f"prerequisites not met: {'; '.join(problems)}")
     require_env(run, env.app_hosts)
