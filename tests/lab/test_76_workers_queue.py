@@ -22,6 +22,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.lab.walk_model import other
 from tests.lab.world import Start, bring_to, docker, psql
 
 LB_JOBS = "http://127.0.0.10/api/v1/jobs"
@@ -165,25 +166,25 @@ def handover_seconds(lab) -> dict[str, float]:
     return {step["name"]: step["seconds"] for step in last["steps"] if "workers" in step["name"]}
 
 
-def green_workers_only(lab) -> bool:
-    """docker ps on each app host shows green's workers and no other: green's worker on both, its scheduler on
-    app1."""
-    return sorted(workers_on(lab, "app1")) == [("green", "scheduler"), ("green", "worker")] and workers_on(
-        lab, "app2"
-    ) == [("green", "worker")]
+def only_workers_of(lab, color: str) -> bool:
+    """docker ps on each app host shows `color`'s workers and no other: its worker on both, its scheduler on app1."""
+    return sorted(workers_on(lab, "app1")) == [(color, "scheduler"), (color, "worker")] and workers_on(lab, "app2") == [
+        (color, "worker")
+    ]
 
 
 @pytest.fixture(scope="module")
 def serving(lab, inv):
-    """v1.1.0 serves on green with only green's workers running; blue holds whatever it holds (the deploy of
-    v1.3.0 goes into it)."""
-    color = bring_to(lab, inv, Start("v1.1.0", None, color="green"))
-    if not green_workers_only(lab):
+    """v1.1.0 serves, on either colour, with only that colour's workers running; the other colour holds whatever it
+    holds (the deploy of v1.3.0 goes into it)."""
+    color = bring_to(lab, inv, Start("v1.1.0", None, color=None))
+    if not only_workers_of(lab, color):
         inv.ok("traffic.switch", color, "--yes")  # hands the workers over: whatever an earlier module left runs no more
     return color
 
 
 def test_a_thousand_jobs_through_a_deploy_a_rollback_and_an_emergency_each_run_once(lab, inv, serving):
+    target = other(serving)  # v1.3.0 goes there; the emergency rollback ends on it
     prefix = f"load-{secrets.token_hex(3)}"
     rejected = duplicates(lab)
     timings = {}
@@ -201,10 +202,10 @@ def test_a_thousand_jobs_through_a_deploy_a_rollback_and_an_emergency_each_run_o
 
         try:
             deploy = command("deploy", "deploy.prod", "--version", "v1.3.0", "--monitor-minutes", "0", "--yes")
-            assert "workers app1: blue scheduler, blue worker" in deploy
+            assert f"workers app1: {target} scheduler, {target} worker" in deploy
             command("rollback", "deploy.rollback", "--yes")
             emergency = command("emergency", "deploy.emergency-rollback", "--reason", "worker drill")
-            assert "workers run: blue" in emergency, emergency
+            assert f"workers run: {target}" in emergency, emergency
             inv.ok("deploy.unlock", "--force")
             commands = time.monotonic() - started
         finally:
@@ -223,15 +224,15 @@ def test_a_thousand_jobs_through_a_deploy_a_rollback_and_an_emergency_each_run_o
     assert sampler.overlaps == [], sampler.overlaps[:5]
     assert sampler.errors == [], sampler.errors[:5]
     assert sampler.samples > 50 and {("green", "worker"), ("blue", "worker")} <= sampler.seen
-    assert workers_on(lab, "app2") == [("blue", "worker")]
-    assert sorted(workers_on(lab, "app1")) == [("blue", "scheduler"), ("blue", "worker")]
+    assert only_workers_of(lab, target)
     scheduled = int(psql(lab, "SELECT count(*) FROM jobs WHERE kind = 'scheduled'"))
     assert scheduled > 0  # the scheduler enqueued its periodic jobs and the workers ran them
 
 
-def test_verify_workers_sees_what_docker_runs_and_names_a_stray_worker(lab, inv):
+def test_verify_workers_sees_what_docker_runs_and_names_a_stray_worker(lab, inv, serving):
+    live, stale = other(serving), serving  # after the emergency rollback
     good = inv.ok("verify.workers", "--window", "3")
-    assert "exactly blue's workers run, none restarting" in good.stdout + good.stderr
+    assert f"exactly {live}'s workers run, none restarting" in good.stdout + good.stderr
     assert "ghostworks:jobs 0" in good.stdout + good.stderr
     stray = docker(
         lab,
@@ -239,25 +240,26 @@ def test_verify_workers_sees_what_docker_runs_and_names_a_stray_worker(lab, inv)
         "ps",
         "-aq",
         "--filter",
-        "label=com.docker.compose.project=ghostworks-green",
+        f"label=com.docker.compose.project=ghostworks-{stale}",
         "--filter",
         "label=com.docker.compose.service=worker",
     ).stdout.split()
-    assert stray, "green's stopped worker container is gone"
+    assert stray, f"{stale}'s stopped worker container is gone"
     docker(lab, "app1", "start", stray[0])
     try:
         found = inv("verify.workers", "--window", "0")
         assert found.returncode != 0
-        assert "green worker on app1 runs, but blue serves" in found.stderr
+        assert f"{stale} worker on app1 runs, but {live} serves" in found.stderr
         status = inv.json("deploy.status")
-        assert "app1: blue scheduler, blue worker, green worker" in status["workers"]
+        seen = ", ".join(sorted([f"{live} scheduler", f"{live} worker", f"{stale} worker"]))
+        assert f"app1: {seen}" in status["workers"]
     finally:
         docker(lab, "app1", "stop", stray[0])
 
 
 #: The long job's worker stop timeout (lab/hosts.yml has 5 s) and the job's length, 7 s longer as with the lab's
 #: 5 s and a 12 s job: the switch sends SIGTERM 2-5 s after the job started (its handover comes after the flip and
-#: the verification), so the job still runs when the timeout ends. Its second run, on green, takes as long again.
+#: the verification), so the job still runs when the timeout ends. Its second run, after the switch, takes as long.
 STOP_TIMEOUT = 2
 LONG_JOB_SECONDS = STOP_TIMEOUT + 7
 
@@ -271,7 +273,8 @@ def short_stop_timeout(tmp_path) -> dict:
     return {"GHOST_INVENTORY": str(path)}
 
 
-def test_a_job_longer_than_the_stop_timeout_is_killed_said_and_run_again_once(lab, inv, tmp_path):
+def test_a_job_longer_than_the_stop_timeout_is_killed_said_and_run_again_once(lab, inv, serving, tmp_path):
+    old, new = other(serving), serving  # the emergency rollback left `old` serving; the switch goes back
     job = f"long-{secrets.token_hex(3)}"
     rejected = duplicates(lab)
     answer = httpx.post(LB_JOBS, json={"id": job, "seconds": LONG_JOB_SECONDS}, timeout=10)
@@ -280,11 +283,11 @@ def test_a_job_longer_than_the_stop_timeout_is_killed_said_and_run_again_once(la
     while not any(count for key, count in queue_left(lab).items() if ":processing:" in key):
         assert time.monotonic() < deadline, "no worker took the long job"
         time.sleep(0.2)
-    switch = inv.ok("traffic.switch", "green", "--yes", env=short_stop_timeout(tmp_path))
+    switch = inv.ok("traffic.switch", new, "--yes", env=short_stop_timeout(tmp_path))
     said = switch.stdout + switch.stderr
-    assert f"blue worker killed: no exit within {STOP_TIMEOUT} s of SIGTERM (exit 137)" in said, said
+    assert f"{old} worker killed: no exit within {STOP_TIMEOUT} s of SIGTERM (exit 137)" in said, said
     assert recorded(lab, job) == (0, 0)  # killed before it was done: not recorded, not acknowledged
-    drain(lab, job, 1, timeout=60)  # redelivered to green's worker on the same host, done in LONG_JOB_SECONDS
+    drain(lab, job, 1, timeout=60)  # redelivered to `new`'s worker on the same host, done in LONG_JOB_SECONDS
     assert recorded(lab, job) == (1, 1)
-    assert psql(lab, f"SELECT color FROM jobs WHERE job_id = '{job}'") == "green"
+    assert psql(lab, f"SELECT color FROM jobs WHERE job_id = '{job}'") == new
     assert duplicates(lab) == rejected
