@@ -433,7 +433,10 @@ class LogSettings(Strict):
     pattern: str | None = Field(
         None,
         description="regular expression a text line is matched with (`text`; required there): named groups "
-        "`level` and `message`, and `request_id` for the correlation check; a line it does not match has no level",
+        "`level` and `message`, and `request_id` for the correlation check; a line it does not match has no level. "
+        "`verify.logs --slow` reads a request line by the groups `duration` (in `duration_unit`) and `path` "
+        "(both required on the line), `request_id`, `method`, `status` and `time` (optional: one the pattern lacks "
+        "is shown as `not available`)",
     )
     error_levels: list[str] = Field(
         ["ERROR", "CRITICAL"], min_length=1, description="levels counted as errors (compared in upper case)"
@@ -447,9 +450,26 @@ class LogSettings(Strict):
         "duration_ms",
         description="JSON key of a request log line that holds the request's duration (`verify.logs --slow`)",
     )
-    duration_unit: Literal["ms", "s", "us"] = Field("ms", description="unit of `duration_key`: `ms`, `s` or `us`")
+    duration_unit: Literal["ms", "s", "us"] = Field(
+        "ms", description="unit of `duration_key` (or of the text pattern's group `duration`): `ms`, `s` or `us`"
+    )
     path_key: str = Field(
         "path", description="JSON key of a request log line that holds the request path (`verify.logs --slow`)"
+    )
+    method_key: str = Field(
+        "method",
+        min_length=1,
+        description="JSON key of a request log line that holds the HTTP method (`verify.logs --slow`)",
+    )
+    status_key: str = Field(
+        "status",
+        min_length=1,
+        description="JSON key of a request log line that holds the response status (`verify.logs --slow`)",
+    )
+    time_key: str = Field(
+        "ts",
+        min_length=1,
+        description="JSON key of a request log line that holds when it was logged (`verify.logs --slow`)",
     )
     correlation: bool = Field(
         True,
