@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -224,6 +225,11 @@ class AppSettings(Strict):
         "script-directory model, printed as JSON); unset: the python `alembic` names when it is `PYTHON -m "
         "alembic ...`, else python3",
     )
+    alembic_versions_dir: str = Field(
+        "alembic/versions",
+        description="the app checkout's directory of migration files, relative to `dir` (no `..`): where "
+        "`db.revision` copies the migration alembic generated in the migrations-role container",
+    )
     seed_command: str = Field(
         "python scripts/seed_demo_data.py", description="demo-data seed command run in the api container (dev)"
     )
@@ -248,6 +254,14 @@ class AppSettings(Strict):
         "redis-cli in `database.redis_service`: the queue, in-flight lists; a glob (`jobs:processing:*`) stands for "
         "every key it matches; unset: none reported",
     )
+
+    @field_validator("alembic_versions_dir")
+    @classmethod
+    def _versions_dir(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if not value.strip() or not path.parts or path.is_absolute() or ".." in path.parts:
+            raise ValueError(f"{value!r}: not a path relative to the app dir without `..` (e.g. alembic/versions)")
+        return str(path)
 
     @property
     def web_services(self) -> list[str]:
