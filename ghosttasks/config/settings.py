@@ -230,8 +230,10 @@ class AppSettings(Strict):
         description="the app checkout's directory of migration files, relative to `dir` (no `..`): where "
         "`db.revision` copies the migration alembic generated in the migrations-role container",
     )
-    seed_command: str = Field(
-        "python scripts/seed_demo_data.py", description="demo-data seed command run in the api container (dev)"
+    seed_command: str | None = Field(
+        "python scripts/seed_demo_data.py",
+        description="`deploy.dev`'s seed command line, run in the migrations-role container after the migrations; "
+        "null or empty: no seed (`seed: not configured`)",
     )
     required_env: list[str] = Field(
         RUNBOOK_REQUIRED_ENV, description="variables the env file must define on every app host before a deploy"
@@ -254,6 +256,14 @@ class AppSettings(Strict):
         "redis-cli in `database.redis_service`: the queue, in-flight lists; a glob (`jobs:processing:*`) stands for "
         "every key it matches; unset: none reported",
     )
+
+    @field_validator("seed_command")
+    @classmethod
+    def _seed(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        command_words(value)
+        return value
 
     @field_validator("alembic_versions_dir")
     @classmethod
