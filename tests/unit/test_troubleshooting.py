@@ -1,5 +1,7 @@
 """The performance troubleshooting's pure parts: pg_stat_activity, the blocking tree, connection groups,
-pg_stat_statements, memory growth, slow requests; exact outputs."""
+pg_stat_statements, memory growth, slow requests (the demo's JSON lines and the shop's text lines); exact outputs.
+Then its flows over a scripted executor: db.activity, db.slow, stack.memory, verify.logs --slow, and stack.restart
+of a shared service (refused before anything runs, unless --yes on a terminal)."""
 
 import json
 import re
@@ -423,3 +425,55 @@ def test_slow_requests_flow_says_why_it_cannot_judge_and_that_no_request_was_slo
     _, run = _slow_run(settings, lines)
     performance.slow_requests_in_logs(run, "blue", 5.0, None, False)
     assert run.out.printed == "ok   none of 3 requests took 5 s or longer\n"
+
+
+# --- stack.restart of a shared service: refused before anything runs, unless --yes on a terminal --------------------
+
+
+@pytest.fixture
+def executors(monkeypatch):
+    """The real run's executor replaced by a ScriptedExecutor (answers as a dry run assumes, records every command)."""
+    made: list[ScriptedExecutor] = []
+
+    def scripted(env, out, log=None):
+        made.append(ScriptedExecutor(env, out, unscripted="assume"))
+        return made[-1]
+
+    monkeypatch.setattr("ghosttasks.execution.ssh_executor.SSHExecutor", scripted)
+    return made
+
+
+INTERRUPTS = (
+    "restarting the shared service redis on db1 interrupts every colour's api, web that use it (their requests fail "
+    "until it is back)"
+)
+
+
+def test_restart_of_a_shared_service_without_yes_is_refused_before_anything_runs(inv, executors, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    code, out, err = inv("stack.restart", "redis")
+    assert (code, out, err) == (2, "", f"error: refusing without --yes: {INTERRUPTS}\n")
+    assert [executor.commands for executor in executors] == [[]]
+
+
+def test_restart_of_a_shared_service_with_yes_off_a_terminal_is_refused_before_anything_runs(
+    inv, executors, monkeypatch
+):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    code, out, err = inv("stack.restart", "redis", "--yes")
+    assert (code, out, err) == (2, "", f"error: refusing off a terminal: {INTERRUPTS}; run it from a terminal\n")
+    assert [executor.commands for executor in executors] == [[]]
+
+
+def test_restart_of_a_shared_service_with_yes_on_a_terminal_restarts_it_and_waits_for_health(
+    inv, executors, monkeypatch
+):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    code, out, err = inv("stack.restart", "redis", "--yes")
+    assert code == 0, err
+    assert f"warn {INTERRUPTS}" in out and "ok   redis restarted and healthy on db1" in out
+    on_db = [c.command for c in executors[0].commands if c.host == "db1"]
+    compose = "cd /srv/ghostworks && docker compose -p ghostworks -f docker-compose.yml -f docker-compose.prod.yml"
+    assert on_db[0] == f"{compose} restart -t 30 redis"
+    assert on_db[1].startswith("for i in $(seq 90); do s=$(docker inspect") and f"{compose} ps -q redis" in on_db[1]
+    assert len(on_db) == 2
