@@ -70,7 +70,10 @@ def _fields(raw: str, settings: LogSettings) -> dict[str, object] | None:
     """A line's fields under the TEXT_GROUPS names, or None when it is not a line of the app's format."""
     if settings.format == "text":
         match = re.search(settings.pattern or "", raw)
-        return match.groupdict() if match else None
+        if match is None:
+            return None
+        groups = match.groupdict()
+        return {name: groups.get(name) for name in TEXT_GROUPS}
     if not raw.startswith("{"):
         return None
     try:
