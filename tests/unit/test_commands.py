@@ -186,9 +186,9 @@ def test_host_facts():
     assert host.env_names("/srv/gw/.env") == (
         "sed -n 's/^[[:space:]]*\\(export[[:space:]]\\+\\)\\?\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\2/p' /srv/gw/.env"
     )
-    assert (
-        host.copy_if_missing("/a/.env.example", "/a/.env")
-        == "[ -e /a/.env ] || (umask 077 && cp /a/.env.example /a/.env)"
+    assert host.env_from_example("/a/.env.example", "/a/my env").command == (
+        "if [ -e '/a/my env' ]; then echo exists; elif [ -e /a/.env.example ]; then "
+        "(umask 077 && cp /a/.env.example '/a/my env') && echo created; else echo no-example; fi"
     )
     assert host.memory_kib() == "awk '/^MemTotal:/ {print $2}' /proc/meminfo"
 
