@@ -77,6 +77,13 @@ def timed(name: str, inv, *args: str, ok: bool = True, **kwargs) -> subprocess.C
     return result
 
 
+def side_by_side(function, items) -> dict:
+    """{item: function(item)} with every call in its own thread: for reads that wait on SSH and change nothing."""
+    items = list(items)
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        return dict(zip(items, pool.map(function, items), strict=True))
+
+
 def answers(count: int = 20) -> set:
     return set(lb_answers(count, url=BASTION_LB_HEALTH))
 
@@ -187,19 +194,23 @@ def test_operator_side_reaches_only_the_bastion_ssh_port_and_the_public_lb(lab):
 
 
 def test_every_host_is_entered_as_deploy_with_docker_and_no_root(lab):
-    for name in HOSTS:
-        result = ssh(lab, name, "id -un; id -Gn")
-        user, groups = result.stdout.splitlines()
+    def entered(name: str) -> tuple[str, list[str], subprocess.CompletedProcess, str | None]:
+        """As deploy: who, which groups; as root: the refusal; the Docker server version (app and db hosts)."""
+        user, groups = ssh(lab, name, "id -un; id -Gn").stdout.splitlines()
+        refused = ssh(lab, name, "true", check=False, user="root")
+        docker = None if name == "lb" else ssh(lab, name, "docker version --format '{{.Server.Version}}'").stdout
+        return user, groups.split(), refused, docker
+
+    for name, (user, groups, refused, version) in side_by_side(entered, HOSTS).items():  # one host per thread
         assert user == "deploy"
         if name != "lb":
-            assert DOCKER_GROUP in groups.split()
-        refused = ssh(lab, name, "true", check=False, user="root")
+            assert DOCKER_GROUP in groups
         assert refused.returncode == 255 and "Permission denied" in refused.stderr
+        if version is not None:
+            assert re.fullmatch(r"\d+\.\d+.*", version.strip()), version
     for name in APP | {"db": HOSTS["db"]}:
         sock = lab.docker_sock(name)
         assert owner(sock) == ("root", DOCKER_GROUP, "660"), owner(sock)
-        version = ssh(lab, name, "docker version --format '{{.Server.Version}}'").stdout.strip()
-        assert re.fullmatch(r"\d+\.\d+.*", version), version
         # each host's dockerd runs inside the namespace (so does every host-network container)
         pid = int(lab.pid_file(f"dockerd-{name}").read_text())
         assert os.stat(f"/proc/{pid}/ns/net").st_ino == netns.path(NS).stat().st_ino
@@ -308,10 +319,8 @@ def test_traffic_switch_both_ways_under_load(lab, inv):
     assert set(load.answers) == {("blue", "v1.0.0"), ("green", "v1.1.0")}
     assert answers() == {("green", "v1.1.0")}
     assert_upstream_files_root_owned(lab)
-    # five independent read-only checks, run side by side (each is mostly waiting on SSH through the bastion)
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        checks = dict(zip(VERIFIES, pool.map(lambda name: inv.ok(f"verify.{name}"), VERIFIES), strict=True))
-    for name, result in checks.items():
+    # five independent read-only checks, side by side (each is mostly waiting on SSH through the bastion)
+    for name, result in side_by_side(lambda name: inv.ok(f"verify.{name}"), VERIFIES).items():
         assert "FAIL" not in result.stdout, (name, result.stdout)
 
 
@@ -423,10 +432,12 @@ def test_ssh_config_alone_takes_every_host_and_probe_through_the_bastion(lab, in
 
     env = variant(tmp_path, from_ssh_config)
     before = forwarded_channels(lab)
-    assert json.loads(inv.ok("deploy.status", "--json", env=env).stdout)["active"] == "green"
-    assert "FAIL" not in inv.ok("verify.health", env=env).stdout
-    assert "ghostworks-green-api-1" in inv.ok("stack.ps", env=env).stdout
-    assert "FAIL" not in inv.ok("verify.monitoring", env=env).stdout
+    tasks = (("deploy.status", "--json"), ("verify.health",), ("stack.ps",), ("verify.monitoring",))
+    said = side_by_side(lambda args: inv.ok(*args, env=env).stdout, tasks)  # read-only: side by side
+    assert json.loads(said[tasks[0]])["active"] == "green"
+    assert "FAIL" not in said[("verify.health",)]
+    assert "ghostworks-green-api-1" in said[("stack.ps",)]
+    assert "FAIL" not in said[("verify.monitoring",)]
     new = forwarded_channels(lab) - before
     assert {address for address, port in new if port == SSH_PORT} == set(HOSTS.values()), new
     assert any(port in INTERNAL_PORTS for _, port in new), f"no probe went through the bastion: {new}"
