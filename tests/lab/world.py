@@ -199,7 +199,10 @@ def start_commands(active: str | None, holds: dict, serving: str, idle: str, col
 
 def bring_to(lab, inv, start: Start) -> str:
     """Bring the lab from any state (fresh, either colour live, a colour failed, locked or frozen, state.json
-    disagreeing with the LB) to `start` with the fewest commands; returns the colour that serves."""
+    disagreeing with the LB) to `start` with the fewest commands; returns the colour that serves. Either topology:
+    the last look asks the LB at the public URL of the one that is up."""
+    from lab import labctl
+
     status = inv.json("deploy.status")
     if status["lock"]:
         inv.ok("deploy.unlock", "--force")
@@ -217,7 +220,7 @@ def bring_to(lab, inv, start: Start) -> str:
     head, revision = ALEMBIC_HEADS[start.serving], psql(lab, "SELECT version_num FROM alembic_version")
     if revision != head:  # a newer release's (or a drill's) migration is applied, or a forced downgrade was left
         inv.ok("db.upgrade" if revision in ancestry(head) else "db.downgrade", "-r", head, "--yes")
-    assert set(lb_answers(10)) == {(color, start.serving)}
+    assert set(lb_answers(10, url=f"{labctl.current_topology().public_url}/api/v1/health")) == {(color, start.serving)}
     return color
 
 
