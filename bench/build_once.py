@@ -1,15 +1,17 @@
-"""Deploy breakdown with 2 app hosts, build on each host against build once (issue 14), on the flat lab.
+"""Deploy breakdown with 2 app hosts, build on each host against build once (issues 14 and 26), on the flat lab.
 
-The same version both ways, each a first build of it (base image present, no build cache):
-
-    1. `images.build: on-hosts` (a copy of lab/hosts.yml): deploy v1.0.0 (warm-up), then v1.1.0   <- before
+    1. `images.build: on-hosts` (a copy of lab/hosts.yml): deploy v1.0.0 (warm-up), then v1.1.0      <- before
     2. remove v1.1.0's images and the build cache on both app hosts
-    3. `images.build: once` (lab/hosts.yml as generated): deploy v1.1.0 into the other colour     <- after
+    3. `images.build: once` (lab/hosts.yml as generated): deploy v1.1.0 into the other colour          <- first
+       (the first push to an empty registry: the base image's layers go up, app2 pulls them the first time)
+    4. `images.build: once`: deploy v1.3.0 (never built anywhere) into the other colour again          <- later
 
-Per-step timings come from the history records (history.jsonl on the LB), the build, push and pull
+"before" and "later" are each the first build of a version with a migration to run; "later" is what every
+build-once deploy after the first costs (issue 26's target: within 1.3x of "before"), "first" what the first one
+does once. Per-step timings come from the history records (history.jsonl on the LB), the build, push and pull
 commands' durations per host from the run logs, image sizes from each engine and the registry's disk.
-Needs a fresh flat lab (`inv lab.up`; nothing deployed); leaves it up. Prints Markdown tables and
-writes bench/results/build-once-<UTC stamp>.json.
+Needs a fresh flat lab (`inv lab.up`; nothing deployed, an empty registry); leaves it up. Prints Markdown tables
+and writes bench/results/build-once-<UTC stamp>.json.
 
     python3 bench/build_once.py
 """
@@ -88,8 +90,10 @@ def main() -> None:
         # --force: green still runs them (the image stays for its containers, untagged)
         docker(lay, host, "image", "rm", "--force", "ghostworks-api:v1.1.0", "ghostworks-web:v1.1.0")
         docker(lay, host, "builder", "prune", "--all", "--force")
-    inv(once, work / "runs-after", "deploy.prod", "--version", "v1.1.0", *ARGS)
-    results["after"] = {"history": last_deploy(lay), "commands": image_commands(work / "runs-after")}
+    inv(once, work / "runs-first", "deploy.prod", "--version", "v1.1.0", *ARGS)
+    results["first"] = {"history": last_deploy(lay), "commands": image_commands(work / "runs-first")}
+    inv(once, work / "runs-later", "deploy.prod", "--version", "v1.3.0", *ARGS)
+    results["later"] = {"history": last_deploy(lay), "commands": image_commands(work / "runs-later")}
 
     sizes = {
         "base": int(docker(lay, "app1", "image", "inspect", "--format", "{{.Size}}", "ghostlab-base:latest")),
@@ -102,24 +106,34 @@ def main() -> None:
     }
     results["sizes"] = sizes
 
-    before, after = (results[k]["history"] for k in ("before", "after"))
-    steps = [step["name"] for step in before["steps"]]
+    runs = ("before", "first", "later")
+    histories = {k: results[k]["history"] for k in runs}
+    steps = list(dict.fromkeys(step["name"].split()[0] for k in runs for step in histories[k]["steps"]))
     rows = []
     for name in steps:
-        b = next((s["seconds"] for s in before["steps"] if s["name"] == name), None)
-        a = next((s["seconds"] for s in after["steps"] if s["name"].split()[0] == name.split()[0]), None)
-        rows.append([name, f"{b:.2f}" if b is not None else "-", f"{a:.2f}" if a is not None else "-"])
-    rows.append(["total (history `seconds`)", f"{before['seconds']:.2f}", f"{after['seconds']:.2f}"])
-    print_table("deploy.prod v1.1.0, steps (seconds)", ["step", "on-hosts", "once"], rows)
-    rows = [[c["host"], c["what"], f"{c['seconds']:.2f}"] for k in ("before", "after") for c in results[k]["commands"]]
-    print_table("image commands (seconds): first the on-hosts run, then build once", ["host", "what", "s"], rows)
+        row = [name]
+        for k in runs:
+            found = [s["seconds"] for s in histories[k]["steps"] if s["name"].split()[0] == name]
+            row.append(f"{sum(found):.2f}" if found else "-")
+        rows.append(row)
+    rows.append(["total (history `seconds`)", *(f"{histories[k]['seconds']:.2f}" for k in runs)])
+    print_table(
+        "deploy.prod, steps (seconds; steps of one kind summed, by their first word)",
+        ["step", "on-hosts v1.1.0 (before)", "once v1.1.0 (first)", "once v1.3.0 (later)"],
+        rows,
+    )
+    ratio = histories["later"]["seconds"] / histories["before"]["seconds"]
+    results["later_over_before"] = round(ratio, 3)
+    print(f"\nlater / before: {ratio:.2f}x (issue 26's target: within 1.3x)")
+    rows = [[k, c["host"], c["what"], f"{c['seconds']:.2f}"] for k in runs for c in results[k]["commands"]]
+    print_table("image commands (seconds, run logs)", ["run", "host", "what", "s"], rows)
     print_table(
         "sizes",
         ["what", "MB"],
         [
             ["ghostlab-base (docker image inspect Size)", f"{sizes['base'] / 1e6:.1f}"],
             ["ghostworks-api:v1.1.0 (Size, base included)", f"{sizes['api'] / 1e6:.1f}"],
-            ["registry storage after the push (du)", f"{sizes['registry_kib'] * 1024 / 1e6:.1f}"],
+            ["registry storage after the pushes (du)", f"{sizes['registry_kib'] * 1024 / 1e6:.1f}"],
         ],
     )
     out = ROOT / "bench" / "results" / f"build-once-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"

@@ -60,6 +60,12 @@ def revision(program: str, message: str, *, autogenerate: bool) -> list[str]:
     return _alembic(program, "revision", *flags, "-m", message)
 
 
+def revision_destination(app_dir: str, versions_dir: str) -> str:
+    """Where db.revision copies a generated migration on the host: the app's versions directory
+    (`app.alembic_versions_dir`, relative to the app dir), with a trailing slash."""
+    return f"{app_dir.rstrip('/')}/{versions_dir.strip('/')}/"
+
+
 #: The revision reader: alembic's own model of the script directory (alembic.script.ScriptDirectory, the one
 #: `alembic history` walks), printed as one JSON line after GRAPH_MARKER. Run with the image's python inside the
 #: version's container: `python3 -c READER CONFIG SECTION` (CONFIG "" is alembic's default: $ALEMBIC_CONFIG, else

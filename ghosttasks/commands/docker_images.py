@@ -61,6 +61,21 @@ def pull(reference: str) -> str:
     return f"docker pull --quiet {shlex.quote(reference)}"
 
 
+def pull_missing(reference: str) -> str:
+    """Pull one image by digest unless this engine has it by that digest already (then it has those bytes)."""
+    return f"{{ docker image inspect {shlex.quote(reference)} >/dev/null 2>&1 || {pull(reference)}; }}"
+
+
+def at_once(commands: list[str]) -> str:
+    """The commands in the background at once (in a subshell), then waited for, every one: fails when any failed,
+    none is left running."""
+    if len(commands) <= 1:
+        return " && ".join(commands) or "true"
+    started = " ".join(f"{{ {command}; }} & p{index}=$!;" for index, command in enumerate(commands))
+    waited = " ".join(f"wait $p{index} || s=1;" for index in range(len(commands)))
+    return f"( s=0; {started} {waited} exit $s )"
+
+
 def repo_digests(reference: str) -> str:
     """The image's `repository@digest` names as a JSON list."""
     return f"docker image inspect --format '{{{{json .RepoDigests}}}}' {shlex.quote(reference)}"

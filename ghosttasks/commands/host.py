@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ghosttasks.commands import compose, qpath
 from ghosttasks.commands.facts import Answer, Fact, Unread
+from ghosttasks.domain.errors import OperationFailed
 
 
 def reachable() -> str:
@@ -28,10 +29,26 @@ def env_names(env_file: str) -> str:
     return f"sed -n '{script}' {qpath(env_file)}"
 
 
-def copy_if_missing(source: str, destination: str) -> str:
-    """Runbook dev step 2: `cp .env.example .env` unless .env exists; the copy is mode 0600."""
+#: What env_from_example found and did: the env file was there, was created from the example, or there is no example.
+ENV_EXISTS, ENV_CREATED, ENV_NO_EXAMPLE = "exists", "created", "no-example"
+
+
+def env_from_example(source: str, destination: str) -> Fact[str]:
+    """Runbook dev step 2: `cp .env.example .env` unless .env exists, and only when the example exists (the copy is
+    mode 0600); answers ENV_EXISTS, ENV_CREATED or ENV_NO_EXAMPLE."""
     src, dst = qpath(source), qpath(destination)
-    return f"[ -e {dst} ] || (umask 077 && cp {src} {dst})"
+    command = (
+        f"if [ -e {dst} ]; then echo {ENV_EXISTS}; elif [ -e {src} ]; then (umask 077 && cp {src} {dst}) && "
+        f"echo {ENV_CREATED}; else echo {ENV_NO_EXAMPLE}; fi"
+    )
+
+    def parse(answer: Answer) -> str:
+        said = answer.stdout.strip()
+        if said not in (ENV_EXISTS, ENV_CREATED, ENV_NO_EXAMPLE):
+            raise OperationFailed(f"creating {destination} from {source} answered {said!r}: {answer.describe()}")
+        return said
+
+    return Fact("the env file", command, parse, ENV_CREATED)
 
 
 def docker_access() -> str:

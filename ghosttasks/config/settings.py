@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -224,8 +225,15 @@ class AppSettings(Strict):
         "script-directory model, printed as JSON); unset: the python `alembic` names when it is `PYTHON -m "
         "alembic ...`, else python3",
     )
-    seed_command: str = Field(
-        "python scripts/seed_demo_data.py", description="demo-data seed command run in the api container (dev)"
+    alembic_versions_dir: str = Field(
+        "alembic/versions",
+        description="the app checkout's directory of migration files, relative to `dir` (no `..`): where "
+        "`db.revision` copies the migration alembic generated in the migrations-role container",
+    )
+    seed_command: str | None = Field(
+        "python scripts/seed_demo_data.py",
+        description="`deploy.dev`'s seed command line, run in the migrations-role container after the migrations; "
+        "null or empty: no seed (`seed: not configured`)",
     )
     required_env: list[str] = Field(
         RUNBOOK_REQUIRED_ENV, description="variables the env file must define on every app host before a deploy"
@@ -248,6 +256,22 @@ class AppSettings(Strict):
         "redis-cli in `database.redis_service`: the queue, in-flight lists; a glob (`jobs:processing:*`) stands for "
         "every key it matches; unset: none reported",
     )
+
+    @field_validator("seed_command")
+    @classmethod
+    def _seed(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        command_words(value)
+        return value
+
+    @field_validator("alembic_versions_dir")
+    @classmethod
+    def _versions_dir(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if not value.strip() or not path.parts or path.is_absolute() or ".." in path.parts:
+            raise ValueError(f"{value!r}: not a path relative to the app dir without `..` (e.g. alembic/versions)")
+        return str(path)
 
     @property
     def web_services(self) -> list[str]:
@@ -433,7 +457,10 @@ class LogSettings(Strict):
     pattern: str | None = Field(
         None,
         description="regular expression a text line is matched with (`text`; required there): named groups "
-        "`level` and `message`, and `request_id` for the correlation check; a line it does not match has no level",
+        "`level` and `message`, and `request_id` for the correlation check; a line it does not match has no level. "
+        "`verify.logs --slow` reads a request line by the groups `duration` (in `duration_unit`) and `path` "
+        "(both required on the line), `request_id`, `method`, `status` and `time` (optional: one the pattern lacks "
+        "is shown as `not available`)",
     )
     error_levels: list[str] = Field(
         ["ERROR", "CRITICAL"], min_length=1, description="levels counted as errors (compared in upper case)"
@@ -447,9 +474,26 @@ class LogSettings(Strict):
         "duration_ms",
         description="JSON key of a request log line that holds the request's duration (`verify.logs --slow`)",
     )
-    duration_unit: Literal["ms", "s", "us"] = Field("ms", description="unit of `duration_key`: `ms`, `s` or `us`")
+    duration_unit: Literal["ms", "s", "us"] = Field(
+        "ms", description="unit of `duration_key` (or of the text pattern's group `duration`): `ms`, `s` or `us`"
+    )
     path_key: str = Field(
         "path", description="JSON key of a request log line that holds the request path (`verify.logs --slow`)"
+    )
+    method_key: str = Field(
+        "method",
+        min_length=1,
+        description="JSON key of a request log line that holds the HTTP method (`verify.logs --slow`)",
+    )
+    status_key: str = Field(
+        "status",
+        min_length=1,
+        description="JSON key of a request log line that holds the response status (`verify.logs --slow`)",
+    )
+    time_key: str = Field(
+        "ts",
+        min_length=1,
+        description="JSON key of a request log line that holds when it was logged (`verify.logs --slow`)",
     )
     correlation: bool = Field(
         True,

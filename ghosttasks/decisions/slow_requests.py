@@ -1,9 +1,12 @@
-"""PURE: the slowest requests per endpoint pattern from the api's JSON log lines, with their correlation IDs.
+"""PURE: the slowest requests per endpoint pattern from the api's log lines, with their correlation IDs.
 
-Which field holds a request's duration (and in which unit) is the app contract's (`logs.duration_key`,
-`logs.duration_unit`); the path field is `logs.path_key`, the id field `request_id`. An endpoint pattern is
-the path with what varies replaced (ids, numbers, UUIDs: ghosttasks.decisions.log_patterns.normalise), so
-`/api/v1/artifacts/42` and `/api/v1/artifacts/7` are one endpoint.
+The lines are read as the app contract's `logs:` describes them. JSON lines: the duration is `logs.duration_key`
+(in `logs.duration_unit`), the path `logs.path_key`, the request id `logs.request_id_key`, the method, status
+and time `logs.method_key`, `logs.status_key`, `logs.time_key`. Text lines: `logs.pattern`'s named groups
+`duration` (in `logs.duration_unit`), `path`, `request_id`, `method`, `status` and `time`. A line without a
+duration and a path is not a request line; any other field a line does not carry stays None (shown as
+`not available`, never guessed). An endpoint pattern is the path with what varies replaced (ids, numbers,
+UUIDs), so `/api/v1/artifacts/42` and `/api/v1/artifacts/7` are one endpoint.
 """
 
 from __future__ import annotations
@@ -12,10 +15,16 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from ghosttasks.config.settings import LogSettings
+
 _SEGMENT_ID = re.compile(
     r"/(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,})(?=/|$)"
 )
 UNITS = {"ms": 0.001, "s": 1.0, "us": 0.000001}
+#: The named groups of a text `logs.pattern` that --slow reads (duration and path are required on a line).
+TEXT_GROUPS = ("duration", "path", "request_id", "method", "status", "time")
+#: How a field the app's log lines do not carry is shown.
+NOT_AVAILABLE = "not available"
 
 
 def endpoint(method: str | None, path: str) -> str:
@@ -29,9 +38,10 @@ def endpoint(method: str | None, path: str) -> str:
 class Request:
     endpoint: str
     seconds: float
-    request_id: str
-    status: str
-    at: str
+    request_id: str | None  # None: the app's line does not carry it
+    status: str | None
+    at: str | None
+    method: str | None = None
 
 
 @dataclass
@@ -48,31 +58,66 @@ class Endpoint:
         return self.slowest[0].seconds if self.slowest else 0.0
 
 
-def parse_requests(text: str, *, duration_key: str, unit: str = "ms", path_key: str = "path") -> list[Request]:
-    """Every JSON line that carries a duration and a path, as a Request (other lines are skipped)."""
-    scale = UNITS[unit]
+def missing_groups(settings: LogSettings) -> list[str]:
+    """The groups a text `logs.pattern` lacks for --slow to find a request line (duration, path); [] for JSON."""
+    if settings.format != "text":
+        return []
+    groups = re.compile(settings.pattern or "").groupindex
+    return [name for name in ("duration", "path") if name not in groups]
+
+
+def _fields(raw: str, settings: LogSettings) -> dict[str, object] | None:
+    """A line's fields under the TEXT_GROUPS names, or None when it is not a line of the app's format."""
+    if settings.format == "text":
+        match = re.search(settings.pattern or "", raw)
+        if match is None:
+            return None
+        groups = match.groupdict()
+        return {name: groups.get(name) for name in TEXT_GROUPS}
+    if not raw.startswith("{"):
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    keys = {
+        "duration": settings.duration_key,
+        "path": settings.path_key,
+        "request_id": settings.request_id_key,
+        "method": settings.method_key,
+        "status": settings.status_key,
+        "time": settings.time_key,
+    }
+    return {name: data.get(key) for name, key in keys.items()}
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def parse_requests(text: str, settings: LogSettings) -> list[Request]:
+    """Every log line that carries a duration and a path, as a Request (other lines are skipped)."""
+    scale = UNITS[settings.duration_unit]
     found = []
     for raw in text.splitlines():
-        raw = raw.strip()
-        if not raw.startswith("{"):
+        fields = _fields(raw.strip(), settings)
+        if fields is None or fields.get("duration") is None or _text(fields.get("path")) is None:
             continue
         try:
-            data = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(data, dict) or duration_key not in data or path_key not in data:
-            continue
-        try:
-            seconds = float(data[duration_key]) * scale
+            seconds = float(fields["duration"]) * scale  # type: ignore[arg-type]
         except (TypeError, ValueError):
             continue
+        method = _text(fields.get("method"))
         found.append(
             Request(
-                endpoint=endpoint(data.get("method"), str(data[path_key])),
+                endpoint=endpoint(method, str(fields["path"])),
                 seconds=round(seconds, 3),
-                request_id=str(data.get("request_id") or "-"),
-                status=str(data.get("status") or "-"),
-                at=str(data.get("ts") or ""),
+                request_id=_text(fields.get("request_id")),
+                status=_text(fields.get("status")),
+                at=_text(fields.get("time")),
+                method=method,
             )
         )
     return found
@@ -91,6 +136,6 @@ def slowest(requests: list[Request], threshold: float, per_endpoint: int = 3) ->
     found = []
     for group in groups.values():
         if group.slow:
-            group.slowest = sorted(group.slowest, key=lambda r: (-r.seconds, r.request_id))[:per_endpoint]
+            group.slowest = sorted(group.slowest, key=lambda r: (-r.seconds, r.request_id or ""))[:per_endpoint]
             found.append(group)
     return sorted(found, key=lambda group: (-group.worst, group.pattern))

@@ -61,9 +61,9 @@ def deploy(
                 metrics.check_serving(run, state)
         with run.step("fetch and build"):
             fetch_release(run, version)
-            state.record_images(
-                version, build_once.ship(run, version, build_once.colour_projects(run, target, version))
-            )
+            projects = build_once.colour_projects(run, target, version)
+            recorded = state.version_images.get(version, {})
+            state.record_images(version, build_once.ship(run, version, projects, recorded))
         with run.step("review migration"):
             review_for_deploy(run, state, target, version, entry, allow_breaking=allow_breaking_migration, yes=yes)
         with run.step("backup database"):

@@ -145,11 +145,12 @@ def history(run: Run) -> str:
 
 
 def revision(run: Run, message: str, *, autogenerate: bool) -> str | None:
-    """`alembic revision [--autogenerate] -m MSG` in the api container; the file is copied to the app dir."""
+    """`alembic revision [--autogenerate] -m MSG` in the migrations-role container; the file is copied to the app
+    checkout's versions directory (app.alembic_versions_dir)."""
     api, service = serving_api(run), run.env.app.roles.migrations
     argv = alembic.revision(run.env.app.alembic, message, autogenerate=autogenerate)
     generated = run.executor.read(api.host, alembic.generated(compose.exec_(api.project, service, argv)))
-    destination = f"{run.env.app_dir(api.host)}/alembic/versions/"
+    destination = alembic.revision_destination(run.env.app_dir(api.host), run.env.app.alembic_versions_dir)
     run.executor.run(api.host, compose.copy_out(api.project, service, generated, destination), what="copy the revision")
     # The container is not the source tree: leave no migration in it that the next upgrade would apply.
     remove = compose.exec_(api.project, service, ["rm", "-f", generated])

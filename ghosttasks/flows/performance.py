@@ -182,6 +182,12 @@ def slow_requests_in_logs(run: Run, color: Color | None, seconds: float, since: 
 
     env = run.env
     services = env.app.roles.logs
+    missing = slow_requests.missing_groups(env.logs)
+    if missing:
+        run.not_judged(
+            "slow requests", f"logs.pattern has no named group {' or '.join(missing)}, which a request line needs"
+        )
+        return []
     state = serving_state(run)
     colors: list[Color] = [color] if color else ([state.active] if state and state.active else list(COLORS))
     found: list[slow_requests.Request] = []
@@ -193,12 +199,7 @@ def slow_requests_in_logs(run: Run, color: Color | None, seconds: float, since: 
             check=False,
         )
         for result in results:
-            found += slow_requests.parse_requests(
-                result.stdout,
-                duration_key=env.logs.duration_key,
-                unit=env.logs.duration_unit,
-                path_key=env.logs.path_key,
-            )
+            found += slow_requests.parse_requests(result.stdout, env.logs)
     endpoints = slow_requests.slowest(found, seconds)
     if as_json:
         run.out.json(
@@ -209,20 +210,36 @@ def slow_requests_in_logs(run: Run, color: Color | None, seconds: float, since: 
         )
         return endpoints
     if not found:
-        run.not_judged(
-            "slow requests", f"no log line with `{env.logs.duration_key}` and `{env.logs.path_key}` (logs.duration_key)"
+        where = (
+            "no log line matched by logs.pattern with a duration and a path"
+            if env.logs.format == "text"
+            else f"no log line with `{env.logs.duration_key}` and `{env.logs.path_key}` (logs.duration_key, "
+            "logs.path_key)"
         )
+        run.not_judged("slow requests", where)
         return endpoints
     if not endpoints:
         run.out.ok(f"none of {len(found)} requests took {seconds:g} s or longer")
         return endpoints
+    na = slow_requests.NOT_AVAILABLE
     rows = []
     for e in endpoints:
         for r in e.slowest:
-            rows.append([e.pattern, f"{e.slow} of {e.count}", f"{r.seconds:.3f} s", r.status, r.request_id, r.at])
+            rows.append(
+                [
+                    e.pattern,
+                    f"{e.slow} of {e.count}",
+                    f"{r.seconds:.3f} s",
+                    r.status or na,
+                    r.request_id or na,
+                    r.at or na,
+                ]
+            )
     run.out.table(
         f"requests of {seconds:g} s or longer, per endpoint",
         ["endpoint", "slow", "took", "status", "request id", "at"],
         rows,
     )
+    if any(r.method is None for e in endpoints for r in e.slowest):
+        run.out.info(f"method: {na} in the app's log lines (the endpoint is the path alone)")
     return endpoints

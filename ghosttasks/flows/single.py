@@ -5,6 +5,7 @@ from __future__ import annotations
 from ghosttasks.commands import alembic, compose, git, host, pg_client, postgres
 from ghosttasks.commands.facts import Unread
 from ghosttasks.config.inventory import Host
+from ghosttasks.config.settings import command_words
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps import build_once
@@ -19,6 +20,8 @@ from ghosttasks.flows.steps.smoke import smoke
 from ghosttasks.records.state_store import Store
 
 DATABASE_WAIT_SECONDS = 90
+#: The example env file deploy.dev copies to the env file (app.env_file) when there is none yet.
+ENV_EXAMPLE = ".env.example"
 
 
 def wait_for_database(run: Run, target_host: Host, project: compose.Project) -> None:
@@ -45,7 +48,8 @@ def wait_for_database(run: Run, target_host: Host, project: compose.Project) -> 
 
 
 def deploy_dev(run: Run) -> None:
-    """Runbook "Development Environment": checkout, .env, up, migrate, seed, verify both health URLs."""
+    """Runbook "Development Environment": checkout, .env (from .env.example when the checkout has one), up, migrate,
+    seed (unless app.seed_command is null), verify both health URLs."""
     env = run.env
     target = env.app_hosts[0]
     directory = env.app_dir(target)
@@ -54,7 +58,14 @@ def deploy_dev(run: Run) -> None:
         with run.step("prepare checkout and .env"):
             run.executor.run(target, git.clone_if_missing(env.app.repo_url, directory), what="git clone")
             env_file = f"{directory}/{env.app.env_file}"
-            run.executor.run(target, host.copy_if_missing(f"{directory}/.env.example", env_file), what="create .env")
+            example = f"{directory}/{ENV_EXAMPLE}"
+            said = run.executor.read(target, host.env_from_example(example, env_file))
+            if said == host.ENV_EXISTS:
+                run.out.ok(f"{target.name}: {env.app.env_file} exists, left as it is")
+            elif said == host.ENV_CREATED:
+                run.out.ok(f"{target.name}: {env.app.env_file} created from {ENV_EXAMPLE} (mode 0600)")
+            else:
+                run.out.warn(f"{target.name}: {env.app.env_file} not created: the checkout has no {ENV_EXAMPLE}")
         with run.step("start services"):
             run.executor.run(target, compose.up(project), what="docker compose up", stream=True)
         with run.step("migrate database"):
@@ -62,8 +73,11 @@ def deploy_dev(run: Run) -> None:
             api = ApiTarget(target, project, None)
             alembic_in(run, api, alembic.upgrade(env.app.alembic), what="alembic upgrade head")
         with run.step("seed demo data"):
-            seed = compose.exec_(project, env.app.roles.migrations, env.app.seed_command.split())
-            run.executor.run(target, seed, what="seed demo data", stream=True)
+            if env.app.seed_command is None:
+                run.note("seed: not configured (app.seed_command)")
+            else:
+                seed = compose.exec_(project, env.app.roles.migrations, command_words(env.app.seed_command))
+                run.executor.run(target, seed, what="seed demo data", stream=True)
         with run.step("verify deployment"):
             wait_for_color(run, None, None, deadline=60)
 

@@ -107,8 +107,8 @@ def monitoring(c, env=None):
 def logs(c, color=None, slow=None, since=None, json=False, env=None):
     """Log analysis: correlation IDs found on the hosts that served them, ERROR/CRITICAL patterns since the deploy.
 
-    With --slow SECONDS: the slowest requests per endpoint pattern in the api logs (the duration field is
-    `logs.duration_key`), with their correlation IDs.
+    With --slow SECONDS: the slowest requests per endpoint pattern in the api logs, read as `logs:` describes
+    them (JSON keys, or a text pattern's named groups), with their correlation IDs.
     """
     color = _color(color)
     if slow is not None:

@@ -54,6 +54,12 @@ def registry_digest(repository: str, tag: str) -> str | None:
     return answer.headers.get("Docker-Content-Digest") if answer.status_code == 200 else None
 
 
+def tag_written(lab, service: str, tag: str) -> int:
+    """When the registry last wrote the tag (its storage's link file, rewritten by every push of the tag), in ns."""
+    repository = lab.registry_dir / "data/docker/registry/v2/repositories/ghostlab" / f"ghostworks-{service}"
+    return (repository / "_manifests/tags" / tag / "current/link").stat().st_mtime_ns
+
+
 def running_image(lab, host: str, container: str) -> tuple[str, list[str]]:
     """(image ID, RepoDigests) of a running container, read from the host's own engine."""
     image = docker(lab, host, "inspect", "--format", "{{.Image}}", container).stdout.strip()
@@ -114,10 +120,14 @@ def test_without_the_password_a_deploy_is_refused_before_anything_changes(lab, i
 
 
 def test_a_deploy_builds_once_and_both_hosts_run_the_registrys_bytes(lab, inv):
+    in_registry = registry_digest("ghostlab/ghostworks-api", "v1.3.0")  # an earlier module may have pushed it
     with ArgvWatch(password()) as watch:
         result = inv.ok("deploy.prod", "--version", "v1.3.0", *NO_MONITOR)
     assert watch.scans > 10 and watch.seen == []
-    assert "v1.3.0 built once on app1" in result.stdout
+    if in_registry is None:
+        assert "v1.3.0 built once on app1" in result.stdout
+    else:
+        assert "v1.3.0 is in the registry already: not built or pushed again" in result.stdout
 
     recorded = state(lab)
     color = recorded["active"]
@@ -217,3 +227,24 @@ def test_prune_keeps_both_colours_and_the_last_n_then_a_rollback_works(lab, inv)
     inv.ok("deploy.rollback", "--yes")
     assert set(lb_answers()) == {(idle, target)}
     inv.ok("verify.images")
+
+
+def test_a_version_in_the_registry_is_not_built_or_pushed_again(lab, inv):
+    """After the rollback v1.3.0 is in the registry and in the idle colour: deployed again, it is pulled by its
+    recorded digests (present on both hosts already), never built or pushed (issue 26)."""
+    pinned = state(lab)["version_images"]["v1.3.0"]
+    written = {service: tag_written(lab, service, "v1.3.0") for service in ("api", "web")}
+    result = inv.ok("deploy.prod", "--version", "v1.3.0", *NO_MONITOR)
+    assert "v1.3.0 is in the registry already: not built or pushed again" in result.stdout
+    assert "built once on" not in result.stdout
+    assert {service: tag_written(lab, service, "v1.3.0") for service in ("api", "web")} == written  # no push
+
+    recorded = state(lab)
+    color = recorded["active"]
+    assert recorded["colors"][color]["version"] == "v1.3.0"
+    assert recorded["version_images"]["v1.3.0"] == recorded["colors"][color]["images"] == pinned
+    for service in ("api", "web"):
+        assert registry_digest(f"ghostlab/ghostworks-{service}", "v1.3.0") == pinned[service].split("@")[1]
+        for host in APP_HOSTS:
+            assert pinned[service] in running_image(lab, host, f"ghostworks-{color}-{service}-1")[1]
+    assert set(lb_answers()) == {(color, "v1.3.0")}

@@ -156,3 +156,46 @@ def test_rollback_takes_the_schema_back(lab, shop):
     assert list(lab.shop_backup_dir.glob("*rollback*.dump"))
     status = shop.json("deploy.status")
     assert status["active"] == "blue" and status["colors"]["blue"]["alembic_head"] == "0004_merge"
+
+
+def test_slow_requests_are_read_from_the_shops_text_logs(lab, shop):
+    """verify.logs --slow on text logs (logs.pattern's groups): the request this test held behind a lock on
+    `orders` is the slowest GET /orders it names, with the id the test sent, the status and the time its
+    container logged (read here with docker logs on the host that served it)."""
+    import re
+    import threading
+    import time
+    import uuid
+
+    serving = "green" if shop_world.flag(lab) else "blue"
+    if shop_world.release_of(lab, "app1", serving) is None:  # run alone (-k): the module's reset left no release
+        shop.ok("deploy.prod", "--version", "v1.0.0", *NO_MONITOR)
+        serving = "blue"
+    lock = "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;"
+    holder = threading.Thread(target=psql, args=(lab, lock))
+    holder.start()
+    try:
+        granted = "SELECT count(*) FROM pg_locks WHERE relation = 'orders'::regclass AND mode = 'AccessExclusiveLock'"
+        deadline = time.monotonic() + 10
+        while psql(lab, granted + " AND granted") != "1":
+            assert time.monotonic() < deadline, "the lock on orders was never granted"
+            time.sleep(0.1)
+        rid = f"slow{uuid.uuid4().hex[:12]}"
+        started = time.monotonic()
+        response = httpx.get(f"{PUBLIC}/orders", headers={"X-Correlation-ID": rid}, timeout=30)
+        took = time.monotonic() - started
+    finally:
+        holder.join(timeout=30)
+    assert response.status_code == 200 and response.headers["X-Correlation-ID"] == rid
+    assert took >= 1.5, f"the request was not held by the lock ({took:.3f} s)"
+    address = response.headers["X-Upstream"].rsplit(":", 1)[0]
+    host = next(h.name for h in FLAT.app_hosts if h.address == address)
+    logged = shop_world.docker(lab, host, "logs", f"shop-{serving}-orders-1").stdout
+    line = re.search(rf"^(\S+ \S+) INFO \[rid={rid}\] GET /orders 200 ([\d.]+)ms$", logged, re.M)
+    assert line, f"{host}'s orders container logged no line for {rid}"
+
+    found = shop.json("verify.logs", "--slow", "1", "--since", "5m")
+    orders = next(endpoint for endpoint in found if endpoint["endpoint"] == "GET /orders")
+    slowest = orders["slowest"][0]
+    assert (slowest["request_id"], slowest["status"], slowest["method"], slowest["at"]) == (rid, "200", "GET", line[1])
+    assert slowest["seconds"] == round(float(line[2]) / 1000, 3) and 1.5 <= slowest["seconds"] <= took

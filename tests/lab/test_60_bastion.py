@@ -462,3 +462,59 @@ def test_every_probe_went_through_the_bastion(lab, inv):
     for name in HOSTS:
         assert not forwarded_channels(lab, name), name
     assert_upstream_files_root_owned(lab)
+
+
+def test_db_activity_and_db_slow_run_through_the_bastion(lab, inv):
+    """db.activity and db.slow through the bastion (issue 25): their connection counts and call counts are the
+    ones psql reads in the database container itself, and the reads went over an SSH hop to the db host."""
+    sleeper = "ghostlab-bastion-sleeper"
+    argv = ["docker", "exec", "-e", f"PGAPPNAME={sleeper}", "ghostworks-postgres-1", "psql", "-U", "postgres"]
+    argv += ["-d", "ghostworks", "-c", "SELECT pg_sleep(30)"]
+    session = subprocess.Popen(
+        argv, env={**os.environ, **lab.docker_env("db")}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    grouped = (
+        "SELECT coalesce(application_name, '') || '|' || coalesce(host(client_addr), '') || '|' || count(*) "
+        "FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND coalesce(application_name, '') NOT IN "
+        "('ghosttasks', 'psql') GROUP BY application_name, client_addr"
+    )
+
+    def truth() -> dict[tuple[str, str], int]:
+        rows = (line.rsplit("|", 2) for line in psql(lab, grouped).splitlines())
+        return {(application, client): int(count) for application, client, count in rows}
+
+    try:
+        deadline = time.monotonic() + 20
+        while (sleeper, "") not in truth():
+            assert time.monotonic() < deadline, "the sleeping session never showed in pg_stat_activity"
+            time.sleep(0.2)
+        time.sleep(1.5)  # it has run longer than the threshold below
+        before = forwarded_channels(lab)
+        counted = truth()
+        report = json.loads(inv.ok("db.activity", "--threshold", "1", "--json").stdout)
+        recounted = truth()
+    finally:
+        psql(lab, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{sleeper}'")
+        session.wait(timeout=30)
+    assert (HOSTS["db"], SSH_PORT) in forwarded_channels(lab) - before  # db.activity's read went through the bastion
+    theirs = {
+        (group["application"], group["client"] or ""): group["count"]
+        for group in report["groups"]
+        if group["application"] not in ("ghosttasks", "psql")
+    }
+    assert theirs in (counted, recounted), (theirs, counted, recounted)
+    assert any("pg_sleep(30)" in row["query"] for row in report["long_running"]), report["long_running"]
+    assert report["max_connections"] == int(psql(lab, "SHOW max_connections"))
+
+    marker = "ghostlab_bastion_marker"
+    psql(lab, "SELECT pg_stat_statements_reset()")
+    statements = f"SELECT count(*) AS {marker} FROM pg_class WHERE relpages >= 0;\n" * 30
+    argv = ["docker", "exec", "-i", "ghostworks-postgres-1", "psql", "-U", "postgres", "-d", "ghostworks", "-q"]
+    subprocess.run(
+        argv, input=statements, env={**os.environ, **lab.docker_env("db")}, check=True, capture_output=True, timeout=60
+    )
+    calls = psql(lab, f"SELECT sum(calls) FROM pg_stat_statements WHERE query LIKE '%{marker}%'")
+    assert calls == "30", calls
+    found = json.loads(inv.ok("db.slow", "--limit", "50", "--json").stdout)
+    rows = [row for row in found if marker in row["query"]]
+    assert [row["calls"] for row in rows] == [30], rows

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,17 +52,29 @@ def variant(tmp_path, **canary) -> dict:
     return {"GHOST_INVENTORY": str(path)}
 
 
+#: Clients `ask` runs in parallel, each on its own keep-alive connection: the LB and the four api processes answer
+#: them side by side (2,000 requests one after another took about 45 s on the lab's two cores).
+CLIENTS = 8
+
+
 def ask(count: int, cookies: list[str] | None = None) -> list[tuple[str, str | None]]:
-    """`count` GETs through the LB on one keep-alive connection, each with its own canary cookie (or the given
-    ones): (cookie, the colour header of the answer)."""
+    """`count` GETs through the LB, each with its own canary cookie (or the given ones), spread over CLIENTS
+    keep-alive connections in parallel: (cookie, the colour header of the answer), in the cookies' order."""
     cookies = cookies or [uuid.uuid4().hex for _ in range(count)]
-    answers = []
-    with httpx.Client(base_url=f"http://{LB_ADDRESS}", timeout=5) as client:
-        for cookie in cookies:
-            response = client.get(HEALTH, headers={"Cookie": f"{COOKIE}={cookie}"})
-            assert response.status_code == 200, response.text
-            answers.append((cookie, response.headers.get(COLOR_HEADER)))
-    return answers
+
+    def one_client(part: list[str]) -> list[tuple[str, str | None]]:
+        answers = []
+        with httpx.Client(base_url=f"http://{LB_ADDRESS}", timeout=5) as client:
+            for cookie in part:
+                response = client.get(HEALTH, headers={"Cookie": f"{COOKIE}={cookie}"})
+                assert response.status_code == 200, response.text
+                answers.append((cookie, response.headers.get(COLOR_HEADER)))
+        return answers
+
+    size = -(-len(cookies) // CLIENTS)
+    parts = [cookies[start : start + size] for start in range(0, len(cookies), size)]
+    with ThreadPoolExecutor(len(parts)) as pool:
+        return [answer for part in pool.map(one_client, parts) for answer in part]
 
 
 def app_requests(color: str) -> float:
@@ -177,15 +190,18 @@ class LinkWatch:
 @pytest.fixture(scope="module")
 def serving(lab, inv) -> str:
     """v1.0.0 serves on one colour, the other holds v1.1.0: the next deploy goes into the other. The LB config
-    with the canary's buckets is installed here (a switch to the serving colour), not under the test's load."""
-    color = bring_to(lab, inv, Start("v1.0.0", "v1.1.0", color=None))
-    inv.ok("traffic.switch", color, "--yes")
-    return color
+    with the canary's buckets is installed by bring_to when it is not, not under the test's load; a canary left
+    by an interrupted run of this module is ended."""
+    if os.path.lexists(lab.lb_state_dir / CANARY_LINK):
+        inv.ok("traffic.canary", "0", "--yes")
+    return bring_to(lab, inv, Start("v1.0.0", "v1.1.0", color=None))
 
 
 def test_1_a_good_release_promotes_through_its_steps_with_no_failed_request(lab, inv, serving, tmp_path):
     target = other(serving)
-    env = variant(tmp_path, step_seconds=6, min_requests=10, max_inconclusive_readings=10)
+    # one reading per step when it is conclusive (a step holds on an inconclusive one): the steps are judged as with
+    # longer ones, the load sees the split, each step's change and the full switch
+    env = variant(tmp_path, step_seconds=INTERVAL, min_requests=10, max_inconclusive_readings=10)
     with Load(max_seconds=240) as bench, CookieLoad() as load, LinkWatch(lab) as link:
         result = inv(
             "deploy.prod", "--version", "v1.1.0", "--canary", "10,50", "--monitor-minutes", "0", "--yes", env=env
@@ -219,6 +235,8 @@ def test_2_the_split_by_hand_is_sticky_and_measured_by_the_lb_and_the_apps(lab, 
     for percent in (5, 25, 50):
         inv.ok("traffic.canary", str(percent), "--yes")
         before = {color: app_requests(color) for color in ("blue", "green")}
+        # 2,000 new clients: one standard deviation of the measured share is sqrt(p(1-p)/2000), 0.49 points at 5 %,
+        # 0.97 at 25 %, 1.12 at 50 %: the issue's ±3 points is 6.1, 3.1 and 2.7 of them
         answers = ask(2000)
         after = {color: app_requests(color) for color in ("blue", "green")}
         counted = Counter(colour for _, colour in answers)
@@ -227,8 +245,8 @@ def test_2_the_split_by_hand_is_sticky_and_measured_by_the_lb_and_the_apps(lab, 
         # the apps' own counters agree with the LB's answers (each health answer counted once by its colour)
         assert after[canary] - before[canary] == counted[canary], (before, after, counted)
         assert after[stable] - before[stable] == counted[stable], (before, after, counted)
-        # the same cookie never changes colour within a step
-        again = ask(0, [cookie for cookie, _ in answers[:300]] * 2)
+        # the same cookie never changes colour within a step: 300 clients asked again, on other connections
+        again = ask(0, [cookie for cookie, _ in reversed(answers[:300])])
         first = dict(answers[:300])
         assert all(first[cookie] == colour for cookie, colour in again)
         figures[percent] = round(share, 2)
@@ -256,7 +274,7 @@ def test_3_the_errors_release_aborts_at_ten_percent_with_failures_only_in_the_ca
         result = inv(
             "deploy.prod", "--version", "v1.2.0-errors", "--canary", "10", "--monitor-minutes", "0", "--yes", env=env
         )
-        time.sleep(3)  # the clients go on after the abort: every one of them is back on the stable colour
+        time.sleep(2)  # the clients go on after the abort: every one of them is back on the stable colour
     assert result.returncode == 1
     assert "canary aborted: step 10%: error rate" in result.stderr
     failures = load.failures()
@@ -328,9 +346,9 @@ def test_4_sigterm_and_a_killed_run_leave_no_client_on_the_canary(lab, inv, tmp_
     process.kill()
     process.wait(timeout=10)
     killed = time.monotonic()
+    inv.ok("deploy.unlock", "--force")  # the dead run's lock, released while the LB's watchdog counts (no canary)
     took = wait_until(lambda: not os.path.lexists(link), 40) - killed
     assert took <= 15 + 2 + 1, took  # the lease (15 s in the lab), the watchdog's poll, stat's whole seconds
     assert Counter(colour for _, colour in ask(200)) == {stable: 200}
-    inv.ok("deploy.unlock", "--force")
     inv.ok("deploy.recover")
     print(f"killed mid-canary: the LB's watchdog cleared the canary {took:.1f} s after the kill")

@@ -4,7 +4,8 @@ under a deploy, a rollback and an emergency rollback, then a worker whose job ou
 Oracles are the world: the jobs table in PostgreSQL (each job id once, UNIQUE), the Redis lists and the
 worker's duplicate counter read with redis-cli in the Redis container, and `docker ps` on every app host
 sampled in a background thread (never two colours' consumers, never two schedulers, at any sampled moment).
-The jobs are sent through the LB at a steady rate while the three commands run one after the other.
+The jobs are sent through the LB at a steady rate while the three commands run one after the other, and go on
+at that rate until at least 1,000 are sent.
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
-from tests.lab.world import GREEN_V110, bring_to, docker, psql
+from tests.lab.walk_model import other
+from tests.lab.world import Start, bring_to, docker, psql
 
 LB_JOBS = "http://127.0.0.10/api/v1/jobs"
-JOBS = 1000
-RATE = 20.0  # jobs per second: 50 s of jobs, a little longer than the three commands take (35 s in the lab)
+JOBS = 1000  # at least: the producer goes on at RATE until the three commands are over too
+RATE = 40.0  # jobs per second: 1,000 in 25 s, about as long as the three commands take in the lab (25-35 s)
+ROOT = Path(__file__).resolve().parents[2]
 APP_HOSTS = ("app1", "app2")
 REDIS = ("exec", "ghostworks-redis-1", "redis-cli", "-h", "127.0.0.13")
 WORKER_SERVICES = {"worker", "scheduler"}
@@ -99,19 +104,22 @@ class Sampler:
 
 @dataclass
 class Producer:
-    """JOBS jobs through the LB at RATE per second, each with its own id; every answer that is not 202 kept."""
+    """Jobs through the LB at RATE per second, each with its own id, until JOBS are sent and finish() was called
+    (the commands are over); every answer that is not 202 kept."""
 
     prefix: str
     sent: int = 0
     failures: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._finished = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         started = time.monotonic()
         with httpx.Client(timeout=10) as client:
-            for number in range(JOBS):
+            number = 0
+            while number < JOBS or not self._finished.is_set():
                 time.sleep(max(0.0, started + number / RATE - time.monotonic()))
                 job_id = f"{self.prefix}-{number:04d}"
                 try:
@@ -121,12 +129,15 @@ class Producer:
                 except httpx.HTTPError as exc:
                     self.failures.append(f"{job_id}: {type(exc).__name__}: {exc}")
                 self.sent += 1
+                number += 1
 
     def start(self) -> Producer:
         self._thread.start()
         return self
 
-    def join(self, timeout: float) -> None:
+    def finish(self, timeout: float) -> None:
+        """Send what is left of JOBS, then stop."""
+        self._finished.set()
         self._thread.join(timeout=timeout)
 
 
@@ -149,20 +160,31 @@ def drain(lab, pattern: str, expected: int, timeout: float = 90) -> dict[str, in
         time.sleep(1)
 
 
-def handover_seconds(inv) -> dict[str, float]:
-    """The last run's handover steps and their seconds, from its history line."""
-    last = inv.json("deploy.history", "--limit", "1")[-1]
+def handover_seconds(lab) -> dict[str, float]:
+    """The last run's handover steps and their seconds, from its line in the LB's history.jsonl."""
+    last = json.loads((lab.lb_state_dir / "history.jsonl").read_text().splitlines()[-1])
     return {step["name"]: step["seconds"] for step in last["steps"] if "workers" in step["name"]}
+
+
+def only_workers_of(lab, color: str) -> bool:
+    """docker ps on each app host shows `color`'s workers and no other: its worker on both, its scheduler on app1."""
+    return sorted(workers_on(lab, "app1")) == [(color, "scheduler"), (color, "worker")] and workers_on(lab, "app2") == [
+        (color, "worker")
+    ]
 
 
 @pytest.fixture(scope="module")
 def serving(lab, inv):
-    color = bring_to(lab, inv, GREEN_V110)
-    inv.ok("traffic.switch", color, "--yes")  # hands the workers over: whatever an earlier module left runs no more
+    """v1.1.0 serves, on either colour, with only that colour's workers running; the other colour holds whatever it
+    holds (the deploy of v1.3.0 goes into it)."""
+    color = bring_to(lab, inv, Start("v1.1.0", None, color=None))
+    if not only_workers_of(lab, color):
+        inv.ok("traffic.switch", color, "--yes")  # hands the workers over: whatever an earlier module left runs no more
     return color
 
 
 def test_a_thousand_jobs_through_a_deploy_a_rollback_and_an_emergency_each_run_once(lab, inv, serving):
+    target = other(serving)  # v1.3.0 goes there; the emergency rollback ends on it
     prefix = f"load-{secrets.token_hex(3)}"
     rejected = duplicates(lab)
     timings = {}
@@ -175,37 +197,42 @@ def test_a_thousand_jobs_through_a_deploy_a_rollback_and_an_emergency_each_run_o
             before = producer.sent
             result = inv.ok(*argv)
             sent[name] = producer.sent - before
-            timings[name] = handover_seconds(inv)
+            timings[name] = handover_seconds(lab)
             return result.stdout + result.stderr
 
-        deploy = command("deploy", "deploy.prod", "--version", "v1.3.0", "--monitor-minutes", "0", "--yes")
-        assert "workers app1: blue scheduler, blue worker" in deploy
-        command("rollback", "deploy.rollback", "--yes")
-        emergency = command("emergency", "deploy.emergency-rollback", "--reason", "worker drill")
-        assert "workers run: blue" in emergency, emergency
-        inv.ok("deploy.unlock", "--force")
-        commands = time.monotonic() - started
-        producer.join(timeout=JOBS / RATE + 120)
-        left = drain(lab, f"{prefix}-%", JOBS)
-    print(f"commands took {commands:.0f} s; jobs sent during each: {sent}; {sampler.samples} docker ps samples")
+        try:
+            deploy = command("deploy", "deploy.prod", "--version", "v1.3.0", "--monitor-minutes", "0", "--yes")
+            assert f"workers app1: {target} scheduler, {target} worker" in deploy
+            command("rollback", "deploy.rollback", "--yes")
+            emergency = command("emergency", "deploy.emergency-rollback", "--reason", "worker drill")
+            assert f"workers run: {target}" in emergency, emergency
+            inv.ok("deploy.unlock", "--force")
+            commands = time.monotonic() - started
+        finally:
+            producer.finish(timeout=JOBS / RATE + 120)
+        left = drain(lab, f"{prefix}-%", producer.sent)
+    print(
+        f"commands took {commands:.0f} s; {producer.sent} jobs in {time.monotonic() - started:.0f} s, sent during "
+        f"each command: {sent}; {sampler.samples} docker ps samples"
+    )
     print(f"handover step seconds: {json.dumps(timings)}")
     assert all(count > 0 for count in sent.values()), sent  # the jobs flowed while every command ran
-    assert producer.sent == JOBS and producer.failures == []
-    assert recorded(lab, f"{prefix}-%") == (JOBS, JOBS)
+    assert producer.sent >= JOBS and producer.failures == []
+    assert recorded(lab, f"{prefix}-%") == (producer.sent, producer.sent)
     assert duplicates(lab) == rejected
     assert not any(left.values())
     assert sampler.overlaps == [], sampler.overlaps[:5]
     assert sampler.errors == [], sampler.errors[:5]
     assert sampler.samples > 50 and {("green", "worker"), ("blue", "worker")} <= sampler.seen
-    assert workers_on(lab, "app2") == [("blue", "worker")]
-    assert sorted(workers_on(lab, "app1")) == [("blue", "scheduler"), ("blue", "worker")]
+    assert only_workers_of(lab, target)
     scheduled = int(psql(lab, "SELECT count(*) FROM jobs WHERE kind = 'scheduled'"))
     assert scheduled > 0  # the scheduler enqueued its periodic jobs and the workers ran them
 
 
-def test_verify_workers_sees_what_docker_runs_and_names_a_stray_worker(lab, inv):
+def test_verify_workers_sees_what_docker_runs_and_names_a_stray_worker(lab, inv, serving):
+    live, stale = other(serving), serving  # after the emergency rollback
     good = inv.ok("verify.workers", "--window", "3")
-    assert "exactly blue's workers run, none restarting" in good.stdout + good.stderr
+    assert f"exactly {live}'s workers run, none restarting" in good.stdout + good.stderr
     assert "ghostworks:jobs 0" in good.stdout + good.stderr
     stray = docker(
         lab,
@@ -213,36 +240,54 @@ def test_verify_workers_sees_what_docker_runs_and_names_a_stray_worker(lab, inv)
         "ps",
         "-aq",
         "--filter",
-        "label=com.docker.compose.project=ghostworks-green",
+        f"label=com.docker.compose.project=ghostworks-{stale}",
         "--filter",
         "label=com.docker.compose.service=worker",
     ).stdout.split()
-    assert stray, "green's stopped worker container is gone"
+    assert stray, f"{stale}'s stopped worker container is gone"
     docker(lab, "app1", "start", stray[0])
     try:
         found = inv("verify.workers", "--window", "0")
         assert found.returncode != 0
-        assert "green worker on app1 runs, but blue serves" in found.stderr
+        assert f"{stale} worker on app1 runs, but {live} serves" in found.stderr
         status = inv.json("deploy.status")
-        assert "app1: blue scheduler, blue worker, green worker" in status["workers"]
+        seen = ", ".join(sorted([f"{live} scheduler", f"{live} worker", f"{stale} worker"]))
+        assert f"app1: {seen}" in status["workers"]
     finally:
         docker(lab, "app1", "stop", stray[0])
 
 
-def test_a_job_longer_than_the_stop_timeout_is_killed_said_and_run_again_once(lab, inv):
+#: The long job's worker stop timeout (lab/hosts.yml has 5 s) and the job's length, 7 s longer as with the lab's
+#: 5 s and a 12 s job: the switch sends SIGTERM 2-5 s after the job started (its handover comes after the flip and
+#: the verification), so the job still runs when the timeout ends. Its second run, after the switch, takes as long.
+STOP_TIMEOUT = 2
+LONG_JOB_SECONDS = STOP_TIMEOUT + 7
+
+
+def short_stop_timeout(tmp_path) -> dict:
+    """lab/hosts.yml with the worker's stop timeout at STOP_TIMEOUT; the env that selects it."""
+    data = yaml.safe_load((ROOT / "lab" / "hosts.yml").read_text())
+    data["environments"]["prod"]["app"]["workers"]["worker"]["stop_timeout"] = STOP_TIMEOUT
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(data))
+    return {"GHOST_INVENTORY": str(path)}
+
+
+def test_a_job_longer_than_the_stop_timeout_is_killed_said_and_run_again_once(lab, inv, serving, tmp_path):
+    old, new = other(serving), serving  # the emergency rollback left `old` serving; the switch goes back
     job = f"long-{secrets.token_hex(3)}"
     rejected = duplicates(lab)
-    answer = httpx.post(LB_JOBS, json={"id": job, "seconds": 12}, timeout=10)
+    answer = httpx.post(LB_JOBS, json={"id": job, "seconds": LONG_JOB_SECONDS}, timeout=10)
     assert answer.status_code == 202
     deadline = time.monotonic() + 20
     while not any(count for key, count in queue_left(lab).items() if ":processing:" in key):
         assert time.monotonic() < deadline, "no worker took the long job"
         time.sleep(0.2)
-    switch = inv.ok("traffic.switch", "green", "--yes")
+    switch = inv.ok("traffic.switch", new, "--yes", env=short_stop_timeout(tmp_path))
     said = switch.stdout + switch.stderr
-    assert "blue worker killed: no exit within 5 s of SIGTERM (exit 137)" in said, said
+    assert f"{old} worker killed: no exit within {STOP_TIMEOUT} s of SIGTERM (exit 137)" in said, said
     assert recorded(lab, job) == (0, 0)  # killed before it was done: not recorded, not acknowledged
-    drain(lab, job, 1, timeout=60)  # redelivered to green's worker on the same host, done in 12 s
+    drain(lab, job, 1, timeout=60)  # redelivered to `new`'s worker on the same host, done in LONG_JOB_SECONDS
     assert recorded(lab, job) == (1, 1)
-    assert psql(lab, f"SELECT color FROM jobs WHERE job_id = '{job}'") == "green"
+    assert psql(lab, f"SELECT color FROM jobs WHERE job_id = '{job}'") == new
     assert duplicates(lab) == rejected

@@ -1,13 +1,14 @@
-"""app.roles, app.version_variable and per-colour services that are not web-facing: validation, and the commands,
-URLs and LB config they give."""
+"""app.roles, app.version_variable, app.alembic_versions_dir and per-colour services that are not web-facing:
+validation, and the commands, URLs and LB config they give."""
 
 import pytest
 import yaml
 
-from ghosttasks.commands import render
+from ghosttasks.commands import alembic, render
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.decisions.migration_plan import Runner
 from ghosttasks.domain.errors import ConfigError
+from ghosttasks.flows import database
 from ghosttasks.flows.steps.migrate import runner_command
 from ghosttasks.testing import SHIPPED_INVENTORY, ScriptedExecutor, a_run
 
@@ -144,4 +145,40 @@ def test_single_strategy_needs_a_port_for_the_public_role(tmp_path):
         _load(tmp_path, mutate, "dev")
     assert str(caught.value).endswith(
         "environments.dev: app.ports.web: no port for the public-role service (app.roles.public)"
+    )
+
+
+def test_db_revision_copies_the_migration_into_the_apps_own_versions_dir(tmp_path):
+    assert alembic.revision_destination("/srv/ghostworks", "alembic/versions") == "/srv/ghostworks/alembic/versions/"
+    assert alembic.revision_destination("/srv/shop/", "migrations/versions") == "/srv/shop/migrations/versions/"
+
+    def mutate(envs):
+        _other_app(envs)
+        envs["prod"]["app"]["alembic_versions_dir"] = "migrations/versions/"
+
+    env = _load(tmp_path, mutate)
+    assert env.app.alembic_versions_dir == "migrations/versions"
+    assert load_inventory(SHIPPED_INVENTORY).env("prod").app.alembic_versions_dir == "alembic/versions"
+    generated = "Generating /srv/app/migrations/versions/0a1b_add_orders.py ...  done"
+    executor = (
+        ScriptedExecutor(env)
+        .on("state.json", '{"active": "green", "colors": {"green": {"version": "v1.1.0"}}}')
+        .on("revision", generated)
+    )
+    path = database.revision(a_run(executor, task="db.revision"), "add orders", autogenerate=False)
+    assert path == "/srv/ghostworks/migrations/versions/0a1b_add_orders.py"
+    copies = [c.command for c in executor.commands if " cp " in c.command]
+    assert [c.split(" cp ", 1)[1] for c in copies] == [
+        "app:/srv/app/migrations/versions/0a1b_add_orders.py /srv/ghostworks/migrations/versions/"
+    ]
+
+
+@pytest.mark.parametrize("value", ["/srv/app/alembic/versions", "../shared/versions", "alembic/../../etc", "", "."])
+def test_a_versions_dir_outside_the_app_dir_is_one_line_naming_the_key(tmp_path, value):
+    def mutate(envs):
+        envs["prod"]["app"]["alembic_versions_dir"] = value
+
+    assert _error(tmp_path, mutate) == (
+        f"hosts.yml: environments.prod.app.alembic_versions_dir: {value!r}: not a path relative to the app dir "
+        "without `..` (e.g. alembic/versions)"
     )

@@ -93,3 +93,27 @@ def test_release_sizes_and_worktrees():
     porcelain = "worktree /srv/app\nHEAD 1234\nbranch refs/heads/main\n\nworktree /srv/r/v1.0.0\nHEAD 5678\ndetached\n"
     assert git.parse_worktrees(porcelain) == ["/srv/app", "/srv/r/v1.0.0"]
     assert git.remove_release("/srv/app", "/srv/r/v1.0.0") == "git -C /srv/app worktree remove --force /srv/r/v1.0.0"
+
+
+def test_pull_missing_pulls_only_when_the_engine_lacks_that_digest():
+    reference = docker_images.pinned(REG, DIGEST)
+    assert docker_images.pull_missing(reference) == (
+        f"{{ docker image inspect {reference} >/dev/null 2>&1 || docker pull --quiet {reference}; }}"
+    )
+
+
+def test_at_once_runs_every_command_in_the_background_and_fails_when_any_failed():
+    assert docker_images.at_once(["a && b", "c"]) == (
+        "( s=0; { a && b; } & p0=$!; { c; } & p1=$!; wait $p0 || s=1; wait $p1 || s=1; exit $s )"
+    )
+    assert docker_images.at_once(["a"]) == "a"
+
+
+@pytest.mark.parametrize(("second", "code"), [("true", 0), ("sleep 0.1; false", 1)])
+def test_at_once_waits_for_every_command_in_a_real_shell(tmp_path, second, code):
+    import subprocess
+
+    marker = tmp_path / "slow"
+    command = docker_images.at_once([f"sleep 0.2 && touch {marker}", second]) + " && echo after"
+    result = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+    assert (result.returncode, marker.exists(), result.stdout) == (code, True, "after\n" if code == 0 else "")

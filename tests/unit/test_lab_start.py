@@ -29,3 +29,18 @@ def switch(color: str) -> tuple[str, ...]:
 )
 def test_the_fewest_commands_to_green_v110_blue_v100(active, blue, green, expected):
     assert start_commands(active, {"blue": blue, "green": green}, "v1.1.0", "v1.0.0", "green") == expected
+
+
+@pytest.mark.parametrize(
+    ("active", "blue", "green", "expected"),
+    [
+        ("green", "v1.0.0", "v1.1.0", []),  # green serves v1.1.0: blue may hold anything
+        ("green", None, "v1.1.0", []),  # even a failed release
+        ("blue", "v1.3.0", "v1.1.0", [switch("green")]),  # green holds it: a switch
+        ("green", "v1.3.0", "v1.0.0", [switch("blue"), deploy("v1.1.0")]),  # blue keeps v1.3.0 while green gets it
+        ("green", None, "v1.0.0", [deploy("v1.1.0"), deploy("v1.1.0")]),  # blue holds nothing good: v1.1.0 too
+        (None, None, None, [deploy("v1.1.0"), deploy("v1.1.0")]),  # a fresh lab
+    ],
+)
+def test_green_v110_whatever_blue_holds(active, blue, green, expected):
+    assert start_commands(active, {"blue": blue, "green": green}, "v1.1.0", None, "green") == expected

@@ -1,5 +1,6 @@
 """A managed PostgreSQL (database.host): its settings, the one-off client's command lines (exact), where the
-password goes (stdin, never a command line), and the golden dry-run plan of deploy.prod against it."""
+password goes (stdin, never a command line), and the golden dry-run plans of deploy.prod, db.activity and db.slow
+against it."""
 
 from pathlib import Path
 
@@ -183,6 +184,34 @@ def test_golden_plan_of_deploy_prod_against_a_managed_database(request, inv, tmp
     dump = next(line for line in lines if "pg_dump -U ghostworks -Fc" in line)
     assert dump.startswith("[app1] $ umask 077 && mkdir -p /var/backups/ghostworks") and "docker run --rm -i" in dump
     assert dump.endswith("(a secret on stdin)")
+    assert "[db1]" not in out
+
+
+@pytest.mark.parametrize(
+    ("name", "argv"),
+    [
+        ("db-activity-managed", ["db.activity", "--dry-run"]),
+        ("db-slow-managed", ["db.slow", "--limit", "5", "--dry-run"]),
+    ],
+)
+def test_golden_plans_of_db_activity_and_db_slow_against_a_managed_database(
+    request, inv, tmp_path, monkeypatch, name, argv
+):
+    """Issue 25 on a managed server: the same read-only psql reads, in the one-off client on the first app host."""
+    monkeypatch.setenv("GHOST_INVENTORY", str(managed_inventory(tmp_path)))
+    monkeypatch.setenv("GHOSTWORKS_DB_PASSWORD", SECRET)
+    code, out, err = inv(*argv)
+    assert code == 0, err
+    out = out.replace(str(tmp_path), "<tmp>")
+    golden = PLANS / f"{name}.txt"
+    if request.config.getoption("--regen-plans"):
+        golden.write_text(out)
+    assert out == golden.read_text()
+    assert SECRET not in out + err
+    reads = [line for line in out.splitlines() if line.startswith("[")]
+    client = f"[app1] $ {RUN.replace(' postgres:16', ' -e PGAPPNAME=ghosttasks')}"
+    assert reads and all(line.startswith(client) and " postgres:16 psql -U ghostworks " in line for line in reads)
+    assert all(line.endswith("(a secret on stdin)") for line in reads)  # read-only: no lock, no history
     assert "[db1]" not in out
 
 

@@ -1,5 +1,6 @@
 """The lab's second app (lab/app2, "the shop"): its origin and releases (lab/shop_releases.py) as alembic's own
-model reads them, its log line against the lab inventory's pattern, and the lab inventories with its environment.
+model reads them, its log lines against the lab inventory's pattern (verify.logs and --slow), and the lab
+inventories with its environment.
 
 No Docker, no database: alembic reads each tag's migrations from a worktree of the origin built here.
 """
@@ -13,6 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from ghosttasks.config.settings import LogSettings
+from ghosttasks.decisions import slow_requests
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "lab" / "app2"
@@ -100,12 +104,17 @@ def test_a_shop_log_line_matches_the_lab_inventorys_pattern(capsys):
     try:
         log.error("orders: request %d failed", 21, extra={"rid": "abc123"})
         log.info("listening")
+        log.info("%s %s %d %.1fms", "GET", "/orders", 200, 1234.56, extra={"rid": "r-77"})  # shop/http.py's line
     finally:
         logging.getLogger().handlers[:] = []
-    error, info = capsys.readouterr().out.splitlines()
+    error, info, request = capsys.readouterr().out.splitlines()
     match = re.match(pattern, error)
     assert (match["level"], match["request_id"], match["message"]) == ("ERROR", "abc123", "orders: request 21 failed")
     assert re.match(pattern, info)["request_id"] == "-"
+    settings = LogSettings(format="text", pattern=pattern)
+    assert slow_requests.parse_requests("\n".join([error, info, request]), settings) == [
+        slow_requests.Request("GET /orders", 1.235, "r-77", "200", request[:23], "GET")
+    ]
 
 
 @pytest.mark.parametrize("topology", ["flat", "bastion"])

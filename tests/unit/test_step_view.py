@@ -188,6 +188,35 @@ def test_summary_of_a_deploy_names_steps_changes_log_and_the_rollback_command():
     )
 
 
+def test_summary_says_each_check_that_could_not_be_judged_on_its_own_line_masked():
+    unevaluated = [
+        "database: not configured",
+        "error rate: no series for the green colour",
+        "smoke: https://ops:hunter2@lb.internal/health unreachable",
+    ]
+    entry = HistoryEntry(**DEPLOYED, steps=STEPS[-2:], unevaluated=unevaluated)
+    assert text(render_summary("deploy.prod", "prod", entry, "/tmp/run.log")) == (
+        "deploy.prod on prod: ok in 45.6 s  \n"
+        "┏━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━┓\n"
+        "┃ step           ┃ result ┃  time ┃\n"
+        "┡━━━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━┩\n"
+        "│ switch traffic │ ✓      │ 0.3 s │\n"
+        "│ verify traffic │ ✓      │ 0.2 s │\n"
+        "└────────────────┴────────┴───────┘\n"
+        "traffic:      blue → green\n"
+        "version:      v1.1.0 (was v1.0.0)\n"
+        "alembic head: 0002_artifact_tags\n"
+        "backup:       /var/backups/ghostworks/prod-v1.1.0-20261202T001500Z.dump\n"
+        "not judged:   database: not configured\n"
+        "not judged:   error rate: no series for the green colour\n"
+        "not judged:   smoke: https://ops:********@lb.internal/health unreachable\n"
+        "run log:      /tmp/run.log\n"
+        "next:         inv deploy.rollback --env prod   (back to v1.0.0 on blue if v1.1.0 misbehaves)\n"
+    )
+    judged = text(render_summary("deploy.prod", "prod", HistoryEntry(**DEPLOYED, steps=STEPS[-2:]), "/tmp/run.log"))
+    assert "not judged" not in judged
+
+
 def test_summary_of_a_failed_deploy_claims_no_switch_and_leaves_next_to_the_error():
     steps = [*STEPS[:3], StepRecord("start green", 3.0, False)]
     failed = HistoryEntry(**{**DEPLOYED, "result": "failed", "alembic_head": None, "seconds": 12.0}, steps=steps)

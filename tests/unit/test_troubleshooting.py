@@ -1,14 +1,21 @@
 """The performance troubleshooting's pure parts: pg_stat_activity, the blocking tree, connection groups,
-pg_stat_statements, memory growth, slow requests; exact outputs."""
+pg_stat_statements, memory growth, slow requests (the demo's JSON lines and the shop's text lines); exact outputs.
+Then its flows over a scripted executor: db.activity, db.slow, stack.memory, verify.logs --slow, and stack.restart
+of a shared service (refused before anything runs, unless --yes on a terminal)."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
+from ghosttasks.config.settings import LogSettings
 from ghosttasks.decisions import db_activity, memory_growth, slow_requests
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.flows import performance
 from ghosttasks.testing import Answer, ScriptedExecutor, a_run, prod
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ACTIVITY = json.dumps(
     {
@@ -198,14 +205,80 @@ LOG = "\n".join(
 
 
 def test_slow_requests_per_endpoint_pattern_with_their_ids():
-    requests = slow_requests.parse_requests(LOG, duration_key="duration_ms", unit="ms")
-    assert len(requests) == 3
+    requests = slow_requests.parse_requests(LOG, LogSettings())
+    assert requests == [
+        slow_requests.Request("GET /api/v1/artifacts/<id>", 2.5, "r1", "200", "t1", "GET"),
+        slow_requests.Request("GET /api/v1/artifacts/<id>", 3.101, "r2", "200", "t2", "GET"),
+        slow_requests.Request("GET /api/v1/health", 0.001, "r3", "200", "t3", "GET"),
+    ]
     found = slow_requests.slowest(requests, 2.0)
     assert [(e.pattern, e.count, e.slow, [(r.request_id, r.seconds) for r in e.slowest]) for e in found] == [
         ("GET /api/v1/artifacts/<id>", 2, 2, [("r2", 3.101), ("r1", 2.5)])
     ]
     assert slow_requests.slowest(requests, 5.0) == []
-    assert slow_requests.parse_requests(LOG, duration_key="elapsed") == []
+    assert slow_requests.parse_requests(LOG, LogSettings(duration_key="elapsed")) == []
+
+
+def test_slow_requests_read_the_apps_own_json_keys_and_never_invent_a_missing_field():
+    settings = LogSettings(
+        duration_key="took",
+        duration_unit="s",
+        path_key="url",
+        request_id_key="trace",
+        method_key="verb",
+        status_key="code",
+        time_key="@timestamp",
+    )
+    lines = "\n".join(
+        [
+            '{"verb": "POST", "url": "/orders/9", "code": 201, "trace": "t-1", "took": 1.25, "@timestamp": "x"}',
+            '{"url": "/orders", "took": 0.5}',
+            '{"method": "GET", "path": "/demo", "duration_ms": 900, "request_id": "r9", "status": 200}',
+        ]
+    )
+    assert slow_requests.parse_requests(lines, settings) == [
+        slow_requests.Request("POST /orders/<id>", 1.25, "t-1", "201", "x", "POST"),
+        slow_requests.Request("/orders", 0.5, None, None, None, None),
+    ]
+
+
+def _shop_lines() -> tuple[LogSettings, str]:
+    """The shop's logs: its own logger's text lines (lab/app2/shop) and the lab inventory's pattern for them."""
+    template = (ROOT / "lab" / "templates" / "shop-env.yml.j2").read_text()
+    pattern = re.search(r"^\s+pattern: '(.+)'$", template, re.M).group(1)
+    settings = LogSettings(format="text", pattern=pattern, request_id_header="X-Correlation-ID")
+    lines = "\n".join(
+        [
+            "2026-12-07 10:00:00,101 INFO [rid=3f2a9c1d] GET /orders 200 2412.7ms",
+            "2026-12-07 10:00:00,250 INFO [rid=77b0e2aa] POST /orders 201 35.0ms",
+            "2026-12-07 10:00:01,003 INFO [rid=c0ffee00] GET /orders 200 3.1ms",
+            "2026-12-07 10:00:01,010 ERROR [rid=d00d] GET /orders failed: boom",
+            "2026-12-07 10:00:02,000 INFO [rid=-] listening on 0.0.0.0:8001",
+        ]
+    )
+    return settings, lines
+
+
+def test_slow_requests_in_text_logs_by_the_patterns_named_groups():
+    settings, lines = _shop_lines()
+    assert slow_requests.missing_groups(settings) == []
+    assert slow_requests.parse_requests(lines, settings) == [
+        slow_requests.Request("GET /orders", 2.413, "3f2a9c1d", "200", "2026-12-07 10:00:00,101", "GET"),
+        slow_requests.Request("POST /orders", 0.035, "77b0e2aa", "201", "2026-12-07 10:00:00,250", "POST"),
+        slow_requests.Request("GET /orders", 0.003, "c0ffee00", "200", "2026-12-07 10:00:01,003", "GET"),
+    ]
+    bare = LogSettings(
+        format="text",
+        pattern=r"(?P<level>\S+) (?P<message>(?P<path>/\S*) (?P<duration>[\d.]+)s)",
+        duration_unit="s",
+        correlation=False,
+    )
+    assert slow_requests.parse_requests("INFO /orders/7 1.5s", bare) == [
+        slow_requests.Request("/orders/<id>", 1.5, None, None, None, None)
+    ]
+    without = LogSettings(format="text", pattern=r"(?P<level>\S+) (?P<message>.*)", correlation=False)
+    assert slow_requests.missing_groups(without) == ["duration", "path"]
+    assert slow_requests.missing_groups(LogSettings()) == []
 
 
 # --- the flows over a scripted executor: what an on-call engineer reads ----------------------------------------
@@ -250,3 +323,157 @@ def test_memory_flags_the_growing_container_in_its_table(monkeypatch):
     flagged = sorted({v.name for v in verdicts if v.flagged})
     assert flagged == ["leaky-1"]
     assert "warn app1: leaky-1 only grows: +" in run.out.printed and "steady-1" not in run.out.printed.split("warn")[-1]
+
+
+# --- verify.logs --slow over a scripted executor: the demo's JSON lines, the shop's text lines --------------------
+
+
+def _slow_run(settings: LogSettings, text: str, host: str = "app1"):
+    executor = ScriptedExecutor(prod().model_copy(update={"logs": settings})).on(" logs ", text, host=host)
+    return executor, a_run(executor, task="verify.logs")
+
+
+def test_slow_requests_flow_reads_the_json_logs_of_every_app_host_in_the_colour():
+    executor, run = _slow_run(LogSettings(), LOG, host="app2")
+    found = performance.slow_requests_in_logs(run, "blue", 2.0, "10m", False)
+    assert [e.pattern for e in found] == ["GET /api/v1/artifacts/<id>"]
+    reads = [(c.host, c.command) for c in executor.commands if " logs " in c.command]
+    assert reads == [
+        (
+            host,
+            "cd /srv/ghostworks && docker compose -p ghostworks-blue -f docker-compose.yml -f docker-compose.prod.yml "
+            "-f docker-compose.blue.yml logs --no-color --no-log-prefix --since 10m --tail 50000 api",
+        )
+        for host in ("app1", "app2")
+    ]
+    assert run.out.printed == (
+        "requests of 2 s or longer, per endpoint\n"
+        "┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━┳━━━━┓\n"
+        "┃ endpoint                   ┃ slow   ┃ took    ┃ status ┃ request id ┃ at ┃\n"
+        "┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━╇━━━━┩\n"
+        "│ GET /api/v1/artifacts/<id> │ 2 of 2 │ 3.101 s │ 200    │ r2         │ t2 │\n"
+        "│ GET /api/v1/artifacts/<id> │ 2 of 2 │ 2.500 s │ 200    │ r1         │ t1 │\n"
+        "└────────────────────────────┴────────┴─────────┴────────┴────────────┴────┘\n"
+    )
+
+
+def test_slow_requests_flow_reads_the_shops_text_logs_by_its_pattern():
+    settings, lines = _shop_lines()
+    _, run = _slow_run(settings, lines)
+    performance.slow_requests_in_logs(run, "blue", 1.0, None, False)
+    assert run.out.printed == (
+        "requests of 1 s or longer, per endpoint\n"
+        "┏━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━┓\n"
+        "┃ endpoint    ┃ slow   ┃ took    ┃ status ┃ request id ┃ at                    ┃\n"
+        "┡━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━┩\n"
+        "│ GET /orders │ 1 of 2 │ 2.413 s │ 200    │ 3f2a9c1d   │ 2026-12-07            │\n"
+        "│             │        │         │        │            │ 10:00:00,101          │\n"
+        "└─────────────┴────────┴─────────┴────────┴────────────┴───────────────────────┘\n"
+    )
+
+
+def test_slow_requests_flow_says_what_the_logs_do_not_carry_and_never_invents_it():
+    bare = LogSettings(
+        format="text",
+        pattern=r"(?P<level>\S+) (?P<message>(?P<path>/\S*) (?P<duration>[\d.]+)s)",
+        duration_unit="s",
+        correlation=False,
+    )
+    _, run = _slow_run(bare, "INFO /orders/7 1.5s")
+    found = performance.slow_requests_in_logs(run, "blue", 1.0, None, True)
+    assert json.loads(run.out.printed) == [
+        {
+            "endpoint": "/orders/<id>",
+            "requests": 1,
+            "slow": 1,
+            "slowest": [
+                {
+                    "endpoint": "/orders/<id>",
+                    "seconds": 1.5,
+                    "request_id": None,
+                    "status": None,
+                    "at": None,
+                    "method": None,
+                }
+            ],
+        }
+    ]
+    _, run = _slow_run(bare, "INFO /orders/7 1.5s")
+    assert performance.slow_requests_in_logs(run, "blue", 1.0, None, False) == found
+    assert run.out.printed.splitlines()[-4:] == [
+        "│ /orders/<id> │ 1 of 1 │ 1.500 s │ not          │ not          │ not          │",
+        "│              │        │         │ available    │ available    │ available    │",
+        "└──────────────┴────────┴─────────┴──────────────┴──────────────┴──────────────┘",
+        "method: not available in the app's log lines (the endpoint is the path alone)",
+    ]
+
+
+def test_slow_requests_flow_says_why_it_cannot_judge_and_that_no_request_was_slow():
+    levels_only = LogSettings(format="text", pattern=r"(?P<level>\S+) (?P<message>.*)", correlation=False)
+    executor, run = _slow_run(levels_only, "INFO GET /orders 200 3.1ms")
+    assert performance.slow_requests_in_logs(run, "blue", 1.0, None, False) == []
+    assert run.out.printed == (
+        "warn slow requests: logs.pattern has no named group duration or path, which a request line needs\n"
+    )
+    assert not [c for c in executor.commands if " logs " in c.command]  # nothing read: nothing could be judged
+    _, run = _slow_run(LogSettings(), '{"level": "INFO", "msg": "starting"}')
+    performance.slow_requests_in_logs(run, "blue", 1.0, None, False)
+    assert run.out.printed == (
+        "warn slow requests: no log line with `duration_ms` and `path` (logs.duration_key, logs.path_key)\n"
+    )
+    settings, lines = _shop_lines()
+    _, run = _slow_run(settings, lines)
+    performance.slow_requests_in_logs(run, "blue", 5.0, None, False)
+    assert run.out.printed == "ok   none of 3 requests took 5 s or longer\n"
+
+
+# --- stack.restart of a shared service: refused before anything runs, unless --yes on a terminal --------------------
+
+
+@pytest.fixture
+def executors(monkeypatch):
+    """The real run's executor replaced by a ScriptedExecutor (answers as a dry run assumes, records every command)."""
+    made: list[ScriptedExecutor] = []
+
+    def scripted(env, out, log=None):
+        made.append(ScriptedExecutor(env, out, unscripted="assume"))
+        return made[-1]
+
+    monkeypatch.setattr("ghosttasks.execution.ssh_executor.SSHExecutor", scripted)
+    return made
+
+
+INTERRUPTS = (
+    "restarting the shared service redis on db1 interrupts every colour's api, web that use it (their requests fail "
+    "until it is back)"
+)
+
+
+def test_restart_of_a_shared_service_without_yes_is_refused_before_anything_runs(inv, executors, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    code, out, err = inv("stack.restart", "redis")
+    assert (code, out, err) == (2, "", f"error: refusing without --yes: {INTERRUPTS}\n")
+    assert [executor.commands for executor in executors] == [[]]
+
+
+def test_restart_of_a_shared_service_with_yes_off_a_terminal_is_refused_before_anything_runs(
+    inv, executors, monkeypatch
+):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    code, out, err = inv("stack.restart", "redis", "--yes")
+    assert (code, out, err) == (2, "", f"error: refusing off a terminal: {INTERRUPTS}; run it from a terminal\n")
+    assert [executor.commands for executor in executors] == [[]]
+
+
+def test_restart_of_a_shared_service_with_yes_on_a_terminal_restarts_it_and_waits_for_health(
+    inv, executors, monkeypatch
+):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    code, out, err = inv("stack.restart", "redis", "--yes")
+    assert code == 0, err
+    assert f"warn {INTERRUPTS}" in out and "ok   redis restarted and healthy on db1" in out
+    on_db = [c.command for c in executors[0].commands if c.host == "db1"]
+    compose = "cd /srv/ghostworks && docker compose -p ghostworks -f docker-compose.yml -f docker-compose.prod.yml"
+    assert on_db[0] == f"{compose} restart -t 30 redis"
+    assert on_db[1].startswith("for i in $(seq 90); do s=$(docker inspect") and f"{compose} ps -q redis" in on_db[1]
+    assert len(on_db) == 2

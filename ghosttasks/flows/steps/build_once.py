@@ -14,12 +14,15 @@ from collections.abc import Callable
 from ghosttasks.commands import compose, docker_images, git
 from ghosttasks.config.inventory import Host
 from ghosttasks.config.settings import ImageSettings
-from ghosttasks.decisions import retention
+from ghosttasks.decisions import registry_reuse, retention
+from ghosttasks.decisions.probe_routes import way
+from ghosttasks.decisions.registry_reuse import Manifest
 from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.masking import mask
 from ghosttasks.domain.validate import VERSION_RE
+from ghosttasks.execution.executor import Probe
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.projects import color_project
 from ghosttasks.terminal.reporting import describe_images
@@ -68,10 +71,11 @@ def _logged_in(run: Run, commands: list[str]) -> str:
     return docker_images.session([*login, *commands])
 
 
-def ship(run: Run, version: str, project_for: ProjectFor) -> dict[str, str]:
+def ship(run: Run, version: str, project_for: ProjectFor, recorded: dict[str, str] | None = None) -> dict[str, str]:
     """The version's per-colour services' images on every app host: built on each, or built once and pulled by
-    digest. `project_for` gives the compose project of a host. Returns service -> pinned reference (empty with
-    `build: on-hosts`)."""
+    digest. `project_for` gives the compose project of a host. Build once reads the registry first: a version
+    whose images are all there is not built or pushed again (registry_reuse; `recorded`: the digests the state
+    recorded for it). Returns service -> pinned reference (empty with `build: on-hosts`)."""
     env = run.env
     if env.images.build == "on-hosts":
         run.executor.run_parallel(
@@ -82,9 +86,62 @@ def ship(run: Run, version: str, project_for: ProjectFor) -> dict[str, str]:
         )
         return {}
     password = registry_password(run)
-    pinned = build_and_push(run, version, project_for(env.build_host), password)
+    shipping = in_registry(run, version, password, recorded or {})
+    if shipping.push:
+        run.note(f"{shipping.reason}: built on {env.build_host.name} and pushed")
+        at_once = registry_reuse.push_at_once(repositories_known(run, password))
+        pinned = build_and_push(run, version, project_for(env.build_host), password, at_once=at_once)
+    else:
+        pinned = shipping.pinned
+        run.out.ok(f"{shipping.reason} ({describe_images(pinned)})")
     pull_everywhere(run, version, pinned, password)
     return pinned
+
+
+def in_registry(run: Run, version: str, password: str | None, recorded: dict[str, str]) -> registry_reuse.Shipping:
+    """Each per-colour image's manifest digest for `version` read from the registry's API (all at once), and the
+    decision whether to build and push (a dry run assumes the registry has none of them)."""
+    from ghosttasks.execution import registry_api
+
+    env = run.env
+    settings = env.images
+    repositories = {service: repository(run, service) for service in env.app.color_services}
+    urls = {
+        service: registry_reuse.manifest_url(settings.registry or "", env.image_name(service), version)
+        for service in repositories
+    }
+    timeout = env.ssh.command_timeout
+
+    def read(url: str) -> registry_reuse.Manifest:
+        client = run.executor.http_client(url)
+        return registry_api.manifest(
+            url, username=settings.username, password=password, client=client, timeout=min(timeout, 10.0)
+        )
+
+    probes = [
+        Probe(f"HEAD {url} {way(env, url)} (is {version} in the registry?)", lambda url=url: read(url), Manifest())
+        for url in urls.values()
+    ]
+    found = dict(zip(urls, run.executor.probe_all(probes), strict=True))
+    return registry_reuse.decide(repositories, version, found, recorded)
+
+
+def repositories_known(run: Run, password: str | None) -> dict[str, bool | None]:
+    """Service -> whether the registry holds any tag of its repository (read at once; a dry run assumes so)."""
+    from ghosttasks.execution import registry_api
+
+    env, settings = run.env, run.env.images
+    urls = {
+        service: registry_reuse.tags_url(settings.registry or "", env.image_name(service))
+        for service in env.app.color_services
+    }
+
+    def read(url: str) -> bool | None:
+        client = run.executor.http_client(url)
+        return registry_api.has_tags(url, username=settings.username, password=password, client=client, timeout=10.0)
+
+    probes = [Probe(f"GET {url} {way(env, url)}", lambda url=url: read(url), True) for url in urls.values()]
+    return dict(zip(urls, run.executor.probe_all(probes), strict=True))
 
 
 def colour_projects(run: Run, color: Color, version: str) -> ProjectFor:
@@ -92,35 +149,40 @@ def colour_projects(run: Run, color: Color, version: str) -> ProjectFor:
     return lambda target: color_project(run, target, color, version)
 
 
-def build_and_push(run: Run, version: str, project: compose.Project, password: str | None) -> dict[str, str]:
-    """Build on the build host, push each image, read its digest: service -> `registry/name@sha256:...`."""
+def build_and_push(
+    run: Run, version: str, project: compose.Project, password: str | None, *, at_once: bool
+) -> dict[str, str]:
+    """Build on the build host, push the images (at once, or one after the other: registry_reuse.push_at_once),
+    read their digests: service -> `registry/name@sha256:...`."""
     env, host = run.env, run.env.build_host
     services = env.app.color_services
     run.executor.run(host, compose.build(project, services), stream=True, what=f"build {version} on {host.name}")
-    commands = []
+    pushes, digests = [], []
     for service in services:
         local = docker_images.tagged(env.image_name(service), version)
         remote = docker_images.tagged(repository(run, service), version)
-        commands += [docker_images.tag(local, remote), docker_images.push(remote), docker_images.repo_digests(remote)]
+        pushes.append(f"{docker_images.tag(local, remote)} && {docker_images.push(remote)}")
+        digests.append(docker_images.repo_digests(remote))
     names = [repository(run, service) for service in services]
-    fact = docker_images.pushed(_logged_in(run, commands), names, version)
+    push = docker_images.at_once(pushes) if at_once else " && ".join(pushes)
+    fact = docker_images.pushed(_logged_in(run, [push, *digests]), names, version)
     pinned = dict(zip(services, run.executor.read(host, fact, stdin=password), strict=True))
     run.out.ok(f"{version} built once on {host.name}: {describe_images(pinned)}")
     return pinned
 
 
 def pull_everywhere(run: Run, version: str, pinned: dict[str, str], password: str | None) -> None:
-    """Every app host pulls each image by digest and names it `name:version` for compose (parallel)."""
+    """Every app host pulls each image by digest (unless it has it already) and names it `name:version` for
+    compose: the hosts in parallel, each host's images at once."""
     env = run.env
-    commands = []
-    for service, reference in pinned.items():
-        commands += [
-            docker_images.pull(reference),
-            docker_images.tag(reference, docker_images.tagged(env.image_name(service), version)),
-        ]
+    pulls = [
+        f"{docker_images.pull_missing(reference)} && "
+        + docker_images.tag(reference, docker_images.tagged(env.image_name(service), version))
+        for service, reference in pinned.items()
+    ]
     run.executor.run_parallel(
         env.app_hosts,
-        _logged_in(run, commands),
+        _logged_in(run, [docker_images.at_once(pulls)]),
         stdin=password,
         what=f"pull {version} images by digest",
     )

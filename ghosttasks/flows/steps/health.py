@@ -16,9 +16,20 @@ from ghosttasks.execution.executor import Probe
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.build_once import running
 
+#: The health polls' backoff: the first retry after 0.1 s, then doubling up to every 0.5 s (plus up to 0.1 s of
+#: jitter). A fresh container answers within a second or two; longer gaps only add to every deploy and switch.
+POLL_FIRST_SECONDS = 0.1
+POLL_MAX_SECONDS = 0.5
+
 
 def wait_for_color(
-    run: Run, color: Color | None, version: str | None, *, deadline: float, pinned: dict[str, str] | None = None
+    run: Run,
+    color: Color | None,
+    version: str | None,
+    *,
+    deadline: float,
+    pinned: dict[str, str] | None = None,
+    cancel: threading.Event | None = None,
 ) -> None:
     """Every app host's web-facing services answer healthy (health: settings, with the expected version) within
     the deadline. With `health.version_from: none` the answers cannot name the version: once healthy, the
@@ -37,11 +48,13 @@ def wait_for_color(
     ]
     started = time.monotonic()
     ends = started + deadline
-    stop = threading.Event()
+    stop = cancel or threading.Event()
 
     def wait(target: Host, service: str, url: str) -> probes.Health:
         name = f"{target.name} {service}"
-        policy = probes.RetryPolicy(deadline=max(0.0, ends - time.monotonic()))
+        policy = probes.RetryPolicy(
+            deadline=max(0.0, ends - time.monotonic()), initial=POLL_FIRST_SECONDS, maximum=POLL_MAX_SECONDS
+        )
         health = probes.wait_healthy(
             url,
             expect_version=version,

@@ -29,6 +29,7 @@ from ghosttasks.domain.colors import Color
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.execution import probes
+from ghosttasks.execution.executor import Probe
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.projects import color_project
 from ghosttasks.records.state_store import Store
@@ -74,17 +75,23 @@ def _send_requests(run: Run, color: Color, *, serving: bool) -> list[tuple[str, 
         per_host = max(1, REQUESTS // len(env.app_hosts))
         targets = [(env.health_url(host, None, color), host.name) for host in env.app_hosts for _ in range(per_host)]
     sent = []
-    for url, host in targets:
-        request_id = f"ghosttasks-{uuid.uuid4().hex}"
+    ids = [f"ghosttasks-{uuid.uuid4().hex}" for _ in targets]
+    checks = []
+    for (url, host), request_id in zip(targets, ids, strict=True):
         client = run.executor.http_client(url)
         header = env.lb.color_header if env.lb and host is None else None
-        answer = run.executor.probe(
-            f"GET {url} {way(env, url)} with {id_header} {request_id if not run.dry_run else '<fresh id>'}",
-            lambda url=url, rid=request_id, c=client, h=header: probes.send_with_request_id(
-                url, rid, client=c, color_header=h, header=id_header
-            ),
-            assume=probes.Correlated(request_id, 200, color if header else None, request_id),
+        checks.append(
+            Probe(
+                f"GET {url} {way(env, url)} with {id_header} {request_id if not run.dry_run else '<fresh id>'}",
+                lambda url=url, rid=request_id, c=client, h=header: probes.send_with_request_id(
+                    url, rid, client=c, color_header=h, header=id_header
+                ),
+                probes.Correlated(request_id, 200, color if header else None, request_id),
+            )
         )
+    answers = run.executor.probe_all(checks)  # sent at once, judged in order
+    for (url, host), request_id, answer in zip(targets, ids, answers, strict=True):
+        header = env.lb.color_header if env.lb and host is None else None
         if answer.error:  # an error answer is logged with its id too: only no answer at all stops the check
             raise OperationFailed(f"request {request_id} to {url}: {answer.error}")
         if header and answer.status == 200 and answer.color is None:

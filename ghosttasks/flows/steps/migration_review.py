@@ -104,9 +104,11 @@ def review_for_deploy(
 ) -> None:
     """deploy.prod: the upgrade the new version needs, shown and linted before the backup and before its colour
     starts; refused (breaking) or confirmed (locking) here."""
-    history = read_history(run, version)
+    reading = run.executor.start(lambda: read_history(run, version))  # app1's one-off container, beside the db read
+    revision = database_revision(run)
+    history = reading.result()
     state.learn_graph(version, history.graph)
-    plan = plan_deploy_migration(knowledge(run, state), database_revision(run), version, color)
+    plan = plan_deploy_migration(knowledge(run, state), revision, version, color)
     run.note(plan.note)
     if plan.migration is None:
         return

@@ -129,9 +129,12 @@ def deploy_checklist(run: Run, version: str, *, monitor_minutes: float) -> None:
     require_installed(run)
     check_public_tls(run)
     check_tag(run, version)
-    problems = check_prerequisites(run, env.app_hosts, disk_path_of=env.releases_dir)
     backups = env.database_client_host
-    problems += check_prerequisites(run, [backups], disk_path_of=lambda _host: env.database.backup_dir)
+    apps = run.executor.start(lambda: check_prerequisites(run, env.app_hosts, disk_path_of=env.releases_dir))
+    if backups in env.app_hosts:  # one host: its reads one after the other
+        apps.result()
+    db = check_prerequisites(run, [backups], disk_path_of=lambda _host: env.database.backup_dir)
+    problems = apps.result() + db
     if problems:
         raise OperationFailed(f"prerequisites not met: {'; '.join(problems)}")
     require_env(run, env.app_hosts)
