@@ -5,7 +5,9 @@ on 127.0.0.x, lab/hosts.yml), `bastion_lab` the one behind a bastion (lab/hosts-
 for the one it needs; the session switches with lab.down + lab.up only when the other one is up, so the
 flat modules (test_05..56) share one lab and the bastion module (test_60) brings its own up after them.
 A module that needs a starting state brings the lab to it (world.bring_to), whatever the modules before it
-did; test_10 alone needs a lab nothing was deployed to, and asks for `fresh_lab`.
+did; test_10 needs a lab nothing was ever deployed to, and asks for `fresh_lab` (down and up again when something
+was); test_64 needs prod undeployed but not new engines, and asks for `undeployed_lab` (world.forget_prod_deploys:
+seconds, and its first deploy finds the images and the registry the modules before it filled).
 `inv` runs against the flat inventory, `bastion_inv` against the bastion one, both through the `ghost` command
 (pyproject.toml [project.scripts]: the namespace bundled, no tasks.py lookup; it starts faster than
 `python -m invoke`, which the lab suite pays a few hundred times).
@@ -99,6 +101,16 @@ def lab(labs):
 def fresh_lab(labs):
     """The flat lab with nothing deployed to prod: brought down and up again first when something was."""
     return labs.fresh("flat")
+
+
+@pytest.fixture(scope="module")
+def undeployed_lab(labs):
+    """The flat lab with prod as lab.up leaves it before a first deploy, the images and the registry kept."""
+    from tests.lab.world import forget_prod_deploys
+
+    layout = labs.ensure("flat")
+    forget_prod_deploys(layout)
+    return layout
 
 
 @pytest.fixture(scope="module")

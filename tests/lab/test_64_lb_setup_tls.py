@@ -11,8 +11,10 @@ its first public probe with one line naming the issuer and the setting, and noth
 probes.ca_file the deploy verifies every probe and switches.
 
 Checked against reality: the files on disk, `nginx -T` run here, nginx's own error log (one reload), the
-flag file and the LB's answers. Runnable alone: `pytest tests/lab/test_64_lb_setup.py` (it asks for a lab
-nothing was deployed to, like test_10). The lab's own site config is written back at the end.
+flag file and the LB's answers. Runnable alone: `pytest tests/lab/test_64_lb_setup_tls.py` (it asks for prod
+undeployed: conftest's undeployed_lab empties what the modules before it deployed, keeping the images the hosts' engines
+and the registry hold, so the first deploy here does not push and pull the base image again). The lab's own site
+config is written back at the end.
 """
 
 from __future__ import annotations
@@ -57,16 +59,16 @@ def untouched_site_config(lab, text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def lab(fresh_lab):
-    original = fresh_lab.nginx_conf.read_text()
-    yield fresh_lab
-    if fresh_lab.upstream_path.exists() and fresh_lab.selector_path.exists():
-        fresh_lab.nginx_conf.write_text(original)
-        reload_nginx(fresh_lab)
+def lab(undeployed_lab):
+    original = undeployed_lab.nginx_conf.read_text()
+    yield undeployed_lab
+    if undeployed_lab.upstream_path.exists() and undeployed_lab.selector_path.exists():
+        undeployed_lab.nginx_conf.write_text(original)
+        reload_nginx(undeployed_lab)
     else:  # the lab's placeholders are gone: the next lab.up writes them again
         from lab import labctl
 
-        fresh_lab.nginx_conf.write_text(original)
+        undeployed_lab.nginx_conf.write_text(original)
         labctl.down(quiet=True)
 
 

@@ -299,7 +299,7 @@ def test_ten_switches_under_load_on_both_lbs_fail_no_request(lab, inv2):
 def test_timings_with_one_lb_beside_two(lab, inv1, inv2):
     """The same switch and emergency rollback through prod declaring lb alone (also https, the lab CA): the figures
     beside the two-LB ones. lb2 is then brought back in line by a two-LB switch."""
-    for color in ("blue", "green", "blue", "green"):
+    for color in ("blue", "green"):  # an informational figure: two beside the twelve two-LB switches
         timed("switch, one LB", inv1.ok, "traffic.switch", color, "--yes")
     timed("emergency rollback, one LB", inv1.ok, "deploy.emergency-rollback", "--reason", "one-LB timing")
     inv1.ok("deploy.unlock", "--force")

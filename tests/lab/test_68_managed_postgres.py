@@ -7,12 +7,14 @@ the operator's environment. The app reaches the server through its own DATABASE_
 
 Reality is read directly: psql over the managed server's socket, the backup files with this machine's pg_restore,
 `ps -eo args` sampled during every command, and every file the tool writes. The module resets the shop's part of
-the lab before and after (lab.labctl.shop.reset, the .env files rewritten as labctl has them).
+the lab before and after (lab.labctl.shop.reset, the .env files rewritten as labctl has them), and empties the managed
+server's database and backup dir before it starts (runnable again on a lab kept up, GHOSTLAB_KEEP=1).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -147,6 +149,7 @@ def world(lab, tmp_path_factory):
     TIMINGS["managed server up"] = time.monotonic() - started
     print(f"managed PostgreSQL at {where}")
     managed_postgres.reset(lab)
+    shutil.rmtree(backup_dir(lab), ignore_errors=True)  # a kept lab's earlier run of this module left its backups
     lab_shop.reset(lab, FLAT)
     secret = managed_postgres.password(lab)
     point_the_app_at_the_managed_server(lab, secret)

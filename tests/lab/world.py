@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -208,7 +209,10 @@ def start_commands(
 def bring_to(lab, inv, start: Start) -> str:
     """Bring the lab from any state (fresh, either colour live, a colour failed, locked or frozen, state.json
     disagreeing with the LB) to `start` with the fewest commands, the LB config the one lab/hosts.yml renders;
-    returns the colour that serves."""
+    returns the colour that serves. Either topology: the last look asks the LB at the public URL of the one that is
+    up."""
+    from lab import labctl
+
     status = inv.json("deploy.status")
     if status["lock"]:
         inv.ok("deploy.unlock", "--force")
@@ -229,5 +233,36 @@ def bring_to(lab, inv, start: Start) -> str:
     head, revision = ALEMBIC_HEADS[start.serving], psql(lab, "SELECT version_num FROM alembic_version")
     if revision != head:  # a newer release's (or a drill's) migration is applied, or a forced downgrade was left
         inv.ok("db.upgrade" if revision in ancestry(head) else "db.downgrade", "-r", head, "--yes")
-    assert set(lb_answers(10)) == {(color, start.serving)}
+    assert set(lb_answers(10, url=f"{labctl.current_topology().public_url}/api/v1/health")) == {(color, start.serving)}
     return color
+
+
+def forget_prod_deploys(lab) -> str:
+    """Take prod back to what lab.up leaves before the first deploy, keeping the engines' images and the registry:
+    no colour containers on the app hosts (workers included), no release worktrees, nothing in the LB's state dir
+    (state.json, history, lock, flag) or the backups, the database emptied and provisioned again (lab.up's v1.0.0
+    schema and demo tenants). Seconds, where lab.down + lab.up takes half a minute and leaves new engines and an
+    empty registry, so that the next deploy pushes and pulls the base image again."""
+    from lab.labctl.hosts import FLAT
+    from lab.labctl.provisioning import PROJECT, provision_prod_database
+
+    for host in FLAT.app_hosts:
+        for color in ("blue", "green"):
+            listed = docker(
+                lab, host.name, "ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}-{color}"
+            )
+            if listed.stdout.split():
+                docker(lab, host.name, "rm", "-f", *listed.stdout.split())
+        _empty(lab.releases_dir(host.name))
+        prune = ["git", "-c", "safe.directory=*", "-C", str(lab.app_dir(host.name)), "worktree", "prune"]
+        subprocess.run(prune, check=True, capture_output=True, timeout=60)
+    _empty(lab.lb_state_dir)
+    _empty(lab.backup_dir("db"))
+    psql(lab, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    return provision_prod_database(lab)
+
+
+def _empty(directory) -> None:
+    """Remove what is inside `directory` (the directory itself, its owner and mode stay)."""
+    for entry in directory.iterdir() if directory.exists() else ():
+        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
