@@ -9,8 +9,9 @@ more is given it with one command (the rollback needs v1.1.0 serving: a switch; 
 db.downgrade need v1.1.0's schema, db.upgrade v1.0.0's: one db command). It runs the flow in the background, kills it
 (SIGKILL, so nothing of ghosttasks runs after it) when its output reaches the kill point (plus a delay for a point
 inside a long step), unlocks, and runs the next command: after a killed deploy (the flow that starts containers,
-and the issue's scenario) always `deploy.prod` of the version that is not serving; after any other flow
-`deploy.rollback` when the LB serves v1.1.0 (there is an older colour to go back to), else `deploy.prod` of v1.1.0.
+and the issue's scenario) always `deploy.prod` of the version that is not serving; after any other flow a rollback to
+the other colour (`deploy.rollback` when the LB serves v1.1.0, `deploy.rollback --to v1.1.0` when it serves v1.0.0).
+A kill point the run never printed fails the case (a renamed step would otherwise test nothing).
 Read directly, never through ghosttasks: the LB answers 200 from exactly one colour, the other one, with the version
 the next command put there; the containers of the colour that served when the next command started were not
 touched by it (ids and start times, through the hosts' Docker sockets); state.json names the LB's colour and
@@ -46,7 +47,9 @@ from tests.lab.world import Start, bring_to, lb_answers, psql
 OLD, NEW = "v1.0.0", "v1.1.0"
 START = Start(NEW, OLD, color=None)  # one colour serves NEW, the other holds OLD, either way round
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
-FLIPPED = "nginx now sends traffic to"  # switch_traffic's line right after the flag moved
+#: the line right after the flag moved: "lb: nginx now sends traffic to green (v1.1.0)" (switch_traffic),
+#: "lb: now sends traffic to blue" (the emergency rollback)
+FLIPPED = "now sends traffic to"
 SEED = int(os.environ.get("GHOST_CRASH_SEED") or 19)
 #: what a flow needs of its start beyond the two versions in place (see prepare)
 NEW_SERVING, NEW_SCHEMA, OLD_SCHEMA = "NEW serving", "NEW's schema", "OLD's schema"
@@ -253,10 +256,12 @@ def prepare(lab, inv, flow: Flow) -> str:
 
 def next_command(flow: Flow, serving_version: str) -> tuple[str, ...]:
     """What the user runs after the unlock: a killed deploy is deployed again (the version not serving); after any
-    other flow, a rollback when NEW serves (OLD is there to go back to), else a deploy of NEW."""
-    if flow is not DEPLOY and serving_version == NEW:
-        return ("deploy.rollback", "--yes")
-    return ("deploy.prod", "--version", OLD if serving_version == NEW else NEW, *NO_MONITOR)
+    other flow (none of them starts containers, so both colours still run NEW and OLD), a rollback to the other
+    colour: `deploy.rollback` when NEW serves, `deploy.rollback --to NEW` when OLD does."""
+    other_version = OLD if serving_version == NEW else NEW
+    if flow is DEPLOY:
+        return ("deploy.prod", "--version", other_version, *NO_MONITOR)
+    return ("deploy.rollback", "--yes") if serving_version == NEW else ("deploy.rollback", "--to", NEW, "--yes")
 
 
 # -- driving ----------------------------------------------------------------------------------------------------
@@ -294,6 +299,7 @@ def test_killed_then_unlocked_then_deployed(lab, inv, walk_start, load_loop, flo
     with load_loop(max_seconds=400) as load:
         killed, output = kill_at(inv.background(*argv, merge_stderr=True), point)
         print(f"{flow.name} {'killed at' if killed else 'ended before'} {point.label()}:\n{output[-2000:]}")
+        assert killed or not point.after, f"{flow.name} ended without printing {point.after!r}: a stale kill point"
         inv.ok("deploy.unlock", "--force")
         flag_before, state_before = flag_color(lab), recorded(lab)
         before_color, before_version = serving()
