@@ -19,7 +19,7 @@ agrees with the LB and the database; (iv) a failed command changed neither; (v) 
 must work on a healthy lab works; (vii) a command that exited 0 did what it is for (GHOST_WALK_EFFECTS=0: off).
 Every break is collected; one assertion at the end lists them all, and the walk fails when a command never ran.
 The walk cleans up with the runbook's own commands (the fewest switches and deploys, then the schema), each checked
-like a step: the lab is left as the walk found it (v1.1.0 serving, v1.0.0 idle, unlocked).
+like a step: the lab is left as the walk found it (v1.1.0 serving from either colour, v1.0.0 idle, unlocked).
 
 Replay a run: GHOST_WALK_SEED=<seed> python3 -m pytest tests/lab/test_50_state_walk.py -s
 (GHOST_WALK_BUDGET: seconds for the walk and its clean-up, default 85: once every command has run, the walk stops
@@ -252,7 +252,7 @@ class Walk:
             Step("switch", argv[1]) if argv[0] == "traffic.switch" else Step("deploy", argv[2])
             for argv in min(plans, key=len)
         ]
-        if self.reality.db != HOME_REVISION:  # (an older schema is taken up by the switch or the deploy itself)
+        if self.reality.db != HOME_REVISION:  # (clean_up asks again after each step: a switch to v1.1.0 upgrades)
             steps.append(Step("downgrade" if satisfies(self.reality.db, HOME_REVISION) else "upgrade", HOME_REVISION))
         return steps
 
