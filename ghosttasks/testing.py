@@ -9,11 +9,12 @@ from __future__ import annotations
 import functools
 import io
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from ghosttasks.commands.facts import Fact, printed_together, together
 from ghosttasks.config.inventory import Environment, Host, Inventory, load_inventory
 from ghosttasks.execution.executor import Executor, Result, T
 from ghosttasks.execution.plan_recorder import PlanRecorder
@@ -133,10 +134,24 @@ class ScriptedExecutor(PlanRecorder):
         self.probe_rules.append((match, reply))
         return self
 
+    def _answer_together(self, host: Host, facts: Sequence[Fact[Any]], stdin: str | None) -> Result:
+        """A read of several facts at once: the plan shows the one command; each fact is answered by the rules as
+        if it had been read alone (and recorded in `commands` as such)."""
+        whole = PlanRecorder._run(
+            self, host, together([fact.command for fact in facts]), timeout=0, stream=False, assume=""
+        )
+        parts = [self._answer(host, fact.command, fact.assumed, stdin) for fact in facts]
+        printed = printed_together([(part.stdout, part.stderr, part.exit_code) for part in parts])
+        return replace(whole, stdout=printed)
+
     def _run(
         self, host: Host, command: str, *, timeout: float, stream: bool | str, assume: str, stdin: str | None = None
     ) -> Result:
-        planned = super()._run(host, command, timeout=timeout, stream=stream, assume=assume, stdin=stdin)
+        super()._run(host, command, timeout=timeout, stream=stream, assume=assume, stdin=stdin)
+        return self._answer(host, command, assume, stdin)
+
+    def _answer(self, host: Host, command: str, assume: str, stdin: str | None) -> Result:
+        planned = Result(host.name, command, assume, "", 0, 0.0)
         self.commands.append(Command(host.name, command, stdin is not None))
         rule = next((r for r in self.rules if r.host in (None, host.name) and _matches(r.match, command)), None)
         if rule is not None:

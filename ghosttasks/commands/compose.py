@@ -60,6 +60,18 @@ def exec_(project: Project, service: str, argv: list[str], env: dict[str, str] |
     return f"{project.prefix()} exec -T {_env_flags(env)}{shlex.quote(service)} {join(argv)}"
 
 
+def exec_running(project: str, service: str, argv: list[str]) -> str:
+    """Run argv in the service's running container found by the labels compose gives it (not a one-off), with
+    `docker exec`: no compose file is read. Fails (exit 1) saying so when the service does not run."""
+    labels = {"com.docker.compose.project": project, "com.docker.compose.service": service}
+    filters = " ".join(f"--filter {shlex.quote(f'label={name}={value}')}" for name, value in labels.items())
+    missing = shlex.quote(f"service {service} is not running in compose project {project}")
+    return (
+        f"c=$(docker ps -q {filters} --filter label=com.docker.compose.oneoff=False | head -n 1); "
+        f'if [ -z "$c" ]; then echo {missing} >&2; exit 1; fi; docker exec "$c" {join(argv)}'
+    )
+
+
 def run_rm(project: Project, service: str, argv: list[str], env: dict[str, str] | None = None) -> str:
     """Run argv in a one-off container of the service, removed afterwards (no dependencies started)."""
     return f"{project.prefix()} run --rm --no-deps -T {_env_flags(env)}{shlex.quote(service)} {join(argv)}"

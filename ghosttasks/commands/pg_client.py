@@ -1,6 +1,7 @@
 """Where PostgreSQL's client tools (psql, pg_dump, pg_restore, pg_isready) run, and how they reach the server.
 
-- `ServiceClient`: `docker compose exec` in the database's compose service on the db host (its own socket).
+- `ServiceClient`: `docker compose exec` in the database's compose service on the db host (its own socket); a
+  quick read (the revision) goes by `docker exec` to the container compose labelled as that service.
 - `OneOffClient`: a managed server no SSH host runs. A `docker run --rm` container of `database.client_image`
   on the client host, on the host's network, with PGHOST, PGPORT and PGSSLMODE. The password comes on the
   command's standard input (the executor sends it, a line): the remote shell reads it into its own
@@ -33,6 +34,11 @@ class ServiceClient:
         """argv in the running service container (no TTY; standard input passes through)."""
         return compose.exec_(self.project, self.service, argv, env)
 
+    def read_command(self, argv: list[str]) -> str:
+        """A quick read (no standard input): `docker exec` in the service's running container, found by its compose
+        labels, without the compose CLI's own start (about 0.2 s on every call)."""
+        return compose.exec_running(self.project.name, self.service, argv)
+
 
 @dataclass(frozen=True)
 class OneOffClient:
@@ -58,6 +64,10 @@ class OneOffClient:
             f"{READ_PASSWORD}docker run --rm -i --network host --log-driver none -e PGPASSWORD {flags}{mounts}"
             f"{shlex.quote(self.image)} {shlex.join(argv)}"
         )
+
+    def read_command(self, argv: list[str]) -> str:
+        """A quick read: the same one-off container (the password line still on standard input)."""
+        return self.command(argv)
 
 
 Client = ServiceClient | OneOffClient

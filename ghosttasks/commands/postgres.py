@@ -15,7 +15,7 @@ def schema_revision(client: Client, *, user: str, database: str) -> str:
     """psql printing the alembic_version row(s): read with psql, not alembic, so it answers whatever
     revision the database is at (an empty database fails with 'relation "alembic_version" does not exist')."""
     argv = ["psql", "-U", user, "-d", database, "-X", "-q", "-tA", "-c", ALEMBIC_VERSION_SQL]
-    return client.command(argv)
+    return client.read_command(argv)
 
 
 def revision(

@@ -72,6 +72,7 @@ class Connections:
         self._bastions: dict[Endpoint, Any] = {}
         self._bastion_failures: dict[Endpoint, tuple[float, str, OperationFailed]] = {}
         self._bastion_lock = threading.Lock()
+        self._ahead_failures: dict[str, Exception] = {}
 
     def _trusted_keys(self) -> Any:
         """The inventory's known_hosts, parsed once per run (not once per connection)."""
@@ -109,13 +110,29 @@ class Connections:
         return ssh_targets.resolve(host, self.env.ssh, self.lookup())
 
     def get(self, host: Host) -> Any:
-        """The host's Connection, opened once per run (host key checked, TCP_NODELAY on)."""
+        """The host's Connection, opened once per run (host key checked, TCP_NODELAY on). When open_ahead failed
+        to open it, that failure is raised here (once) instead of waiting for a second connect timeout."""
         with self._host_locks[host.name]:
+            failed = self._ahead_failures.pop(host.name, None)
+            if failed is not None:
+                raise failed
             connection = self._connections.get(host.name)
             if connection is None or not connection.is_connected:
                 connection = self._open(host)
                 self._connections[host.name] = connection
             return connection
+
+    def open_ahead(self, host: Host) -> None:
+        """Open the host's connection now, in the caller's thread, for a command that will use it soon; a failure
+        is kept for the next get() of that host to raise."""
+        with self._host_locks[host.name]:
+            connection = self._connections.get(host.name)
+            if connection is not None and connection.is_connected:
+                return
+            try:
+                self._connections[host.name] = self._open(host)
+            except Exception as exc:  # raised by get(), where the command that needs the host meets it
+                self._ahead_failures[host.name] = exc
 
     def forget(self, host: Host) -> None:
         """Drop the host's connection (it was lost): the next command opens a new one."""

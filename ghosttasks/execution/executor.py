@@ -10,10 +10,10 @@ import io
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
-from ghosttasks.commands.facts import Fact
+from ghosttasks.commands.facts import Fact, assumed_together, split_parts, together
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.decisions.probe_routes import route
 from ghosttasks.domain.errors import CommandFailed, OperationFailed
@@ -62,6 +62,49 @@ class Probe(Generic[T]):
     description: str
     check: Callable[[], T]
     assume: T
+
+
+@dataclass(frozen=True)
+class Answered(Generic[T]):
+    """One fact of a read_together: its own answer (a Result as if it had run alone), parsed when asked."""
+
+    fact: Fact[T]
+    result: Result
+
+    def value(self) -> T:
+        """The parsed answer; a failed one of a checked fact raises CommandFailed, as Executor.read does."""
+        if self.fact.check and not self.result.ok:
+            what = self.fact.what or "command"
+            raise CommandFailed(f"{what} failed: {self.result.describe()}", results=[self.result])
+        return self.fact.parse(self.result)
+
+
+class Pending(Generic[T]):
+    """Work started by Executor.start: a thread of its own (a dry run did it at once, in order)."""
+
+    def __init__(self, work: Callable[[], T], *, at_once: bool) -> None:
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if at_once:
+            self._do(work)
+        else:
+            self._thread = threading.Thread(target=self._do, args=(work,), daemon=True, name="pending")
+            self._thread.start()
+
+    def _do(self, work: Callable[[], T]) -> None:
+        try:
+            self._value = work()
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._error = exc
+
+    def result(self) -> T:
+        """Wait for the work; its value, or its exception raised here."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
 
 
 class Executor:
@@ -200,6 +243,67 @@ class Executor:
             stdin=None,
         )
         return [facts[host.name].parse(result) for host, result in zip(targets, results, strict=True)]
+
+    def read_together(self, host: Host, facts: Sequence[Fact[Any]], *, stdin: str | None = None) -> list[Answered[Any]]:
+        """Several facts read on one host with one command (ghosttasks.commands.facts.together): each answered as if
+        it had run alone. A host that could not be reached, or a command cut short, answers every part not
+        finished with the whole command's failure. Nothing raises here: Answered.value() does, per fact."""
+        for fact in facts:
+            if fact.note:
+                self.note(fact.note)
+        whole = self._answer_together(host, facts, stdin)
+        return self._split(whole, facts)
+
+    def read_together_parallel(
+        self, reads: dict[str, tuple[Host, Sequence[Fact[Any]]]]
+    ) -> dict[str, list[Answered[Any]]]:
+        """read_together on several hosts at once (one command each, one key per host): per key, its facts'
+        answers."""
+        keys = list(reads)
+        for key in keys:
+            for fact in reads[key][1]:
+                if fact.note:
+                    self.note(fact.note)
+        hosts = [reads[key][0] for key in keys]
+        by_host = {host.name: key for key, host in zip(keys, hosts, strict=True)}
+        wholes = self._fan_out(hosts, lambda host: self._answer_together(host, reads[by_host[host.name]][1], None))
+        return {key: self._split(whole, reads[key][1]) for key, whole in zip(keys, wholes, strict=True)}
+
+    def _answer_together(self, host: Host, facts: Sequence[Fact[Any]], stdin: str | None) -> Result:
+        command = together([fact.command for fact in facts])
+        assumed = assumed_together([fact.assumed for fact in facts])
+        what = ", ".join(fact.what for fact in facts)
+        try:
+            return self._checked(host, command, None, False, False, assumed, what, stdin)
+        except OperationFailed as exc:  # unreachable: every part answers it
+            return Result(host.name, command, "", f"{exc}", UNREACHABLE_EXIT, 0.0, hint=exc.hint)
+
+    @staticmethod
+    def _split(whole: Result, facts: Sequence[Fact[Any]]) -> list[Answered[Any]]:
+        answers = []
+        for fact, part in zip(facts, split_parts(whole.stdout, len(facts)), strict=True):
+            if part is None:
+                code = whole.exit_code if not whole.ok else UNREACHABLE_EXIT
+                result = replace(whole, command=fact.command, exit_code=code, stdout="")
+            else:
+                out, err, code = part
+                result = replace(whole, command=fact.command, stdout=out, stderr=err, exit_code=code)
+            answers.append(Answered(fact, result))
+        return answers
+
+    def ahead(self, work: Callable[[], object]) -> None:
+        """Start work nobody waits for, done ahead so that what needs it later finds it ready (a library imported,
+        a template compiled) while the command waits on SSH; its errors are left for that later use to meet.
+        Nothing in a dry run, which waits on nothing."""
+
+    def connect_ahead(self, hosts: Iterable[Host]) -> None:
+        """Open the connections to `hosts` in the background, each in a thread of its own, for a command that is
+        about to use them all (a failure is met by the first command on that host). Nothing in a dry run."""
+
+    def start(self, work: Callable[[], T]) -> Pending[T]:
+        """Start `work` in a thread of its own (its result asked later); the plan recorder does it here and now,
+        so that a plan lists it in the order the flow started it."""
+        return Pending(work, at_once=False)
 
     def _checked(
         self,

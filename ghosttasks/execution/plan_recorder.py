@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from ghosttasks.commands.facts import Fact
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.masking import mask
-from ghosttasks.execution.executor import Executor, Probe, Result, T
+from ghosttasks.execution.executor import Executor, Pending, Probe, Result, T
 from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.runlog import RunLog
 
@@ -42,6 +42,10 @@ class PlanRecorder(Executor):
 
     def _fan_out(self, hosts: list[Host], one: Callable[[Host], Result]) -> list[Result]:
         return [one(host) for host in hosts]
+
+    def start(self, work: Callable[[], T]) -> Pending[T]:
+        """Done here and now: the plan lists it in the order the flow started it."""
+        return Pending(work, at_once=True)
 
     def put(self, host: Host, content: str, path: str, *, mode: int = 0o644) -> None:
         self.entries.append(f"[{host.name}] upload {path} (mode {mode:04o}):")

@@ -336,6 +336,15 @@ def _get(url: str, headers: dict[str, str], *, timeout: float, client: Any) -> A
             client.close()
 
 
+def warm_up() -> None:
+    """Import httpx and make what the first direct probe would pay for (the run's SSL context, httpcore's pool
+    classes: about 0.3 s of CPU here), for a command that runs this ahead (Executor.ahead) while it waits on SSH.
+    A problem (a probes.ca_file that is no certificate) raises here and again in the probes, which report it."""
+    import httpx
+
+    httpx.Client(verify=trust.context()).close()
+
+
 def _direct(timeout: float, **options: Any) -> Any:
     """A direct client (from this machine) that verifies with the run's trust (ghosttasks.execution.trust)."""
     import httpx

@@ -7,12 +7,13 @@ ghosttasks.execution.connections'.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ghosttasks.commands.remote_file import durable_rename
@@ -99,6 +100,18 @@ class SSHExecutor(Executor):
 
     def probe(self, description: str, check: Callable[[], T], *, assume: T) -> T:
         return check()
+
+    def connect_ahead(self, hosts: Iterable[Host]) -> None:
+        for host in hosts:
+            if not host.local:
+                self.ahead(lambda host=host: self.connections.open_ahead(host))
+
+    def ahead(self, work: Callable[[], object]) -> None:
+        def quietly() -> None:
+            with contextlib.suppress(Exception):  # left for the later use to meet, in its place
+                work()
+
+        threading.Thread(target=quietly, daemon=True, name="ahead").start()
 
     def open_channel(self, host: Host, address: str, port: int, *, timeout: float) -> Any:
         """A direct-tcpip channel to (address, port) over the run's connection to `host` (probes through SSH).

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from ghosttasks.commands import nginx
 from ghosttasks.decisions.migration_plan import plan_switch_back
+from ghosttasks.decisions.reconcile import Reality
+from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import Color, other
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.domain.revisions import Knowledge
+from ghosttasks.execution import probes
 from ghosttasks.execution.run import Run
-from ghosttasks.flows.steps.access_check import check_access
+from ghosttasks.flows.steps.access_check import access_facts, judge_access
 from ghosttasks.flows.steps.guard import guarded
-from ghosttasks.flows.steps.reality import reconciled_state
+from ghosttasks.flows.steps.reality import reconciled_from, reconciled_state
 from ghosttasks.flows.steps.switching import emergency_flip, verify_each
 from ghosttasks.flows.steps.workers import hand_over
 from ghosttasks.observability import notify
@@ -29,7 +35,7 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
     store = Store(run)
     with guarded(run, store, version=None, reason=reason, lock=False) as entry:
         with run.step("switch to the previous colour"):
-            state = reconciled_state(run, store, entry, containers=False)  # the LB alone: app hosts may be down
+            state, judge_lb_access = read_the_lb(run, store, entry)  # the LB alone: app hosts may be down
             target = state.previous or (other(state.active) if state.active else None)
             version = state.colors[target].runs if target else None
             if target is None or version is None:
@@ -38,25 +44,30 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
                     hint="switch by hand: inv traffic.switch <colour>, or deploy a known good version",
                 )
             failed = state.active
-            check_access(run, [run.env.lb_host], docker=False)  # sudo -n on the state LB: already connected
+            judge_lb_access()  # sudo -n on the state LB (lb.sudo): read with the state, judged here as always
             entry.color, entry.version, entry.previous_color, entry.reason = target, version, failed, reason
             warning = plan_switch_back(state, Knowledge.recorded(state), state.database_revision, target).warning
             if warning:
                 run.out.fail(warning)
                 entry.warning = warning
             exit_code, lines, flipped = emergency_flip(run, target)
+            run.executor.ahead(probes.warm_up)  # httpx for the alerts and the verification (after the flip: no CPU
+            # work in another thread may slow paramiko's before it)
             for line in lines:
                 (run.out.fail if "NOT flipped" in line or line.startswith("flip ") else run.out.ok)(line)
         with run.step("freeze deploys"):
             DeployLock(run).freeze(reason=f"emergency rollback: {reason}")
         state.after_switch(target)
-        store.save(state)
+        saving = run.executor.start(lambda: store.save(state))  # written while on-call is alerted
         with run.step("alert on-call and open an incident"):
             payload = {"reason": reason, "from": failed, "to": target, "version": version}
-            alert = notify.deliver(run, "rollback.emergency", payload)
+            # both at once: the incident is not kept waiting for the on-call webhook's answer
+            alerting = run.executor.start(lambda: notify.deliver(run, "rollback.emergency", payload))
             incident = notify.deliver(run, "incident.open", {**payload, "severity": "critical"}, incident=True)
+            alert = alerting.result()
             say_who_was_told(run, alert, incident)
             entry.alerted, entry.incident = alert.ok, incident.ok
+        saving.result()  # the state is true before anything else runs
         move_workers(run, state, target, version, elapsed=run.elapsed())
         with run.step("verify traffic"):
             # the LBs it flipped: one it could not is named already and serves the failed colour
@@ -74,6 +85,25 @@ def emergency_rollback(run: Run, *, reason: str) -> DeployState:
             run.out.warn(f"do it by hand: {' and '.join(by_hand)}")
         run.out.info(f"when the incident is over: inv deploy.unlock --env {run.env.name} --force")
         return state
+
+
+def read_the_lb(run: Run, store: Store, entry: HistoryEntry) -> tuple[DeployState, Callable[[], None]]:
+    """The state LB's state.json, flag and access check (lb.sudo) read with one command: the state reconciled
+    against the flag (repaired when it must be), and the access verdict for the flow to take when it would have
+    checked. Without an LB: the recorded state, nothing to check."""
+    env = run.env
+    if env.lb is None:
+        return reconciled_state(run, store, entry, containers=False), lambda: None
+    lb = env.lb_host
+    checks = list(access_facts(run, [lb], docker=False).values())
+    *access, recorded, flag = run.executor.read_together(lb, [*checks, store.fact(), nginx.lb_flag(env.flag_path)])
+    state = reconciled_from(run, store, entry, recorded.value(), Reality(flag.value()))
+
+    def judge() -> None:
+        if access:
+            judge_access(run, [lb], [answer.value() for answer in access], docker=False)
+
+    return state, judge
 
 
 #: The runbook's emergency rollback: "immediate traffic switch (< 30 seconds)".

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ghosttasks.commands import qpath, remote_file
+from ghosttasks.commands.facts import Fact
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.execution.run import Run
@@ -47,7 +48,11 @@ class Store:
 
     def load(self) -> DeployState:
         """The recorded state; a corrupt file is reported and never overwritten."""
-        return self.run.executor.read(self.host, remote_file.deploy_state(self.location.path("state.json")))
+        return self.run.executor.read(self.host, self.fact())
+
+    def fact(self) -> Fact[DeployState]:
+        """The read of state.json on self.host (load reads it alone; a flow may read it with its other reads)."""
+        return remote_file.deploy_state(self.location.path("state.json"))
 
     def save(self, state: DeployState) -> None:
         """Write state.json atomically (stamped with the current time)."""

@@ -208,8 +208,13 @@ def test_lock_commands_quote_the_holder():
 
 
 def test_schema_revision_is_read_with_psql_in_the_postgres_service():
+    # docker exec in the container compose labelled as the project's service: no compose CLI start (issue 26)
     assert postgres.schema_revision(ServiceClient(PROJECT, "postgres"), user="postgres", database="gw") == (
-        f"{PREFIX} exec -T postgres psql -U postgres -d gw -X -q -tA -c 'SELECT version_num FROM alembic_version'"
+        f"c=$(docker ps -q --filter label=com.docker.compose.project={PROJECT.name} "
+        "--filter label=com.docker.compose.service=postgres --filter label=com.docker.compose.oneoff=False "
+        '| head -n 1); if [ -z "$c" ]; then echo '
+        f"'service postgres is not running in compose project {PROJECT.name}' >&2; exit 1; fi; "
+        "docker exec \"$c\" psql -U postgres -d gw -X -q -tA -c 'SELECT version_num FROM alembic_version'"
     )
 
 

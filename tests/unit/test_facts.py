@@ -1,13 +1,15 @@
 """Facts: each read's parser against real outputs (exact values, errors on bad output), and Executor.read in
 both executors (the plan recorder answers the fact's assumed value; a scripted real run parses the real one)."""
 
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from fabric.testing.base import Command, MockRemote, Session
 
 from ghosttasks.commands import alembic, compose, docker_images, git, host, nginx, postgres, remote_file
-from ghosttasks.commands.facts import Unread
+from ghosttasks.commands.facts import Unread, assumed_together, printed_together, split_parts, together
 from ghosttasks.commands.pg_client import ServiceClient
 from ghosttasks.config.inventory import load_inventory
 from ghosttasks.domain.errors import BadInput, CommandFailed, OperationFailed
@@ -15,7 +17,7 @@ from ghosttasks.execution.executor import Result
 from ghosttasks.execution.plan_recorder import PlanRecorder
 from ghosttasks.execution.ssh_executor import SSHExecutor
 from ghosttasks.terminal.output import Output
-from ghosttasks.testing import ScriptedExecutor
+from ghosttasks.testing import ScriptedExecutor, prod
 
 ROOT = Path(__file__).resolve().parents[2]
 APP1_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAp6/DdvaSYPle28hf30OUZlHn0cbd7Yxv2c0Nl0p2oM"
@@ -169,3 +171,80 @@ def test_a_failed_read_with_check_raises_before_parsing(env):
     assert executor.read_parallel(env.app_hosts, lambda h: host.prerequisites("/srv")) == [
         Unread(f"[{h.name}] exit 127: git: not found") for h in env.app_hosts
     ]
+
+
+# -- several reads as one command (issue 26: one command per host a switch touches) -----------------------------
+
+
+def test_together_is_one_line_the_parts_at_once_each_in_its_subshell_then_printed_between_markers():
+    assert together(["echo a", "exit 2"]) == (
+        "d=$(mktemp -d) || exit 1; trap 'rm -rf \"$d\"' EXIT; "
+        '{ ( echo a ) </dev/null >"$d/o0" 2>"$d/e0"; echo $? >"$d/c0"; } & '
+        '{ ( exit 2 ) </dev/null >"$d/o1" 2>"$d/e1"; echo $? >"$d/c1"; } & wait; '
+        "cat \"$d/o0\"; printf '\\n%s\\n' '--- ghosttasks: part 0 stderr ---'; cat \"$d/e0\"; "
+        "printf '\\n%s %s ---\\n' '--- ghosttasks: part 0 exit' \"$(cat \"$d/c0\")\"; "
+        "cat \"$d/o1\"; printf '\\n%s\\n' '--- ghosttasks: part 1 stderr ---'; cat \"$d/e1\"; "
+        "printf '\\n%s %s ---\\n' '--- ghosttasks: part 1 exit' \"$(cat \"$d/c1\")\""
+    )
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_each_part_answers_as_if_it_had_run_alone(shell):
+    parts = [
+        "echo out; echo err >&2; exit 3",
+        "printf 'no newline at the end'",
+        "cd / && exit 0",
+        "pwd",
+        "echo '--- ghosttasks: part 9 stderr ---'",
+        "sleep 0.5; cat",  # at once with the next (and its standard input is not the command's)
+        "sleep 0.5",
+    ]
+    started = time.monotonic()
+    printed = subprocess.run(
+        [shell, "-c", together(parts)], capture_output=True, text=True, check=True, cwd="/tmp", input="not read\n"
+    )
+    assert time.monotonic() - started < 0.95
+    assert split_parts(printed.stdout, len(parts)) == [
+        ("out\n", "err\n", 3),
+        ("no newline at the end", "", 0),
+        ("", "", 0),
+        ("/tmp\n", "", 0),  # the cd of another part stayed in its subshell
+        ("--- ghosttasks: part 9 stderr ---\n", "", 0),
+        ("", "", 0),
+        ("", "", 0),
+    ]
+
+
+def test_a_command_cut_short_leaves_its_unfinished_parts_unanswered():
+    printed = printed_together([("a\n", "", 0), ("b\n", "", 0)])
+    cut = printed[: printed.index("part 1 stderr") + 5]
+    assert split_parts(cut, 2) == [("a\n", "", 0), None]
+    assert split_parts("", 3) == [None, None, None]
+
+
+def test_what_a_dry_run_assumes_splits_into_the_assumed_answers():
+    assert split_parts(assumed_together(["green\n", "", "x"]), 3) == [("green\n", "", 0), ("", "", 0), ("x", "", 0)]
+
+
+class Unreachable(PlanRecorder):
+    """A plan recorder whose every command finds its host gone (as SSHExecutor answers a lost connection)."""
+
+    def _run(self, host, command, *, timeout, stream, assume, stdin=None):
+        super()._run(host, command, timeout=timeout, stream=stream, assume=assume, stdin=stdin)
+        return Result(host.name, command, "", "connection lost: gone", 255, 0.0)
+
+
+def test_read_together_answers_each_fact_as_read_alone_and_raises_only_when_asked():
+    env = prod()
+    lb = env.lb_host
+    flag, listing = nginx.lb_flag("/f"), nginx.missing_files(["/u"])
+    recorder = ScriptedExecutor(env, unscripted="strict").on("[ -e /f ]", "green\n").on("[ -e /u ]", "/u\n")
+    flag_answer, missing = recorder.read_together(lb, [flag, listing])
+    assert (flag_answer.value(), missing.value()) == ("green", ["/u"])
+    assert [command.command for command in recorder.commands] == [flag.command, listing.command]
+    assert recorder.entries == [f"[{lb.name}] $ {together([flag.command, listing.command])}"]
+    gone = Unreachable(env, Output(silent=True)).read_together(lb, [flag, listing])
+    assert [answer.result.exit_code for answer in gone] == [255, 255]
+    with pytest.raises(CommandFailed, match=r"read the LB.s flag failed: .*connection lost: gone"):
+        gone[0].value()
+    assert gone[1].result.describe() == "[lb1] exit 255: connection lost: gone"  # require_installed judges this

@@ -48,3 +48,28 @@ def test_each_version_graph_is_read_once(name):
 def test_reads_per_command(name, revision_reads, graph_reads):
     sent = commands(name)
     assert (sum(REVISION_READ in c for c in sent), sum(GRAPH_READ in c for c in sent)) == (revision_reads, graph_reads)
+
+
+def section(name: str, title: str) -> list[str]:
+    """The commands of one `== title` section of a golden plan."""
+    lines = (PLANS / f"{name}.txt").read_text().split(f"\n== {title}\n", 1)[1].split("\n== ", 1)[0].splitlines()
+    return [line for line in lines if line.startswith("[")]
+
+
+@pytest.mark.parametrize("name", ["traffic-switch", "two-lbs-traffic-switch", "workers-traffic-switch"])
+def test_a_switch_plans_from_one_command_per_host_it_touches(name):
+    hosts = [line.split("]", 1)[0] + "]" for line in section(name, "plan switch")]
+    assert len(hosts) == len(set(hosts)), f"{name}: {hosts}"
+    assert "[db1]" in hosts and "[lb1]" in hosts  # the revision and the state, with the access checks
+
+
+@pytest.mark.parametrize(
+    "name", ["deploy-emergency-rollback", "two-lbs-deploy-emergency-rollback", "workers-deploy-emergency-rollback"]
+)
+def test_the_emergency_rollback_reads_the_state_lb_once_before_its_flip(name):
+    reads = section(name, "switch to the previous colour")
+    flip = next(
+        i for i, line in enumerate(reads) if line.endswith("$ rm -f /var/lib/ghosttasks/ghostworks-active-green")
+    )
+    before_flip = reads[:flip]
+    assert [line.split("]", 1)[0] for line in before_flip] == ["[lb1"]

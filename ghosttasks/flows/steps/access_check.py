@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ghosttasks.commands import host as host_commands
 from ghosttasks.commands import sudo, sudoers
-from ghosttasks.commands.facts import Unread
+from ghosttasks.commands.facts import Fact, Unread
 from ghosttasks.config.inventory import Host
 from ghosttasks.decisions import access_verdicts
 from ghosttasks.domain.errors import OperationFailed
@@ -33,18 +33,32 @@ def check_access(run: Run, hosts: list[Host], *, docker: bool = True) -> None:
 
     Runs nothing when no host needs a check. Raises OperationFailed naming every problem.
     """
-    env = run.env
-    wanted = {target.name: _checks(run, target, docker=docker) for target in hosts}
-    targets = [target for target in hosts if wanted[target.name]]
+    facts = access_facts(run, hosts, docker=docker)
+    targets = [target for target in hosts if target.name in facts]
     if not targets:
         return
+    answers = run.executor.read_parallel(targets, lambda target: facts[target.name])
+    judge_access(run, targets, answers, docker=docker)
+
+
+def access_facts(run: Run, hosts: list[Host], *, docker: bool = True) -> dict[str, Fact[str | Unread]]:
+    """The access check of each host that needs one (by name), to read alone or with the host's other reads."""
+    env = run.env
+    wanted = {target.name: _checks(run, target, docker=docker) for target in hosts}
+    parts = {"sudo": lambda: sudo.check(sudoers.root_commands(env)), "docker": host_commands.docker_access}
+    return {
+        target.name: host_commands.access("; ".join(parts[check]() for check in wanted[target.name]))
+        for target in hosts
+        if wanted[target.name]
+    }
+
+
+def judge_access(run: Run, targets: list[Host], answers: list[str | Unread], *, docker: bool = True) -> None:
+    """The verdicts on the access checks of `targets` (their answers in order): OperationFailed naming every
+    problem, else one line saying what was checked."""
+    env = run.env
+    wanted = {target.name: _checks(run, target, docker=docker) for target in targets}
     root_commands = sudoers.root_commands(env)
-
-    def command(target: Host) -> str:
-        parts = {"sudo": lambda: sudo.check(root_commands), "docker": host_commands.docker_access}
-        return "; ".join(parts[check]() for check in wanted[target.name])
-
-    answers = run.executor.read_parallel(targets, lambda target: host_commands.access(command(target)))
     problems: list[str] = []
     hints: list[str] = []
     for target, answer in zip(targets, answers, strict=True):

@@ -72,7 +72,7 @@ def _finish(run: Run, store: Store, deploy_lock: DeployLock | None, entry: Histo
                 f"could not release the deploy lock on {store.host.name} ({exc}); once it is reachable: "
                 f"inv deploy.unlock --env {run.env.name} --force"
             )
-    marking.publish_finished(run, entry)
+    publishing = run.executor.start(lambda: marking.publish_finished(run, entry))  # at once with the notification
     details = {
         "version": entry.version,
         "result": entry.result,
@@ -81,3 +81,4 @@ def _finish(run: Run, store: Store, deploy_lock: DeployLock | None, entry: Histo
         "color": entry.color,
     }
     notify.send(run, f"{run.task}.{entry.result}", details)
+    publishing.result()

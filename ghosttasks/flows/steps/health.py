@@ -18,7 +18,13 @@ from ghosttasks.flows.steps.build_once import running
 
 
 def wait_for_color(
-    run: Run, color: Color | None, version: str | None, *, deadline: float, pinned: dict[str, str] | None = None
+    run: Run,
+    color: Color | None,
+    version: str | None,
+    *,
+    deadline: float,
+    pinned: dict[str, str] | None = None,
+    cancel: threading.Event | None = None,
 ) -> None:
     """Every app host's web-facing services answer healthy (health: settings, with the expected version) within
     the deadline. With `health.version_from: none` the answers cannot name the version: once healthy, the
@@ -37,7 +43,7 @@ def wait_for_color(
     ]
     started = time.monotonic()
     ends = started + deadline
-    stop = threading.Event()
+    stop = cancel or threading.Event()
 
     def wait(target: Host, service: str, url: str) -> probes.Health:
         name = f"{target.name} {service}"

@@ -16,6 +16,7 @@ import dataclasses
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from ghosttasks.commands import alembic, assumptions, compose, postgres
+from ghosttasks.commands.facts import Fact
 from ghosttasks.decisions.migration_plan import Migration, Runner, plan_deploy_migration
 from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import COLORS, Color
@@ -25,7 +26,7 @@ from ghosttasks.domain.revisions import History, Knowledge, one_head
 from ghosttasks.execution.executor import Result
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.backup import take_backup
-from ghosttasks.flows.steps.database_access import database_access
+from ghosttasks.flows.steps.database_access import DatabaseAccess, database_access
 from ghosttasks.flows.steps.projects import ApiTarget, color_api, color_project
 from ghosttasks.records.state_store import Store
 
@@ -55,6 +56,20 @@ def database_heads(run: Run, *, assumed: str | None = assumptions.STATE.database
         fact = postgres.revision(access.client, user=db.user, database=db.name, assumed=assumed)
         run.facts[_HEADS] = access.read(run, fact)
     return run.facts[_HEADS]
+
+
+def heads_read(run: Run) -> tuple[DatabaseAccess, Fact[tuple[str, ...]]]:
+    """Where and how database_heads reads the revision, for a flow that reads it with its other reads (then
+    remember_heads)."""
+    db, access = run.env.database, database_access(run)
+    return access, postgres.revision(
+        access.client, user=db.user, database=db.name, assumed=assumptions.STATE.database_revision
+    )
+
+
+def remember_heads(run: Run, heads: tuple[str, ...]) -> None:
+    """What a flow read with heads_read: database_heads answers it until this run changes the schema."""
+    run.facts[_HEADS] = heads
 
 
 def schema_changes(run: Run) -> None:

@@ -5,6 +5,8 @@ said with both values and recorded in the run's history line."""
 from __future__ import annotations
 
 from ghosttasks.commands import compose, nginx
+from ghosttasks.commands.facts import Fact
+from ghosttasks.config.inventory import Host
 from ghosttasks.decisions.reconcile import UNKNOWN_VERSION, Reality, Reconciliation, reconcile
 from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.colors import COLORS, Color
@@ -21,13 +23,20 @@ def read_lb_color(run: Run) -> Color | None:
     return run.executor.read(env.lb_host, nginx.lb_flag(env.flag_path))  # type: ignore[return-value]
 
 
+def containers_fact(run: Run, host: Host) -> Fact[dict[Color, frozenset[str]]]:
+    """One app host's read for read_containers: per colour, the versions its containers run."""
+    env = run.env
+    return compose.colours_running(env.app.project, env.releases_dir(host), UNKNOWN_VERSION)  # type: ignore[return-value]
+
+
 def read_containers(run: Run) -> dict[Color, dict[str, frozenset[str]]]:
     """Per colour and app host, the versions its running containers were started from (release dirs)."""
+    return containers_from(run, run.executor.read_parallel(run.env.app_hosts, lambda host: containers_fact(run, host)))
+
+
+def containers_from(run: Run, answers: list[dict[Color, frozenset[str]]]) -> dict[Color, dict[str, frozenset[str]]]:
+    """read_containers' answer from each app host's containers_fact (in the order of the app hosts)."""
     env = run.env
-    answers = run.executor.read_parallel(
-        env.app_hosts,
-        lambda host: compose.colours_running(env.app.project, env.releases_dir(host), UNKNOWN_VERSION),
-    )
     found: dict[Color, dict[str, frozenset[str]]] = {color: {} for color in COLORS}
     for host, running in zip(env.app_hosts, answers, strict=True):
         for color in COLORS:
@@ -46,7 +55,7 @@ def check(run: Run, store: Store, *, containers: bool = True) -> tuple[DeploySta
     state = store.load()
     if run.env.app.strategy != "blue-green":
         return state, Reconciliation(state)
-    return state, reconcile(state, read_reality(run, containers=containers), current_run=run.identity()["run_id"])
+    return state, reconciliation(run, state, read_reality(run, containers=containers))
 
 
 def reconciled_state(run: Run, store: Store, entry: HistoryEntry, *, containers: bool = True) -> DeployState:
@@ -54,6 +63,23 @@ def reconciled_state(run: Run, store: Store, entry: HistoryEntry, *, containers:
     wrong or an unfinished change was left in it. Every changing command decides from this, never from the
     file alone."""
     _, result = check(run, store, containers=containers)
+    return repaired(run, store, entry, result)
+
+
+def reconciled_from(run: Run, store: Store, entry: HistoryEntry, state: DeployState, reality: Reality) -> DeployState:
+    """reconciled_state from reads the caller made already (state.json, the LB's flag, the containers)."""
+    return repaired(run, store, entry, reconciliation(run, state, reality))
+
+
+def reconciliation(run: Run, state: DeployState, reality: Reality) -> Reconciliation:
+    """What `state` becomes against `reality` (nothing is written); without colours there is nothing to check."""
+    if run.env.app.strategy != "blue-green":
+        return Reconciliation(state)
+    return reconcile(state, reality, current_run=run.identity()["run_id"])
+
+
+def repaired(run: Run, store: Store, entry: HistoryEntry, result: Reconciliation) -> DeployState:
+    """The reconciled state; when it changed, said, recorded in `entry` and saved."""
     if result.changed:
         for line in result.lines():
             run.out.warn(f"state repaired: {line}")

@@ -13,6 +13,7 @@ phases (ghosttasks.decisions.lb_fleet), and verify each LB through its own addre
 from __future__ import annotations
 
 from ghosttasks.commands import nginx, render
+from ghosttasks.commands.facts import Answer, Fact
 from ghosttasks.config.inventory import Host
 from ghosttasks.decisions import lb_fleet
 from ghosttasks.decisions.probe_routes import way
@@ -25,7 +26,9 @@ from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.canary_split import clear_canary
 
 
-def switch_traffic(run: Run, color: Color, version: str) -> dict[str, Color]:
+def switch_traffic(
+    run: Run, color: Color, version: str, views: list[tuple[list[str], str] | str] | None = None
+) -> dict[str, Color]:
     """Send traffic to `color` on every LB (then clear any canary: every client on `color`); returns the colour
     each served before.
 
@@ -33,12 +36,15 @@ def switch_traffic(run: Run, color: Color, version: str) -> dict[str, Color]:
     The config changes only when hosts or ports change; only then is it uploaded, tested with `nginx -t`
     (restored on failure) and reloaded, on that LB, before any flag moves. The flip itself reloads nothing:
     in-flight and keep-alive connections are untouched. A flag that cannot be moved on one LB sends the
-    others back to what they served and fails with one line per LB.
+    others back to what they served and fails with one line per LB. `views`: phase one's reads (fleet_fact, one
+    per LB in order) when the caller read them already with its other reads (traffic.switch's plan).
     """
     env = run.env
     if env.lb is None:
         raise OperationFailed(f"environment {env.name} has no lb: there is no traffic to switch")
-    before, live = check_fleet(run, color)
+    if views is None:
+        views = run.executor.read_parallel(env.lb_hosts, lambda host: fleet_fact(run, color))
+    before, live = judge_fleet(run, views)
     wanted = rendered(run)
     select = nginx.set_flag(env.flag_path, color)
     for host in env.lb_hosts:
@@ -62,13 +68,16 @@ def switch_traffic(run: Run, color: Color, version: str) -> dict[str, Color]:
     return before
 
 
-def check_fleet(run: Run, color: Color) -> tuple[dict[str, Color], dict[str, list[str]]]:
-    """Phase one: every LB read at once; (the colour each serves, its live config files), or OperationFailed with
-    one line per LB that is unreachable or was never set up (nothing touched)."""
+def fleet_fact(run: Run, color: Color) -> Fact[tuple[list[str], str] | str]:
+    """Phase one's read of one LB: its config files and the colour its flag selects (a dry run assumes the
+    rendered files and the other colour)."""
+    return nginx.lb_view(config_paths(run), run.env.flag_path, assumed=rendered(run), selected=other(color))
+
+
+def judge_fleet(run: Run, views: list[tuple[list[str], str] | str]) -> tuple[dict[str, Color], dict[str, list[str]]]:
+    """Phase one's verdict on every LB's view (in the order of the LBs): (the colour each serves, its live config
+    files), or OperationFailed with one line per LB that is unreachable or was never set up (nothing touched)."""
     env = run.env
-    wanted = rendered(run)
-    fact = nginx.lb_view(config_paths(run), env.flag_path, assumed=wanted, selected=other(color))
-    views = run.executor.read_parallel(env.lb_hosts, lambda host: fact)
     checks, before, live = [], {}, {}
     for host, view in zip(env.lb_hosts, views, strict=True):
         if isinstance(view, str):
@@ -192,12 +201,26 @@ def require_installed(run: Run) -> None:
     """Every LB is reachable and has the upstream file ghosttasks renders: an LB that never had it is set up by
     traffic.install (installing it in the middle of a switch would meet a site config that may not include it).
     The preflight of every switching task: one line per LB that is not ready, before anything is touched."""
-    env = run.env
-    if env.lb is None:
+    if run.env.lb is None:
         return
+    fact = installed_fact(run)
+    results = run.executor.run_parallel(run.env.lb_hosts, fact.command, check=False, what=fact.what)
+    judge_installed(run, results)
+
+
+def installed_fact(run: Run) -> Fact[list[str]]:
+    """The read require_installed judges on each LB: which of the upstream file is missing."""
+    env = run.env
+    assert env.lb is not None
+    return nginx.missing_files([env.lb.upstream_path])
+
+
+def judge_installed(run: Run, results: list[Answer]) -> None:
+    """require_installed's verdict on every LB's answer to installed_fact (in the order of the LBs)."""
+    env = run.env
+    assert env.lb is not None
     upstream = env.lb.upstream_path
-    fact = nginx.missing_files([upstream])
-    results = run.executor.run_parallel(env.lb_hosts, fact.command, check=False, what=fact.what)
+    fact = installed_fact(run)
     checks = [
         lb_fleet.Readiness(result.host, reachable=False, detail=result.describe())
         if not result.ok

@@ -7,6 +7,7 @@ Nothing happens (no step, no line) when the environment declares no workers (app
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import groupby
 
 from ghosttasks.commands import redis_cli
@@ -51,9 +52,10 @@ def hand_over(
     *,
     budget_seconds: float | None = None,
 ) -> WorkerPlan | None:
-    """Plan the workers' moves for `step` and carry them out: every stop (one worker after another, each on
-    its hosts at once), then every start. `version`: what the colour that is to run workers runs (its release
-    dir starts them). None when no workers are configured; raises OperationFailed when a move failed."""
+    """Plan the workers' moves for `step` and carry them out: every stop (every worker at once, each on its hosts
+    at once), then every start (the same); a failed move is raised once all of its kind ended. `version`: what the
+    colour that is to run workers runs (its release dir starts them). None when no workers are configured; raises
+    OperationFailed when a move failed."""
     workers = configured(run)
     if not workers:
         return None
@@ -67,14 +69,32 @@ def hand_over(
             return plan
         if not plan.moves:
             run.note("no worker to move")
-        for (_, _), moves in groupby(plan.stops, key=lambda move: (move.color, move.worker.name)):
-            _stop(run, list(moves))
-        for (start_color, _), moves in groupby(plan.starts, key=lambda move: (move.color, move.worker.name)):
-            _start(run, list(moves), start_color, version)
+        # every worker's stop at once (each on its hosts at once), then every start at once: stops before starts
+        stops = [list(moves) for _, moves in groupby(plan.stops, key=lambda move: (move.color, move.worker.name))]
+        _all(run, [lambda moves=moves: _stop(run, moves) for moves in stops])
+        starts = [
+            (start_color, list(moves))
+            for (start_color, _), moves in groupby(plan.starts, key=lambda move: (move.color, move.worker.name))
+        ]
+        _all(run, [lambda color=color, moves=moves: _start(run, moves, color, version) for color, moves in starts])
         run.note(f"workers run: {plan.runs or 'none'}")
         if plan.moves:
             show_where_they_run(run, plan.runs)
     return plan
+
+
+def _all(run: Run, works: list[Callable[[], None]]) -> None:
+    """Each work in a thread of its own (a dry run: one after another, in order); waits for all, then raises the
+    first failure in their order."""
+    pending = [run.executor.start(work) for work in works]
+    errors = []
+    for item in pending:
+        try:
+            item.result()
+        except Exception as exc:  # every work ends before the first failure is raised
+            errors.append(exc)
+    if errors:
+        raise errors[0]
 
 
 def _hosts(run: Run, moves: list[Move]) -> list[Host]:
