@@ -1,9 +1,15 @@
-"""A seeded random walk over the incident commands, with the invariants checked against reality after every step.
+"""A seeded walk over the incident commands, guided to what it has not yet run, with the invariants checked against
+reality after every step.
 
-The walk starts from green serving v1.1.0 with blue holding v1.0.0 (tests/lab/world.py: bring_to), then runs
-GHOST_WALK_STEPS (default 30) steps drawn with random.Random(GHOST_WALK_SEED): deploys of good and fault
-releases, traffic switches, rollbacks, alembic downgrades and upgrades, db.current, and the emergency rollback
-with its unlock. The plan is drawn before the walk starts, so a seed always gives the same commands.
+The walk starts from v1.1.0 serving with the other colour holding v1.0.0 (tests/lab/world.py: bring_to). Each step is
+one of issue 9's commands (tests/lab/walk_model.py: ACTIONS): deploys of good and fault releases, traffic switches,
+rollbacks, alembic downgrades and upgrades, db.current, and the emergency rollback with its unlock. The next step is
+chosen from the state reality is in (walk_model.choose): a command that has not run yet, else one that has not run
+from this kind of state (how the idle colour's version stands to the serving one's, where the schema is against the
+serving head), the cheapest first, ties and arguments drawn with random.Random(GHOST_WALK_SEED). So every command
+runs in the first steps, and the rest of the time budget goes to (kind of state, command) pairs not yet seen; the
+pure state space is covered by the unit tests (tests/unit/test_migration_plan.py), the walk proves that reality
+does what the model says. A seed gives the same steps as long as the commands do the same.
 
 After every command the world is read directly, never through ghosttasks: 20 requests through the LB on new
 connections, `alembic_version` with psql in the PostgreSQL container, state.json and the lock directory on disk
@@ -11,17 +17,21 @@ connections, `alembic_version` with psql in the PostgreSQL container, state.json
 healthy colour; (ii) the schema is a known revision, never behind the serving version's head; (iii) state.json
 agrees with the LB and the database; (iv) a failed command changed neither; (v) no lock is left held; (vi) what
 must work on a healthy lab works; (vii) a command that exited 0 did what it is for (GHOST_WALK_EFFECTS=0: off).
-Every break is collected; one assertion at the end lists them all. The walk cleans up with the runbook's own
-commands, each checked like a step: the lab is left as the walk found it (green v1.1.0, blue v1.0.0, unlocked).
+Every break is collected; one assertion at the end lists them all, and the walk fails when a command never ran.
+The walk cleans up with the runbook's own commands (the fewest switches and deploys, then the schema), each checked
+like a step: the lab is left as the walk found it (v1.1.0 serving from either colour, v1.0.0 idle, unlocked).
 
-Replay a run: GHOST_WALK_SEED=<seed> GHOST_WALK_STEPS=<n> python3 -m pytest tests/lab/test_50_state_walk.py -s
-(GHOST_WALK_BUDGET: seconds for the drawn steps, default 420; the walk stops before a step that would not fit.)
+Replay a run: GHOST_WALK_SEED=<seed> python3 -m pytest tests/lab/test_50_state_walk.py -s
+(GHOST_WALK_BUDGET: seconds for the walk and its clean-up, default 85: once every command has run, the walk stops
+before a step that would not leave time for the clean-up; GHOST_WALK_STEPS: at most this many steps, default 40.
+A long exploration by hand: GHOST_WALK_BUDGET=1800 GHOST_WALK_STEPS=200.)
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import time
 from dataclasses import dataclass
@@ -33,32 +43,38 @@ import yaml
 
 from tests.lab.conftest import ROOT
 from tests.lab.walk_model import (
-    CANONICAL,
-    CANONICAL_REVISION,
+    ACTIONS,
+    COLORS,
+    HOME_IDLE,
+    HOME_REVISION,
+    HOME_SERVING,
     Answer,
+    Coverage,
     Reality,
     Step,
-    canonical_next,
     check_effect,
     check_reality,
     check_unchanged,
+    choose,
     expected_exit,
-    plan_walk,
+    kind,
+    runs,
     satisfies,
-    skip_reason,
     summarize_lb,
 )
-from tests.lab.world import GREEN_V110, LB_HEALTH, bring_to, psql
+from tests.lab.world import LB_HEALTH, Start, bring_to, psql, start_commands
 
-SEED = int(os.environ.get("GHOST_WALK_SEED") or 533)  # 533: every kind of step, both colours
-STEPS = int(os.environ.get("GHOST_WALK_STEPS") or 30)
-BUDGET = float(os.environ.get("GHOST_WALK_BUDGET") or 420)
+SEED = int(os.environ.get("GHOST_WALK_SEED") or 533)
+STEPS = int(os.environ.get("GHOST_WALK_STEPS") or 40)
+BUDGET = float(os.environ.get("GHOST_WALK_BUDGET") or 85)
 EFFECTS = os.environ.get("GHOST_WALK_EFFECTS", "1") != "0"
 COMMAND_TIMEOUT = 300
 LB_SAMPLES = 20
 SETTLE_SECONDS = 5  # nginx reloads asynchronously: a reading that is not one colour is taken again for this long
 TAIL_LINES = 12
-NEWEST = "v1.3.0"  # the release that ships the newest downgrade (0005e5f6a7b8)
+HOME = Start(HOME_SERVING, HOME_IDLE, color=None)
+#: seconds of the clean-up's commands (with the reading after each), for the time budget
+CLEAN_UP_SECONDS = {"deploy": 15.0, "switch": 4.0, "schema": 3.0}
 REPLAY = (
     f"GHOST_WALK_SEED={SEED} GHOST_WALK_STEPS={STEPS} GHOST_WALK_BUDGET={BUDGET:g} "
     "python3 -m pytest tests/lab/test_50_state_walk.py -s"
@@ -78,7 +94,7 @@ def sample_lb() -> tuple[tuple[str, str] | None, str]:
             lb, detail = summarize_lb([_ask(client) for _ in range(LB_SAMPLES)])
             if lb is not None or time.monotonic() >= deadline:
                 return lb, detail + (f" (reading {rounds})" if rounds > 1 else "")
-            time.sleep(1)
+            time.sleep(0.2)
 
 
 def _ask(client: httpx.Client) -> Answer:
@@ -183,7 +199,9 @@ class Walk:
             frozen_before = step.kind == "emergency" and index == 1  # between the emergency rollback and its unlock
             healthy = not check_reality(before, lock_allowed=frozen_before)
             code, tail, seconds = self.command(argv)
+            reading = time.monotonic()
             after = self.read()
+            reading = time.monotonic() - reading
             problems = self._annotate(sub, check_reality(after, lock_allowed=step.kind == "emergency" and index == 0))
             if code is None:
                 problems.append(f"(bound) inv {argv[0]} was stopped after its {COMMAND_TIMEOUT} s timeout")
@@ -194,7 +212,9 @@ class Walk:
             if EFFECTS:
                 problems += check_effect(step, index, code, before, after)
             shown = "inv " + " ".join(argv)
-            print(f"step {sub}: {shown} -> {code} ({seconds:.1f} s); {after.describe()}", flush=True)
+            print(
+                f"step {sub}: {shown} -> {code} ({seconds:.1f} s, read {reading:.1f} s); {after.describe()}", flush=True
+            )
             for problem in problems:
                 print(f"    BREAK {problem}", flush=True)
             if problems:
@@ -221,56 +241,63 @@ class Walk:
         if self.reality.lock_held:
             self.aborted = f"the deploy lock is still held after step {label} and a forced unlock"
 
-    def clean_up(self) -> None:
-        """Bring the lab back to green serving v1.1.0, blue holding v1.0.0, the schema at 0003c3d4e5f6, unlocked.
+    def home_steps(self) -> list[Step]:
+        """The fewest steps from reality to HOME (world.start_commands: a switch where a colour already holds its
+        version, else a deploy into the idle colour), then the schema to v1.1.0's head."""
+        state = self.reality.state or {}
+        active = self.reality.lb[0] if self.reality.lb else state.get("active")
+        holds = {color: runs(state, color) for color in COLORS}
+        plans = [start_commands(active, holds, HOME_SERVING, HOME_IDLE, color) for color in COLORS]
+        steps = [
+            Step("switch", argv[1]) if argv[0] == "traffic.switch" else Step("deploy", argv[2])
+            for argv in min(plans, key=len)
+        ]
+        if self.reality.db != HOME_REVISION:  # (clean_up asks again after each step: a switch to v1.1.0 upgrades)
+            steps.append(Step("downgrade" if satisfies(self.reality.db, HOME_REVISION) else "upgrade", HOME_REVISION))
+        return steps
 
-        The runbook's own commands: a schema ahead (0005e5f6a7b8) is taken back by a rollback from v1.3.0,
-        which ships the downgrade; then at most three deploys; a schema behind is upgraded by v1.1.0.
-        """
-        steps = iter(range(1, 10))
+    def home_seconds(self) -> float:
+        return sum(
+            CLEAN_UP_SECONDS["schema" if step.kind in ("downgrade", "upgrade") else step.kind]
+            for step in self.home_steps()
+        )
+
+    def clean_up(self) -> None:
+        """Bring the lab back to HOME (v1.1.0 serving, v1.0.0 idle, the schema at 0003c3d4e5f6, unlocked) with the
+        runbook's own commands, each checked like a step; the schema last, once v1.1.0 serves."""
         if self.reality.lock_held:
             self.run_step("t0", Step("unlock"))
-        db = self.reality.db
-        if db and db != CANONICAL_REVISION and satisfies(db, CANONICAL_REVISION):
-            if not (self.reality.lb and self.reality.lb[1] == NEWEST):
-                self.run_step(f"t{next(steps)}", Step("deploy", NEWEST))
-            self.run_step(f"t{next(steps)}", Step("rollback", CANONICAL["green"], db_rev=CANONICAL_REVISION))
-        for _ in range(4):
-            version = canonical_next(self.reality.state)
-            if version is None:
+        for number in range(1, 6):
+            steps = self.home_steps()
+            if not steps:
+                return
+            if self.run_step(f"t{number}", steps[0])[-1] != 0:
                 break
-            if self.run_step(f"t{next(steps)}", Step("deploy", version))[-1] != 0:
-                break
-        behind = not self.reality.db_error and not satisfies(self.reality.db, CANONICAL_REVISION)
-        if canonical_next(self.reality.state) is None and behind:
-            self.run_step(f"t{next(steps)}", Step("upgrade", "head"))
-        if canonical_next(self.reality.state) is None and self.reality.db == CANONICAL_REVISION:
-            return
-        problem = (
-            f"could not bring the lab to green v1.1.0 / blue v1.0.0 at {CANONICAL_REVISION}: {self.reality.describe()}"
-        )
-        self.breaks.append(Break("t", "clean-up", None, [problem], None, None, ""))
+        problem = f"could not bring the lab to {HOME_SERVING} serving, {HOME_IDLE} idle at {HOME_REVISION}: "
+        self.breaks.append(Break("t", "clean-up", None, [problem + self.reality.describe()], None, None, ""))
 
-    def walk(self, plan: list[Step]) -> None:
+    def walk(self, seed: int) -> Coverage:
+        """Guided steps (walk_model.choose) until every command ran, then while the budget leaves time for the
+        clean-up; returns what ran from which kind of state."""
         print(f"the lab starts at: {self.reality.describe()}", flush=True)
         for problem in check_reality(self.reality):
             print(f"    (before the walk, not counted) {problem}", flush=True)
-        started, ran = time.monotonic(), 0
-        for number, step in enumerate(plan, 1):
+        rng, coverage, started = random.Random(seed), Coverage(), time.monotonic()
+        for number in range(1, STEPS + 1):
+            action, step = choose(rng, self.reality, coverage)
             used = time.monotonic() - started
-            if used + step.estimate > BUDGET:
+            if not coverage.missing() and used + action.seconds + self.home_seconds() > BUDGET:
                 print(f"time budget: stopping before step {number} ({used:.0f} s of {BUDGET:.0f} s used)", flush=True)
-                return
-            reason = skip_reason(step, self.reality)
-            if reason:
-                print(f"step {number}: {step} SKIPPED: {reason}", flush=True)
-                continue
+                break
+            where = kind(self.reality)
+            print(f"step {number} ({action.name}, from: {where})", flush=True)
             self.run_step(str(number), step)
-            ran += 1
+            coverage.record(where, action)
             if self.aborted:
                 self.breaks.append(Break(str(number), "walk aborted", None, [self.aborted], None, self.reality, ""))
-                return
-        print(f"walk done: {ran} of {len(plan)} steps run in {time.monotonic() - started:.0f} s", flush=True)
+                break
+        print(f"walk done in {time.monotonic() - started:.0f} s; {coverage.table()}", flush=True)
+        return coverage
 
     def teardown(self) -> None:
         """Leave the lab unlocked with green serving v1.1.0 and blue holding v1.0.0, for the tests after this."""
@@ -282,16 +309,15 @@ class Walk:
 
 
 @pytest.mark.timeout(int(BUDGET) + 900)
-def test_random_walk_keeps_every_invariant(lab, inv):
-    plan = plan_walk(SEED, STEPS)
-    print(f"state walk: seed {SEED}, {STEPS} steps, budget {BUDGET:.0f} s; replay: {REPLAY}", flush=True)
-    for number, step in enumerate(plan, 1):
-        print(f"  plan {number:>2}: {step}", flush=True)
-    bring_to(lab, inv, GREEN_V110)
+def test_guided_walk_keeps_every_invariant(lab, inv):
+    print(f"state walk: seed {SEED}, at most {STEPS} steps, budget {BUDGET:.0f} s; replay: {REPLAY}", flush=True)
+    bring_to(lab, inv, HOME)
     walk = Walk(lab, inv)
     try:
-        walk.walk(plan)
+        coverage = walk.walk(SEED)
     finally:
         walk.teardown()
     summary = f"{len(walk.breaks)} step(s) broke an invariant (seed {SEED}; replay: {REPLAY}):\n\n"
     assert not walk.breaks, summary + "\n\n".join(item.render() for item in walk.breaks)
+    missing = ", ".join(coverage.missing())
+    assert not missing, f"commands the walk never ran in {STEPS} steps (one each takes {len(ACTIONS)}): {missing}"

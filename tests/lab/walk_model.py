@@ -1,6 +1,7 @@
 """The pure half of the state walk (tests/lab/test_50_state_walk.py): no lab, no network, importable anywhere.
 
-The revision graph of the lab origin, the seeded step plan, what a reading of reality is, and the rules
+The revision graph of the lab origin, the guided choice of the next step (every command once, then the (kind of
+state, command) pairs not yet run, drawn with a seeded random.Random), what a reading of reality is, and the rules
 every reading and every command must keep: (i) the LB answers from one healthy colour, (ii) the schema is
 a known revision never behind the serving version's head, (iii) state.json agrees with the LB and the
 database, (iv) a failed command changed nothing, (v) no lock is left held, (vi) what must simply work on a
@@ -12,7 +13,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ghosttasks.domain.revisions import release_key
 from lab.releases import ALEMBIC_HEADS
@@ -35,11 +36,12 @@ UNHEALTHY = "v1.2.0-unhealthy"
 BADMIGRATION = "v1.2.0-badmigration"
 FAULT_VERSIONS = (UNHEALTHY, BADMIGRATION)
 COLORS = ("blue", "green")
+UNHEALTHY_DEADLINE = 5  # seconds: --health-timeout of the unhealthy release's deploy
 
-#: the state the walk starts from and the lab is left in: green serves v1.1.0, blue holds v1.0.0 idle
-#: (the starting point test_30_faults sets up too), the schema at v1.1.0's head.
-CANONICAL = {"active": "green", "green": "v1.1.0", "blue": "v1.0.0"}
-CANONICAL_REVISION = ALEMBIC_HEADS[CANONICAL["green"]]
+#: the state the walk starts from and the lab is left in: v1.1.0 serves (from either colour), the other colour holds
+#: v1.0.0 idle, the schema at v1.1.0's head (the start of most lab modules: world.bring_to).
+HOME_SERVING, HOME_IDLE = "v1.1.0", "v1.0.0"
+HOME_REVISION = ALEMBIC_HEADS[HOME_SERVING]
 
 
 # -- the revision graph -------------------------------------------------------------------------------------
@@ -92,8 +94,8 @@ class Step:
         """The `inv` argument lists this step runs, in order (two for the emergency step)."""
         if self.kind == "deploy":
             argv: tuple[str, ...] = ("deploy.prod", "--version", str(self.arg), "--yes", "--monitor-minutes", "0")
-            if self.arg == UNHEALTHY:
-                argv += ("--health-timeout", "20")
+            if self.arg == UNHEALTHY:  # never healthy: a short deadline proves the refusal as well as a long one
+                argv += ("--health-timeout", str(UNHEALTHY_DEADLINE))
             commands = [argv]
         elif self.kind == "switch":
             commands = [("traffic.switch", str(self.arg), "--yes")]
@@ -114,44 +116,123 @@ class Step:
             raise ValueError(f"unknown step kind {self.kind!r}")
         return [(*argv, *env_args) for argv in commands]
 
-    @property
-    def estimate(self) -> float:
-        """Rough seconds the step takes on the lab, generous (docs/performance.md: a deploy of a built version
-        11 s, a switch 2.4 s): the walk stops before a step that would overrun its time budget."""
-        if self.kind == "deploy":
-            return 50.0 if self.arg == UNHEALTHY else 30.0
-        return {"rollback": 30.0, "switch": 8.0, "emergency": 8.0}.get(self.kind, 10.0)
-
     def __str__(self) -> str:
         return " ; ".join("inv " + " ".join(argv) for argv in self.commands())
 
 
-#: (weight, draw): changing steps outweigh the one read (db.current).
-DRAWS: tuple[tuple[int, Callable[[random.Random], Step]], ...] = (
-    (3, lambda rng: Step("deploy", rng.choice(GOOD_VERSIONS))),
-    (1, lambda rng: Step("deploy", UNHEALTHY)),
-    (1, lambda rng: Step("deploy", BADMIGRATION)),
-    (4, lambda rng: Step("switch", rng.choice(COLORS))),
-    (2, lambda rng: Step("rollback")),
-    (2, lambda rng: Step("rollback", rng.choice(GOOD_VERSIONS))),
-    (2, lambda rng: Step("downgrade", "-1")),
-    (2, lambda rng: Step("downgrade", rng.choice(GOOD_CHAIN))),
-    (1, lambda rng: Step("upgrade", "head")),
-    (1, lambda rng: Step("upgrade", rng.choice(GOOD_CHAIN))),
-    (1, lambda rng: Step("current")),
-    (1, lambda rng: Step("emergency")),
+@dataclass(frozen=True)
+class Action:
+    """A command of the walk (issue 9's list) as one kind: the seconds it takes on the lab with the reading after it
+    (generous, docs/performance.md), and how a Step is drawn for it from the LB's (colour, version)."""
+
+    name: str
+    seconds: float
+    draw: Callable[[random.Random, tuple[str, str] | None], Step]
+
+
+def _switch(to_serving: bool) -> Callable[[random.Random, tuple[str, str] | None], Step]:
+    def draw(rng: random.Random, lb: tuple[str, str] | None) -> Step:
+        if lb is None:
+            return Step("switch", rng.choice(COLORS))
+        return Step("switch", lb[0] if to_serving else other(lb[0]))
+
+    return draw
+
+
+def _good_deploy(rng: random.Random, lb: tuple[str, str] | None) -> Step:
+    """The home version that is not serving (the colours then hold both, and going home is at most a switch);
+    any good release when neither serves."""
+    homes = (HOME_SERVING, HOME_IDLE)
+    if lb is not None and lb[1] in homes:
+        return Step("deploy", homes[1 - homes.index(lb[1])])
+    return Step("deploy", rng.choice(GOOD_VERSIONS))
+
+
+#: cheapest first among the commands not yet run: so the two drills (each leaves the idle colour failed) come before
+#: the good deploy, which takes that colour back.
+ACTIONS: tuple[Action, ...] = (
+    Action("db.current", 2, lambda rng, lb: Step("current")),
+    Action("db.downgrade -r -1", 3, lambda rng, lb: Step("downgrade", "-1")),
+    Action("db.downgrade -r REV", 3, lambda rng, lb: Step("downgrade", rng.choice(GOOD_CHAIN))),
+    Action("db.upgrade", 3, lambda rng, lb: Step("upgrade", "head")),
+    Action("db.upgrade -r REV", 3, lambda rng, lb: Step("upgrade", rng.choice(GOOD_CHAIN))),
+    Action("traffic.switch to the serving colour", 3, _switch(to_serving=True)),
+    Action("traffic.switch to the idle colour", 4, _switch(to_serving=False)),
+    Action("deploy.emergency-rollback + unlock", 6, lambda rng, lb: Step("emergency")),
+    Action("deploy.rollback", 7, lambda rng, lb: Step("rollback")),
+    Action("deploy.rollback --to", 10, lambda rng, lb: Step("rollback", rng.choice(GOOD_VERSIONS))),
+    Action("deploy.prod of a good release", 16, _good_deploy),
+    Action("deploy.prod of the unhealthy drill", 10 + UNHEALTHY_DEADLINE, lambda rng, lb: Step("deploy", UNHEALTHY)),
+    Action("deploy.prod of the bad-migration drill", 14, lambda rng, lb: Step("deploy", BADMIGRATION)),
 )
 
 
-def plan_walk(seed: int, count: int) -> list[Step]:
-    """`count` steps drawn with random.Random(seed): fixed before the walk starts, whatever the outcomes."""
-    rng = random.Random(seed)
-    weights = [weight for weight, _ in DRAWS]
-    steps = []
-    for _ in range(count):
-        (index,) = rng.choices(range(len(DRAWS)), weights=weights)
-        steps.append(DRAWS[index][1](rng))
-    return steps
+def kind(reality: Reality) -> str:
+    """The kind of state a command meets, as the migration planner tells states apart: how the idle colour's
+    version stands to the serving one's, and where the schema is against the serving version's head."""
+    if reality.lb is None or reality.state is None or reality.db_error:
+        return "unsettled (no one healthy colour, no state.json or no revision)"
+    color, version = reality.lb
+    entry = ((reality.state.get("colors") or {}).get(other(color))) or {}
+    idle = entry.get("version")
+    if entry.get("failed_version"):
+        standing = "idle colour failed"
+    elif not idle:
+        standing = "idle colour empty"
+    elif idle == version:
+        standing = "idle colour on the same version"
+    else:
+        standing = "idle colour older" if release_key(idle) < release_key(version) else "idle colour newer"
+    head = head_of(version)
+    if reality.db == head:
+        schema = "at the serving head"
+    else:
+        schema = "ahead of the serving head" if head and satisfies(reality.db, head) else "behind the serving head"
+    return f"{standing}, schema {schema}"
+
+
+@dataclass
+class Coverage:
+    """Which actions ran, and from which kinds of state."""
+
+    pairs: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def record(self, where: str, action: Action) -> None:
+        self.pairs[(where, action.name)] = self.pairs.get((where, action.name), 0) + 1
+
+    def ran(self, action: Action) -> bool:
+        return any(name == action.name for _, name in self.pairs)
+
+    def missing(self) -> list[str]:
+        """The actions that never ran."""
+        return [action.name for action in ACTIONS if not self.ran(action)]
+
+    def table(self) -> str:
+        kinds = sorted({where for where, _ in self.pairs})
+        lines = [f"{len(self.pairs)} (kind of state, command) pairs over {len(kinds)} kinds of state:"]
+        for where in kinds:
+            names = [f"{name} x{n}" if n > 1 else name for (w, name), n in self.pairs.items() if w == where]
+            lines.append(f"  {where}: {', '.join(names)}")
+        return "\n".join(lines)
+
+
+def choose(rng: random.Random, reality: Reality, coverage: Coverage) -> tuple[Action, Step]:
+    """The next step: an action that never ran, else one never run from this kind of state, else any (a seeded
+    draw); the cheapest first among equals, then the draw. Never a step skip_reason forbids."""
+    where = kind(reality)
+    candidates = []
+    for action in ACTIONS:
+        step = action.draw(rng, reality.lb)
+        if skip_reason(step, reality) is None:
+            novelty = (0 if coverage.ran(action) else 2) + (0 if (where, action.name) in coverage.pairs else 1)
+            candidates.append((novelty, action, step))
+    best = max(novelty for novelty, _, _ in candidates)
+    if best == 0:
+        _, action, step = rng.choice(candidates)
+        return action, step
+    cheapest = min(action.seconds for novelty, action, _ in candidates if novelty == best)
+    _, action, step = rng.choice([item for item in candidates if item[0] == best and item[1].seconds == cheapest])
+    return action, step
 
 
 # -- readings of reality ------------------------------------------------------------------------------------
@@ -237,16 +318,6 @@ def skip_reason(step: Step, reality: Reality) -> str | None:
     if step.kind == "downgrade" and step.arg == "-1" and reality.db == GOOD_CHAIN[0]:
         return f"db.downgrade -r -1 at {GOOD_CHAIN[0]} would drop the seeded users (base)"
     return None
-
-
-def canonical_next(state: dict | None) -> str | None:
-    """The next deploy towards CANONICAL (None once there): at most three deploys from any state."""
-    active = (state or {}).get("active")
-    if active == CANONICAL["active"] and all(runs(state, color) == CANONICAL[color] for color in COLORS):
-        return None
-    if active == "blue" and runs(state, "blue") == CANONICAL["blue"]:
-        return CANONICAL["green"]  # goes into green and serves from there
-    return CANONICAL["blue"]  # into the idle colour: blue when green is active, else on the way round
 
 
 # -- the invariants -----------------------------------------------------------------------------------------

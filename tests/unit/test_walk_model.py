@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
@@ -62,36 +63,71 @@ def test_moved_forward():
 # -- the plan -------------------------------------------------------------------------------------------------
 
 
-def test_the_plan_is_a_function_of_the_seed():
-    assert model.plan_walk(533, 30) == model.plan_walk(533, 30)
-    assert model.plan_walk(533, 30) != model.plan_walk(534, 30)
-    assert model.plan_walk(533, 10) == model.plan_walk(533, 30)[:10]
+def test_kinds_of_state_are_told_apart_as_the_planner_does():
+    assert model.kind(reality()) == "idle colour older, schema at the serving head"
+    assert model.kind(reality(lb=("blue", "v1.0.0"), st=state(active="blue"))) == (
+        "idle colour newer, schema ahead of the serving head"
+    )
+    assert model.kind(reality(st=state(failed=("blue", model.UNHEALTHY)))) == (
+        "idle colour failed, schema at the serving head"
+    )
+    assert (
+        model.kind(reality(st=state(blue="v1.1.0"), db=R5))
+        == "idle colour on the same version, schema ahead of the serving head"
+    )
+    assert model.kind(reality(st=state(blue=None))).startswith("idle colour empty")
+    assert model.kind(reality(db=R2)) == "idle colour older, schema behind the serving head"
+    assert model.kind(reality(lb=None)).startswith("unsettled")
 
 
-def test_the_default_seed_draws_every_kind_of_step_and_changes_outweigh_reads():
-    plan = model.plan_walk(533, 30)
-    assert {step.kind for step in plan} == {
-        "deploy",
-        "switch",
-        "rollback",
-        "downgrade",
-        "upgrade",
-        "current",
-        "emergency",
-    }
-    assert {step.arg for step in plan if step.kind == "switch"} == {"blue", "green"}
-    assert {model.UNHEALTHY, model.BADMIGRATION} <= {step.arg for step in plan if step.kind == "deploy"}
-    many = model.plan_walk(1, 2000)
-    reads = sum(step.kind == "current" for step in many)
-    for kind in ("deploy", "switch", "rollback", "downgrade"):
-        assert sum(step.kind == kind for step in many) > 2 * reads
+def run_guided(seed: int, steps: int, worlds: list[Reality]) -> list[tuple[str, model.Action]]:
+    """The guided choice over a fixed run of readings (as if each step led to the next; the last one stays)."""
+    rng, coverage, chosen = random.Random(seed), model.Coverage(), []
+    for number in range(steps):
+        world = worlds[min(number, len(worlds) - 1)]
+        action, step = model.choose(rng, world, coverage)
+        assert model.skip_reason(step, world) is None
+        coverage.record(model.kind(world), action)
+        chosen.append((model.kind(world), action))
+    return chosen
+
+
+def test_every_command_runs_once_before_any_runs_twice_cheapest_first():
+    chosen = run_guided(533, len(model.ACTIONS), [reality()])
+    assert sorted(action.name for _, action in chosen) == sorted(action.name for action in model.ACTIONS)
+    seconds = [action.seconds for _, action in chosen]
+    assert seconds == sorted(seconds)
+
+
+def test_then_the_pairs_not_yet_run_from_this_kind_of_state():
+    newer = reality(lb=("blue", "v1.0.0"), st=state(active="blue"))
+    chosen = run_guided(533, len(model.ACTIONS) + 5, [reality()] * len(model.ACTIONS) + [newer])
+    tail = chosen[len(model.ACTIONS) :]
+    assert all(where == model.kind(newer) for where, _ in tail)
+    assert len({action.name for _, action in tail}) == 5, "five different commands from the new kind of state"
+    assert all(action.seconds <= 3 for _, action in tail), "the cheapest first"
+
+
+def test_the_guided_walk_is_a_function_of_the_seed_and_the_readings():
+    worlds = [reality(), reality(lb=("blue", "v1.0.0"), st=state(active="blue")), reality(db=R5)]
+    assert run_guided(533, 40, worlds) == run_guided(533, 40, worlds)
+    assert run_guided(533, 40, worlds) != run_guided(534, 40, worlds)
+
+
+def test_the_guided_walk_covers_every_kind_it_meets_and_names_what_is_missing():
+    coverage = model.Coverage()
+    assert coverage.missing() == [action.name for action in model.ACTIONS]
+    for _, action in run_guided(7, 60, [reality(), reality(db=R5)]):
+        coverage.record("k", action)
+    assert coverage.missing() == []
+    assert coverage.table().startswith(f"{len(model.ACTIONS)} (kind of state, command) pairs over 1 kinds of state:")
 
 
 def test_step_commands():
     assert Step("deploy", "v1.3.0").commands() == [
         ("deploy.prod", "--version", "v1.3.0", "--yes", "--monitor-minutes", "0")
     ]
-    assert Step("deploy", model.UNHEALTHY).commands()[0][-2:] == ("--health-timeout", "20")
+    assert Step("deploy", model.UNHEALTHY).commands()[0][-2:] == ("--health-timeout", "5")
     assert Step("switch", "blue").commands(("--env", "prod")) == [("traffic.switch", "blue", "--yes", "--env", "prod")]
     assert Step("rollback").commands() == [("deploy.rollback", "--yes")]
     assert Step("rollback", "v1.0.0").commands() == [("deploy.rollback", "--to", "v1.0.0", "--yes")]
@@ -108,24 +144,6 @@ def test_step_commands():
     ]
     with pytest.raises(ValueError):
         Step("nope").commands()
-
-
-def test_canonical_next_reaches_the_canonical_state_in_three_deploys_from_anywhere():
-    def deploy(st: dict, version: str) -> dict:  # what deploy.prod does to the state: into the idle colour
-        idle = model.other(st["active"]) if st["active"] else "blue"
-        st = {**st, "colors": {**st["colors"], idle: {"version": version, "failed_version": None}}}
-        return {**st, "active": idle}
-
-    empty = {"active": None, "colors": {}}
-    starts = [empty, state(), state(active="blue", blue="v1.3.0"), state(failed=("blue", model.UNHEALTHY))]
-    starts += [state(active="blue", green="v1.0.0", blue="v1.0.0"), state(green="v1.0.0", blue="v1.1.0")]
-    for start in starts:
-        st, deploys = start, 0
-        while (version := model.canonical_next(st)) is not None:
-            st, deploys = deploy(st, version), deploys + 1
-            assert deploys <= 3, start
-        assert st["active"] == "green" and model.runs(st, "green") == "v1.1.0" and model.runs(st, "blue") == "v1.0.0"
-    assert model.canonical_next(state()) is None
 
 
 def test_the_walk_never_takes_the_database_to_base():
