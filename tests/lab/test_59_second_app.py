@@ -96,7 +96,7 @@ def test_traffic_switch_both_ways_under_load(lab, shop):
 
 def test_verify_tasks_read_the_shops_own_services_logs_and_script(lab, shop):
     names = ("health", "db", "redis", "smoke", "traffic", "config", "logs")
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:  # they only read: all at once, as on-call would
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:  # they only read: all at once
         results = dict(zip(names, pool.map(lambda name: shop(f"verify.{name}"), names), strict=True))
     outputs = {}
     for name, result in results.items():
