@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from tests.lab.world import LoadLoop, docker
 ENV = ("--env", "shop")
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
 PORT_COLOR = {ports["orders"]: color for color, ports in SHOP_COLOR_PORTS.items()}
+#: A monitoring line that judged both triggers from Prometheus (the shop's own prometheus_client metrics).
+JUDGED = re.compile(r"(blue|green): error rate [\d.]+%, p95 [\d.]+ s \(prometheus\)")
 
 
 class Shop:

@@ -1,8 +1,13 @@
 """Observability, checked against the real Alertmanager, Pushgateway, webhook receiver and api logs.
 
 Oracles are the world, never ghosttasks' own output: what the webhook receiver recorded at /oncall and
-/escalation, the Pushgateway's and Prometheus' stored marker, the flag file on the LB, and the api
-containers' logs read with the docker CLI on each app host's own engine.
+/escalation, the Pushgateway's and Prometheus' stored marker, the flag file on the LB, the history on the LB,
+and the api containers' logs read with the docker CLI on each app host's own engine.
+
+The automatic rollback drill reads its triggers from the LB access log alone (metrics.source access_log: the
+users' requests, no Prometheus), so it also proves test_58_metrics_sources' claim that the access log fires the
+rollback on its own; the Prometheus-fired one is test_30_faults'. It monitors as fast as the lab allows
+(world.FAST_MONITORING): the drill release starts failing 15 s after it starts, the rest is the trigger's delay.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import pytest
 
 from lab.labctl.configs import alertmanager_config, alertmanager_receivers
 from lab.labctl.hosts import FLAT
-from tests.lab.world import Start, bring_to, docker, lb_answers
+from tests.lab.world import FAST_MONITORING, bring_to_serving, docker, lb_answers, with_prod_settings
 
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
 ALERTMANAGER = "http://127.0.0.18:9093"
@@ -49,8 +54,9 @@ def reload_alertmanager(lab, receivers) -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def serving(lab, inv):
-    """Either colour serves v1.1.0 and the other holds v1.0.0, a version to deploy and one to roll back to."""
-    bring_to(lab, inv, Start("v1.1.0", "v1.0.0", color=None))
+    """A good release serves (the lab as the module before left it when one does): the first test deploys another
+    (v1.1.0, or v1.0.0 over v1.1.0), which the drill rolls back to."""
+    bring_to_serving(lab, inv)
 
 
 def test_a_deploy_publishes_its_marker_and_prometheus_scrapes_it(lab, inv):
@@ -76,7 +82,7 @@ def test_a_deploy_publishes_its_marker_and_prometheus_scrapes_it(lab, inv):
         result = httpx.get(f"{PROMETHEUS}/api/v1/query", params={"query": query}, timeout=5).json()["data"]["result"]
         if result and float(result[0]["value"][1]) == pytest.approx(marker["value"]):
             break
-        time.sleep(1)
+        time.sleep(0.25)  # Prometheus scrapes the Pushgateway every 2 s
     else:
         pytest.fail(f"Prometheus never scraped the marker: {query}")
 
@@ -120,12 +126,19 @@ def test_a_receiver_that_is_down_fails_verify_monitoring_naming_it(lab, inv):
     assert "oncall" not in line[0].split("not delivered to")[1].split("(")[0]
 
 
-def test_automatic_rollback_publishes_its_marker_and_verify_logs_fails_on_the_errors(lab, inv, load_loop):
+def test_automatic_rollback_from_the_access_log_alone_publishes_its_marker_and_verify_logs_fails_on_the_errors(
+    lab, inv, load_loop, tmp_path
+):
+    from_log = with_prod_settings(inv, tmp_path, metrics={"source": "access_log"}, monitoring=FAST_MONITORING)
     before_color, before_version = lb_answers(1)[0]
     with load_loop(max_seconds=180):
-        result = inv("deploy.prod", "--version", "v1.2.0-errors", "--monitor-minutes", "1", "--yes")
-    assert result.returncode == 1 and "automatic rollback" in result.stderr
+        result = from_log("deploy.prod", "--version", "v1.2.0-errors", "--monitor-minutes", "1", "--yes")
+    assert result.returncode == 1 and "automatic rollback: API error rate" in result.stderr, result.stderr
+    assert "(LB access log, " in result.stdout and "(prometheus)" not in result.stdout
     assert set(lb_answers(5)) == {(before_color, before_version)}
+    assert active(lab) == before_color  # the flag file went back
+    history = (lab.lb_state_dir / "history.jsonl").read_text().splitlines()
+    assert json.loads(history[-1])["result"] == "rolled_back"
     marker = pushed_marker()
     assert (marker["status"], marker["version"], marker["color"]) == ("rolled_back", before_version, before_color)
     failed = "blue" if before_color == "green" else "green"

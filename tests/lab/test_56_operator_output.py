@@ -4,8 +4,8 @@ show as a live list ending with the summary table; --verbose streams the build a
 
 Named test_56 (beside test_55_observability) so that it runs on the flat lab the earlier modules left up (no
 topology switch before test_60).
-Starts from v1.1.0 serving (either colour, v1.0.0 on the other, unlocked); each deploy goes into whichever colour
-is idle.
+Starts from any good release serving (the lab as the module before left it when one does: world.bring_to_serving);
+each deploy of v1.3.0 goes into whichever colour is idle.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab.conftest import ROOT, ghost_command
-from tests.lab.world import Start, bring_to, lb_answers
+from tests.lab.world import bring_to_serving, lb_answers
 
 DEPLOY = ("deploy.prod", "--version", "v1.3.0", "--monitor-minutes", "0", "--yes")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # anything but \t and \n
@@ -44,7 +44,7 @@ def run_log(stdout: str) -> list[dict]:
 
 @pytest.fixture(scope="module", autouse=True)
 def deployable(lab, inv):
-    bring_to(lab, inv, Start("v1.1.0", "v1.0.0", color=None))
+    bring_to_serving(lab, inv)
 
 
 def test_a_deploy_without_a_terminal_is_plain_and_the_run_log_holds_the_build(lab, inv):

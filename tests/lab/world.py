@@ -9,12 +9,14 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import httpx
+import yaml
 
 from lab.releases import ALEMBIC_HEADS
-from tests.lab.walk_model import ancestry, other
+from tests.lab.walk_model import GOOD_CHAIN, GOOD_VERSIONS, ancestry, other, satisfies
 
 LB_HEALTH = "http://127.0.0.10/api/v1/health"
 BASTION_LB_HEALTH = "http://127.0.0.41/api/v1/health"  # the bastion topology's LB, from the operator's side
@@ -178,6 +180,9 @@ class Start:
 #: the usual start (test_10's end before its rollback): green serves v1.1.0, blue holds v1.0.0.
 GREEN_V110 = Start("v1.1.0", "v1.0.0")
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
+#: The quickest monitoring the lab allows, for drills that wait for a trigger: its Prometheus scrapes every 2 s
+#: (lab/labctl/configs.py), so a rate window of three scrapes (a rate needs two samples), read every second.
+FAST_MONITORING = {"rate_window": "6s", "interval_seconds": 1}
 
 
 def start_commands(
@@ -266,3 +271,36 @@ def _empty(directory) -> None:
     """Remove what is inside `directory` (the directory itself, its owner and mode stay)."""
     for entry in directory.iterdir() if directory.exists() else ():
         shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+
+
+#: any colour serving v1.1.0, v1.0.0 in the other: what a module that needs "a good release serving" falls back to.
+EITHER_V110 = Start("v1.1.0", "v1.0.0", color=None)
+
+
+def bring_to_serving(
+    lab, inv, versions: tuple[str, ...] = GOOD_VERSIONS, fallback: Start = EITHER_V110
+) -> tuple[str, str]:
+    """For a module that needs only one of `versions` serving, whatever the other colour holds: the lab as it is
+    when it already serves one (no command: unlocked, state.json agreeing with the LB, the schema a good revision
+    at or past that version's head, every answer from it), else brought to `fallback`. Returns (colour, version)."""
+    status = inv.json("deploy.status")
+    active = status["active"]
+    info = status["colors"][active] if active else None
+    if not status["lock"] and not status["disagreements"] and info and info["version"] in versions:
+        version, revision = info["version"], psql(lab, "SELECT version_num FROM alembic_version")
+        schema_ok = revision in GOOD_CHAIN and satisfies(revision, ALEMBIC_HEADS[version])
+        if not info["failed_version"] and schema_ok and set(lb_answers(10)) == {(active, version)}:
+            return active, version
+    return bring_to(lab, inv, fallback), fallback.serving
+
+
+def with_prod_settings(inv, folder: Path, **sections: dict):
+    """`inv` against a copy of its inventory, written in `folder`, whose prod environment has `sections` (section
+    name -> settings) set over its own; its run logs go to folder/runs."""
+    data = yaml.safe_load(inv.inventory.read_text())
+    prod = data["environments"]["prod"]
+    for name, settings in sections.items():
+        prod[name] = {**prod.get(name, {}), **settings}
+    path = folder / "hosts.yml"
+    path.write_text(yaml.safe_dump(data))
+    return replace(inv, log_dir=folder / "runs", inventory=path)

@@ -3,7 +3,8 @@ earlier build output (a stale *.egg-info/SOURCES.txt would ship files package-da
 fresh venv with its dependencies from the package index, and run from a directory outside the checkout that
 holds only hosts.yml (no PYTHONPATH), so nothing of the checkout can be imported.
 
-`make test-package` (part of `make test`); needs the package index. Most of its time is pip's.
+`make test-package` (part of `make test`); needs the package index. Most of its time is pip's: the venv has no pip
+of its own (this interpreter's pip installs into it) and nothing is byte-compiled ahead of the few imports ghost makes.
 """
 
 import os
@@ -63,9 +64,9 @@ def wheel(tmp_path_factory) -> Path:
 def venv_bin(wheel, tmp_path_factory) -> Path:
     """A fresh venv with the wheel and the dependencies pip resolves for it."""
     venv = tmp_path_factory.mktemp("venv")
-    run([sys.executable, "-m", "venv", venv], cwd=venv)
-    pip = [venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    run([*pip, wheel], cwd=venv)
+    run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=venv)
+    pip = [sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "--quiet", "--no-compile"]
+    run([*pip, "--disable-pip-version-check", wheel], cwd=venv)
     return venv / "bin"
 
 
