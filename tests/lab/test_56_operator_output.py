@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab.conftest import ROOT, ghost_command
-from tests.lab.world import bring_to_serving, lb_answers
+from tests.lab.world import bring_to_serving, forget_in_registry, lb_answers
 
 DEPLOY = ("deploy.prod", "--version", "v1.3.0", "--monitor-minutes", "0", "--yes")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # anything but \t and \n
@@ -48,6 +48,7 @@ def deployable(lab, inv):
 
 
 def test_a_deploy_without_a_terminal_is_plain_and_the_run_log_holds_the_build(lab, inv):
+    forget_in_registry(lab, "v1.3.0")  # build once would take the registry's images: this test examines a build
     result = inv.ok(*DEPLOY)
     printed = result.stdout + result.stderr
     assert not CONTROL.search(printed), repr(CONTROL.search(printed))
@@ -110,6 +111,7 @@ def on_terminal(inv, *args: str, timeout: float = 300) -> tuple[int, str]:
 
 
 def test_a_deploy_on_a_terminal_shows_steps_live_no_buildkit_and_ends_with_the_summary(lab, inv):
+    forget_in_registry(lab, "v1.3.0")  # build once would take the registry's images: this test examines a build
     code, screen = on_terminal(inv, *DEPLOY)
     assert code == 0
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
@@ -126,6 +128,7 @@ def test_a_deploy_on_a_terminal_shows_steps_live_no_buildkit_and_ends_with_the_s
 
 
 def test_verbose_streams_the_build_as_before(lab, inv):
+    forget_in_registry(lab, "v1.3.0")  # build once would take the registry's images: this test examines a build
     result = inv.ok(*DEPLOY, "--verbose")
     assert BUILDKIT_STREAMED.search(result.stdout + result.stderr)
     assert "build: running (output folded" not in result.stdout

@@ -304,3 +304,23 @@ def with_prod_settings(inv, folder: Path, **sections: dict):
     path = folder / "hosts.yml"
     path.write_text(yaml.safe_dump(data))
     return replace(inv, log_dir=folder / "runs", inventory=path)
+
+
+def forget_in_registry(lab, version: str, names: tuple[str, ...] = ("ghostworks-api", "ghostworks-web")) -> None:
+    """Delete `version`'s manifests from the lab registry's prod repositories (the registry API, delete enabled in
+    lab/templates/registry.yml.j2), so that the next build-once deploy of it builds and pushes again instead of
+    taking the registry's images (a module that examines the build needs a version the registry lacks)."""
+    from lab.labctl.hosts import REGISTRY_ADDR, REGISTRY_PORT, REGISTRY_USER
+
+    password = lab.registry_password_file.read_text().strip()
+    accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+    with httpx.Client(
+        base_url=f"http://{REGISTRY_ADDR}:{REGISTRY_PORT}/v2/ghostlab", auth=(REGISTRY_USER, password), timeout=10
+    ) as client:
+        for name in names:
+            found = client.head(f"/{name}/manifests/{version}", headers={"Accept": accept})
+            if found.status_code == 404:
+                continue
+            found.raise_for_status()
+            client.delete(f"/{name}/manifests/{found.headers['Docker-Content-Digest']}").raise_for_status()
+            assert client.head(f"/{name}/manifests/{version}", headers={"Accept": accept}).status_code == 404
