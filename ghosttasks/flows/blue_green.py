@@ -95,7 +95,10 @@ def deploy(
         except BaseException:
             if handed_over:  # the handover failed half-way: the old workers back
                 hand_back(run, state, target, previous_version)
-            settle(run, store, entry)  # the record made true: traffic back on the old colour, the new one failed
+            # the record made true: traffic back on the old colour, the new one failed, the schema as it now is
+            settled = settle(run, store, entry)
+            if settled is not None and entry.alembic_revision is not None:  # this run changed the schema
+                record_revision(run, store, settled)
             raise
         state.after_deploy(target, version, head, run.now())
         record_revision(run, store, state)

@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from lab.labctl import netns, users
-from lab.labctl.hosts import BASTION, BASTION_PUBLIC_ADDR, COLOR_PORTS, DOCKER_GROUP, SSH_PORT
+from lab.labctl.hosts import BASTION, BASTION_PUBLIC_ADDR, COLOR_PORTS, DOCKER_GROUP, REGISTRY_PORT, SSH_PORT
 from lab.labctl.processes import descendants
 from lab.releases import ALEMBIC_HEADS
 from tests.lab.world import BASTION_LB_HEALTH, LoadLoop, docker, forwarded_channels, lb_answers, psql
@@ -44,7 +44,9 @@ MONITORING = BASTION.monitoring_addr
 PUBLIC = BASTION.public_url
 NO_MONITOR = ("--monitor-minutes", "0", "--yes")
 ALERTING = {(BASTION.alertmanager_addr, 9093), (BASTION.pushgateway_addr, 9091)}  # test alert, deploy markers
-INTERNAL_PORTS = {port for ports in COLOR_PORTS.values() for port in ports.values()} | {9090, 9093, 9091}
+#: the registry's HTTP API: build once reads a version's manifests from the operator's side, through the bastion
+REGISTRY = (BASTION.registry_addr, REGISTRY_PORT)
+INTERNAL_PORTS = {port for ports in COLOR_PORTS.values() for port in ports.values()} | {9090, 9093, 9091, REGISTRY_PORT}
 TIMINGS: dict[str, float] = {}
 VERIFIES = ("health", "smoke", "monitoring", "db", "redis")
 
@@ -450,7 +452,7 @@ def test_every_probe_went_through_the_bastion(lab, inv):
     print(f"bastion channels: {sum(probes.values())} probes {probes}, {sum(hops.values())} SSH hops {hops}")
     TIMINGS["(count) probe channels through the bastion"] = sum(probes.values())
     assert set(probes) | set(hops) == set(channels), f"channels to unexpected targets: {channels}"
-    internal = set(HOSTS.values()) | {MONITORING} | {address for address, _ in ALERTING}
+    internal = set(HOSTS.values()) | {MONITORING, REGISTRY[0]} | {address for address, _ in ALERTING}
     assert {address for address, _ in channels} <= internal
     assert {address for address, _ in hops} == set(HOSTS.values())
     for address in APP.values():
@@ -458,6 +460,7 @@ def test_every_probe_went_through_the_bastion(lab, inv):
             assert probes.get((address, color["api"]), 0) > 0, (address, color, probes)
     assert probes.get((MONITORING, 9090), 0) > 0
     assert all(probes.get(target, 0) > 0 for target in ALERTING), probes  # Alertmanager and Pushgateway too
+    assert probes.get(REGISTRY, 0) > 0, probes  # the deploys asked the registry for their manifests
     # The hosts' own sshds opened no channel: no probe took another way in.
     for name in HOSTS:
         assert not forwarded_channels(lab, name), name
@@ -508,11 +511,8 @@ def test_db_activity_and_db_slow_run_through_the_bastion(lab, inv):
 
     marker = "ghostlab_bastion_marker"
     psql(lab, "SELECT pg_stat_statements_reset()")
-    statements = f"SELECT count(*) AS {marker} FROM pg_class WHERE relpages >= 0;\n" * 30
-    argv = ["docker", "exec", "-i", "ghostworks-postgres-1", "psql", "-U", "postgres", "-d", "ghostworks", "-q"]
-    subprocess.run(
-        argv, input=statements, env={**os.environ, **lab.docker_env("db")}, check=True, capture_output=True, timeout=60
-    )
+    for _ in range(30):  # one `docker exec` each: a stdin attached through the namespace's engine never ended
+        psql(lab, f"SELECT count(*) AS {marker} FROM pg_class WHERE relpages >= 0")
     calls = psql(lab, f"SELECT sum(calls) FROM pg_stat_statements WHERE query LIKE '%{marker}%'")
     assert calls == "30", calls
     found = json.loads(inv.ok("db.slow", "--limit", "50", "--json").stdout)

@@ -49,13 +49,14 @@ def duplicates(lab) -> int:
 
 
 def workers_on(lab, host: str) -> list[tuple[str, str]]:
-    """(colour, service) of every worker container docker runs on the host now."""
+    """(colour, service) of every prod worker container docker runs on the host now (app1's engine also runs the dev
+    environment, project ghostworks-dev, with its own Redis and workers: not prod's)."""
     fmt = '{{.Label "com.docker.compose.project"}} {{.Label "com.docker.compose.service"}}'
     lines = docker(lab, host, "ps", "--filter", "label=com.docker.compose.project", "--format", fmt).stdout.split("\n")
     found = []
     for line in lines:
         project, _, service = line.strip().partition(" ")
-        if service in WORKER_SERVICES and project.startswith("ghostworks-"):
+        if service in WORKER_SERVICES and project in ("ghostworks-blue", "ghostworks-green"):
             found.append((project.removeprefix("ghostworks-"), service))
     return found
 

@@ -263,7 +263,8 @@ def forget_prod_deploys(lab) -> str:
         subprocess.run(prune, check=True, capture_output=True, timeout=60)
     _empty(lab.lb_state_dir)
     _empty(lab.backup_dir("db"))
-    psql(lab, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    # dropping the schema drops pg_stat_statements with it (the container's entrypoint created it there: db.slow)
+    psql(lab, "DROP SCHEMA public CASCADE; CREATE SCHEMA public; CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     return provision_prod_database(lab)
 
 
