@@ -116,3 +116,15 @@ def test_locking_findings_go_ahead_with_yes():
         in ran
     )
     assert '"migration_lint": "squawk: 1 locking"' in ran
+
+
+def test_a_deploy_that_migrated_then_failed_records_the_revision_it_left():
+    """The schema moved on before the deploy failed (here: its flip): state.json says so after the run settles."""
+    run = scripted({"rm -f /var/lib/ghosttasks/ghostworks-active-green": ("", "rm: Permission denied", 1)})
+    with pytest.raises(OperationFailed, match="step 'switch traffic' failed"):
+        deploy(run, "v1.2.0", monitor_minutes=0)
+    uploads = [line for line in run.executor.entries if "upload /var/lib/ghosttasks/state.json" in line]
+    ran = "\n".join(run.executor.entries)
+    assert ran.index("api alembic upgrade c3c3c3c3c3c3") < ran.rindex("upload /var/lib/ghosttasks/state.json")
+    last_state = ran[ran.rindex("upload /var/lib/ghosttasks/state.json") :]
+    assert uploads and '"database_revision": "c3c3c3c3c3c3"' in last_state.split("\n[", 1)[0]
