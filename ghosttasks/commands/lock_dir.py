@@ -1,7 +1,7 @@
 """The deploy lock in the LB host's state dir: acquire, freeze, read and release.
 
-The lock is a directory made with mkdir (atomic on every POSIX filesystem);
-its holder is described in lock/info.json.
+The lock is a directory, lock/, that appears by an atomic rename with its holder,
+lock/info.json, already in it.
 """
 
 from __future__ import annotations
@@ -14,23 +14,40 @@ from ghosttasks.commands.facts import Fact, stdout
 
 def acquire(state_dir: str, info_json: str) -> str:
     """Exit 0 and write the holder when the lock was free; exit 1 (and print the holder) when held;
-    exit 2 when the lock cannot be made at all (the state dir is not writable by the login user)."""
+    exit 2 when the lock cannot be made at all (the state dir is not writable by the login user).
+
+    The lock appears with its holder in it: info.json is written into a new directory that is then renamed
+    to lock/ (`mv -T`: rename(2), which fails on a lock that exists), so a run refused at the same moment
+    always reads whom it was refused by.
+    """
     lock = f"{state_dir}/lock"
     return (
-        f"mkdir -p {qpath(state_dir)} || exit 2; if mkdir {qpath(lock)} 2>/dev/null; then "
-        f"printf '%s\\n' {shlex.quote(info_json)} > {qpath(lock + '/info.json')}; "
-        f"elif [ -d {qpath(lock)} ]; then cat {qpath(lock + '/info.json')} 2>/dev/null; exit 1; "
-        f"else printf 'cannot create %s: %s may not write %s\\n' {qpath(lock)} \"$(id -un)\" {qpath(state_dir)} >&2; "
-        "exit 2; fi"
+        f"mkdir -p {qpath(state_dir)} || exit 2; "
+        f"t=$(mktemp -d {qpath(state_dir + '/.lock.XXXXXX')} 2>/dev/null) || {{ {_unwritable(state_dir)}; }}; "
+        f"printf '%s\\n' {shlex.quote(info_json)} > \"$t/info.json\" || {{ rm -rf \"$t\"; exit 2; }}; "
+        f"if mv -T \"$t\" {qpath(lock)} 2>/dev/null; then exit 0; fi; rm -rf \"$t\"; "
+        f"if [ -d {qpath(lock)} ]; then cat {qpath(lock + '/info.json')} 2>/dev/null; exit 1; fi; "
+        f"{_unwritable(state_dir)}"
+    )
+
+
+def _unwritable(state_dir: str) -> str:
+    """Say the login user may not write the state dir, and exit 2."""
+    return (
+        f"printf 'cannot create %s: %s may not write %s\\n' {qpath(state_dir + '/lock')} \"$(id -un)\" "
+        f"{qpath(state_dir)} >&2; exit 2"
     )
 
 
 def force_acquire(state_dir: str, info_json: str) -> str:
-    """Replace any lock with this holder (emergency freeze)."""
+    """Replace any lock with this holder (emergency freeze): the holder is written first, then the old lock
+    removed and the new one renamed in its place (again should a run take the lock in between)."""
     lock = f"{state_dir}/lock"
     return (
-        f"mkdir -p {qpath(state_dir)} && rm -rf {qpath(lock)} && mkdir {qpath(lock)} "
-        f"&& printf '%s\\n' {shlex.quote(info_json)} > {qpath(lock + '/info.json')}"
+        f"mkdir -p {qpath(state_dir)} && t=$(mktemp -d {qpath(state_dir + '/.lock.XXXXXX')}) "
+        f"&& printf '%s\\n' {shlex.quote(info_json)} > \"$t/info.json\" && {{ for attempt in 1 2 3 4 5; do "
+        f"rm -rf {qpath(lock)}; mv -T \"$t\" {qpath(lock)} 2>/dev/null && break; done; "
+        "[ ! -e \"$t\" ] || { rm -rf \"$t\"; echo 'could not replace the lock' >&2; false; }; }"
     )
 
 

@@ -263,7 +263,7 @@ def test_an_app_whose_health_names_no_colour_deploys_and_its_traffic_checks_pass
     )
     assert verified.returncode == 0, verified.stderr
     report = json.loads(status.stdout)
-    assert report["sample"] == {"green v1.2.0-nocolor": 10} and "sample_problem" not in report
+    assert report["sample"] == {"green v1.2.0-nocolor": 10} and "sample_problem" not in report, report
     assert wrong.returncode == 1
 
 

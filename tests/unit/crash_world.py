@@ -141,9 +141,10 @@ class WorldExecutor(ScriptedExecutor):
             lambda command: f"touch {self.flag}" in command or command == f"rm -f {self.flag}",
             reply=changes(lambda call: setattr(world, "green", "touch" in call.command)),
         )
-        self.on(f"if mkdir {self.lock_dir} ", reply=self._acquire)
+        self.on(f'if mv -T "$t" {self.lock_dir} ', reply=self._acquire)
         self.on(  # the emergency freeze replaces any lock
-            f"&& mkdir {self.lock_dir} &&", reply=changes(lambda call: setattr(world, "lock", _json_word(call.command)))
+            f'; mv -T "$t" {self.lock_dir} 2>/dev/null && break;',
+            reply=changes(lambda call: setattr(world, "lock", _json_word(call.command))),
         )
         self.on(re.compile("^if grep -qF -- "), reply=changes(self._release))
         self.on(
@@ -198,4 +199,4 @@ class WorldExecutor(ScriptedExecutor):
 
 def _json_word(command: str) -> str:
     """The JSON document a command writes (a lock holder, a history line)."""
-    return next(word for word in shlex.split(command) if word.startswith("{"))
+    return next(word for word in shlex.split(command) if word.startswith("{") and word != "{")

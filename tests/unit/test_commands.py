@@ -1,5 +1,10 @@
 """Every command builder pinned by exact output, hostile values included."""
 
+import json
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from ghosttasks.commands import alembic, compose, git, host, lock_dir, nginx, pg_dump, postgres, qpath, remote_file
@@ -195,16 +200,46 @@ def test_host_facts():
 
 def test_lock_commands_quote_the_holder():
     info = '{"reason": "it\'s $(bad)"}'
+    holder = '\'{"reason": "it\'"\'"\'s $(bad)"}\''
+    unwritable = "printf 'cannot create %s: %s may not write %s\\n' /state/lock \"$(id -un)\" /state >&2; exit 2"
     assert lock_dir.acquire("/state", info) == (
-        "mkdir -p /state || exit 2; if mkdir /state/lock 2>/dev/null; then printf '%s\\n' "
-        '\'{"reason": "it\'"\'"\'s $(bad)"}\' > /state/lock/info.json; '
-        "elif [ -d /state/lock ]; then cat /state/lock/info.json 2>/dev/null; exit 1; "
-        "else printf 'cannot create %s: %s may not write %s\\n' /state/lock \"$(id -un)\" /state >&2; exit 2; fi"
+        f"mkdir -p /state || exit 2; t=$(mktemp -d /state/.lock.XXXXXX 2>/dev/null) || {{ {unwritable}; }}; "
+        f"printf '%s\\n' {holder} > \"$t/info.json\" || {{ rm -rf \"$t\"; exit 2; }}; "
+        'if mv -T "$t" /state/lock 2>/dev/null; then exit 0; fi; rm -rf "$t"; '
+        f"if [ -d /state/lock ]; then cat /state/lock/info.json 2>/dev/null; exit 1; fi; {unwritable}"
+    )
+    assert lock_dir.force_acquire("/state", info) == (
+        f"mkdir -p /state && t=$(mktemp -d /state/.lock.XXXXXX) && printf '%s\\n' {holder} > \"$t/info.json\" && "
+        '{ for attempt in 1 2 3 4 5; do rm -rf /state/lock; mv -T "$t" /state/lock 2>/dev/null && break; done; '
+        '[ ! -e "$t" ] || { rm -rf "$t"; echo \'could not replace the lock\' >&2; false; }; }'
     )
     assert lock_dir.release("/state", "ab12cd34") == (
         "if grep -qF -- ab12cd34 /state/lock/info.json 2>/dev/null; then rm -rf /state/lock; fi"
     )
     assert lock_dir.force_release("/state") == "rm -rf /state/lock"
+
+
+def test_a_run_refused_at_the_moment_the_lock_is_taken_reads_its_holder(tmp_path):
+    """Eight runs at once, run by bash here: one takes the lock, each of the seven others is refused with the
+    winner's holder (never an empty lock file, the race of mkdir-then-write), and nothing else is left."""
+    state = tmp_path / "state"
+
+    def take(number: int) -> subprocess.CompletedProcess:
+        command = lock_dir.acquire(str(state), json.dumps({"run_id": f"run{number}"}))
+        return subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+
+    for _ in range(40):  # the old mkdir-then-write showed an empty holder in about 1 round of 11
+        shutil.rmtree(state, ignore_errors=True)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(take, range(8)))
+        assert sorted(result.returncode for result in results) == [0] + [1] * 7, results
+        holder = (state / "lock" / "info.json").read_text()
+        assert all(result.stdout == holder for result in results if result.returncode == 1), results
+        assert [path.name for path in state.iterdir()] == ["lock"]
+    frozen = subprocess.run(["bash", "-c", lock_dir.force_acquire(str(state), '{"frozen": true}')], check=False)
+    assert frozen.returncode == 0
+    assert (state / "lock" / "info.json").read_text() == '{"frozen": true}\n'
+    assert [path.name for path in state.iterdir()] == ["lock"]
 
 
 def test_schema_revision_is_read_with_psql_in_the_postgres_service():

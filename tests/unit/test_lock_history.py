@@ -168,7 +168,7 @@ class FakeLB(ScriptedExecutor):
         self.lock, self.history, self.history_fails, self.state = lock, list(history), history_fails, state
         self.on(lambda command: "history.jsonl" in command and ">>" in command, reply=self._append)
         self.on(re.compile("^tail -n "), reply=self._tail)
-        self.on("if mkdir", reply=self._acquire)
+        self.on('if mv -T "$t" ', reply=self._acquire)
         self.on(re.compile(r"^cat .*lock/info\.json"), reply=lambda call: Answer(self._holder()))
         self.on(re.compile(r"^cat .*state\.json"), reply=lambda call: Answer(self.state))
         self.on(re.compile(r"^rm -rf .*/lock$"), reply=self._release)
@@ -176,7 +176,7 @@ class FakeLB(ScriptedExecutor):
     def _append(self, call):
         if self.history_fails:
             return Answer(stderr="No space left on device", exit_code=1)
-        self.history.append(json.loads(next(w for w in shlex.split(call.command) if w.startswith("{"))))
+        self.history.append(json.loads(next(w for w in shlex.split(call.command) if w.startswith("{") and w != "{")))
         return Answer()
 
     def _tail(self, call):
@@ -186,7 +186,7 @@ class FakeLB(ScriptedExecutor):
     def _acquire(self, call):
         if self.lock is not None:
             return Answer(self._holder(), exit_code=1)
-        self.lock = json.loads(next(w for w in shlex.split(call.command) if w.startswith("{")))
+        self.lock = json.loads(next(w for w in shlex.split(call.command) if w.startswith("{") and w != "{"))
         return Answer()
 
     def _holder(self):

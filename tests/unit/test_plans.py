@@ -54,7 +54,7 @@ def test_prod_plan_is_in_the_runbook_safe_order(inv):
     def first(fragment):
         return next(i for i, line in enumerate(lines) if fragment in line)
 
-    assert first("mkdir /var/lib/ghosttasks/lock") < first("uname -n")
+    assert first('mv -T "$t" /var/lib/ghosttasks/lock') < first("uname -n")
     assert first("pg_dump") < first("pg_restore --list") < first("up -d --no-deps --force-recreate api web")
     assert (
         first("up -d --no-deps --force-recreate api web")
@@ -62,7 +62,7 @@ def test_prod_plan_is_in_the_runbook_safe_order(inv):
         < first("probe GET http://app1")
     )
     # before anything changes: sudo -n on the LB and Docker on every app and db host, all at once
-    assert first("mkdir /var/lib/ghosttasks/lock") < first("sudo -n /usr/bin/true") < first("git ") < first("pg_dump")
+    assert first('mv -T "$t" /var/lib/ghosttasks/lock') < first("sudo -n /usr/bin/true") < first("git ") < first("pg_dump")
     assert first("uname -n") < first("sudo -n /usr/bin/true") < first("[db1] $ u=$(id -un); if e=$(docker version")
     # the switch: the LB config is current (the dry run assumes so), so only the selector's flag changes
     assert first("probe GET http://app1") < first("cat /etc/nginx/conf.d/ghostworks-upstream.conf")
@@ -132,5 +132,5 @@ def test_two_lbs_are_both_read_before_either_flag_moves(inv, two_lbs):
         "https://lb1.internal.ghostworks.dev/api/v1/health",
         "https://lb2.internal.ghostworks.dev/api/v1/health",
     ]
-    lock = [line[:5] for line in lines if "mkdir /var/lib/ghosttasks/lock" in line or "history.jsonl" in line]
+    lock = [line[:5] for line in lines if 'mv -T "$t" /var/lib/ghosttasks/lock' in line or "history.jsonl" in line]
     assert lock == ["[lb1]", "[lb1]"]  # the one lock and the history live on the state LB
