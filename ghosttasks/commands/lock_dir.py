@@ -24,8 +24,8 @@ def acquire(state_dir: str, info_json: str) -> str:
     return (
         f"mkdir -p {qpath(state_dir)} || exit 2; "
         f"t=$(mktemp -d {qpath(state_dir + '/.lock.XXXXXX')} 2>/dev/null) || {{ {_unwritable(state_dir)}; }}; "
-        f"printf '%s\\n' {shlex.quote(info_json)} > \"$t/info.json\" || {{ rm -rf \"$t\"; exit 2; }}; "
-        f"if mv -T \"$t\" {qpath(lock)} 2>/dev/null; then exit 0; fi; rm -rf \"$t\"; "
+        f'printf \'%s\\n\' {shlex.quote(info_json)} > "$t/info.json" || {{ rm -rf "$t"; exit 2; }}; '
+        f'if mv -T "$t" {qpath(lock)} 2>/dev/null; then exit 0; fi; rm -rf "$t"; '
         f"if [ -d {qpath(lock)} ]; then cat {qpath(lock + '/info.json')} 2>/dev/null; exit 1; fi; "
         f"{_unwritable(state_dir)}"
     )
@@ -46,8 +46,8 @@ def force_acquire(state_dir: str, info_json: str) -> str:
     return (
         f"mkdir -p {qpath(state_dir)} && t=$(mktemp -d {qpath(state_dir + '/.lock.XXXXXX')}) "
         f"&& printf '%s\\n' {shlex.quote(info_json)} > \"$t/info.json\" && {{ for attempt in 1 2 3 4 5; do "
-        f"rm -rf {qpath(lock)}; mv -T \"$t\" {qpath(lock)} 2>/dev/null && break; done; "
-        "[ ! -e \"$t\" ] || { rm -rf \"$t\"; echo 'could not replace the lock' >&2; false; }; }"
+        f'rm -rf {qpath(lock)}; mv -T "$t" {qpath(lock)} 2>/dev/null && break; done; '
+        '[ ! -e "$t" ] || { rm -rf "$t"; echo \'could not replace the lock\' >&2; false; }; }'
     )
 
 

@@ -204,7 +204,7 @@ def test_lock_commands_quote_the_holder():
     unwritable = "printf 'cannot create %s: %s may not write %s\\n' /state/lock \"$(id -un)\" /state >&2; exit 2"
     assert lock_dir.acquire("/state", info) == (
         f"mkdir -p /state || exit 2; t=$(mktemp -d /state/.lock.XXXXXX 2>/dev/null) || {{ {unwritable}; }}; "
-        f"printf '%s\\n' {holder} > \"$t/info.json\" || {{ rm -rf \"$t\"; exit 2; }}; "
+        f'printf \'%s\\n\' {holder} > "$t/info.json" || {{ rm -rf "$t"; exit 2; }}; '
         'if mv -T "$t" /state/lock 2>/dev/null; then exit 0; fi; rm -rf "$t"; '
         f"if [ -d /state/lock ]; then cat /state/lock/info.json 2>/dev/null; exit 1; fi; {unwritable}"
     )

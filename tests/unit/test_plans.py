@@ -54,7 +54,8 @@ def test_prod_plan_is_in_the_runbook_safe_order(inv):
     def first(fragment):
         return next(i for i, line in enumerate(lines) if fragment in line)
 
-    assert first('mv -T "$t" /var/lib/ghosttasks/lock') < first("uname -n")
+    lock = first('mv -T "$t" /var/lib/ghosttasks/lock')
+    assert lock < first("uname -n")
     assert first("pg_dump") < first("pg_restore --list") < first("up -d --no-deps --force-recreate api web")
     assert (
         first("up -d --no-deps --force-recreate api web")
@@ -62,7 +63,7 @@ def test_prod_plan_is_in_the_runbook_safe_order(inv):
         < first("probe GET http://app1")
     )
     # before anything changes: sudo -n on the LB and Docker on every app and db host, all at once
-    assert first('mv -T "$t" /var/lib/ghosttasks/lock') < first("sudo -n /usr/bin/true") < first("git ") < first("pg_dump")
+    assert lock < first("sudo -n /usr/bin/true") < first("git ") < first("pg_dump")
     assert first("uname -n") < first("sudo -n /usr/bin/true") < first("[db1] $ u=$(id -un); if e=$(docker version")
     # the switch: the LB config is current (the dry run assumes so), so only the selector's flag changes
     assert first("probe GET http://app1") < first("cat /etc/nginx/conf.d/ghostworks-upstream.conf")
