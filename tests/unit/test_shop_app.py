@@ -66,7 +66,6 @@ def test_origin_has_every_release_and_main_is_the_app_as_it_is(origin):
 
 
 def test_each_release_has_one_head_and_the_history_merges_two_branches(origin, tmp_path):
-    pytest.importorskip("alembic")
     for release in RELEASES:
         script = _script_directory(origin, release.tag, tmp_path)
         assert script.get_heads() == [ALEMBIC_HEADS[release.tag]], release.tag
