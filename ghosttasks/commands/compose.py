@@ -60,16 +60,23 @@ def exec_(project: Project, service: str, argv: list[str], env: dict[str, str] |
     return f"{project.prefix()} exec -T {_env_flags(env)}{shlex.quote(service)} {join(argv)}"
 
 
-def exec_running(project: str, service: str, argv: list[str]) -> str:
+def exec_running(project: str, service: str, argv: list[str], env: dict[str, str] | None = None) -> str:
     """Run argv in the service's running container found by the labels compose gives it (not a one-off), with
-    `docker exec`: no compose file is read. Fails (exit 1) saying so when the service does not run."""
-    labels = {"com.docker.compose.project": project, "com.docker.compose.service": service}
-    filters = " ".join(f"--filter {shlex.quote(f'label={name}={value}')}" for name, value in labels.items())
+    `docker exec` (no TTY) and extra environment variables: no compose file is read. Fails (exit 1) saying so
+    when the service does not run."""
     missing = shlex.quote(f"service {service} is not running in compose project {project}")
     return (
-        f"c=$(docker ps -q {filters} --filter label=com.docker.compose.oneoff=False | head -n 1); "
-        f'if [ -z "$c" ]; then echo {missing} >&2; exit 1; fi; docker exec "$c" {join(argv)}'
+        f"c=$({running_ids(project, service)} | head -n 1); "
+        f'if [ -z "$c" ]; then echo {missing} >&2; exit 1; fi; docker exec {_env_flags(env)}"$c" {join(argv)}'
     )
+
+
+def running_ids(project: str, service: str) -> str:
+    """`docker ps -q` of the service's running containers in the compose project, found by compose's labels (a
+    one-off `compose run` container excluded): what `compose ps -q SERVICE` prints, without the compose CLI's start."""
+    labels = {"com.docker.compose.project": project, "com.docker.compose.service": service}
+    filters = " ".join(f"--filter {shlex.quote(f'label={name}={value}')}" for name, value in labels.items())
+    return f"docker ps -q {filters} --filter label=com.docker.compose.oneoff=False"
 
 
 def run_rm(project: Project, service: str, argv: list[str], env: dict[str, str] | None = None) -> str:

@@ -55,4 +55,5 @@ def queue_depth(
     env = {"A": f"-h {address}"} if address else None
     argv = ["sh", "-c", _DEPTH_SCRIPT, "sh", *keys]
     assumed = "".join(f"{key} list 0\n" for key in keys)
-    return Fact("queue depth", compose.exec_(project, service, argv, env), parse, assumed, check=False)
+    command = compose.exec_running(project.name, service, argv, env)
+    return Fact("queue depth", command, parse, assumed, check=False)

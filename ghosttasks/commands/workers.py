@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Literal
 
-from ghosttasks.commands.compose import Project, up
+from ghosttasks.commands.compose import Project, running_ids, up
 from ghosttasks.commands.facts import Answer, Fact
 
 #: Seconds the stop waits for a killed container to be gone (after SIGKILL nothing is left to wait for).
@@ -30,7 +30,7 @@ def stop(project: Project, service: str, signal: str, timeout: int) -> str:
     sig = shlex.quote(signal)
     inspect = shlex.quote("{{.Name}} {{.State.ExitCode}}")
     return (
-        f"ids=$({project.prefix()} ps -q {shlex.quote(service)}) && "
+        f"ids=$({running_ids(project.name, service)}) && "
         f'if [ -z "$ids" ]; then echo {NOT_RUNNING}; '
         f"else docker kill -s {sig} $ids > /dev/null; "
         f"if timeout {int(timeout)} docker wait $ids > /dev/null; then echo {STOPPED}; "

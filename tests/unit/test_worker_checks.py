@@ -126,8 +126,10 @@ def test_the_queue_depth_is_read_by_redis_cli_in_the_redis_service():
     project = Project("/srv/ghostworks", "ghostworks", ("docker-compose.yml",))
     fact = redis_cli.queue_depth(project, service="redis", keys=["jobs", "jobs:processing:*"], address="10.0.0.5")
     assert fact.command.startswith(
-        "cd /srv/ghostworks && docker compose -p ghostworks -f docker-compose.yml exec -T -e 'A=-h 10.0.0.5' redis "
-        "sh -c "
+        "c=$(docker ps -q --filter label=com.docker.compose.project=ghostworks --filter "
+        "label=com.docker.compose.service=redis --filter label=com.docker.compose.oneoff=False | head -n 1); "
+        "if [ -z \"$c\" ]; then echo 'service redis is not running in compose project ghostworks' >&2; exit 1; fi; "
+        "docker exec -e 'A=-h 10.0.0.5' \"$c\" sh -c "
     )
     assert fact.command.endswith(" sh jobs 'jobs:processing:*'")
     assert subprocess.run(["bash", "-n", "-c", fact.command], check=False).returncode == 0

@@ -16,7 +16,8 @@ PREFIX = (
 
 def test_stop_sends_the_signal_waits_the_timeout_then_kills_and_says_which():
     assert workers.stop(PROJECT, "worker", "SIGQUIT", 90) == (
-        f"ids=$({PREFIX} ps -q worker) && "
+        "ids=$(docker ps -q --filter label=com.docker.compose.project=ghostworks-blue "
+        "--filter label=com.docker.compose.service=worker --filter label=com.docker.compose.oneoff=False) && "
         'if [ -z "$ids" ]; then echo not-running; '
         "else docker kill -s SIGQUIT $ids > /dev/null; "
         "if timeout 90 docker wait $ids > /dev/null; then echo stopped; "
@@ -27,7 +28,10 @@ def test_stop_sends_the_signal_waits_the_timeout_then_kills_and_says_which():
 
 def test_stop_is_valid_shell_and_quotes_hostile_values():
     command = workers.stop(Project("/srv/x; rm", "p$(id)", ("a b.yml",)), "w;reboot", "SIGTERM", 3)
-    assert "-p 'p$(id)' -f 'a b.yml' ps -q 'w;reboot')" in command
+    assert (
+        "--filter 'label=com.docker.compose.project=p$(id)' --filter 'label=com.docker.compose.service=w;reboot'"
+        in command
+    )
     assert subprocess.run(["bash", "-n", "-c", command], check=False).returncode == 0
 
 

@@ -76,7 +76,7 @@ def test_deploy_starts_no_worker_before_the_switch(inv, workers_inventory):
     before = plan.split("== switch traffic")[0]
     assert "up -d --no-deps --force-recreate api web\n" in before
     assert "up -d --no-deps worker" not in before and "--force-recreate api web worker" not in before
-    assert "ps -q worker" in before.split("== clear blue's workers")[1].split("== start blue")[0]
+    assert "compose.service=worker " in before.split("== clear blue's workers")[1].split("== start blue")[0]
 
 
 def _workers_env(tmp_path):
@@ -97,7 +97,7 @@ def test_a_worker_killed_after_its_timeout_is_said_as_a_warning(tmp_path):
     from ghosttasks.flows.steps.workers import hand_over
 
     executor = testing.ScriptedExecutor(_workers_env(tmp_path), unscripted="assume")
-    executor.on("ps -q worker", "killed\n/ghostworks-green-worker-1 137\n", host="app2")
+    executor.on("compose.service=worker ", "killed\n/ghostworks-green-worker-1 137\n", host="app2")
     run = testing.a_run(executor, task="traffic.switch")
     state = DeployState(active="blue", colors={"blue": ColorState("v1.0.0"), "green": ColorState("v1.1.0")})
     plan = hand_over(run, state, "traffic.switch", "blue", "v1.0.0")
@@ -124,7 +124,7 @@ def test_the_automatic_rollback_moves_the_workers_back(tmp_path):
     roll_back_to_previous(run, Store(run), state, Trigger("error rate", "35%", "10%"))
     commands = [c.command for c in executor.commands]
     flip = next(i for i, c in enumerate(commands) if "ghostworks-active" in c)
-    stops = [i for i, c in enumerate(commands) if "-p ghostworks-green" in c and " ps -q " in c]
+    stops = [i for i, c in enumerate(commands) if "project=ghostworks-green " in c and "ids=$(docker ps -q" in c]
     starts = [i for i, c in enumerate(commands) if "-p ghostworks-blue" in c and " up -d --no-deps " in c]
     assert len(stops) == 3 and len(starts) == 3
     assert flip < min(stops) and max(stops) < min(starts)
@@ -147,9 +147,10 @@ def _deploy(tmp_path, rules):
 def test_a_deploy_failing_before_the_switch_never_touches_the_serving_colours_workers(tmp_path):
     commands, failure = _deploy(tmp_path, [("api alembic upgrade c3c3c3c3c3c3", ("", "boom", 1))])
     assert "migrate database" in failure
-    assert not [c for c in commands if "-p ghostworks-green" in c and (" ps -q " in c or " up -d" in c)]
+    assert not [c for c in commands if "ghostworks-green " in c and ("ids=$(docker ps -q" in c or " up -d" in c)]
     assert not [c for c in commands if " up -d --no-deps worker" in c or " up -d --no-deps scheduler" in c]
-    assert len([c for c in commands if "-p ghostworks-blue" in c and " ps -q " in c]) == 3  # leftovers cleared
+    leftovers = [c for c in commands if "project=ghostworks-blue " in c and "ids=$(docker ps -q" in c]
+    assert len(leftovers) == 3  # leftovers cleared
 
 
 def test_a_handover_failing_half_way_hands_the_workers_back(tmp_path):
@@ -174,7 +175,7 @@ def test_the_emergency_rollback_says_so_when_a_worker_move_fails(tmp_path, monke
 
     monkeypatch.setenv("GHOST_INVENTORY", str(tmp_path / "workers-hosts.yml"))
     executor = testing.ScriptedExecutor(_workers_env(tmp_path), dry_run=True, unscripted="assume")
-    executor.on("ps -q scheduler", "Error response from daemon\n")
+    executor.on("compose.service=scheduler ", "Error response from daemon\n")
     run = testing.a_run(executor, task="deploy.emergency-rollback")
     state = emergency_rollback(run, reason="p95 over 5 s")
     assert state.active == "blue"
@@ -214,6 +215,6 @@ def test_the_emergency_moves_the_workers_only_within_what_is_left_of_its_budget(
     state = DeployState(active="blue", colors={"blue": ColorState("v1.0.0"), "green": ColorState("v1.1.0")})
     move_workers(run, state, "blue", "v1.0.0", elapsed=elapsed)
     assert said in run.out.printed
-    moved = [c.command for c in executor.commands if " ps -q worker" in c.command or " up -d " in c.command]
-    moved += [c.command for c in executor.commands if " ps -q scheduler" in c.command]
+    moved = [c.command for c in executor.commands if "compose.service=worker " in c.command or " up -d " in c.command]
+    moved += [c.command for c in executor.commands if "compose.service=scheduler " in c.command]
     assert (len(moved) == 6) == (elapsed < 5)
