@@ -138,11 +138,19 @@ def make_handler(app: App, log: logging.Logger) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    """A thread per request, and the listen backlog of a production server: http.server's default of 5 drops
+    connections beyond it under a burst (their SYNs are retried after 1 s, then 3 s...), which nginx and the
+    probes see as a slow or failed answer of a healthy app."""
+
+    request_queue_size = 128
+    daemon_threads = True
+    block_on_close = False
+
+
 def serve(app: App, host: str, port: int, log: logging.Logger) -> None:
     """Serve `app` on host:port until SIGTERM or SIGINT, then stop at once (in-flight requests are abandoned)."""
-    server = ThreadingHTTPServer((host, port), make_handler(app, log))
-    server.daemon_threads = True
-    server.block_on_close = False
+    server = Server((host, port), make_handler(app, log))
 
     def stop(signum: int, _frame: object) -> None:
         log.info("stopping", extra={"signal": signal.Signals(signum).name})
