@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass
 
 from ghosttasks.commands import join, qpath
+from ghosttasks.commands.compose import running_ids
 from ghosttasks.commands.facts import Answer, Fact
 from ghosttasks.domain.errors import OperationFailed
 
@@ -96,12 +97,8 @@ def parse_digest(output: str, repository: str) -> str:
 
 def running_digests(project: str, service: str) -> str:
     """The RepoDigests (JSON) of the image the service's running container of this compose project runs."""
-    labels = f"--filter label=com.docker.compose.project={shlex.quote(project)} --filter " + shlex.quote(
-        f"label=com.docker.compose.service={service}"
-    )
-    labels += " --filter label=com.docker.compose.oneoff=False"  # not a `compose run` container
     return (
-        f"c=$(docker ps -q {labels}) && [ -n \"$c\" ] || {{ echo 'no running container' >&2; exit 3; }}; "
+        f"c=$({running_ids(project, service)}) && [ -n \"$c\" ] || {{ echo 'no running container' >&2; exit 3; }}; "
         "i=$(docker inspect --format '{{.Image}}' $c) && "
         "docker image inspect --format '{{json .RepoDigests}}' \"$i\""
     )
@@ -229,13 +226,8 @@ EXPECTED_MARK = "expected-image"
 def container_image_ids(project: str, service: str, expected: str) -> str:
     """The image id of each running container of the project's service (one line each), then
     `expected-image <id>` of the local image `expected` (`none` when there is no such image)."""
-    labels = (
-        f"--filter label=com.docker.compose.project={shlex.quote(project)} "
-        f"--filter {shlex.quote(f'label=com.docker.compose.service={service}')} "
-        "--filter label=com.docker.compose.oneoff=False"
-    )
     return (
-        f"c=$(docker ps -q {labels}) && [ -n \"$c\" ] || {{ echo 'no running container' >&2; exit 3; }}; "
+        f"c=$({running_ids(project, service)}) && [ -n \"$c\" ] || {{ echo 'no running container' >&2; exit 3; }}; "
         "for k in $c; do docker inspect --format '{{.Image}}' \"$k\" || exit 1; done; "
         f"e=$(docker image inspect --format '{{{{.Id}}}}' {shlex.quote(expected)} 2>/dev/null) || e=none; "
         f'echo "{EXPECTED_MARK} $e"'
