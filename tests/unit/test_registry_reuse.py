@@ -145,3 +145,40 @@ def test_a_repository_with_a_tag_is_known(response, expected):
     client = httpx.Client(transport=httpx.MockTransport(lambda request: response))
     url = "http://127.0.0.20:5000/v2/lab/ghostworks-api/tags/list"
     assert registry_api.has_tags(url, username="ghost", password="secret", client=client, timeout=5) is expected
+
+
+def test_the_registry_reads_carry_the_login_and_ask_for_each_image(monkeypatch):
+    """build once's two reads (is the version there? does the repository hold anything?) ask the registry's URL of
+    every per-colour image with the inventory's username and the run's password, within 10 s each."""
+    from ghosttasks import testing
+    from ghosttasks.flows.steps import build_once
+
+    asked = []
+
+    def manifest(url, *, username, password, client, timeout):
+        asked.append(("manifest", url, username, password, timeout))
+        return Manifest(A if "ghostworks-api" in url else B)
+
+    def has_tags(url, *, username, password, client, timeout):
+        asked.append(("tags", url, username, password, timeout))
+        return "ghostworks-api" in url
+
+    monkeypatch.setattr(registry_api, "manifest", manifest)
+    monkeypatch.setattr(registry_api, "has_tags", has_tags)
+    executor = testing.ScriptedExecutor(testing.prod()).on_probe("registry.internal", lambda check: check())
+    run = testing.a_run(executor)
+    shipping = build_once.in_registry(run, "v1.2.0", "secret", {})
+    known = build_once.repositories_known(run, "secret")
+    registry = "registry.internal.ghostworks.dev:5000"
+    repository = f"{registry}/ghostworks"
+    assert (shipping.push, shipping.pinned) == (
+        False,
+        {"api": f"{repository}/ghostworks-api@{A}", "web": f"{repository}/ghostworks-web@{B}"},
+    )
+    assert known == {"api": True, "web": False}
+    assert sorted(asked) == [
+        ("manifest", f"https://{registry}/v2/ghostworks/ghostworks-api/manifests/v1.2.0", "deploy", "secret", 10.0),
+        ("manifest", f"https://{registry}/v2/ghostworks/ghostworks-web/manifests/v1.2.0", "deploy", "secret", 10.0),
+        ("tags", f"https://{registry}/v2/ghostworks/ghostworks-api/tags/list", "deploy", "secret", 10.0),
+        ("tags", f"https://{registry}/v2/ghostworks/ghostworks-web/tags/list", "deploy", "secret", 10.0),
+    ]

@@ -10,6 +10,7 @@ that one command and removed after it. `images.build: on-hosts`: each app host b
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from ghosttasks.commands import compose, docker_images, git
 from ghosttasks.config.inventory import Host
@@ -26,6 +27,8 @@ from ghosttasks.execution.executor import Probe
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.projects import color_project
 from ghosttasks.terminal.reporting import describe_images
+
+T = TypeVar("T")
 
 ProjectFor = Callable[[Host], compose.Project]
 
@@ -104,25 +107,16 @@ def in_registry(run: Run, version: str, password: str | None, recorded: dict[str
     from ghosttasks.execution import registry_api
 
     env = run.env
-    settings = env.images
     repositories = {service: repository(run, service) for service in env.app.color_services}
-    urls = {
-        service: registry_reuse.manifest_url(settings.registry or "", env.image_name(service), version)
-        for service in repositories
-    }
-    timeout = env.ssh.command_timeout
-
-    def read(url: str) -> registry_reuse.Manifest:
-        client = run.executor.http_client(url)
-        return registry_api.manifest(
-            url, username=settings.username, password=password, client=client, timeout=min(timeout, 10.0)
-        )
-
-    probes = [
-        Probe(f"HEAD {url} {way(env, url)} (is {version} in the registry?)", lambda url=url: read(url), Manifest())
-        for url in urls.values()
-    ]
-    found = dict(zip(urls, run.executor.probe_all(probes), strict=True))
+    found = _ask_registry(
+        run,
+        lambda name: registry_reuse.manifest_url(env.images.registry or "", name, version),
+        registry_api.manifest,
+        lambda url: f"HEAD {url} {way(env, url)} (is {version} in the registry?)",
+        Manifest(),
+        timeout=min(env.ssh.command_timeout, 10.0),
+        password=password,
+    )
     return registry_reuse.decide(repositories, version, found, recorded)
 
 
@@ -130,17 +124,38 @@ def repositories_known(run: Run, password: str | None) -> dict[str, bool | None]
     """Service -> whether the registry holds any tag of its repository (read at once; a dry run assumes so)."""
     from ghosttasks.execution import registry_api
 
-    env, settings = run.env, run.env.images
-    urls = {
-        service: registry_reuse.tags_url(settings.registry or "", env.image_name(service))
-        for service in env.app.color_services
-    }
+    env = run.env
+    return _ask_registry(
+        run,
+        lambda name: registry_reuse.tags_url(env.images.registry or "", name),
+        registry_api.has_tags,
+        lambda url: f"GET {url} {way(env, url)}",
+        True,
+        timeout=10.0,
+        password=password,
+    )
 
-    def read(url: str) -> bool | None:
+
+def _ask_registry(
+    run: Run,
+    url_of: Callable[[str], str],
+    read: Callable[..., T],
+    describe: Callable[[str], str],
+    assumed: T,
+    *,
+    timeout: float,
+    password: str | None,
+) -> dict[str, T]:
+    """Service -> `read`'s answer for its image's registry URL (`url_of(image name)`), every service at once, each
+    through the run's client for that URL (the bastion's SSH when probes go that way)."""
+    env = run.env
+    urls = {service: url_of(env.image_name(service)) for service in env.app.color_services}
+
+    def ask(url: str) -> T:
         client = run.executor.http_client(url)
-        return registry_api.has_tags(url, username=settings.username, password=password, client=client, timeout=10.0)
+        return read(url, username=env.images.username, password=password, client=client, timeout=timeout)
 
-    probes = [Probe(f"GET {url} {way(env, url)}", lambda url=url: read(url), True) for url in urls.values()]
+    probes = [Probe(describe(url), lambda url=url: ask(url), assumed) for url in urls.values()]
     return dict(zip(urls, run.executor.probe_all(probes), strict=True))
 
 
