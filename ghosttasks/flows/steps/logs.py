@@ -69,6 +69,7 @@ def _send_requests(run: Run, color: Color, *, serving: bool) -> list[tuple[str, 
     """(request id, the host it was sent to or None when the LB chose) for every request sent."""
     env = run.env
     id_header = env.logs.request_id_header
+    header = env.lb.color_header if serving and env.lb else None  # through the LB: the colour is its header
     if serving and env.lb:
         targets: list[tuple[str, str | None]] = [(env.lb_health_url, None)] * REQUESTS
     else:
@@ -77,21 +78,19 @@ def _send_requests(run: Run, color: Color, *, serving: bool) -> list[tuple[str, 
     sent = []
     ids = [f"ghosttasks-{uuid.uuid4().hex}" for _ in targets]
     checks = []
-    for (url, host), request_id in zip(targets, ids, strict=True):
+    for (url, _host), request_id in zip(targets, ids, strict=True):
         client = run.executor.http_client(url)
-        header = env.lb.color_header if env.lb and host is None else None
         checks.append(
             Probe(
                 f"GET {url} {way(env, url)} with {id_header} {request_id if not run.dry_run else '<fresh id>'}",
-                lambda url=url, rid=request_id, c=client, h=header: probes.send_with_request_id(
-                    url, rid, client=c, color_header=h, header=id_header
+                lambda url=url, rid=request_id, c=client: probes.send_with_request_id(
+                    url, rid, client=c, color_header=header, header=id_header
                 ),
                 probes.Correlated(request_id, 200, color if header else None, request_id),
             )
         )
     answers = run.executor.probe_all(checks)  # sent at once, judged in order
     for (url, host), request_id, answer in zip(targets, ids, answers, strict=True):
-        header = env.lb.color_header if env.lb and host is None else None
         if answer.error:  # an error answer is logged with its id too: only no answer at all stops the check
             raise OperationFailed(f"request {request_id} to {url}: {answer.error}")
         if header and answer.status == 200 and answer.color is None:
