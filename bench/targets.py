@@ -9,10 +9,13 @@ Python, as an operator runs it, with bytecode cached as an installed package has
   `traffic.switch` alternating colours (whole command, and from its start until the LB answers from the new colour,
   polled on new connections every 5 ms), `deploy.emergency-rollback` (the same two figures; each is followed by an
   untimed `deploy.unlock --force`), and `deploy.prod` of an already-built version without monitoring (NEWER and
-  OLDER alternately, each into the colour that already ran it: images and worktrees exist; --deploys runs).
+  OLDER alternately, each into the colour that already ran it: images and worktrees exist; --deploys runs);
+- on the same lab with prod declaring its second LB too (lb2, 127.0.0.21: its own sshd, nginx and files; set up once
+  by an untimed `traffic.install`): `deploy.emergency-rollback` whole, and until the first LB answers from the
+  previous colour (the command itself verifies both before it ends).
 
-Not measured here: the emergency rollback with two LBs (the flat lab has one), build once against build on each host
-(bench/build_once.py), fan-out against raw Fabric (bench/fanout.py, bench/run_all.sh), the CI's duration (.ci/run).
+Not measured here: build once against build on each host (bench/build_once.py), fan-out against raw Fabric
+(bench/fanout.py, bench/run_all.sh), the CI's duration (.ci/run).
 
     flock /tmp/ghostlab.lock python3 bench/targets.py          # everything (about 6 minutes here)
     python3 bench/targets.py --no-lab                           # the start-up rows only
@@ -35,6 +38,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import yaml
 from benchlib import ROOT, fmt_s, machine_info, markdown_table, write_results
 from lab_load import watching_lb
 from lab_records import colour_running, lab_history, lab_state, other
@@ -48,6 +52,7 @@ LOCAL_ENV = {name: value for name, value in os.environ.items() if name != "PYTHO
 #: this checkout's code, whichever checkout `pip install -e` last pointed `ghost` at
 LOCAL_ENV["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), LOCAL_ENV.get("PYTHONPATH")]))
 LAB_ENV = {**LOCAL_ENV, "GHOST_INVENTORY": str(ROOT / "lab" / "hosts.yml")}
+LB2 = {"name": "lb2", "address": "127.0.0.21", "roles": ["lb"]}  # the lab's second LB (lab/labctl/hosts.py)
 SHIPPED_ENV = {**LOCAL_ENV, "GHOST_INVENTORY": str(ROOT / "hosts.yml")}
 
 
@@ -109,31 +114,54 @@ def prepare_lab() -> None:
         run(ghost("traffic.switch", older, "--yes"), LAB_ENV)
 
 
-def timed(args: list[str], colour: str | None) -> tuple[float, float | None]:
+def timed(args: list[str], colour: str | None, env: dict[str, str] = LAB_ENV) -> tuple[float, float | None]:
     """(whole-command seconds, seconds from its start until the LB answers from `colour`)."""
     with watching_lb(colour) as watch:
-        whole = run(ghost(*args), LAB_ENV)
+        whole = run(ghost(*args), env)
     return whole, watch.seconds
+
+
+def emergency_rollbacks(repeat: int, env: dict[str, str]) -> tuple[list[float], list[float | None]]:
+    """`repeat` emergency rollbacks, each to the recorded previous colour and followed by an untimed unlock: (whole
+    seconds, seconds until the LB answers from the previous colour)."""
+    whole, lb = [], []
+    for _ in range(repeat):
+        target = lab_state()["previous"]
+        seconds, moved = timed(["deploy.emergency-rollback", "--reason", "bench/targets.py"], target, env)
+        whole.append(seconds)
+        lb.append(moved)
+        run(ghost("deploy.unlock", "--force"), env)
+        time.sleep(0.3)
+    return whole, lb
+
+
+def two_lb_env() -> dict[str, str]:
+    """The environment of a `ghost` whose prod declares lb2 beside lb (an inventory written under bench/results)."""
+    data = yaml.safe_load((ROOT / "lab" / "hosts.yml").read_text())
+    hosts = data["environments"]["prod"]["hosts"]
+    after_lb = next(index for index, host in enumerate(hosts) if "lb" in host["roles"]) + 1
+    hosts.insert(after_lb, LB2)
+    path = ROOT / "bench" / "results" / "hosts-two-lbs.yml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return {**LOCAL_ENV, "GHOST_INVENTORY": str(path)}
 
 
 def lab(repeat: int, deploys: int) -> dict[str, Any]:
     """The switch, the emergency rollback and deploy.prod, each `repeat` (deploys: `deploys`) times."""
     prepare_lab()
     first_entry = len(lab_history())
-    out: dict[str, Any] = {"switch": [], "switch_lb": [], "emergency": [], "emergency_lb": [], "deploy": []}
+    out: dict[str, Any] = {"switch": [], "switch_lb": [], "deploy": []}
     for _ in range(repeat):
         target = other(lab_state()["active"])
         whole, lb = timed(["traffic.switch", target, "--yes"], target)
         out["switch"].append(whole)
         out["switch_lb"].append(lb)
         time.sleep(0.3)
-    for _ in range(repeat):
-        target = lab_state()["previous"]
-        whole, lb = timed(["deploy.emergency-rollback", "--reason", "bench/targets.py"], target)
-        out["emergency"].append(whole)
-        out["emergency_lb"].append(lb)
-        run(ghost("deploy.unlock", "--force"), LAB_ENV)
-        time.sleep(0.3)
+    out["emergency"], out["emergency_lb"] = emergency_rollbacks(repeat, LAB_ENV)
+    two_lbs = two_lb_env()
+    run(ghost("traffic.install", "--yes"), two_lbs)
+    out["emergency_two_lbs"], out["emergency_two_lbs_lb"] = emergency_rollbacks(repeat, two_lbs)
     prepare_lab()
     for index in range(deploys):
         version = NEWER if index % 2 == 0 else OLDER  # into the idle colour, which already ran it
@@ -183,13 +211,16 @@ def table(start: dict[str, list[float]], measured: dict[str, Any] | None) -> str
     ]
     if measured:
         rollback_lb = row("", 0, measured["emergency_lb"])[1]
-        missing = sum(value is None for value in measured["switch_lb"] + measured["emergency_lb"])
+        two_lbs_lb = row("", 0, measured["emergency_two_lbs_lb"])[1]
+        watched = measured["switch_lb"] + measured["emergency_lb"] + measured["emergency_two_lbs_lb"]
+        missing = sum(value is None for value in watched)
         rows += [
             row("`traffic.switch` whole command < 1.0 s", 1.0, measured["switch"]),
             row("`traffic.switch`: the LB on the new colour < 0.5 s after the start", 0.5, measured["switch_lb"]),
             row("`deploy.emergency-rollback` whole command < 0.7 s (one LB)", 0.7, measured["emergency"]),
             ["(information) emergency rollback: the LB on the previous colour", rollback_lb, "-"],
-            ["`deploy.emergency-rollback` < 1.0 s with two LBs", "not measured: the flat lab has one LB", "n/a"],
+            row("`deploy.emergency-rollback` whole command < 1.0 s (two LBs)", 1.0, measured["emergency_two_lbs"]),
+            ["(information) emergency rollback, two LBs: the first LB on the previous colour", two_lbs_lb, "-"],
             row("`deploy.prod` of a built version, 2 app hosts, no monitoring < 6 s", 6.0, measured["deploy"]),
         ]
         if missing:

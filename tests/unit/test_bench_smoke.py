@@ -76,13 +76,16 @@ def test_targets_table_judges_medians_and_writes_between_the_markers(tmp_path, m
         "switch_lb": [0.4, None, 0.45],  # one run never saw the LB move
         "emergency": [0.6, 0.65, 0.8],
         "emergency_lb": [0.3, 0.3, 0.3],
+        "emergency_two_lbs": [0.9, 1.1, 1.2],  # median 1.1: not met
+        "emergency_two_lbs_lb": [0.35, 0.4, None],
         "deploy": [5.0, 5.5],
     }
     rows = {line.split("|")[1].strip(): line.split("|")[3].strip() for line in targets.table(start, lab).splitlines()}
     assert rows["`ghost --list` < 0.25 s"] == "met"
     assert rows["`ghost --help deploy.prod` < 0.25 s"] == "NOT met"
     assert rows["`traffic.switch`: the LB on the new colour < 0.5 s after the start"] == "met"  # median of the 2 seen
-    assert rows["`deploy.emergency-rollback` < 1.0 s with two LBs"] == "n/a"
+    assert rows["`deploy.emergency-rollback` whole command < 1.0 s (two LBs)"] == "NOT met"
+    assert rows["`deploy.emergency-rollback` whole command < 0.7 s (one LB)"] == "met"
     assert "(runs where the LB never answered from the target, 5 s after)" in rows
     doc = tmp_path / "performance.md"
     doc.write_text(f"# title\n{targets.BEGIN}\nold\n{targets.END}\n## next\n")
