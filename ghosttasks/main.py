@@ -10,12 +10,18 @@ import sys
 
 from ghosttasks import namespace
 from ghosttasks.cli import GhostProgram
+from ghosttasks.terminal.command_name import typed_as
 
 
 class Ghost(GhostProgram):
     """GhostProgram whose hints name `ghost` and whose version is read from the package metadata when asked."""
 
     command = "ghost"
+
+    def run(self, argv: list[str] | None = None, exit: bool = True) -> None:
+        """Invoke's run, every line it prints naming `ghost` where it names a task to type."""
+        with typed_as(self.command):
+            super().run(argv, exit)
 
     def parse_core(self, argv: list[str] | None) -> None:
         """Invoke's core parsing, but bytecode is written as Python decides (PYTHONDONTWRITEBYTECODE, -B), or always

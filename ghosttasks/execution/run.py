@@ -18,6 +18,7 @@ from ghosttasks.config.inventory import Environment
 from ghosttasks.domain.audit import HistoryEntry, StepRecord
 from ghosttasks.domain.placeholders import PLAN_STAMP, PLAN_TIME
 from ghosttasks.execution.executor import Executor
+from ghosttasks.terminal.command_name import typed
 from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.step_events import StepFeed
 
@@ -115,7 +116,7 @@ class Run:
             "user": self.user,
             "origin": self.origin,
             "pid": os.getpid(),
-            "command": self.command_line or " ".join(["inv", *sys.argv[1:]]),
+            "command": self.command_line or " ".join([typed(), *sys.argv[1:]]),
         }
 
 

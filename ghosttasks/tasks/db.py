@@ -142,7 +142,7 @@ def backups(c, env=None):
 
 @ghost_task(
     help={
-        "file": "backup file name from `inv db.backups` (required)",
+        "file": "backup file name, as db.backups lists them (required)",
         "env": ENV_HELP,
         "dry_run": DRY_HELP,
         "yes": YES_HELP,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ghosttasks.domain.audit import HistoryEntry, LockHolder
 from ghosttasks.domain.masking import mask
+from ghosttasks.terminal.command_name import as_typed
 
 if TYPE_CHECKING:
     from ghosttasks.terminal.runlog import RunLog
@@ -99,7 +100,7 @@ class Output:
         if self.silent and not error:
             return
         console = self._errors if error else self._console
-        line = mask(text)
+        line = as_typed(mask(text))
         with self._lock:
             console.print(Text(line, style=style or ""))
         self._keep(line, error=error)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ghosttasks.domain.audit import HistoryEntry
 from ghosttasks.domain.masking import mask
+from ghosttasks.terminal.command_name import as_typed
 from ghosttasks.terminal.step_view import seconds
 
 
@@ -85,7 +86,7 @@ def render_summary(task: str, env: str, entry: HistoryEntry, log_path: Any, serv
     following = next_command(task, env, entry, service)
     if following:
         lines.append(f"{'next:':<14}", style="bold")
-        lines.append(following[0], style="bold cyan")
+        lines.append(as_typed(following[0]), style="bold cyan")
         lines.append(f"   ({following[1]})\n")
     lines.rstrip()
     return Group(table, lines)

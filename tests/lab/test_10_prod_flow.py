@@ -229,7 +229,7 @@ def test_never_healthy_tag_fails_and_green_keeps_serving(lab, inv, load_loop):
         result = inv("deploy.prod", "--version", "v1.2.0-unhealthy", "--health-timeout", "5", *NO_MONITOR)
     assert result.returncode == 1
     assert "blue never became healthy within 5 s" in result.stderr
-    assert "next: see its logs: inv stack.logs api --color blue" in result.stderr
+    assert "next: see its logs: ghost stack.logs api --color blue" in result.stderr
     assert load.failures == [] and set(load.answers) == {("green", "v1.1.0")}
     status, history = (
         json.loads(result.stdout)

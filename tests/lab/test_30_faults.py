@@ -191,14 +191,14 @@ def test_6_lb_unreachable_before_the_switch(lab, inv, load_loop):
         assert code == 1
         assert "lb" in err
         assert "could not release the deploy lock on lb" in out
-        assert "inv deploy.unlock --env prod --force" in out
+        assert "ghost deploy.unlock --env prod --force" in out
         assert load.failures == [] and set(load.answers) == {("green", "v1.1.0")}
     finally:
         restart_lab()
     holder = inv.json("deploy.status")["lock"]
     assert holder and holder["task"] == "deploy.prod" and holder["version"] == "v1.0.0"
     refused = inv("deploy.prod", "--version", "v1.0.0", *NO_MONITOR)
-    assert refused.returncode == 3 and "inv deploy.unlock --env prod --force" in refused.stderr
+    assert refused.returncode == 3 and "ghost deploy.unlock --env prod --force" in refused.stderr
     inv.ok("deploy.unlock", "--force")
     assert set(lb_answers(10)) == {("green", "v1.1.0")}
 
@@ -251,7 +251,7 @@ def test_8_five_deploys_at_once_exactly_one_runs_to_its_end_with_its_stdout_clos
     for process, err, code in results:
         if code == 3:
             assert "prod is locked by another deploy: deploy.prod v1.0.0 by" in err
-            assert "If that run is gone: inv deploy.unlock --env prod --force" in err
+            assert "If that run is gone: ghost deploy.unlock --env prod --force" in err
         else:
             assert process is writer, "the refused deploys print nothing on stdout"
             assert "unexpected" not in err and "Traceback" not in err

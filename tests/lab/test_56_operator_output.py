@@ -62,7 +62,7 @@ def test_a_deploy_without_a_terminal_is_plain_and_the_run_log_holds_the_build(la
     assert "==> fetch and build" in printed and "deploy.prod on prod: ok in " in printed
     answers = set(lb_answers())
     assert len(answers) == 1 and next(iter(answers))[1] == "v1.3.0", answers
-    assert "next:         inv deploy." in printed
+    assert "next:         ghost deploy." in printed
 
     records = run_log(result.stdout)
     for host in ("app1", "app2"):

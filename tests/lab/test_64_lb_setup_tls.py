@@ -90,7 +90,7 @@ def test_a_fresh_lb_refuses_the_deploy_naming_traffic_install(lab, inv, original
     print(f"refused in {time.monotonic() - started:.1f} s")
     assert result.returncode != 0
     said = result.stdout + result.stderr
-    assert "has never been set up by ghosttasks" in said and "inv traffic.install --env prod" in said
+    assert "has never been set up by ghosttasks" in said and "ghost traffic.install --env prod" in said
     assert "nginx -t rejected" not in said
     # nothing happened: no files, no flag, no release fetched, no state
     assert not lab.upstream_path.exists() and not lab.selector_path.exists()

@@ -148,7 +148,7 @@ def test_status_reports_a_split_with_the_command_that_repairs_it(lab, inv2):
     result = inv2("traffic.status")
     assert result.returncode == 1
     assert "the LBs disagree (lb blue, lb2 green): traffic is split" in said(result)
-    assert "repair with inv traffic.switch <colour> --env prod" in said(result)
+    assert "repair with ghost traffic.switch <colour> --env prod" in said(result)
     report = inv2.json("deploy.status")
     assert report["lb"]["hosts"]["lb"]["color"] == "blue" and report["lb"]["hosts"]["lb2"]["color"] == "green"
 
@@ -214,7 +214,7 @@ def test_with_lb2_unreachable_a_switch_refuses_before_touching_either(lab, inv2)
         assert result.returncode == 1
         assert "lb: now sends traffic to green" in said(result)
         assert "lb2: NOT flipped" in said(result)
-        assert "flip lb2 by hand, or once reachable: inv traffic.switch green" in said(result)
+        assert "flip lb2 by hand, or once reachable: ghost traffic.switch green" in said(result)
         assert flags(lab) == {"lb": "green", "lb2": "blue"}
         assert answers(lab, LB1) == {("green", "v1.1.0")} and answers(lab, LB2) == {("blue", NEXT)}
     finally:

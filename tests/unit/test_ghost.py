@@ -11,6 +11,7 @@ import pytest
 
 from ghosttasks import namespace
 from ghosttasks.main import Ghost
+from ghosttasks.terminal.command_name import typed
 from ghosttasks.testing import SHIPPED_INVENTORY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +69,7 @@ def test_hints_name_ghost_and_bad_input_exits_2(ghost):
         "",
         ["error: deploy.prod has no option --bogus", "next: see its options: ghost --help deploy.prod"],
     )
+    assert typed() == "inv"  # a program run in-process leaves the name as it found it
 
 
 def test_the_version_is_the_package_metadata(ghost):

@@ -1,0 +1,77 @@
+"""Hints name the command the user typed: `inv` from a checkout, `ghost` while the installed command runs."""
+
+import io
+import sys
+
+import pytest
+from rich.console import Console
+
+from ghosttasks.domain.audit import HistoryEntry
+from ghosttasks.terminal.command_name import as_typed, typed, typed_as
+from ghosttasks.terminal.output import Output
+from ghosttasks.terminal.summary import render_summary
+from ghosttasks.testing import ScriptedExecutor, a_run, prod
+
+
+@pytest.mark.parametrize(
+    ("text", "as_ghost"),
+    [
+        ("release it: inv deploy.unlock --env prod --force", "release it: ghost deploy.unlock --env prod --force"),
+        (
+            "see inv deploy.status, then inv traffic.switch <colour>",
+            "see ghost deploy.status, then ghost traffic.switch <colour>",
+        ),
+        ("run `inv traffic.install --env prod` first", "run `ghost traffic.install --env prod` first"),
+        ("hint: inv db.upgrade -r 0003_add", "hint: ghost db.upgrade -r 0003_add"),
+        ("see its options: inv --help deploy.prod; the tasks: inv --list", None),
+        # not a command to type: left as it is
+        ("invalid inventory: invoke.yaml names inv", None),
+        ("the inv file inv.py", None),
+        ("reinv deploy.status", None),
+    ],
+)
+def test_inv_naming_a_task_becomes_the_typed_command(text, as_ghost):
+    expected = as_ghost or text.replace("inv --", "ghost --")
+    with typed_as("ghost"):
+        assert as_typed(text) == expected
+    assert as_typed(text) == text
+
+
+def test_typed_as_is_undone_after_its_block_even_on_an_error():
+    assert typed() == "inv"
+    with pytest.raises(RuntimeError), typed_as("ghost"):
+        assert typed() == "ghost"
+        raise RuntimeError
+    assert typed() == "inv"
+
+
+def test_every_printed_line_names_the_typed_command():
+    stdout, stderr = io.StringIO(), io.StringIO()
+    out = Output(stream=stdout, err_stream=stderr)
+    with typed_as("ghost"):
+        out.warn("workers not moved: app1 unreachable; when the app hosts answer: inv traffic.switch blue")
+        out.error("error: prod is locked\nnext: inv deploy.unlock --env prod --force")
+    out.info("next: inv deploy.status --env prod")
+    assert stdout.getvalue() == (
+        "warn workers not moved: app1 unreachable; when the app hosts answer: ghost traffic.switch blue\n"
+        "next: inv deploy.status --env prod\n"
+    )
+    assert stderr.getvalue() == "error: prod is locked\nnext: ghost deploy.unlock --env prod --force\n"
+
+
+def test_the_summarys_next_command_names_the_typed_command():
+    entry = HistoryEntry(result="ok", color="green", previous_color="blue", version="v1.1.0", previous_version="v1.0.0")
+    console = Console(file=io.StringIO(), width=120, record=True, color_system=None)
+    with typed_as("ghost"):
+        console.print(render_summary("deploy.prod", "prod", entry, "/tmp/run.log"))
+    assert console.export_text().splitlines()[-1] == (
+        "next:         ghost deploy.rollback --env prod   (back to v1.0.0 on blue if v1.1.0 misbehaves)"
+    )
+
+
+def test_the_recorded_command_line_is_the_one_typed(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/ghost", "traffic.switch", "green", "--yes"])
+    run = a_run(ScriptedExecutor(prod()), task="traffic.switch")
+    with typed_as("ghost"):
+        assert run.identity()["command"] == "ghost traffic.switch green --yes"
+    assert run.identity()["command"] == "inv traffic.switch green --yes"
