@@ -181,8 +181,9 @@ def _keep_traceback(task_name: str, exc: BaseException, *, kind: str = "unexpect
 
 def _print_error(message: str, hint: str | None, details: list[str] | None = None) -> None:
     from ghosttasks.domain.masking import mask
+    from ghosttasks.terminal.command_name import as_typed
 
-    lines = [message, *(details or ()), *([f"next: {hint}"] if hint else [])]
+    lines = [as_typed(line) for line in [message, *(details or ()), *([f"next: {hint}"] if hint else [])]]
     for line in lines:
         with contextlib.suppress(OSError):  # the terminal is gone: the run log has the line
             print(mask(line), file=sys.stderr)

@@ -7,6 +7,7 @@ import pytest
 from rich.console import Console
 
 from ghosttasks.domain.audit import HistoryEntry
+from ghosttasks.domain.errors import OperationFailed
 from ghosttasks.terminal.command_name import as_typed, typed, typed_as
 from ghosttasks.terminal.output import Output
 from ghosttasks.terminal.summary import render_summary
@@ -75,3 +76,16 @@ def test_the_recorded_command_line_is_the_one_typed(monkeypatch):
     with typed_as("ghost"):
         assert run.identity()["command"] == "ghost traffic.switch green --yes"
     assert run.identity()["command"] == "inv traffic.switch green --yes"
+
+
+def test_an_errors_hint_names_the_typed_command(inv, monkeypatch):
+    def refused(run, reason):
+        raise OperationFailed("prod is locked by a deploy", hint="inv deploy.unlock --env prod --force")
+
+    monkeypatch.setattr("ghosttasks.flows.holds.hold", refused)
+    with typed_as("ghost"):
+        code, _, err = inv("deploy.lock", "--reason", "db maintenance")
+    assert (code, err.splitlines()) == (
+        1,
+        ["error: prod is locked by a deploy", "next: ghost deploy.unlock --env prod --force"],
+    )
