@@ -94,13 +94,14 @@ class Output:
         """stdout is a terminal (live output and prompts make sense)."""
         return self._console.is_terminal
 
-    def _print(self, text: str, style: str | None = None, *, error: bool = False) -> None:
+    def _print(self, text: str, style: str | None = None, *, error: bool = False, ours: bool = True) -> None:
+        """`ours`: a line of the tool's own, whose hints name the command typed (a host's output is printed as is)."""
         from rich.text import Text
 
         if self.silent and not error:
             return
         console = self._errors if error else self._console
-        line = as_typed(mask(text))
+        line = as_typed(mask(text)) if ours else mask(text)
         with self._lock:
             console.print(Text(line, style=style or ""))
         self._keep(line, error=error)
@@ -144,7 +145,7 @@ class Output:
     def host_line(self, host: str, line: str, *, stderr: bool = False) -> None:
         """One line of a host's command output, prefixed with the host."""
         if not self.quiet:
-            self._print(f"[{host}] {line}", "dim" if stderr else None)
+            self._print(f"[{host}] {line}", "dim" if stderr else None, ours=False)
 
     def plain(self, text: str) -> None:
         """Text for machines (plans, JSON): masked, unstyled, no wrapping."""

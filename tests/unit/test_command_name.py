@@ -52,9 +52,11 @@ def test_every_printed_line_names_the_typed_command():
     with typed_as("ghost"):
         out.warn("workers not moved: app1 unreachable; when the app hosts answer: inv traffic.switch blue")
         out.error("error: prod is locked\nnext: inv deploy.unlock --env prod --force")
+        out.host_line("app1", "smoke: see inv deploy.status")  # a host's own output: printed as it came
     out.info("next: inv deploy.status --env prod")
     assert stdout.getvalue() == (
         "warn workers not moved: app1 unreachable; when the app hosts answer: ghost traffic.switch blue\n"
+        "[app1] smoke: see inv deploy.status\n"
         "next: inv deploy.status --env prod\n"
     )
     assert stderr.getvalue() == "error: prod is locked\nnext: ghost deploy.unlock --env prod --force\n"
