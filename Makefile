@@ -13,12 +13,12 @@ demo: install
 	bash lab/demo.sh
 
 test: install lint
-	$(PYTHON) -m pytest tests/unit -q
+	$(PYTHON) -m pytest tests/unit -q -n auto
 	$(PYTHON) -m pytest tests/package -q
 	$(PYTHON) -m pytest tests/lab -m lab -q
 
 test-unit: install
-	$(PYTHON) -m pytest tests/unit -q
+	$(PYTHON) -m pytest tests/unit -q -n auto
 
 # the sdist and wheel built, the wheel installed into a fresh venv (dependencies from the package index), ghost run
 test-package: install
