@@ -22,7 +22,7 @@ The walk cleans up with the runbook's own commands (the fewest switches and depl
 like a step: the lab is left as the walk found it (v1.1.0 serving from either colour, v1.0.0 idle, unlocked).
 
 Replay a run: GHOST_WALK_SEED=<seed> python3 -m pytest tests/lab/test_50_state_walk.py -s
-(GHOST_WALK_BUDGET: seconds for the walk and its clean-up, default 85: once every command has run, the walk stops
+(GHOST_WALK_BUDGET: seconds for the walk and its clean-up, default 60: once every command has run, the walk stops
 before a step that would not leave time for the clean-up; GHOST_WALK_STEPS: at most this many steps, default 40.
 A long exploration by hand: GHOST_WALK_BUDGET=1800 GHOST_WALK_STEPS=200.)
 """
@@ -66,7 +66,7 @@ from tests.lab.world import LB_HEALTH, Start, bring_to, psql, start_commands
 
 SEED = int(os.environ.get("GHOST_WALK_SEED") or 533)
 STEPS = int(os.environ.get("GHOST_WALK_STEPS") or 40)
-BUDGET = float(os.environ.get("GHOST_WALK_BUDGET") or 85)
+BUDGET = float(os.environ.get("GHOST_WALK_BUDGET") or 60)
 EFFECTS = os.environ.get("GHOST_WALK_EFFECTS", "1") != "0"
 COMMAND_TIMEOUT = 300
 LB_SAMPLES = 20
