@@ -17,7 +17,7 @@ Python, as an operator runs it, with bytecode cached as an installed package has
 Not measured here: build once against build on each host (bench/build_once.py), fan-out against raw Fabric
 (bench/fanout.py, bench/run_all.sh), the CI's duration (.ci/run).
 
-    flock /tmp/ghostlab.lock python3 bench/targets.py          # everything (about 6 minutes here)
+    flock /tmp/ghostlab.lock python3 bench/targets.py          # everything (about 7 minutes here)
     python3 bench/targets.py --no-lab                           # the start-up rows only
     python3 bench/targets.py --repeat 5 --deploys 2 --no-write  # quick, docs/performance.md untouched
 
