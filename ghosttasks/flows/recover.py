@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ghosttasks.domain.deploy_state import DeployState
 from ghosttasks.domain.errors import OperationFailed
+from ghosttasks.domain.revisions import Refused
 from ghosttasks.execution.run import Run
 from ghosttasks.flows.steps.guard import guarded
 from ghosttasks.flows.steps.migrate import database_revision
@@ -21,6 +22,8 @@ def recover(run: Run) -> DeployState:
             checked = "the LB, the containers and the database"
             try:
                 real = database_revision(run)
+            except Refused:  # read, and at several heads: no revision to record; its hint says what to do
+                raise
             except OperationFailed as exc:
                 run.not_judged("database revision", f"not read, state.json keeps {state.database_revision} ({exc})")
                 real, checked = state.database_revision, "the LB and the containers"

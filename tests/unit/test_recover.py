@@ -1,12 +1,15 @@
 """deploy.recover over the simulated world (tests/unit/crash_world.py): the record is repaired from the LB's flag,
 the containers and the database, each repair said with both values; a record that agrees is not rewritten; a
-database that cannot be read is said, never counted as agreeing."""
+database that cannot be read is said, never counted as agreeing; one at several heads stops it in its own words."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
 from ghosttasks.commands import assumptions, postgres
+from ghosttasks.domain.revisions import Refused
 from ghosttasks.flows.recover import recover
 from ghosttasks.testing import Answer, CapturedOutput, Rule, a_run, prod
 from tests.unit.crash_world import World, WorldExecutor, starting_world
@@ -78,3 +81,14 @@ def test_a_database_that_cannot_be_read_is_said_and_not_counted_as_agreeing():
     assert world.state == before
     [line] = json.loads(world.history[-1])["unevaluated"]
     assert line.startswith(f"database revision: not read, state.json keeps {assumptions.NEWER_HEAD} (")
+
+
+def test_a_database_at_several_heads_stops_recover_with_its_own_words():
+    world = starting_world(ENV)
+    world.revision = f"{assumptions.NEWER_HEAD}\n0099_a_second_head"
+    before = world.state
+    out = CapturedOutput()
+    with pytest.raises(Refused) as refused:
+        recover(a_run(WorldExecutor(ENV, out, world), task="deploy.recover", out=out))
+    assert "0099_a_second_head" in str(refused.value) and refused.value.hint
+    assert world.state == before and "not read" not in out.printed
