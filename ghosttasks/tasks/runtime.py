@@ -183,7 +183,8 @@ def _print_error(message: str, hint: str | None, details: list[str] | None = Non
     from ghosttasks.domain.masking import mask
     from ghosttasks.terminal.command_name import as_typed
 
-    lines = [as_typed(line) for line in [message, *(details or ()), *([f"next: {hint}"] if hint else [])]]
+    # the details are hosts' own lines (their output's tail): printed as they came
+    lines = [as_typed(message), *(details or ()), *([as_typed(f"next: {hint}")] if hint else [])]
     for line in lines:
         with contextlib.suppress(OSError):  # the terminal is gone: the run log has the line
             print(mask(line), file=sys.stderr)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 #: `inv` where it names a task (`inv traffic.switch`, `inv stack.logs`) or its listing (`inv --list`, `inv --help`)
-_TASK_COMMAND = re.compile(r"\binv(?= +(?:[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*|--(?:help|list))\b)")
+_TASK_COMMAND = re.compile(r"(?<![\w/.-])inv(?= +(?:[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*|--(?:help|list))\b)")
 
 _typed = "inv"
 
@@ -36,3 +37,14 @@ def typed_as(command: str) -> Iterator[None]:
 def as_typed(text: str) -> str:
     """`text` with each `inv <task>` naming the command typed (unchanged while it is `inv`)."""
     return text if _typed == "inv" else _TASK_COMMAND.sub(_typed, text)
+
+
+def as_typed_data(data: Any) -> Any:
+    """as_typed over every string of JSON-shaped data (a report's hints read the same in --json as on screen)."""
+    if isinstance(data, str):
+        return as_typed(data)
+    if isinstance(data, dict):
+        return {key: as_typed_data(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [as_typed_data(value) for value in data]
+    return data

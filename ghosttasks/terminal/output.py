@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ghosttasks.domain.audit import HistoryEntry, LockHolder
 from ghosttasks.domain.masking import mask
-from ghosttasks.terminal.command_name import as_typed
+from ghosttasks.terminal.command_name import as_typed, as_typed_data
 
 if TYPE_CHECKING:
     from ghosttasks.terminal.runlog import RunLog
@@ -156,7 +156,7 @@ class Output:
 
     def json(self, data: Any) -> None:
         """Data as indented JSON (masked)."""
-        self.plain(json.dumps(data, indent=2, sort_keys=True, default=_json_value))
+        self.plain(json.dumps(as_typed_data(data), indent=2, sort_keys=True, default=_json_value))
 
     def render(self, renderable: Any) -> None:
         """A rich renderable built elsewhere (the step lines, the closing summary); its text is masked there."""

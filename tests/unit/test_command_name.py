@@ -1,6 +1,7 @@
 """Hints name the command the user typed: `inv` from a checkout, `ghost` while the installed command runs."""
 
 import io
+import json
 import sys
 
 import pytest
@@ -29,6 +30,8 @@ from ghosttasks.testing import ScriptedExecutor, a_run, prod
         ("invalid inventory: invoke.yaml names inv", None),
         ("the inv file inv.py", None),
         ("reinv deploy.status", None),
+        ("/usr/local/bin/inv deploy.status", None),
+        ("my-inv deploy.status", None),
     ],
 )
 def test_inv_naming_a_task_becomes_the_typed_command(text, as_ghost):
@@ -91,3 +94,31 @@ def test_an_errors_hint_names_the_typed_command(inv, monkeypatch):
         1,
         ["error: prod is locked by a deploy", "next: ghost deploy.unlock --env prod --force"],
     )
+
+
+def test_json_reports_name_the_typed_command_in_their_strings():
+    stdout = io.StringIO()
+    report = {"lb": {"problem": "repair with inv traffic.switch <colour> --env prod"}, "hosts": ["app1"], "n": 2}
+    with typed_as("ghost"):
+        Output(stream=stdout).json(report)
+    assert json.loads(stdout.getvalue()) == {
+        "lb": {"problem": "repair with ghost traffic.switch <colour> --env prod"},
+        "hosts": ["app1"],
+        "n": 2,
+    }
+
+
+def test_an_errors_details_are_the_hosts_lines_as_they_came(capsys):
+    from ghosttasks.tasks import runtime
+
+    with typed_as("ghost"):
+        runtime._print_error(
+            "error: smoke failed: see inv stack.logs api",
+            "inv deploy.status --env prod",
+            ["last lines of app1: ./smoke.sh: run inv deploy.status"],
+        )
+    assert capsys.readouterr().err.splitlines() == [
+        "error: smoke failed: see ghost stack.logs api",
+        "last lines of app1: ./smoke.sh: run inv deploy.status",
+        "next: ghost deploy.status --env prod",
+    ]
