@@ -10,6 +10,7 @@ Reality is read here, not through ghosttasks: the flag file in the LB's state di
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,14 @@ LIE_VERSION = "v0.0.1"  # never built: what state.json claims the serving colour
 
 
 @pytest.fixture(scope="module")
-def live(lab, inv) -> tuple[str, str]:
+def live(lab, inv) -> Iterator[tuple[str, str]]:
     """A good release serving, whatever the other colour holds (no command when the lab is so already): (colour,
-    version)."""
-    return bring_to_serving(lab, inv)
+    version). Whatever a test left (a lying state.json, its hold), the module ends with the lock free and the record
+    repaired, for the modules after it."""
+    yield bring_to_serving(lab, inv)
+    if inv.json("deploy.status")["lock"]:
+        inv.ok("deploy.unlock", "--force")
+    inv.ok("deploy.recover")
 
 
 def flag_colour(lab) -> str:
@@ -98,6 +103,7 @@ def test_a_lying_state_is_repaired_from_the_lb_the_containers_and_the_database(l
 
 
 def test_a_second_recover_finds_nothing_and_leaves_the_file_as_it_is(lab, inv, live):
+    inv.ok("deploy.recover")  # the first: whatever the record was, it agrees after it
     before = state_path(lab).read_bytes()
     result = inv.ok("deploy.recover")
     assert "state.json agrees with the LB, the containers and the database: nothing to repair" in said(result)
@@ -120,7 +126,7 @@ def test_recover_under_another_runs_lock_refuses_and_changes_nothing(lab, inv, l
         assert flag_colour(lab) == serving
     finally:
         inv.ok("deploy.unlock")
-    inv.ok("deploy.recover")  # the lie repaired once the lock is free: the module leaves the lab as it found it
+    inv.ok("deploy.recover")  # the lie repaired once the lock is free
     assert json.loads(state_path(lab).read_text())["database_revision"] == psql(
         lab, "SELECT version_num FROM alembic_version"
     )
