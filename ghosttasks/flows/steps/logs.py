@@ -69,8 +69,9 @@ def _send_requests(run: Run, color: Color, *, serving: bool) -> list[tuple[str, 
     """(request id, the host it was sent to or None when the LB chose) for every request sent."""
     env = run.env
     id_header = env.logs.request_id_header
-    header = env.lb.color_header if serving and env.lb else None  # through the LB: the colour is its header
+    header: str | None = None  # through the LB: the colour is its header
     if serving and env.lb:
+        header = env.lb.color_header
         targets: list[tuple[str, str | None]] = [(env.lb_health_url, None)] * REQUESTS
     else:
         per_host = max(1, REQUESTS // len(env.app_hosts))
