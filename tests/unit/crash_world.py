@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from ghosttasks.commands import assumptions, nginx, postgres, qpath, render
 from ghosttasks.config.inventory import Environment, Host
 from ghosttasks.domain.colors import COLORS, Color
+from ghosttasks.execution.run import Run
 from ghosttasks.records.state_store import StateLocation
 from ghosttasks.terminal.output import Output
-from ghosttasks.testing import Answer, Call, ScriptedExecutor
+from ghosttasks.testing import Answer, Call, CapturedOutput, ScriptedExecutor, a_run
 
 #: compose subcommands that create, replace or stop a project's containers.
 DISRUPTIVE = frozenset({"up", "down", "stop", "restart", "rm", "kill", "create", "pause"})
@@ -200,3 +201,10 @@ class WorldExecutor(ScriptedExecutor):
 def _json_word(command: str) -> str:
     """The JSON document a command writes (a lock holder, a history line)."""
     return next(word for word in shlex.split(command) if word.startswith("{") and word != "{")
+
+
+def world_run(env: Environment, world: World, task: str, kill_at: int | None = None) -> Run:
+    """A run of `task` whose executor is a WorldExecutor over `world` (killed at operation `kill_at`), printing into
+    a CapturedOutput."""
+    out = CapturedOutput()
+    return a_run(WorldExecutor(env, out, world, kill_at=kill_at), task=task, out=out)

@@ -24,8 +24,8 @@ from ghosttasks.flows.rollback import rollback
 from ghosttasks.flows.status import status
 from ghosttasks.flows.steps import logs
 from ghosttasks.flows.switch import switch
-from ghosttasks.testing import CapturedOutput, a_run, prod
-from tests.unit.crash_world import DISRUPTIVE, Killed, World, WorldExecutor, starting_world
+from ghosttasks.testing import prod
+from tests.unit.crash_world import DISRUPTIVE, Killed, World, WorldExecutor, starting_world, world_run
 
 ENV = prod()
 KILLED_DEPLOY, NEXT_DEPLOY = "v1.2.0", "v1.3.0"  # both newer than v1.1.0: the assumptions give them a new head
@@ -68,11 +68,6 @@ def _real_run(monkeypatch):
     monkeypatch.setattr(logs, "ID_DEADLINE_SECONDS", 0)
 
 
-def world_run(world: World, task: str, kill_at: int | None = None) -> Run:
-    out = CapturedOutput()
-    return a_run(WorldExecutor(ENV, out, world, kill_at=kill_at), task=task, out=out)
-
-
 def world_for(task: str) -> World:
     world = starting_world(ENV)
     prepare = FLOWS[task][1]
@@ -83,7 +78,7 @@ def world_for(task: str) -> World:
 
 def kill(task: str, world: World, n: int) -> Run:
     """The flow's run, killed at operation n."""
-    run = world_run(world, task, kill_at=n)
+    run = world_run(ENV, world, task, kill_at=n)
     with contextlib.suppress(Killed):
         FLOWS[task][0](run)
         raise AssertionError(f"{task} went on past its kill at operation {n}")
@@ -92,7 +87,7 @@ def kill(task: str, world: World, n: int) -> Run:
 
 def unkilled(task: str, world: World) -> WorldExecutor:
     """The flow run to its end: its operations."""
-    run = world_run(world, task)
+    run = world_run(ENV, world, task)
     FLOWS[task][0](run)
     return executor(run)
 
@@ -105,7 +100,7 @@ def executor(run: Run) -> WorldExecutor:
 def status_problems(world: World) -> list[str]:
     """deploy.status shows disagreements exactly when state.json differs from the world, and changes nothing."""
     before = world.copy()
-    shown = status(world_run(world, "deploy.status"))["disagreements"]
+    shown = status(world_run(ENV, world, "deploy.status"))["disagreements"]
     expected = world.record_disagrees()
     problems = [] if bool(shown) == bool(expected) else [f"status shows {shown or 'no disagreement'}, {expected=}"]
     return problems + (["status changed the world"] if world != before else [])
@@ -114,7 +109,7 @@ def status_problems(world: World) -> list[str]:
 def next_deploy(world: World) -> tuple[Run, list[str]]:
     """deploy.prod of a version that is not serving, and what it got wrong about the world."""
     serving = world.serving
-    run = world_run(world, "deploy.prod")
+    run = world_run(ENV, world, "deploy.prod")
     problems = []
     try:
         deploy(run, NEXT_DEPLOY, monitor_minutes=0, yes=True)
@@ -151,7 +146,7 @@ def test_a_run_killed_at_any_operation_leaves_nothing_the_next_deploy_gets_wrong
         killed = executor(kill(task, world, n))
         assert len(killed.operations) == n, f"{task} ran {len(killed.operations)} operations this time, not {n}+"
         operation = killed.operations[-1]
-        holds.unlock(world_run(world, "deploy.unlock"), force=True)
+        holds.unlock(world_run(ENV, world, "deploy.unlock"), force=True)
         problems = status_problems(world)
         problems += next_deploy(world)[1]
         violations += [f"{task} killed at operation {n} ({operation}): {problem}" for problem in problems]
@@ -165,7 +160,7 @@ def test_a_deploy_killed_right_after_the_flag_moved_is_completed_by_the_next_dep
     flip = next(n for n, operation in enumerate(operations, 1) if operation.endswith(f"rm -f {ENV.flag_path}"))
     killed = kill("deploy.prod", world, flip + 1)
     assert world.serving == "blue" and json.loads(world.state)["active"] == "green"
-    holds.unlock(world_run(world, "deploy.unlock"), force=True)
+    holds.unlock(world_run(ENV, world, "deploy.unlock"), force=True)
 
     run, problems = next_deploy(world)
     assert not problems

@@ -11,17 +11,16 @@ import pytest
 from ghosttasks.commands import assumptions, postgres
 from ghosttasks.domain.revisions import Refused
 from ghosttasks.flows.recover import recover
-from ghosttasks.testing import Answer, CapturedOutput, Rule, a_run, prod
-from tests.unit.crash_world import World, WorldExecutor, starting_world
+from ghosttasks.testing import Answer, Rule, prod
+from tests.unit.crash_world import World, WorldExecutor, starting_world, world_run
 
 ENV = prod()
 
 
 def recover_in(world: World) -> tuple[WorldExecutor, str]:
-    out = CapturedOutput()
-    executor = WorldExecutor(ENV, out, world)
-    recover(a_run(executor, task="deploy.recover", out=out))
-    return executor, out.printed
+    run = world_run(ENV, world, "deploy.recover")
+    recover(run)
+    return run.executor, run.out.printed
 
 
 def state_uploads(executor: WorldExecutor) -> list[str]:
@@ -70,12 +69,10 @@ def test_a_record_that_agrees_is_not_rewritten():
 def test_a_database_that_cannot_be_read_is_said_and_not_counted_as_agreeing():
     world = starting_world(ENV)
     before = world.state
-    out = CapturedOutput()
-    executor = WorldExecutor(ENV, out, world)
-    executor.rules.insert(0, Rule(postgres.ALEMBIC_VERSION_SQL, Answer("", "connection refused", 2), None))
-    run = a_run(executor, task="deploy.recover", out=out)
+    run = world_run(ENV, world, "deploy.recover")
+    run.executor.rules.insert(0, Rule(postgres.ALEMBIC_VERSION_SQL, Answer("", "connection refused", 2), None))
     recover(run)
-    said = out.printed
+    said = run.out.printed
     assert f"warn database revision: not read, state.json keeps {assumptions.NEWER_HEAD} (" in said
     assert "ok   state.json agrees with the LB and the containers: nothing to repair" in said
     assert world.state == before
@@ -87,8 +84,8 @@ def test_a_database_at_several_heads_stops_recover_with_its_own_words():
     world = starting_world(ENV)
     world.revision = f"{assumptions.NEWER_HEAD}\n0099_a_second_head"
     before = world.state
-    out = CapturedOutput()
+    run = world_run(ENV, world, "deploy.recover")
     with pytest.raises(Refused) as refused:
-        recover(a_run(WorldExecutor(ENV, out, world), task="deploy.recover", out=out))
+        recover(run)
     assert "0099_a_second_head" in str(refused.value) and refused.value.hint
-    assert world.state == before and "not read" not in out.printed
+    assert world.state == before and "not read" not in run.out.printed
